@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from battles.views import healthz
+
+urlpatterns = [
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("leaderboard/", include("ratings.urls")),
+    path("", include("battles.urls")),
+]
+
+handler404 = "arena.errors.not_found"
+handler500 = "arena.errors.server_error"
+handler403 = "arena.errors.forbidden"
+handler400 = "arena.errors.bad_request"

@@ -1,0 +1,234 @@
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class LLM(models.Model):
+    """A model under test, as configured by an admin.
+
+    The fields that change what the model answers (model id, sampling
+    settings, system prompt) live on ``LLMVersion``; everything that points
+    at answers points at the exact version.
+    """
+
+    class Provider(models.TextChoices):
+        OPENAI = "openai", "OpenAI-compatible"
+        ANTHROPIC = "anthropic", "Anthropic"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100, unique=True, help_text="Display name, shown only after a vote.")
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.OPENAI)
+    base_url = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="For OpenAI-compatible servers include /v1, e.g. http://vllm:8000/v1.",
+    )
+    api_key_env = models.CharField(
+        "API key variable",
+        max_length=100,
+        blank=True,
+        help_text="Name of the environment variable that holds the API key (never the key itself).",
+    )
+    price_input_per_mtok = models.DecimalField(
+        "input price / 1M tokens", max_digits=12, decimal_places=4, default=Decimal("0")
+    )
+    price_output_per_mtok = models.DecimalField(
+        "output price / 1M tokens", max_digits=12, decimal_places=4, default=Decimal("0")
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    imported = models.BooleanField(default=False, help_text="Created by an import; has no endpoint.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "LLM"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self):
+        return self.status == self.Status.ACTIVE
+
+    def current_version(self):
+        return self.versions.order_by("-number").first()
+
+
+class LLMVersion(models.Model):
+    """One immutable configuration of an LLM; answers and votes point here."""
+
+    llm = models.ForeignKey(LLM, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    model_id = models.CharField(max_length=200, help_text="The provider's model name, e.g. gpt-4o-mini.")
+    temperature = models.FloatField(null=True, blank=True)
+    max_tokens = models.PositiveIntegerField(default=1024)
+    system_prompt = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["llm", "number"], name="llmversion_unique_number"),
+        ]
+        ordering = ["llm__name", "number"]
+
+    def __str__(self):
+        return self.label
+
+    @property
+    def label(self):
+        """The name on boards: the LLM's name, with the version after the first."""
+        return self.llm.name if self.number == 1 else f"{self.llm.name} (v{self.number})"
+
+
+class PromptPool(models.Model):
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Prompt(models.Model):
+    pool = models.ForeignKey(PromptPool, on_delete=models.PROTECT, related_name="prompts")
+    text = models.TextField()
+    category = models.CharField(max_length=50, blank=True, db_index=True)
+    tags = models.JSONField(default=list, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    text_hash = models.CharField(max_length=64, help_text="SHA-256 of the normalised text.")
+    hidden = models.BooleanField(default=False, help_text="Hidden prompts are not served.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "text_hash"], name="prompt_unique_text_per_pool"),
+        ]
+
+    def __str__(self):
+        return self.text[:60]
+
+
+class Generation(models.Model):
+    """One answer of one LLM version to one prompt.
+
+    Status moves only by compare-and-set (see ``battles.generation``), and
+    the claim token makes a redelivered task take over without a second row
+    or a second stored answer.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="generations")
+    llm_version = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="generations")
+    sample = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    text = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="Why the last attempt failed (never contains a key).")
+    attempts = models.PositiveIntegerField(default=0)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    ttft_ms = models.PositiveIntegerField(null=True, blank=True)
+    tokens_in = models.PositiveIntegerField(null=True, blank=True)
+    tokens_out = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    imported = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "llm_version", "sample"], name="generation_unique_per_prompt_version"
+            ),
+        ]
+        indexes = [models.Index(fields=["prompt", "status"])]
+
+    def __str__(self):
+        return f"{self.llm_version} on prompt {self.prompt_id} ({self.status})"
+
+
+class Battle(models.Model):
+    """Two answers served to one voter. Model A is always the left side.
+
+    Which generation became A is drawn from a cryptographic RNG when the
+    battle is created; ``code`` is the only identifier the browser sees.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        VOTED = "voted", "Voted"
+        SKIPPED = "skipped", "Skipped"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="battles")
+    generation_a = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="+")
+    generation_b = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="+")
+    # Denormalised from the generations so that boards aggregate without joins.
+    version_a = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="+")
+    version_b = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="+")
+    voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="battles")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    live = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(generation_a=models.F("generation_b")), name="battle_two_distinct_answers"
+            ),
+        ]
+        indexes = [models.Index(fields=["voter", "status"])]
+
+    def __str__(self):
+        return str(self.code)
+
+
+class Vote(models.Model):
+    class Outcome(models.TextChoices):
+        A = "a", "A is better"
+        B = "b", "B is better"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "both_bad", "Both are bad"
+
+    # Imported historical votes have no battle and no voter.
+    battle = models.OneToOneField(Battle, on_delete=models.PROTECT, related_name="vote", null=True, blank=True)
+    voter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="votes", null=True, blank=True
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    # Denormalised from the battle for aggregation and export.
+    version_a = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="+")
+    version_b = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="+")
+    time_to_vote_ms = models.PositiveIntegerField(null=True, blank=True)
+    reasons_a = models.JSONField(default=list, blank=True)
+    reasons_b = models.JSONField(default=list, blank=True)
+    comment = models.TextField(blank=True)
+    insider = models.BooleanField(default=False, help_text="Cast by an eval lead or admin.")
+    live = models.BooleanField(default=False)
+    flagged = models.BooleanField(default=False, help_text="Excluded from the default board (see flags).")
+    flags = models.JSONField(default=list, blank=True, help_text="Why the vote is flagged, e.g. identity_leak.")
+    imported = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["voter", "created_at"])]
+
+    def __str__(self):
+        return f"{self.battle_id}: {self.outcome}"

@@ -1,0 +1,84 @@
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from battles import services
+from battles.models import Battle, Prompt, Vote
+
+VOTE_CHOICES = [
+    ("a", "A is better", "1"),
+    ("b", "B is better", "2"),
+    ("tie", "Tie", "3"),
+    ("both_bad", "Both are bad", "4"),
+]
+
+
+def _wants_fragment(request) -> bool:
+    return request.headers.get("X-Arena-Fragment") == "1"
+
+
+def _progress(user):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    votes = Vote.objects.filter(voter=user)
+    return {"today": votes.filter(created_at__date=today).count(), "total": votes.count()}
+
+
+@require_GET
+@login_required
+def battle_page(request):
+    category = request.GET.get("category") or None
+    battle = services.start_battle(voter=request.user, category=category)
+    categories = sorted(
+        c for c in Prompt.objects.filter(hidden=False).exclude(category="").values_list("category", flat=True).distinct()
+    )
+    return render(request, "battles/battle.html", {
+        "battle": battle,
+        "choices": VOTE_CHOICES,
+        "progress": _progress(request.user),
+        "categories": categories,
+        "category": category or "",
+    })
+
+
+@require_POST
+@login_required
+def vote(request, code):
+    outcome = request.POST.get("outcome", "")
+    try:
+        result = services.record_vote(battle_code=code, voter=request.user, outcome=outcome)
+    except services.VoteError as error:
+        context = {"error": error.message}
+        template = "battles/_vote_error.html" if _wants_fragment(request) else "battles/vote_error.html"
+        return render(request, template, context, status=error.status_code)
+    vote = result.vote
+    battle = Battle.objects.select_related(
+        "prompt", "generation_a__llm_version__llm", "generation_b__llm_version__llm"
+    ).get(pk=vote.battle_id)
+    context = {
+        "battle": battle,
+        "vote": vote,
+        "replayed": result.replayed,
+        "progress": _progress(request.user),
+        "sides": [("A", battle.generation_a), ("B", battle.generation_b)],
+    }
+    if _wants_fragment(request):
+        return render(request, "battles/_reveal.html", context)
+    return render(request, "battles/reveal.html", context)
+
+
+@require_POST
+@login_required
+def skip(request, code):
+    services.skip_battle(battle_code=code, voter=request.user)
+    return redirect("battles:battle")
+
+
+def healthz(request):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return HttpResponse("ok", content_type="text/plain")

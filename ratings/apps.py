@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class RatingsConfig(AppConfig):
+    name = "ratings"
+    verbose_name = "Ratings"
+
+    def ready(self):
+        from battles.signals import vote_recorded
+        from ratings import receivers
+
+        vote_recorded.connect(receivers.on_vote_recorded, dispatch_uid="ratings.on_vote_recorded")

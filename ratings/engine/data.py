@@ -1,0 +1,342 @@
+"""Vote data for the rating engine: per-vote logs and aggregated count tables.
+
+Outcome codes are the app's: ``"a"`` (model_a won), ``"b"`` (model_b won), ``"tie"`` and
+``"both_bad"``. Internally an outcome is its index in :data:`OUTCOMES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+OUTCOMES: tuple[str, str, str, str] = ("a", "b", "tie", "both_bad")
+A_WINS, B_WINS, TIE, BOTH_BAD = range(4)
+OUTCOME_INDEX: dict[str, int] = {name: code for code, name in enumerate(OUTCOMES)}
+# Score of model_a per outcome: ties and both-bad count half a win each way.
+SCORE_A: tuple[float, float, float, float] = (1.0, 0.0, 0.5, 0.5)
+
+# Above this many models the dense (models x models x outcomes) bincount used for
+# aggregation would be wasteful; np.unique takes over.
+_DENSE_CELL_LIMIT = 8_000_000
+
+
+class _Codes(dict):
+    """A dict that hands out consecutive integer codes to unseen keys."""
+
+    def __missing__(self, key):
+        code = self[key] = len(self)
+        return code
+
+
+class _OutcomeCodes(dict):
+    def __missing__(self, key):
+        raise ValueError(f"unknown outcome {key!r}; expected one of {', '.join(OUTCOMES)}")
+
+
+def _as_codes(values: Sequence, codes: dict) -> np.ndarray:
+    """Map each value through ``codes`` (C-speed loop via map) into an int64 array."""
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        values = values.tolist()
+    return np.fromiter(map(codes.__getitem__, values), dtype=np.int64, count=len(values))
+
+
+def _outcome_codes(outcomes: Sequence) -> np.ndarray:
+    """Outcome labels (strings in OUTCOMES) or integer codes 0..3 to an int8 array."""
+    if isinstance(outcomes, np.ndarray) and outcomes.dtype.kind in "iu":
+        codes = outcomes.astype(np.int8, copy=False)
+    else:
+        codes = _as_codes(outcomes, _OutcomeCodes(OUTCOME_INDEX)).astype(np.int8)
+    if codes.size and (codes.min() < 0 or codes.max() > 3):
+        raise ValueError("outcome codes must be in 0..3")
+    return codes
+
+
+def _check_models(models: Sequence[str]) -> tuple[str, ...]:
+    models = tuple(models)
+    for name in models:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"model names must be non-empty strings, got {name!r}")
+    if len(set(models)) != len(models):
+        raise ValueError("model names must be unique")
+    return models
+
+
+def _sorted_models(models: tuple[str, ...], *index_arrays: np.ndarray):
+    """Return models sorted by name and the index arrays remapped to that order."""
+    order = sorted(range(len(models)), key=models.__getitem__)
+    remap = np.empty(len(models), dtype=np.int64)
+    remap[order] = np.arange(len(models))
+    return tuple(models[k] for k in order), tuple(remap[arr] for arr in index_arrays)
+
+
+@dataclass(frozen=True, eq=False)
+class VoteLog:
+    """Votes one by one, in vote order, as integer arrays.
+
+    ``models`` names the models; ``a`` and ``b`` index into it; ``outcome`` indexes
+    :data:`OUTCOMES`. Iterating yields ``(model_a, model_b, outcome)`` string tuples,
+    so a log can be passed wherever an iterable of votes is expected (``online_elo``,
+    ``trueskill_ratings``); those functions also take the integer fast path.
+    """
+
+    models: tuple[str, ...]
+    a: np.ndarray
+    b: np.ndarray
+    outcome: np.ndarray
+
+    def __post_init__(self):
+        if not (len(self.a) == len(self.b) == len(self.outcome)):
+            raise ValueError("a, b and outcome must have the same length")
+
+    @classmethod
+    def from_votes(cls, model_a: Sequence[str], model_b: Sequence[str], outcome: Sequence) -> VoteLog:
+        """Build a log from three equally long columns of names and outcome labels."""
+        n = len(model_a)
+        if len(model_b) != n or len(outcome) != n:
+            raise ValueError("model_a, model_b and outcome must have the same length")
+        codes = _Codes()
+        a = _as_codes(model_a, codes)
+        b = _as_codes(model_b, codes)
+        o = _outcome_codes(outcome)
+        models = _check_models(codes)
+        if n and np.any(a == b):
+            first = int(np.flatnonzero(a == b)[0])
+            raise ValueError(f"vote {first}: a model cannot battle itself ({models[a[first]]!r})")
+        return cls(models, a, b, o)
+
+    @classmethod
+    def from_tuples(cls, votes: Iterable[tuple[str, str, str]]) -> VoteLog:
+        votes = list(votes)
+        if not votes:
+            return cls((), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8))
+        model_a, model_b, outcome = zip(*votes)
+        return cls.from_votes(model_a, model_b, outcome)
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        names = self.models
+        for i, j, o in zip(self.a.tolist(), self.b.tolist(), self.outcome.tolist()):
+            yield names[i], names[j], OUTCOMES[o]
+
+    def to_table(self) -> VoteTable:
+        return VoteTable.from_arrays(self.models, self.a, self.b, self.outcome)
+
+    def take(self, index) -> VoteLog:
+        """The votes at ``index`` (a slice, mask or index array), same model list."""
+        return VoteLog(self.models, self.a[index], self.b[index], self.outcome[index])
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    """Votes per unordered pair ``i < j`` (indices into the table's models)."""
+
+    i: np.ndarray
+    j: np.ndarray
+    wins_i: np.ndarray
+    wins_j: np.ndarray
+    ties: np.ndarray
+    both_bad: np.ndarray
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.wins_i + self.wins_j + self.ties + self.both_bad
+
+
+class VoteTable:
+    """Vote counts per (model_a, model_b, outcome) cell.
+
+    The canonical aggregated form the fits work on: ``models`` sorted by name, only models
+    with at least one vote, one cell per distinct (a, b, outcome) with a positive count.
+    Position (A or B) is kept as given; the Bradley–Terry fit ignores it, so swapping A and
+    B changes nothing but the orientation of the cells.
+    """
+
+    __slots__ = ("models", "a", "b", "outcome", "count")
+
+    def __init__(self, models, a, b, outcome, count):
+        """Low-level constructor; prefer ``from_counts``, ``from_votes`` or ``from_arrays``."""
+        self.models: tuple[str, ...] = tuple(models)
+        self.a: np.ndarray = a
+        self.b: np.ndarray = b
+        self.outcome: np.ndarray = outcome
+        self.count: np.ndarray = count
+
+    # construction -------------------------------------------------------------------------
+
+    @classmethod
+    def from_arrays(cls, models: Sequence[str], a, b, outcome, count=None) -> VoteTable:
+        """Aggregate integer arrays (one entry per vote, or per cell with ``count``)."""
+        models = _check_models(models)
+        a = np.asarray(a, dtype=np.int64)
+        b = np.asarray(b, dtype=np.int64)
+        outcome = np.asarray(outcome, dtype=np.int64)
+        if count is None:
+            count = np.ones(len(a), dtype=np.int64)
+        else:
+            count = np.asarray(count)
+            if count.size and (count.dtype.kind == "f" and not np.all(count == np.round(count))):
+                raise ValueError("counts must be whole numbers")
+            count = count.astype(np.int64)
+        if not (len(a) == len(b) == len(outcome) == len(count)):
+            raise ValueError("a, b, outcome and count must have the same length")
+        m = len(models)
+        if len(a):
+            if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= m:
+                raise ValueError("model index out of range")
+            if outcome.min() < 0 or outcome.max() > 3:
+                raise ValueError("outcome codes must be in 0..3")
+            if count.min() < 0:
+                raise ValueError("counts must not be negative")
+            if np.any((a == b) & (count > 0)):
+                bad = int(np.flatnonzero((a == b) & (count > 0))[0])
+                raise ValueError(f"a model cannot battle itself ({models[a[bad]]!r})")
+        if m * m * 4 <= _DENSE_CELL_LIMIT:
+            flat = np.bincount((a * m + b) * 4 + outcome, weights=None if count is None else count,
+                               minlength=m * m * 4) if len(a) else np.zeros(m * m * 4)
+            cells = np.flatnonzero(flat)
+            counts = np.rint(flat[cells]).astype(np.int64)
+        else:
+            keys, inverse = np.unique((a * m + b) * 4 + outcome, return_inverse=True)
+            counts = np.bincount(inverse, weights=count, minlength=len(keys))
+            keep = counts > 0
+            cells, counts = keys[keep], np.rint(counts[keep]).astype(np.int64)
+        ca, rest = np.divmod(cells, m * 4)
+        cb, co = np.divmod(rest, 4)
+        # Drop models without votes, then sort names.
+        used = np.zeros(m, dtype=bool)
+        used[ca] = True
+        used[cb] = True
+        if not used.all():
+            remap = np.cumsum(used) - 1
+            models = tuple(name for name, u in zip(models, used) if u)
+            ca, cb = remap[ca], remap[cb]
+        if list(models) != sorted(models):
+            models, (ca, cb) = _sorted_models(models, ca, cb)
+            # Keep cells in a canonical order so equal tables have equal arrays.
+            order = np.lexsort((co, cb, ca))
+            ca, cb, co, counts = ca[order], cb[order], co[order], counts[order]
+        return cls(models, ca.astype(np.int32), cb.astype(np.int32), co.astype(np.int8), counts)
+
+    @classmethod
+    def from_counts(cls, rows: Iterable[tuple[str, str, str, int]]) -> VoteTable:
+        """Aggregate ``(model_a, model_b, outcome, count)`` rows; repeated cells add up."""
+        codes = _Codes()
+        outcome_codes = _OutcomeCodes(OUTCOME_INDEX)
+        a, b, o, c = [], [], [], []
+        for row_number, (model_a, model_b, outcome, count) in enumerate(rows):
+            if not isinstance(model_a, str) or not model_a or not isinstance(model_b, str) or not model_b:
+                raise ValueError(f"row {row_number}: model names must be non-empty strings")
+            if model_a == model_b:
+                raise ValueError(f"row {row_number}: a model cannot battle itself ({model_a!r})")
+            if isinstance(count, bool) or int(count) != count or count < 0:
+                raise ValueError(f"row {row_number}: count must be a non-negative whole number, got {count!r}")
+            try:
+                o.append(outcome_codes[outcome])
+            except ValueError as exc:
+                raise ValueError(f"row {row_number}: {exc}") from None
+            a.append(codes[model_a])
+            b.append(codes[model_b])
+            c.append(int(count))
+        return cls.from_arrays(tuple(codes), a, b, o, c)
+
+    @classmethod
+    def from_votes(cls, model_a: Sequence[str], model_b: Sequence[str], outcome: Sequence) -> VoteTable:
+        """Aggregate per-vote columns (names and outcome labels, one entry per vote)."""
+        return VoteLog.from_votes(model_a, model_b, outcome).to_table()
+
+    @classmethod
+    def empty(cls) -> VoteTable:
+        z = np.zeros(0, dtype=np.int32)
+        return cls((), z, z.copy(), np.zeros(0, np.int8), np.zeros(0, np.int64))
+
+    # views --------------------------------------------------------------------------------
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def n_votes(self) -> int:
+        return int(self.count.sum())
+
+    def __len__(self) -> int:
+        """Number of cells (not votes)."""
+        return len(self.count)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, VoteTable):
+            return NotImplemented
+        return self.models == other.models and all(
+            np.array_equal(getattr(self, f), getattr(other, f)) for f in ("a", "b", "outcome", "count")
+        )
+
+    def __repr__(self) -> str:
+        return f"<VoteTable {self.n_votes} votes, {self.n_models} models, {len(self)} cells>"
+
+    def rows(self) -> Iterator[tuple[str, str, str, int]]:
+        """Yield ``(model_a, model_b, outcome, count)``; ``from_counts(rows())`` round-trips."""
+        names = self.models
+        for i, j, o, c in zip(self.a.tolist(), self.b.tolist(), self.outcome.tolist(), self.count.tolist()):
+            yield names[i], names[j], OUTCOMES[o], c
+
+    def model_stats(self) -> dict[str, np.ndarray]:
+        """Per model (in ``models`` order): votes, wins, losses, ties, both_bad."""
+        m = self.n_models
+        c = self.count
+        is_a, is_b = self.outcome == A_WINS, self.outcome == B_WINS
+        is_tie, is_bad = self.outcome == TIE, self.outcome == BOTH_BAD
+
+        def per_model(mask):
+            return (np.bincount(self.a, weights=c * mask, minlength=m)
+                    + np.bincount(self.b, weights=c * mask, minlength=m)).astype(np.int64)
+
+        votes = (np.bincount(self.a, weights=c, minlength=m) + np.bincount(self.b, weights=c, minlength=m))
+        wins = (np.bincount(self.a, weights=c * is_a, minlength=m)
+                + np.bincount(self.b, weights=c * is_b, minlength=m))
+        losses = (np.bincount(self.a, weights=c * is_b, minlength=m)
+                  + np.bincount(self.b, weights=c * is_a, minlength=m))
+        return {
+            "votes": votes.astype(np.int64),
+            "wins": wins.astype(np.int64),
+            "losses": losses.astype(np.int64),
+            "ties": per_model(is_tie),
+            "both_bad": per_model(is_bad),
+        }
+
+    def pair_counts(self) -> PairCounts:
+        """Aggregate over position: votes per unordered pair and outcome, from the lower index's side."""
+        m = self.n_models
+        lo = np.minimum(self.a, self.b).astype(np.int64)
+        hi = np.maximum(self.a, self.b).astype(np.int64)
+        flipped = self.a > self.b
+        # Outcome from the point of view of ``lo``: a win for model_a is a win for lo unless flipped.
+        o = self.outcome.astype(np.int64)
+        o_lo = np.where(flipped & (o == A_WINS), B_WINS, np.where(flipped & (o == B_WINS), A_WINS, o))
+        key = lo * m + hi
+        pairs, inverse = np.unique(key, return_inverse=True)
+        flat = np.bincount(inverse * 4 + o_lo, weights=self.count, minlength=len(pairs) * 4).reshape(-1, 4)
+        i, j = np.divmod(pairs, m) if m else (pairs, pairs)
+        return PairCounts(i=i, j=j, wins_i=flat[:, A_WINS], wins_j=flat[:, B_WINS],
+                          ties=flat[:, TIE], both_bad=flat[:, BOTH_BAD])
+
+    # transformations ----------------------------------------------------------------------
+
+    def swapped(self) -> VoteTable:
+        """The same votes with the positions A and B exchanged."""
+        o = self.outcome.copy()
+        o[self.outcome == A_WINS] = B_WINS
+        o[self.outcome == B_WINS] = A_WINS
+        return VoteTable.from_arrays(self.models, self.b, self.a, o, self.count)
+
+    def subset(self, models: Iterable[str]) -> VoteTable:
+        """Only the votes between the given models."""
+        keep = np.isin(np.arange(self.n_models), [self.models.index(m) for m in models if m in self.models])
+        mask = keep[self.a] & keep[self.b]
+        return VoteTable.from_arrays(self.models, self.a[mask], self.b[mask], self.outcome[mask], self.count[mask])
+
+    def __add__(self, other: VoteTable) -> VoteTable:
+        return VoteTable.from_counts(list(self.rows()) + list(other.rows()))

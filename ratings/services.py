@@ -1,0 +1,162 @@
+"""Feeding the rating engine from the database, and keeping its results.
+
+The Bradley–Terry fit reads one aggregated query (counts per version pair
+and outcome), never every vote. Elo and TrueSkill move once per counted
+vote, in commit order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import trueskill
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, QuerySet
+
+from battles.models import LLMVersion, Vote
+from ratings.models import OnlineRating, RatingSnapshot
+
+DEFAULT_SCOPE = "default"
+RECOMPUTE_PENDING_KEY = "ratings:recompute-pending"
+DEFAULT_DRAW_PROBABILITY = 0.3
+
+
+def counted_votes() -> QuerySet:
+    """The votes of the default board: no insider votes, nothing flagged."""
+    return Vote.objects.filter(insider=False, flagged=False)
+
+
+def aggregated_counts(votes: QuerySet) -> list[tuple[int, int, str, int]]:
+    rows = (
+        votes.values_list("version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id"))
+        .order_by("version_a_id", "version_b_id", "outcome")
+    )
+    return [(a, b, outcome, n) for a, b, outcome, n in rows]
+
+
+def vote_set_hash(counts: list[tuple[int, int, str, int]]) -> str:
+    return hashlib.sha256(json.dumps(counts, separators=(",", ":")).encode()).hexdigest()
+
+
+def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = None) -> RatingSnapshot:
+    from ratings.engine import VoteTable, fit_bradley_terry
+
+    votes = counted_votes() if votes is None else votes
+    counts = aggregated_counts(votes)
+    version_ids = {a for a, _, _, _ in counts} | {b for _, b, _, _ in counts}
+    labels = {
+        v.pk: v.label for v in LLMVersion.objects.filter(pk__in=version_ids).select_related("llm")
+    }
+    engine_settings = {
+        "method": "bradley_terry",
+        "ci": "sandwich",
+        "scale": 400,
+        "base": 10,
+        "initial": 1000,
+        "min_votes": settings.ARENA_MIN_VOTES,
+        "ties": "half a win each way (tie and both_bad)",
+    }
+    started = time.perf_counter()
+    total = sum(n for *_, n in counts)
+    if counts:
+        table = VoteTable.from_counts((labels[a], labels[b], outcome, n) for a, b, outcome, n in counts)
+        board = fit_bradley_terry(table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES)
+        payload = board.to_dict()
+    else:
+        payload = {"rows": []}
+    outcomes = {o: 0 for o in Vote.Outcome.values}
+    for *_, outcome, n in counts:
+        outcomes[outcome] += n
+    payload["outcome_totals"] = outcomes
+    payload["version_ids"] = {label: pk for pk, label in labels.items()}
+    return RatingSnapshot.objects.create(
+        scope=scope, settings=engine_settings, vote_count=total, vote_hash=vote_set_hash(counts),
+        payload=payload, duration_ms=int((time.perf_counter() - started) * 1000),
+    )
+
+
+def latest_snapshot(scope: str = DEFAULT_SCOPE) -> RatingSnapshot | None:
+    return RatingSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-pk").first()
+
+
+def schedule_recompute() -> bool:
+    """Queue one recomputation for a burst of votes; True if this call queued it."""
+    from ratings import tasks
+
+    delay = settings.ARENA_RATINGS_DEBOUNCE_SECONDS
+    # The key expires on its own, so a lost task cannot block recomputation for long.
+    if not cache.add(RECOMPUTE_PENDING_KEY, 1, timeout=max(60, int(delay * 10))):
+        return False
+    tasks.recompute_leaderboard.apply_async(countdown=delay)
+    return True
+
+
+def recompute_now() -> RatingSnapshot:
+    cache.delete(RECOMPUTE_PENDING_KEY)
+    return compute_snapshot()
+
+
+def _draw_probability() -> float:
+    snapshot = latest_snapshot()
+    if snapshot is None:
+        return DEFAULT_DRAW_PROBABILITY
+    totals = snapshot.payload.get("outcome_totals") or {}
+    count = sum(totals.values())
+    if count < 20:
+        return DEFAULT_DRAW_PROBABILITY
+    drawn = totals.get("tie", 0) + totals.get("both_bad", 0)
+    return min(0.9, max(0.01, drawn / count))
+
+
+def apply_vote_to_online_ratings(*, vote: Vote) -> None:
+    """Move Elo and TrueSkill for one counted vote."""
+    from ratings.engine import elo_update
+
+    if vote.insider or vote.flagged:
+        return
+    env = trueskill.TrueSkill(draw_probability=_draw_probability())
+    with transaction.atomic():
+        for version_id in sorted({vote.version_a_id, vote.version_b_id}):
+            OnlineRating.objects.get_or_create(llm_version_id=version_id)
+        rows = {
+            r.llm_version_id: r
+            for r in OnlineRating.objects.select_for_update().filter(
+                llm_version_id__in=[vote.version_a_id, vote.version_b_id]
+            )
+        }
+        a, b = rows[vote.version_a_id], rows[vote.version_b_id]
+        a.elo, b.elo = elo_update(a.elo, b.elo, vote.outcome, k=settings.ARENA_ELO_K)
+        ta = env.create_rating(a.trueskill_mu, a.trueskill_sigma)
+        tb = env.create_rating(b.trueskill_mu, b.trueskill_sigma)
+        if vote.outcome == Vote.Outcome.B:
+            tb, ta = env.rate_1vs1(tb, ta)
+        else:
+            ta, tb = env.rate_1vs1(ta, tb, drawn=vote.outcome in (Vote.Outcome.TIE, Vote.Outcome.BOTH_BAD))
+        a.trueskill_mu, a.trueskill_sigma = ta.mu, ta.sigma
+        b.trueskill_mu, b.trueskill_sigma = tb.mu, tb.sigma
+        for row in (a, b):
+            row.votes += 1
+            row.save()
+
+
+def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
+    """Snapshot rows joined with the online ratings, best first."""
+    if snapshot is None:
+        return []
+    version_ids = snapshot.payload.get("version_ids", {})
+    online = {r.llm_version_id: r for r in OnlineRating.objects.filter(llm_version_id__in=version_ids.values())}
+    rows = []
+    for row in snapshot.payload.get("rows", []):
+        extra = online.get(version_ids.get(row["model"]))
+        rows.append({
+            **row,
+            "elo": extra.elo if extra else None,
+            "trueskill_mu": extra.trueskill_mu if extra else None,
+            "trueskill_sigma": extra.trueskill_sigma if extra else None,
+        })
+    return rows

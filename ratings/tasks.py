@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from ratings import services
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def recompute_leaderboard():
+    snapshot = services.recompute_now()
+    return snapshot.pk

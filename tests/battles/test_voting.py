@@ -1,0 +1,186 @@
+import threading
+
+import pytest
+from django.db import connection
+
+from battles import services
+from battles.models import Battle, Vote
+from tests.factories import make_arena, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_battle_page_requires_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_battle_uses_two_different_llms_on_the_same_prompt(voter):
+    make_arena()
+    battle = services.start_battle(voter=voter)
+    assert battle.generation_a.prompt_id == battle.generation_b.prompt_id == battle.prompt_id
+    assert battle.generation_a.llm_version.llm_id != battle.generation_b.llm_version.llm_id
+
+
+def test_reload_serves_the_same_open_battle(client, voter):
+    make_arena()
+    client.force_login(voter)
+    client.get("/")
+    client.get("/")
+    assert Battle.objects.filter(voter=voter).count() == 1
+
+
+def test_both_positions_occur_for_the_same_pair(voter):
+    _, (alpha, beta), _ = make_arena(llms=("alpha", "beta"), prompts=40)
+    left_llms = set()
+    for _ in range(40):
+        battle = services.start_battle(voter=voter)
+        left_llms.add(battle.generation_a.llm_version.llm_id)
+        services.skip_battle(battle_code=battle.code, voter=voter)
+    assert left_llms == {alpha.pk, beta.pk}
+
+
+def test_voter_is_not_served_a_prompt_twice(voter):
+    make_arena(prompts=3)
+    seen = []
+    for _ in range(3):
+        battle = services.start_battle(voter=voter)
+        seen.append(battle.prompt_id)
+        services.record_vote(battle_code=battle.code, voter=voter, outcome="a")
+    assert len(set(seen)) == 3
+    assert services.start_battle(voter=voter) is None
+
+
+def test_page_says_so_when_nothing_is_left(client, voter):
+    client.force_login(voter)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"Nothing left to vote on" in response.content
+
+
+def test_vote_is_stored_and_closes_the_battle(client, voter):
+    make_arena()
+    client.force_login(voter)
+    client.get("/")
+    battle = Battle.objects.get(voter=voter)
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "b"})
+    assert response.status_code == 200
+    vote = Vote.objects.get()
+    battle.refresh_from_db()
+    assert (vote.outcome, vote.battle_id, battle.status) == ("b", battle.pk, "voted")
+    assert vote.version_a_id == battle.generation_a.llm_version_id
+    assert vote.time_to_vote_ms is not None
+    assert not vote.insider
+
+
+def test_double_submit_answers_the_same_and_stores_one_vote(client, voter):
+    make_arena()
+    client.force_login(voter)
+    client.get("/")
+    battle = Battle.objects.get(voter=voter)
+    first = client.post(f"/battle/{battle.code}/vote/", {"outcome": "tie"})
+    second = client.post(f"/battle/{battle.code}/vote/", {"outcome": "tie"})
+    assert first.status_code == second.status_code == 200
+    assert b"counted once" in second.content
+    assert Vote.objects.count() == 1
+
+
+def test_a_different_second_choice_is_refused_with_409(client, voter):
+    make_arena()
+    client.force_login(voter)
+    client.get("/")
+    battle = Battle.objects.get(voter=voter)
+    client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"})
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "b"})
+    assert response.status_code == 409
+    assert b"cannot be changed" in response.content
+    assert list(Vote.objects.values_list("outcome", flat=True)) == ["a"]
+
+
+def test_vote_on_someone_elses_battle_is_refused(client, voter):
+    make_arena()
+    other = make_user("someone-else")
+    battle = services.start_battle(voter=other)
+    client.force_login(voter)
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, HTTP_X_ARENA_FRAGMENT="1")
+    assert response.status_code == 403
+    assert b"served to someone else" in response.content
+    assert Vote.objects.count() == 0
+
+
+def test_invalid_outcome_is_a_clear_400(client, voter):
+    make_arena()
+    client.force_login(voter)
+    client.get("/")
+    battle = Battle.objects.get(voter=voter)
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "model_a"})
+    assert response.status_code == 400
+    assert b"not a valid choice" in response.content
+    assert Vote.objects.count() == 0
+
+
+def test_unknown_battle_is_a_clear_message_not_a_500(client, voter):
+    client.force_login(voter)
+    response = client.post("/battle/00000000-0000-0000-0000-000000000000/vote/", {"outcome": "a"})
+    assert response.status_code == 400
+    assert b"does not exist" in response.content
+
+
+def test_vote_without_csrf_token_is_refused_with_a_friendly_page(voter):
+    from django.test import Client
+
+    make_arena()
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(voter)
+    battle = services.start_battle(voter=voter)
+    response = csrf_client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"})
+    assert response.status_code == 403
+    assert b"Reload the page" in response.content
+    assert Vote.objects.count() == 0
+
+
+def test_skipped_battle_cannot_be_voted(voter):
+    make_arena()
+    battle = services.start_battle(voter=voter)
+    services.skip_battle(battle_code=battle.code, voter=voter)
+    with pytest.raises(services.VoteConflict):
+        services.record_vote(battle_code=battle.code, voter=voter, outcome="a")
+
+
+def test_insider_votes_are_flagged_as_insider(eval_lead):
+    make_arena()
+    battle = services.start_battle(voter=eval_lead)
+    result = services.record_vote(battle_code=battle.code, voter=eval_lead, outcome="a")
+    assert result.vote.insider
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_double_submit_stores_exactly_one_vote():
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency needs a server database (SQLite serialises writers)")
+    make_arena()
+    voter = make_user("racer")
+    battle = services.start_battle(voter=voter)
+    barrier = threading.Barrier(8)
+    results, errors = [], []
+
+    def submit():
+        from django.db import connection as thread_connection
+
+        try:
+            barrier.wait()
+            results.append(services.record_vote(battle_code=battle.code, voter=voter, outcome="a"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            thread_connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert Vote.objects.filter(battle=battle).count() == 1
+    assert sum(not r.replayed for r in results) == 1

@@ -1,0 +1,69 @@
+"""Plain factories for tests: make_* functions with sensible defaults."""
+
+import itertools
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from battles import services
+from battles.models import LLM, Generation, Prompt, PromptPool
+from battles.text import prompt_hash
+
+_seq = itertools.count(1)
+
+
+def make_user(username=None, *, role="voter", password="pw-for-tests", **extra) -> User:
+    user = User.objects.create_user(username=username or f"user{next(_seq)}", password=password, **extra)
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def make_llm(name=None, *, provider="openai", base_url="http://127.0.0.1:9/v1", model_id=None, **extra) -> LLM:
+    name = name or f"llm-{next(_seq)}"
+    return services.create_llm(
+        name=name, provider=provider, base_url=base_url, model_id=model_id or name, **extra
+    )
+
+
+def make_pool(name=None) -> PromptPool:
+    return PromptPool.objects.create(name=name or f"pool-{next(_seq)}")
+
+
+def make_prompt(pool=None, text=None, *, category="writing") -> Prompt:
+    pool = pool or make_pool()
+    text = text or f"Prompt number {next(_seq)}: explain something."
+    return Prompt.objects.create(pool=pool, text=text, category=category, text_hash=prompt_hash(text))
+
+
+def make_generation(prompt, llm, *, text=None, status=Generation.Status.DONE, **extra) -> Generation:
+    return Generation.objects.create(
+        prompt=prompt, llm_version=llm.current_version(), status=status,
+        text=text if text is not None else f"An answer to {prompt.pk} by a model.", **extra
+    )
+
+
+def make_arena(*, llms=("alpha", "beta", "gamma"), prompts=5, pool=None):
+    """A pool whose prompts all have finished answers from every LLM."""
+    pool = pool or make_pool()
+    models = [make_llm(name) for name in llms]
+    prompt_rows = [make_prompt(pool, f"Question {i} for {pool.name}: what is {i} + {i}?") for i in range(prompts)]
+    for prompt in prompt_rows:
+        for llm in models:
+            make_generation(prompt, llm, text=f"The answer is {2 * prompt.pk}. (style of {llm.pk})")
+    return pool, models, prompt_rows
+
+
+@pytest.fixture
+def voter(db):
+    return make_user("voter1", role="voter")
+
+
+@pytest.fixture
+def eval_lead(db):
+    return make_user("lead1", role="eval_lead")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("admin1", role="admin", is_staff=True, is_superuser=True)

@@ -184,6 +184,8 @@ class VoteTable:
         if not (len(a) == len(b) == len(outcome) == len(count)):
             raise ValueError("a, b, outcome and count must have the same length")
         m = len(models)
+        if not len(a) or not count.any():
+            return cls.empty()
         if len(a):
             if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= m:
                 raise ValueError("model index out of range")

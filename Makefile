@@ -1,0 +1,50 @@
+# Arena: `make demo` serves the app with demo data, `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+DEMO_PORT ?= 8000
+
+.PHONY: demo test install install-dev serve-demo check bench-ratings bench-generation clean-demo
+
+$(PY):
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Arena needs Python 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Runtime dependencies only (what the demo needs), pinned by constraints.txt.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(PY)
+	$(PIP) install --quiet -c constraints.txt .
+	touch $@
+
+# Everything the tests and benchmarks need as well.
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(PY)
+	$(PIP) install --quiet -c constraints.txt ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Embedded mode: SQLite, in-process tasks, in-memory channel layer.
+demo: export DATABASE_URL :=
+demo: export REDIS_URL :=
+demo: export CELERY_BROKER_URL :=
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(PY) manage.py serve_demo --port $(DEMO_PORT)
+
+test: install-dev
+	$(PY) tests/run.py
+
+check: install
+	$(PY) manage.py check
+
+bench-ratings: install-dev
+	$(PY) bench/bench_ratings.py
+
+bench-generation: install-dev
+	$(PY) bench/bench_generation.py
+
+clean-demo:
+	rm -f db.sqlite3

@@ -1,0 +1,96 @@
+"""What can be checked of the production stack without a Docker engine."""
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+def _compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_the_production_services_with_health_checks():
+    services = _compose()["services"]
+    for name in ("postgres", "redis", "web", "ws", "worker", "proxy"):
+        assert name in services, name
+    for name in ("postgres", "redis", "web", "ws", "worker", "proxy"):
+        assert "healthcheck" in services[name], f"{name} has no health check"
+
+
+def test_web_is_gunicorn_and_ws_is_daphne():
+    services = _compose()["services"]
+    assert services["web"]["command"][0] == "gunicorn"
+    assert services["web"]["command"][1] == "arena.wsgi:application"
+    assert services["ws"]["command"][0] == "daphne"
+    assert services["ws"]["command"][-1] == "arena.asgi:application"
+    assert services["worker"]["command"][:3] == ["celery", "-A", "arena"]
+
+
+def test_commands_the_compose_file_runs_exist_in_the_environment():
+    for service in _compose()["services"].values():
+        command = service.get("command")
+        if not command or service.get("image", "").startswith(("postgres", "redis", "nginx")):
+            continue
+        program = command[0]
+        assert (VENV_BIN / program).exists() or shutil.which(program), f"{program} is not installed"
+
+
+def test_proxy_routes_ws_to_daphne_and_the_rest_to_gunicorn():
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert re.search(r"location /ws/ \{\s*proxy_pass http://ws;", conf)
+    assert re.search(r"location / \{\s*proxy_pass http://web;", conf)
+    assert "Upgrade $http_upgrade" in conf
+
+
+def _compose_env(service):
+    env = dict(os.environ)
+    for key in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        env.pop(key, None)
+    env.update({k: str(v) for k, v in service["environment"].items()})
+    env["SECRET_KEY"] = "compose-check"
+    return env
+
+
+def test_settings_the_compose_file_passes_are_accepted():
+    services = _compose()["services"]
+    for name in ("web", "ws", "worker"):
+        result = subprocess.run(
+            [sys.executable, "manage.py", "check"], cwd=ROOT, env=_compose_env(services[name]),
+            capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+
+
+def test_wsgi_and_asgi_entry_points_import_with_the_compose_settings():
+    services = _compose()["services"]
+    code = "import arena.wsgi, arena.asgi; print(arena.wsgi.application, arena.asgi.application)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=_compose_env(services["ws"]),
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_env_example_lists_every_variable_settings_read():
+    tree = ast.parse((ROOT / "arena" / "settings.py").read_text())
+    read = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "").startswith("env_")
+        and node.args and isinstance(node.args[0], ast.Constant)
+    }
+    listed = {
+        line.split("=", 1)[0].strip()
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert read - listed == set()

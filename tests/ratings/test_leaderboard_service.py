@@ -1,0 +1,100 @@
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from battles import services as battle_services
+from ratings import services
+from ratings.models import OnlineRating, RatingSnapshot
+from tests.factories import make_arena, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _vote_many(outcomes_by_winner, *, voters=4, prompts=12):
+    """Every voter votes on every prompt; the LLM named in ``outcomes_by_winner`` wins."""
+    make_arena(llms=("alpha", "beta", "gamma"), prompts=prompts)
+    strength = {"alpha": 3, "beta": 2, "gamma": 1}
+    for n in range(voters):
+        voter = make_user(f"v{n}")
+        while (battle := battle_services.start_battle(voter=voter)) is not None:
+            a = battle.generation_a.llm_version.llm.name
+            b = battle.generation_b.llm_version.llm.name
+            outcome = "a" if strength[a] > strength[b] else "b"
+            battle_services.record_vote(battle_code=battle.code, voter=voter, outcome=outcome)
+
+
+def test_votes_update_online_elo_and_produce_a_snapshot():
+    _vote_many({})
+    snapshot = services.latest_snapshot()
+    assert snapshot is not None
+    assert snapshot.vote_count == 48
+    order = [row["model"] for row in snapshot.payload["rows"]]
+    assert order == ["alpha", "beta", "gamma"]
+    elo = {r.llm_version.llm.name: r.elo for r in OnlineRating.objects.select_related("llm_version__llm")}
+    assert elo["alpha"] > elo["beta"] > elo["gamma"]
+    assert sum(r.votes for r in OnlineRating.objects.all()) == 96
+
+
+def test_snapshot_ratings_are_centred_on_1000_with_intervals():
+    _vote_many({})
+    rows = services.latest_snapshot().payload["rows"]
+    assert abs(sum(r["rating"] for r in rows) / len(rows) - 1000) < 1e-6
+    for row in rows:
+        assert row["lower"] <= row["rating"] <= row["upper"]
+
+
+def test_insider_votes_do_not_count_on_the_default_board():
+    make_arena(llms=("alpha", "beta"), prompts=3)
+    lead = make_user("lead", role="eval_lead")
+    battle = battle_services.start_battle(voter=lead)
+    battle_services.record_vote(battle_code=battle.code, voter=lead, outcome="a")
+    assert OnlineRating.objects.count() == 0
+    assert services.latest_snapshot().vote_count == 0
+
+
+def test_the_board_is_read_with_one_aggregated_query():
+    _vote_many({}, voters=2, prompts=6)
+    with CaptureQueriesContext(connection) as queries:
+        services.aggregated_counts(services.counted_votes())
+    assert len(queries) == 1
+    assert "GROUP BY" in queries[0]["sql"].upper()
+
+
+def test_same_votes_give_the_same_hash_and_numbers():
+    _vote_many({}, voters=2, prompts=6)
+    first = services.compute_snapshot()
+    second = services.compute_snapshot()
+    assert first.vote_hash == second.vote_hash
+    assert first.payload["rows"] == second.payload["rows"]
+
+
+def test_a_burst_of_votes_queues_one_recomputation(settings, monkeypatch):
+    from ratings import tasks
+
+    calls = []
+    monkeypatch.setattr(tasks.recompute_leaderboard, "apply_async", lambda **kw: calls.append(kw))
+    results = [services.schedule_recompute() for _ in range(25)]
+    assert results.count(True) == 1
+    assert calls == [{"countdown": settings.ARENA_RATINGS_DEBOUNCE_SECONDS}]
+    services.recompute_now()  # the task clears the marker before it reads the votes
+    assert services.schedule_recompute() is True
+
+
+def test_leaderboard_page_is_for_eval_leads_and_admins(client):
+    _vote_many({}, voters=1, prompts=3)
+    voter = make_user("plain")
+    lead = make_user("lead", role="eval_lead")
+    client.force_login(voter)
+    assert client.get("/leaderboard/").status_code == 403
+    client.force_login(lead)
+    response = client.get("/leaderboard/")
+    assert response.status_code == 200
+    assert b"alpha" in response.content and b"gamma" in response.content
+
+
+def test_snapshots_are_kept_with_their_settings():
+    _vote_many({}, voters=1, prompts=3)
+    snapshot = RatingSnapshot.objects.latest()
+    assert snapshot.settings["scale"] == 400 and snapshot.settings["base"] == 10
+    assert len(snapshot.vote_hash) == 64

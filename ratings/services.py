@@ -133,10 +133,8 @@ def apply_vote_to_online_ratings(*, vote: Vote) -> None:
         a.elo, b.elo = elo_update(a.elo, b.elo, vote.outcome, k=settings.ARENA_ELO_K)
         ta = env.create_rating(a.trueskill_mu, a.trueskill_sigma)
         tb = env.create_rating(b.trueskill_mu, b.trueskill_sigma)
-        if vote.outcome == Vote.Outcome.B:
-            tb, ta = env.rate_1vs1(tb, ta)
-        else:
-            ta, tb = env.rate_1vs1(ta, tb, drawn=vote.outcome in (Vote.Outcome.TIE, Vote.Outcome.BOTH_BAD))
+        ranks = {Vote.Outcome.A: [0, 1], Vote.Outcome.B: [1, 0]}.get(vote.outcome, [0, 0])
+        (ta,), (tb,) = env.rate([(ta,), (tb,)], ranks=ranks)
         a.trueskill_mu, a.trueskill_sigma = ta.mu, ta.sigma
         b.trueskill_mu, b.trueskill_sigma = tb.mu, tb.sigma
         for row in (a, b):

@@ -15,7 +15,7 @@ _seq = itertools.count(1)
 def make_user(username=None, *, role="voter", password="pw-for-tests", **extra) -> User:
     user = User.objects.create_user(username=username or f"user{next(_seq)}", password=password, **extra)
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from ratings.cli import main
+
+sys.exit(main())

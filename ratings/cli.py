@@ -1,0 +1,139 @@
+"""``python -m ratings``: the rating engine on its own, no database.
+
+    python -m ratings leaderboard VOTES.csv [--ci sandwich|bootstrap] [--bootstrap N] [--seed S]
+                                            [--anchor MODEL=RATING] [--format csv|json]
+    python -m ratings simulate --policy active|uniform --models N --seed S --format json
+                               [--target-halfwidth 25]
+
+Errors in the input are reported on stderr with the line number, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+
+from ratings.engine import fit_bradley_terry, read_votes_csv
+from ratings.engine.csvio import VotesFileError
+from ratings.engine.simulate import POLICIES, random_strengths, run_policy_simulation
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse exits 2 too; keep its message short and clear
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _anchor(text: str) -> tuple[str, float]:
+    name, sep, value = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected MODEL=RATING, got {text!r}")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the rating in {text!r} is not a number") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m ratings", description="Arena rating engine")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    board = sub.add_parser("leaderboard", help="Bradley–Terry leaderboard from a votes CSV")
+    board.add_argument("votes", metavar="VOTES.csv",
+                       help="CSV with columns model_a, model_b, winner (model_a, model_b, tie, "
+                            "'tie (bothbad)' or both_bad); other columns are ignored")
+    board.add_argument("--ci", choices=("sandwich", "bootstrap"), default=None,
+                       help="interval method (default: sandwich, or bootstrap when --bootstrap is given)")
+    board.add_argument("--bootstrap", type=_positive_int, default=None, metavar="N",
+                       help="bootstrap rounds (default 100)")
+    board.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    board.add_argument("--anchor", type=_anchor, default=None, metavar="MODEL=RATING",
+                       help="shift the scale so that MODEL has this rating")
+    board.add_argument("--format", choices=("csv", "json"), default="csv")
+
+    simulate = sub.add_parser("simulate", help="simulated voters: votes needed to reach a target interval width")
+    simulate.add_argument("--policy", choices=sorted(POLICIES), default="uniform")
+    simulate.add_argument("--models", type=_positive_int, default=20)
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--format", choices=("json",), default="json")
+    simulate.add_argument("--target-halfwidth", type=float, default=25.0,
+                          help="stop when every model's 95%% interval half-width is below this (rating points)")
+    simulate.add_argument("--tie-rate", type=float, default=0.3)
+    simulate.add_argument("--spread", type=float, default=100.0,
+                          help="standard deviation of the true ratings (rating points)")
+    return parser
+
+
+def _leaderboard(args) -> int:
+    ci = args.ci or ("bootstrap" if args.bootstrap else "sandwich")
+    try:
+        table = read_votes_csv(args.votes)
+    except FileNotFoundError:
+        print(f"error: {args.votes}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+    except (IsADirectoryError, PermissionError) as exc:
+        print(f"error: {args.votes}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except VotesFileError as exc:
+        print(f"error: {args.votes}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.anchor is not None and args.anchor[0] not in table.models:
+        print(f"error: anchor model {args.anchor[0]!r} has no votes in {args.votes}", file=sys.stderr)
+        return EXIT_USAGE
+    board = fit_bradley_terry(table, ci=ci, bootstrap_rounds=args.bootstrap or 100, seed=args.seed,
+                              anchor=args.anchor)
+    out = sys.stdout
+    if args.format == "json":
+        json.dump(board.to_dict(), out, indent=2)
+        out.write("\n")
+    else:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["model", "rating", "lower", "upper", "rank", "votes"])
+        for row in board.rows:
+            writer.writerow([row.model, f"{row.rating:.2f}", f"{row.lower:.2f}", f"{row.upper:.2f}", row.rank,
+                             row.votes])
+    for warning in board.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _simulate(args) -> int:
+    if args.models < 2:
+        print("error: --models must be at least 2", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.target_halfwidth > 0:
+        print("error: --target-halfwidth must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    if not 0 <= args.tie_rate < 1:
+        print("error: --tie-rate must be in [0, 1)", file=sys.stderr)
+        return EXIT_USAGE
+    strengths = random_strengths(args.models, args.seed, spread=args.spread)
+    result = run_policy_simulation(strengths, args.policy, target_halfwidth=args.target_halfwidth,
+                                   tie_rate=args.tie_rate, seed=args.seed)
+    json.dump(result.to_dict(), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "leaderboard":
+            return _leaderboard(args)
+        return _simulate(args)
+    except BrokenPipeError:  # e.g. piped into head
+        return 0

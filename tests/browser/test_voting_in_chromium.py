@@ -1,0 +1,72 @@
+"""A voter logs in and votes through battles with the keyboard in headless Chromium."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from battles.models import Vote
+from tests.factories import make_arena, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser():
+    chromium = shutil.which("chromium")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        message = "Debian's chromium and chromium-driver are needed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="arena-chromium-")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def _wait(driver, condition, timeout=10):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def test_voter_votes_with_the_keyboard_and_sees_the_reveal(live_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    make_arena(llms=("canaryzephyr", "canaryquokka", "canaryibis"), prompts=4)
+    make_user("kbvoter", password="a-long-password")
+    browser.get(f"{live_server.url}/")
+    _wait(browser, lambda d: d.find_elements(By.NAME, "username"))
+    browser.find_element(By.NAME, "username").send_keys("kbvoter")
+    browser.find_element(By.NAME, "password").send_keys("a-long-password", Keys.ENTER)
+
+    keys = ["1", "2", "3"]
+    for number, key in enumerate(keys, start=1):
+        _wait(browser, lambda d: d.find_elements(By.ID, "vote-form"))
+        page = browser.page_source.lower()
+        assert "model a" in page and "model b" in page
+        assert "canary" not in page, "a model name reached the page before the vote"
+        browser.find_element(By.TAG_NAME, "body").send_keys(key)
+        _wait(browser, lambda d: d.find_elements(By.ID, "next-battle"))
+        revealed = browser.find_element(By.ID, "battle-panel").text.lower()
+        assert revealed.count("canary") >= 2, "the reveal should name both models"
+        assert Vote.objects.count() == number
+        browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ENTER)
+
+    outcomes = list(Vote.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["a", "b", "tie"]

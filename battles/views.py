@@ -65,7 +65,11 @@ def vote(request, code):
         "sides": [("A", battle.generation_a), ("B", battle.generation_b)],
     }
     if _wants_fragment(request):
-        return render(request, "battles/_reveal.html", context)
+        response = render(request, "battles/_reveal.html", context)
+        # The page's progress strip is outside the replaced panel; the script updates it from these.
+        response["X-Arena-Votes-Today"] = str(context["progress"]["today"])
+        response["X-Arena-Votes-Total"] = str(context["progress"]["total"])
+        return response
     return render(request, "battles/reveal.html", context)
 
 

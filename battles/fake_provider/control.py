@@ -12,7 +12,12 @@ import httpx
 class FakeProviderControl:
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url = url.rstrip("/")
-        self._timeout = timeout
+        # One plain-HTTP client for every control call: building an httpx
+        # client per call costs tens of milliseconds (its TLS context).
+        self._client = httpx.Client(timeout=timeout, verify=False, trust_env=False)
+
+    def close(self) -> None:
+        self._client.close()
 
     @property
     def openai_base_url(self) -> str:
@@ -27,7 +32,7 @@ class FakeProviderControl:
         return {"openai": self.openai_base_url, "anthropic": self.anthropic_base_url}[kind]
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, self.url + path, timeout=self._timeout, **kwargs)
+        response = self._client.request(method, self.url + path, **kwargs)
         if response.status_code == 404 and path.startswith("/_fake/last_request"):
             return None
         response.raise_for_status()

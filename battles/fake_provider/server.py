@@ -178,9 +178,11 @@ class _State:
                     return queue.popleft()
         return None
 
-    def mark_completed(self, model: str) -> None:
+    def mark_completed(self, model: str, change: int = 1) -> None:
         with self.lock:
-            self.completed[model] += 1
+            self.completed[model] += change
+            if self.completed[model] <= 0:
+                del self.completed[model]
 
     @contextmanager
     def running(self, model: str) -> Iterator[None]:
@@ -708,11 +710,9 @@ class _Handler(BaseHTTPRequestHandler):
                 status = 529 if wire.name == "anthropic" else 503
                 self._send_json(status, wire.error_body(status, key))
             elif stream:
-                if self._stream(wire, ctx, fault, settings):
-                    self.state.mark_completed(model)
+                self._stream(wire, ctx, fault, settings)
             else:
-                if self._respond(wire, ctx, fault, settings):
-                    self.state.mark_completed(model)
+                self._respond(wire, ctx, fault, settings)
 
     def _api_key(self, wire: _Wire) -> tuple[str, str | None]:
         if wire.name == "anthropic" and self.headers.get("x-api-key"):
@@ -766,8 +766,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._write_chunk(b"data: {this is not json\n\n")
         self._end_chunked()
 
-    def _respond(self, wire: _Wire, ctx: _Answer, fault: Fault | None, settings: FakeSettings) -> bool:
-        """A non-streamed answer. Returns True when it was sent in full."""
+    def _write_last(self, data: bytes, model: str) -> None:
+        """Write the final bytes of a complete answer, counting it as completed
+        first: a client that has read the whole answer must find it counted."""
+        self.state.mark_completed(model, +1)
+        try:
+            self.wfile.write(data)
+        except BaseException:
+            self.state.mark_completed(model, -1)
+            raise
+
+    def _respond(self, wire: _Wire, ctx: _Answer, fault: Fault | None, settings: FakeSettings) -> None:
+        """A non-streamed answer."""
         generation_time = ctx.tokens_out / settings.tokens_per_second if settings.tokens_per_second else 0.0
         if fault is None or fault.kind != "drip":
             self.state.wait(settings.latency + generation_time)
@@ -781,18 +791,18 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind in ("cut", "truncate"):
             self.wfile.write(body[: len(body) // 2])
             self._drop_connection()
-            return False
+            return
         if fault is not None and fault.kind == "drip":
             interval = fault.arg if fault.arg is not None else settings.drip_interval
-            for start in range(0, len(body), 16):
-                self.wfile.write(body[start:start + 16])
+            pieces = [body[start:start + 16] for start in range(0, len(body), 16)]
+            for piece in pieces[:-1]:
+                self.wfile.write(piece)
                 self.state.wait(interval)
-            return True
-        self.wfile.write(body)
-        return True
+            body = pieces[-1]
+        self._write_last(body, ctx.model)
 
-    def _stream(self, wire: _Wire, ctx: _Answer, fault: Fault | None, settings: FakeSettings) -> bool:
-        """A streamed answer. Returns True when the terminal event was sent."""
+    def _stream(self, wire: _Wire, ctx: _Answer, fault: Fault | None, settings: FakeSettings) -> None:
+        """A streamed answer."""
         self.state.wait(settings.latency)
         self._start_chunked()
         for frame in wire.stream_head(ctx):
@@ -814,18 +824,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._write_chunk(wire.stream_delta(ctx, text))
         if kind == "cut":
             self._drop_connection()
-            return False
+            return
         if kind == "stream_error":
             self._write_chunk(wire.stream_error())
             self._end_chunked()
-            return False
+            return
         if kind == "truncate":
             self._end_chunked()
-            return False
-        for frame in wire.stream_tail(ctx):
-            self._write_chunk(frame)
-        self._end_chunked()
-        return True
+            return
+        tail = b"".join(b"%x\r\n%s\r\n" % (len(frame), frame) for frame in wire.stream_tail(ctx))
+        self._write_last(tail + b"0\r\n\r\n", ctx.model)
 
     def _start_chunked(self) -> None:
         self.send_response(200)

@@ -174,6 +174,7 @@ class VoteTable:
         a = np.asarray(a, dtype=np.int64)
         b = np.asarray(b, dtype=np.int64)
         outcome = np.asarray(outcome, dtype=np.int64)
+        weights = None
         if count is None:
             count = np.ones(len(a), dtype=np.int64)
         else:
@@ -181,6 +182,7 @@ class VoteTable:
             if count.size and (count.dtype.kind == "f" and not np.all(count == np.round(count))):
                 raise ValueError("counts must be whole numbers")
             count = count.astype(np.int64)
+            weights = count
         if not (len(a) == len(b) == len(outcome) == len(count)):
             raise ValueError("a, b, outcome and count must have the same length")
         m = len(models)
@@ -197,8 +199,7 @@ class VoteTable:
                 bad = int(np.flatnonzero((a == b) & (count > 0))[0])
                 raise ValueError(f"a model cannot battle itself ({models[a[bad]]!r})")
         if m * m * 4 <= _DENSE_CELL_LIMIT:
-            flat = np.bincount((a * m + b) * 4 + outcome, weights=None if count is None else count,
-                               minlength=m * m * 4) if len(a) else np.zeros(m * m * 4)
+            flat = np.bincount((a * m + b) * 4 + outcome, weights=weights, minlength=m * m * 4)
             cells = np.flatnonzero(flat)
             counts = np.rint(flat[cells]).astype(np.int64)
         else:

@@ -28,17 +28,18 @@ def _refit(data: PairData, counts: np.ndarray, beta0):
 
 
 def _flip_against(data: PairData, beta: np.ndarray, leader: int, challenger: int,
-                  max_steps: int = 60) -> int | None:
-    counts = np.column_stack([data.wins_i, data.wins_j, data.half]).astype(float)
+                  max_steps: int = 60) -> np.ndarray | None:
+    """Counts (pairs x [wins_i, wins_j, half]) of the votes to drop, or None if not found."""
+    original = np.column_stack([data.wins_i, data.wins_j, data.half]).astype(float)
+    counts = original.copy()
     y = np.array([1.0, 0.0, 0.5])
     lam = data.ridge()
-    dropped = 0
     c = np.zeros(data.m)
     c[leader], c[challenger] = 1.0, -1.0
     for _ in range(max_steps):
         gap = beta[leader] - beta[challenger]
         if int(np.argmax(beta)) != leader:
-            return dropped
+            return original - counts
         h = hessian(data.with_counts(*counts.T), beta)
         h[np.diag_indices(data.m)] += lam
         u = scipy.linalg.cho_solve(scipy.linalg.cho_factor(h, check_finite=False), c, check_finite=False)
@@ -82,8 +83,8 @@ def _flip_against(data: PairData, beta: np.ndarray, leader: int, challenger: int
                     hi = mid
                 else:
                     lo = mid
-            return dropped + hi
-        counts, beta, dropped = new_counts, new_beta, dropped + plan_total
+            return original - drop(hi)
+        counts, beta = new_counts, new_beta
     return None
 
 
@@ -96,14 +97,24 @@ def votes_to_flip_first(data: PairData, models: tuple[str, ...], *, beta: np.nda
     leader = int(ranking[0])
     best = None
     for challenger in ranking[1:1 + challengers]:
-        n = _flip_against(data, np.array(beta, float), leader, int(challenger))
-        if n is not None and (best is None or n < best[0]):
-            best = (n, models[int(challenger)])
+        removed = _flip_against(data, np.array(beta, float), leader, int(challenger))
+        if removed is None:
+            continue
+        n = int(round(removed.sum()))
+        if best is None or n < best[0]:
+            best = (n, models[int(challenger)], removed)
     total = int(round(float(data.n.sum())))
+    dropped = []
+    if best is not None:
+        labels = ("win", "loss", "tie_or_both_bad")
+        for p, kind in zip(*np.nonzero(best[2] > 0.5)):
+            dropped.append({"model": models[int(data.i[p])], "opponent": models[int(data.j[p])],
+                            "result": labels[kind], "votes": int(round(best[2][p, kind]))})
     return {
         "method": METHOD,
         "leader": models[leader],
         "challenger": best[1] if best else None,
         "votes_to_flip": best[0] if best else None,
         "share_of_votes": (best[0] / total) if best and total else None,
+        "dropped": dropped,
     }

@@ -30,10 +30,22 @@
       credentials: "same-origin",
       headers: { "X-Arena-Fragment": "1" }
     }).then(function (response) {
-      return response.text().then(function (html) { return { ok: response.ok, status: response.status, html: html }; });
+      return response.text().then(function (html) {
+        return {
+          ok: response.ok, status: response.status, html: html,
+          today: response.headers.get("X-Arena-Votes-Today"),
+          total: response.headers.get("X-Arena-Votes-Total")
+        };
+      });
     }).then(function (result) {
       if (result.ok) {
         panel.innerHTML = result.html;
+        var progress = document.getElementById("progress");
+        if (progress && result.total !== null) {
+          var counts = progress.querySelectorAll("strong");
+          counts[0].textContent = result.today;
+          counts[1].textContent = result.total;
+        }
         var next = document.getElementById("next-battle");
         if (next) next.focus();
         return;

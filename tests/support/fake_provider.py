@@ -38,7 +38,9 @@ class FakeProvider(FakeProviderControl):
 def fake_provider():
     server = FakeProviderServer("127.0.0.1", 0, latency=0.0, tokens_per_second=0.0, retry_after=1.0)
     server.start()
+    handle = FakeProvider(server)
     try:
-        yield FakeProvider(server)
+        yield handle
     finally:
+        handle.close()
         server.stop()

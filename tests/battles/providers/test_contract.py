@@ -269,7 +269,9 @@ def test_success_status_with_an_unexpected_body_is_not_retryable(fake, kind, str
 
 
 def test_slow_drip_past_the_deadline_is_a_retryable_error_on_time(fake, kind, stream, call, make_request):
-    fake.set_faults("m-contract", ["drip:0.3"])
+    # a token every 2 s: each read succeeds well within the read timeout, so only
+    # the deadline can stop it, and it must not wait for the next token to do so
+    fake.set_faults("m-contract", ["drip:2"])
     req = make_request(kind, stream=stream, deadline=0.8, read_timeout=5.0)
 
     started = time.monotonic()

@@ -101,7 +101,8 @@ class PromptPool(models.Model):
 
 
 class Prompt(models.Model):
-    pool = models.ForeignKey(PromptPool, on_delete=models.PROTECT, related_name="prompts")
+    # A prompt without a pool was typed by a voter for a live battle; it is never served to others.
+    pool = models.ForeignKey(PromptPool, on_delete=models.PROTECT, related_name="prompts", null=True, blank=True)
     text = models.TextField()
     category = models.CharField(max_length=50, blank=True, db_index=True)
     tags = models.JSONField(default=list, blank=True)
@@ -136,6 +137,10 @@ class Generation(models.Model):
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="generations")
     llm_version = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="generations")
     sample = models.PositiveSmallIntegerField(default=0)
+    context = models.JSONField(
+        default=list, blank=True,
+        help_text="Earlier turns of a live conversation, as chat messages sent before the prompt.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     text = models.TextField(blank=True)
     error = models.TextField(blank=True, help_text="Why the last attempt failed (never contains a key).")
@@ -174,6 +179,7 @@ class Battle(models.Model):
         OPEN = "open", "Open"
         VOTED = "voted", "Voted"
         SKIPPED = "skipped", "Skipped"
+        FAILED = "failed", "Failed"  # a live side could not answer; never votable
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="battles")
@@ -185,6 +191,10 @@ class Battle(models.Model):
     voter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="battles")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     live = models.BooleanField(default=False)
+    identity_leak = models.BooleanField(
+        default=False, help_text="An answer names a model or vendor; its vote is excluded by default."
+    )
+    leaked_terms = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
@@ -198,6 +208,26 @@ class Battle(models.Model):
 
     def __str__(self):
         return str(self.code)
+
+
+class BattleTurn(models.Model):
+    """One exchange of a live battle: the voter's message and both sides' answers."""
+
+    battle = models.ForeignKey(Battle, on_delete=models.PROTECT, related_name="turns")
+    number = models.PositiveSmallIntegerField()
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    generation_a = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="+")
+    generation_b = models.ForeignKey(Generation, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["battle", "number"], name="battleturn_unique_number"),
+        ]
+        ordering = ["battle", "number"]
+
+    def __str__(self):
+        return f"{self.battle_id} turn {self.number}"
 
 
 class Vote(models.Model):

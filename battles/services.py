@@ -6,11 +6,14 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count
 from django.utils import timezone
 
+from battles.integrity import find_identity_mentions, identity_terms, minimum_vote_ms
 from battles.models import LLM, Battle, Generation, LLMVersion, Prompt, PromptPool, Vote
+from battles.pairing import PairingState, choose_pair
 from battles.roles import is_insider
 from battles.signals import vote_recorded
 from battles.text import prompt_hash
@@ -34,6 +37,10 @@ class VoteNotAllowed(VoteError):
 
 class VoteConflict(VoteError):
     status_code = 409
+
+
+class VoteLimitReached(VoteError):
+    status_code = 429
 
 
 @dataclass(frozen=True)
@@ -166,42 +173,100 @@ def _eligible_generations():
     )
 
 
-def start_battle(*, voter, category: str | None = None) -> Battle | None:
-    """Serve the voter a battle: their open one, or a new one from two finished answers.
+# The ratings app registers a function returning the latest estimates
+# (see ratings.apps); battles never imports ratings.
+_estimates_provider = None
 
-    A new battle uses a prompt this voter has not battled on yet, with answers
-    from two different LLMs; which answer is shown as A is drawn from a
-    cryptographic RNG. Returns None when nothing is left to vote on.
+
+@dataclass(frozen=True)
+class RatingEstimates:
+    """Latest Bradley–Terry estimates per LLM version id (rating points)."""
+
+    ratings: dict[int, float]
+    covariance: dict[tuple[int, int], float]
+    votes: dict[int, int]
+
+
+def register_estimates_provider(provider) -> None:
+    global _estimates_provider
+    _estimates_provider = provider
+
+
+def _pairing_state(version_ids: list[int], families: list[int]) -> PairingState:
+    estimates = _estimates_provider() if _estimates_provider else None
+    state = PairingState.unseen(len(version_ids), families, target_halfwidth=25.0)
+    if estimates is None:
+        return state
+    ratings = np.array([estimates.ratings.get(v, 1000.0) for v in version_ids])
+    cov = state.covariance.copy()
+    for i, vi in enumerate(version_ids):
+        for j, vj in enumerate(version_ids):
+            value = estimates.covariance.get((vi, vj))
+            if value is not None:
+                cov[i, j] = value
+    votes = np.array([estimates.votes.get(v, 0) for v in version_ids])
+    return PairingState(ratings, cov, votes, families, state.target_halfwidth)
+
+
+def start_battle(*, voter, category: str | None = None) -> Battle | None:
+    """Serve the voter a battle: their open one, or a new one chosen by the pairing policy.
+
+    The pair comes from ``battles.pairing`` (active sampling with a uniform
+    floor and a boost for new LLMs), the prompt is one this voter has not
+    battled on with answers from both, and which answer is shown as A is
+    drawn from a cryptographic RNG. Returns None when nothing is left.
     """
     existing = current_battle(voter=voter)
     if existing is not None:
         return existing
     seen = Battle.objects.filter(voter=voter).values("prompt_id")
-    candidates = (
-        _eligible_generations()
-        .exclude(prompt_id__in=seen)
-        .values("prompt_id")
-        .annotate(llms=Count("llm_version__llm", distinct=True))
-        .filter(llms__gte=2)
-    )
+    pool_answers = _eligible_generations().exclude(prompt_id__in=seen)
     if category:
-        candidates = candidates.filter(prompt__category=category)
-    prompt_ids = list(candidates.values_list("prompt_id", flat=True))
-    if not prompt_ids:
+        pool_answers = pool_answers.filter(prompt__category=category)
+    candidates = sorted(set(pool_answers.values_list("llm_version_id", "llm_version__llm_id")))
+    if len({family for _, family in candidates}) < 2:
         return None
-    prompt_id = _rng.choice(prompt_ids)
-    answers = list(_eligible_generations().filter(prompt_id=prompt_id).select_related("llm_version"))
-    by_llm: dict[int, list[Generation]] = {}
-    for generation in answers:
-        by_llm.setdefault(generation.llm_version.llm_id, []).append(generation)
-    first_llm, second_llm = _rng.sample(sorted(by_llm), 2)
-    pair = [_rng.choice(by_llm[first_llm]), _rng.choice(by_llm[second_llm])]
-    _rng.shuffle(pair)
-    left, right = pair
+    version_ids = [v for v, _ in candidates]
+    state = _pairing_state(version_ids, [family for _, family in candidates])
+    rng = np.random.default_rng(_rng.getrandbits(64))
+    tried: list[tuple[int, int]] = []
+    while True:
+        pair = choose_pair(
+            state, rng, exclude=tried, floor=settings.ARENA_PAIRING_FLOOR,
+            boost_votes=settings.ARENA_NEW_LLM_BOOST_VOTES,
+            allow_same_family=settings.ARENA_ALLOW_SAME_LLM_PAIRS,
+        )
+        if pair is None:
+            return None
+        first, second = version_ids[pair[0]], version_ids[pair[1]]
+        shared = set(pool_answers.filter(llm_version_id=first).values_list("prompt_id", flat=True)) & set(
+            pool_answers.filter(llm_version_id=second).values_list("prompt_id", flat=True)
+        )
+        if shared:
+            break
+        tried.append(pair)
+    prompt_id = _rng.choice(sorted(shared))
+    answers = {
+        g.llm_version_id: g
+        for g in pool_answers.filter(prompt_id=prompt_id, llm_version_id__in=[first, second]).order_by("?")
+    }
+    pair_of_answers = [answers[first], answers[second]]
+    _rng.shuffle(pair_of_answers)
+    left, right = pair_of_answers
+    terms = _identity_terms()
+    leaked = find_identity_mentions(left.text, terms) + find_identity_mentions(right.text, terms)
     return Battle.objects.create(
         prompt_id=prompt_id, generation_a=left, generation_b=right,
         version_a_id=left.llm_version_id, version_b_id=right.llm_version_id, voter=voter,
+        identity_leak=bool(leaked), leaked_terms=sorted(set(leaked)),
     )
+
+
+def _identity_terms() -> set[str]:
+    names = []
+    for name, model_id in LLMVersion.objects.values_list("llm__name", "model_id"):
+        names += [name, model_id]
+    return identity_terms(names, extra=settings.ARENA_IDENTITY_ALIASES)
 
 
 def skip_battle(*, battle_code, voter) -> bool:
@@ -214,21 +279,48 @@ def skip_battle(*, battle_code, voter) -> bool:
 
 # --- Votes ----------------------------------------------------------------
 
+REASON_TAGS = ("correct", "follows_instructions", "clear", "concise", "tone", "formatting", "safe", "hallucinated")
+
+
+def votes_today(voter) -> int:
+    return Vote.objects.filter(voter=voter, created_at__date=timezone.localdate()).count()
+
+
+def _clean_reasons(values) -> list[str]:
+    values = list(dict.fromkeys(values))
+    unknown = [v for v in values if v not in REASON_TAGS]
+    if unknown:
+        raise VoteError(f"Unknown reason: {', '.join(unknown)}.")
+    return values
+
+
+def _answers_of(battle: Battle) -> list[Generation]:
+    """Every answer the voter saw: both sides of every turn of a live battle."""
+    if not battle.live:
+        return [battle.generation_a, battle.generation_b]
+    answers = []
+    for turn in battle.turns.select_related("generation_a", "generation_b"):
+        answers += [turn.generation_a, turn.generation_b]
+    return answers
+
+
 def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(), comment: str = "") -> VoteResult:
     """Store the one vote of a battle, closing the battle in the same transaction.
 
     Sending the same outcome again returns the stored vote (``replayed``);
     a different outcome raises ``VoteConflict``. A battle served to someone
-    else raises ``VoteNotAllowed``. Listeners hear ``vote_recorded`` only
-    after commit.
+    else raises ``VoteNotAllowed``; a live battle whose answers are not all
+    complete cannot be voted on. The vote is flagged (kept, excluded from the
+    default board) when an answer names a model or the vote came faster than
+    anyone can read. Listeners hear ``vote_recorded`` only after commit.
     """
     if outcome not in Vote.Outcome.values:
         raise VoteError("That is not a valid choice.")
+    reasons_a, reasons_b = _clean_reasons(reasons_a), _clean_reasons(reasons_b)
+    comment = (comment or "").strip()[:2000]
     try:
         with transaction.atomic():
-            battle = (
-                Battle.objects.select_for_update().filter(code=battle_code).first()
-            )
+            battle = Battle.objects.select_for_update().filter(code=battle_code).first()
             if battle is None:
                 raise VoteError("This battle does not exist.")
             if battle.voter_id != voter.pk:
@@ -236,20 +328,40 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
             existing = Vote.objects.filter(battle=battle).first()
             if existing is not None:
                 return _replay(existing, outcome)
+            if battle.status == Battle.Status.FAILED:
+                raise VoteConflict("One side of this battle could not answer, so it cannot be voted on.")
             if battle.status != Battle.Status.OPEN:
                 raise VoteConflict("This battle was skipped; your vote was not stored.")
+            answers = _answers_of(battle)
+            if any(g.status != Generation.Status.DONE for g in answers):
+                raise VoteConflict("Both answers must be complete before you vote; your vote was not stored.")
+            if votes_today(voter) >= settings.ARENA_DAILY_VOTE_CAP:
+                raise VoteLimitReached(
+                    f"You have reached today's limit of {settings.ARENA_DAILY_VOTE_CAP} votes; "
+                    "this vote was not stored. Thank you — come back tomorrow!"
+                )
             now = timezone.now()
             closed = Battle.objects.filter(pk=battle.pk, status=Battle.Status.OPEN).update(
                 status=Battle.Status.VOTED, closed_at=now
             )
             if not closed:
                 raise VoteConflict("This battle is already closed; your vote was not stored.")
+            served_at = max([battle.created_at] + [g.finished_at for g in answers if g.finished_at])
+            time_to_vote_ms = max(0, int((now - served_at).total_seconds() * 1000))
+            flags = []
+            if battle.identity_leak:
+                flags.append("identity_leak")
+            minimum = minimum_vote_ms(
+                sum(len(g.text) for g in answers), base_ms=settings.ARENA_MIN_VOTE_BASE_MS,
+                chars_per_second=settings.ARENA_MIN_VOTE_CHARS_PER_SECOND,
+            )
+            if time_to_vote_ms < minimum:
+                flags.append("too_fast")
             vote = Vote.objects.create(
                 battle=battle, voter=voter, outcome=outcome,
                 version_a_id=battle.version_a_id, version_b_id=battle.version_b_id,
-                time_to_vote_ms=int((now - battle.created_at).total_seconds() * 1000),
-                reasons_a=list(reasons_a), reasons_b=list(reasons_b), comment=comment,
-                insider=is_insider(voter), live=battle.live,
+                time_to_vote_ms=time_to_vote_ms, reasons_a=reasons_a, reasons_b=reasons_b, comment=comment,
+                insider=is_insider(voter), live=battle.live, flagged=bool(flags), flags=flags,
             )
             transaction.on_commit(lambda: vote_recorded.send(sender=Vote, vote=vote))
             return VoteResult(vote=vote, replayed=False)

@@ -14,6 +14,21 @@ VOTE_CHOICES = [
 ]
 
 
+REASON_LABELS = {
+    "correct": "Correct", "follows_instructions": "Follows instructions", "clear": "Clear",
+    "concise": "Concise", "tone": "Good tone", "formatting": "Good formatting", "safe": "Safe",
+    "hallucinated": "Hallucinated",
+}
+
+
+def vote_form_context() -> dict:
+    return {
+        "choices": VOTE_CHOICES,
+        "reason_tags": [(tag, REASON_LABELS[tag]) for tag in services.REASON_TAGS],
+        "reason_sides": [("A", "reasons_a"), ("B", "reasons_b")],
+    }
+
+
 def _wants_fragment(request) -> bool:
     return request.headers.get("X-Arena-Fragment") == "1"
 
@@ -35,8 +50,8 @@ def battle_page(request):
         c for c in Prompt.objects.filter(hidden=False).exclude(category="").values_list("category", flat=True).distinct()
     )
     return render(request, "battles/battle.html", {
+        **vote_form_context(),
         "battle": battle,
-        "choices": VOTE_CHOICES,
         "progress": _progress(request.user),
         "categories": categories,
         "category": category or "",
@@ -46,9 +61,14 @@ def battle_page(request):
 @require_POST
 @login_required
 def vote(request, code):
-    outcome = request.POST.get("outcome", "")
+    # Without JavaScript the clicked button sends the outcome after the (empty) hidden field.
+    outcome = next((v for v in reversed(request.POST.getlist("outcome")) if v), "")
     try:
-        result = services.record_vote(battle_code=code, voter=request.user, outcome=outcome)
+        result = services.record_vote(
+            battle_code=code, voter=request.user, outcome=outcome,
+            reasons_a=request.POST.getlist("reasons_a"), reasons_b=request.POST.getlist("reasons_b"),
+            comment=request.POST.get("comment", ""),
+        )
     except services.VoteError as error:
         context = {"error": error.message}
         template = "battles/_vote_error.html" if _wants_fragment(request) else "battles/vote_error.html"

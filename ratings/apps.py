@@ -10,3 +10,8 @@ class RatingsConfig(AppConfig):
         from ratings import receivers
 
         vote_recorded.connect(receivers.on_vote_recorded, dispatch_uid="ratings.on_vote_recorded")
+
+        from battles.services import register_estimates_provider
+        from ratings.services import pairing_estimates
+
+        register_estimates_provider(pairing_estimates)

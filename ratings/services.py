@@ -67,6 +67,10 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
         table = VoteTable.from_counts((labels[a], labels[b], outcome, n) for a, b, outcome, n in counts)
         board = fit_bradley_terry(table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES)
         payload = board.to_dict()
+        if board.covariance is not None:
+            # Kept for the pairing policy (the active rule needs the joint uncertainty).
+            payload["covariance_models"] = list(board.models)
+            payload["covariance"] = [[round(float(x), 4) for x in row] for row in board.covariance]
     else:
         payload = {"rows": []}
     outcomes = {o: 0 for o in Vote.Outcome.values}
@@ -158,3 +162,23 @@ def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
             "trueskill_sigma": extra.trueskill_sigma if extra else None,
         })
     return rows
+
+
+def pairing_estimates():
+    """The latest default board as the pairing policy needs it (by LLM version id)."""
+    from battles.services import RatingEstimates
+
+    snapshot = latest_snapshot()
+    if snapshot is None:
+        return None
+    payload = snapshot.payload
+    ids = payload.get("version_ids", {})
+    ratings = {ids[r["model"]]: r["rating"] for r in payload.get("rows", []) if r["model"] in ids}
+    votes = {ids[r["model"]]: r["votes"] for r in payload.get("rows", []) if r["model"] in ids}
+    covariance = {}
+    order = [ids.get(name) for name in payload.get("covariance_models", [])]
+    for i, row in enumerate(payload.get("covariance") or []):
+        for j, value in enumerate(row):
+            if order[i] is not None and order[j] is not None:
+                covariance[(order[i], order[j])] = value
+    return RatingEstimates(ratings=ratings, covariance=covariance, votes=votes)

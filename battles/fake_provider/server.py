@@ -54,6 +54,7 @@ import json
 import logging
 import math
 import re
+import select
 import signal
 import socket
 import socketserver
@@ -127,6 +128,10 @@ class _Stopping(Exception):
     """The server is shutting down: abandon the request."""
 
 
+class _ClientGone(ConnectionError):
+    """The client closed its connection while its answer was being prepared."""
+
+
 class _State:
     """Everything the handlers share, behind one lock."""
 
@@ -139,6 +144,9 @@ class _State:
         self._reset_locked()
 
     def _reset_locked(self) -> None:
+        # Requests that started before a reset belong to an older epoch: they
+        # finish (or are abandoned) without touching the new counters.
+        self.epoch = getattr(self, "epoch", 0) + 1
         self.faults: dict[str, deque[Fault]] = {}
         self.requests: Counter[str] = Counter()
         self.completed: Counter[str] = Counter()
@@ -150,9 +158,7 @@ class _State:
 
     def reset(self) -> None:
         with self.lock:
-            in_flight = self.in_flight
             self._reset_locked()
-            self.in_flight = in_flight  # requests still running will decrement it
             self.settings = self.initial_settings
 
     def configure(self, **changes: Any) -> FakeSettings:
@@ -164,11 +170,13 @@ class _State:
         with self.lock:
             self.faults.setdefault(model, deque()).extend(faults)
 
-    def record(self, model: str, entry: dict) -> None:
+    def record(self, model: str, entry: dict) -> int:
+        """Count a request; returns the epoch it belongs to."""
         with self.lock:
             self.requests[model] += 1
             self.models_seen.add(model)
             self.last_requests[model] = entry
+            return self.epoch
 
     def take_fault(self, model: str) -> Fault | None:
         with self.lock:
@@ -178,25 +186,31 @@ class _State:
                     return queue.popleft()
         return None
 
-    def mark_completed(self, model: str, change: int = 1) -> None:
+    def mark_completed(self, model: str, epoch: int, change: int = 1) -> None:
         with self.lock:
+            if epoch != self.epoch:
+                return
             self.completed[model] += change
             if self.completed[model] <= 0:
                 del self.completed[model]
 
     @contextmanager
-    def running(self, model: str) -> Iterator[None]:
+    def running(self, model: str, epoch: int) -> Iterator[None]:
         with self.lock:
-            self.in_flight[model] += 1
+            if epoch != self.epoch:
+                epoch = -1  # reset in between: this request is not counted at all
+            else:
+                self.in_flight[model] += 1
             self.max_in_flight[model] = max(self.max_in_flight[model], self.in_flight[model])
             self.max_in_flight_total = max(self.max_in_flight_total, sum(self.in_flight.values()))
         try:
             yield
         finally:
             with self.lock:
-                self.in_flight[model] -= 1
-                if self.in_flight[model] <= 0:
-                    del self.in_flight[model]
+                if epoch == self.epoch:
+                    self.in_flight[model] -= 1
+                    if self.in_flight[model] <= 0:
+                        del self.in_flight[model]
 
     def stats(self) -> dict:
         with self.lock:
@@ -217,11 +231,35 @@ class _State:
         with self.lock:
             return sorted(set(self.book.models()) | self.models_seen)
 
-    def wait(self, seconds: float) -> None:
-        if seconds > 0 and self.stopping.wait(seconds):
-            raise _Stopping()
-        if self.stopping.is_set():
-            raise _Stopping()
+    def wait(self, seconds: float, connection: socket.socket | None = None) -> None:
+        """Sleep, but give up early when the server stops (_Stopping) or the
+        client hangs up (_ClientGone): an abandoned request ends promptly, as it
+        would at a real provider, instead of lingering in the counters."""
+        until = time.monotonic() + max(seconds, 0.0)
+        poller = None
+        if connection is not None:
+            poller = select.poll()  # not select.select: no limit on descriptor numbers
+            poller.register(connection, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            if self.stopping.is_set():
+                raise _Stopping()
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            if poller is None:
+                self.stopping.wait(min(left, 0.1))
+                continue
+            if poller.poll(min(left, 0.1) * 1000):
+                try:
+                    peeked = connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    raise _ClientGone() from None
+                if not peeked:
+                    raise _ClientGone()
+                # The client sent more bytes (pipelining): stop watching, just sleep.
+                poller = None
 
 
 # --- wire formats -------------------------------------------------------------------------
@@ -301,6 +339,7 @@ class _Answer:
     include_usage: bool
     request_id: str
     created: int
+    epoch: int
 
     @property
     def tokens_out(self) -> int:
@@ -523,7 +562,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         error = sys.exc_info()[1]
-        if isinstance(error, (ConnectionError, TimeoutError, _Stopping)) or self.state.stopping.is_set():
+        if isinstance(error, (OSError, _Stopping)) or self.state.stopping.is_set():
             return  # a client that went away, or shutdown: nothing to report
         logger.error("fake provider: error serving %s", client_address, exc_info=True)
 
@@ -590,6 +629,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"error": {"message": "body is not valid JSON", "type": "invalid_request_error"}})
             return None
 
+    def _wait(self, seconds: float) -> None:
+        self.state.wait(seconds, self.connection)
+
     def _drop_connection(self) -> None:
         """Close abruptly, as a crashed upstream or a reset proxy would."""
         self.close_connection = True
@@ -635,7 +677,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._read_body()
                 self._send_json(404, {"error": {"message": f"no route POST {path}", "type": "not_found_error"}})
-        except _Stopping:
+        except (_Stopping, _ClientGone):
             self._drop_connection()
 
     def _post_faults(self) -> None:
@@ -681,7 +723,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         model = body["model"]
         key, scheme = self._api_key(wire)
-        self.state.record(model, {
+        epoch = self.state.record(model, {
             "path": path,
             "body": body,
             "headers": {name: self.headers[name] for name in ("content-type", "accept", "anthropic-version")
@@ -695,18 +737,18 @@ class _Handler(BaseHTTPRequestHandler):
         fault = self.state.take_fault(model)
         settings = self.state.settings
         stream = bool(body.get("stream"))
-        with self.state.running(model):
+        with self.state.running(model, epoch):
             if fault is not None and fault.kind == "hang":
-                self.state.wait(fault.arg if fault.arg is not None else settings.hang_seconds)
-            ctx = self._answer(wire, body, model)
+                self._wait(fault.arg if fault.arg is not None else settings.hang_seconds)
+            ctx = self._answer(wire, body, model, epoch)
             if fault is not None and fault.status is not None:
-                self.state.wait(settings.latency)
+                self._wait(settings.latency)
                 self._send_fault_status(wire, fault, key, settings)
             elif fault is not None and fault.kind == "malformed":
-                self.state.wait(settings.latency)
+                self._wait(settings.latency)
                 self._send_malformed(wire, stream)
             elif fault is not None and fault.kind == "stream_error" and not stream:
-                self.state.wait(settings.latency)
+                self._wait(settings.latency)
                 status = 529 if wire.name == "anthropic" else 503
                 self._send_json(status, wire.error_body(status, key))
             elif stream:
@@ -722,7 +764,7 @@ class _Handler(BaseHTTPRequestHandler):
             return authorization[7:].strip(), "bearer"
         return "", None
 
-    def _answer(self, wire: _Wire, body: dict, model: str) -> _Answer:
+    def _answer(self, wire: _Wire, body: dict, model: str, epoch: int) -> _Answer:
         text = answers.answer(model, body["messages"], self.state.book)
         pieces = answers.split_tokens(text)
         finish_reason = wire.stop_reason
@@ -742,6 +784,7 @@ class _Handler(BaseHTTPRequestHandler):
             include_usage=include_usage,
             request_id=("chatcmpl-" if wire.name == "openai" else "msg_") + uuid.uuid4().hex[:24],
             created=int(time.time()),
+            epoch=epoch,
         )
 
     def _send_fault_status(self, wire: _Wire, fault: Fault, key: str, settings: FakeSettings) -> None:
@@ -766,23 +809,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._write_chunk(b"data: {this is not json\n\n")
         self._end_chunked()
 
-    def _write_last(self, data: bytes, model: str) -> None:
+    def _write_last(self, data: bytes, ctx: _Answer) -> None:
         """Write the final bytes of a complete answer, counting it as completed
         first: a client that has read the whole answer must find it counted."""
-        self.state.mark_completed(model, +1)
+        self.state.mark_completed(ctx.model, ctx.epoch, +1)
         try:
             self.wfile.write(data)
         except BaseException:
-            self.state.mark_completed(model, -1)
+            self.state.mark_completed(ctx.model, ctx.epoch, -1)
             raise
 
     def _respond(self, wire: _Wire, ctx: _Answer, fault: Fault | None, settings: FakeSettings) -> None:
         """A non-streamed answer."""
         generation_time = ctx.tokens_out / settings.tokens_per_second if settings.tokens_per_second else 0.0
         if fault is None or fault.kind != "drip":
-            self.state.wait(settings.latency + generation_time)
+            self._wait(settings.latency + generation_time)
         else:
-            self.state.wait(settings.latency)
+            self._wait(settings.latency)
         body = json.dumps(wire.body(ctx)).encode("utf-8")
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -797,43 +840,51 @@ class _Handler(BaseHTTPRequestHandler):
             pieces = [body[start:start + 16] for start in range(0, len(body), 16)]
             for piece in pieces[:-1]:
                 self.wfile.write(piece)
-                self.state.wait(interval)
+                self._wait(interval)
             body = pieces[-1]
-        self._write_last(body, ctx.model)
+        self._write_last(body, ctx)
 
     def _stream(self, wire: _Wire, ctx: _Answer, fault: Fault | None, settings: FakeSettings) -> None:
-        """A streamed answer."""
-        self.state.wait(settings.latency)
+        """A streamed answer. Frames due at the same moment go out in one write
+        (at rate 0, the whole answer): separate events, few system calls."""
+        self._wait(settings.latency)
         self._start_chunked()
-        for frame in wire.stream_head(ctx):
-            self._write_chunk(frame)
+        pending = [_chunk(frame) for frame in wire.stream_head(ctx)]
+
+        def flush() -> None:
+            if pending:
+                self.wfile.write(b"".join(pending))
+                pending.clear()
+
         pieces = ctx.pieces
         kind = fault.kind if fault is not None else None
         if kind in ("cut", "truncate", "stream_error"):
             pieces = pieces[: max(1, len(pieces) // 2)]
         if kind == "drip":
             interval = fault.arg if fault and fault.arg is not None else settings.drip_interval
-            batches = ((piece, interval) for piece in pieces)
+            batches: Iterator[tuple[str, float]] = ((piece, interval) for piece in pieces)
         else:
             batches = _paced(pieces, settings.tokens_per_second)
         next_at = time.monotonic()
         for text, pause in batches:
             if pause:
+                flush()
                 next_at += pause
-                self.state.wait(next_at - time.monotonic())
-            self._write_chunk(wire.stream_delta(ctx, text))
+                self._wait(next_at - time.monotonic())
+            pending.append(_chunk(wire.stream_delta(ctx, text)))
         if kind == "cut":
+            flush()
             self._drop_connection()
             return
         if kind == "stream_error":
-            self._write_chunk(wire.stream_error())
-            self._end_chunked()
+            pending.append(_chunk(wire.stream_error()))
+        if kind in ("stream_error", "truncate"):
+            pending.append(b"0\r\n\r\n")
+            flush()
             return
-        if kind == "truncate":
-            self._end_chunked()
-            return
-        tail = b"".join(b"%x\r\n%s\r\n" % (len(frame), frame) for frame in wire.stream_tail(ctx))
-        self._write_last(tail + b"0\r\n\r\n", ctx.model)
+        pending.extend(_chunk(frame) for frame in wire.stream_tail(ctx))
+        pending.append(b"0\r\n\r\n")
+        self._write_last(b"".join(pending), ctx)
 
     def _start_chunked(self) -> None:
         self.send_response(200)
@@ -843,10 +894,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _write_chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.write(_chunk(data))
 
     def _end_chunked(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
+
+
+def _chunk(data: bytes) -> bytes:
+    """One chunk of a chunked transfer encoding."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 def _paced(pieces: list[str], tokens_per_second: float) -> Iterator[tuple[str, float]]:

@@ -181,8 +181,19 @@ def sandwich_covariance(data: PairData, beta: np.ndarray) -> np.ndarray:
     h = pair_matrix(m, data.i, data.j, w * data.n * p * (1.0 - p))
     g = pair_matrix(m, data.i, data.j,
                     w * w * (data.wins_i * (1.0 - p) ** 2 + data.wins_j * p ** 2 + data.half * (0.5 - p) ** 2))
-    h_inv = centred_inverse(h)
-    return h_inv @ g @ h_inv
+    if m == 0:
+        return h
+    # With A = H + α·11ᵀ: A⁻¹ = H⁺ + 11ᵀ/(α m²), and the extra term vanishes in A⁻¹GA⁻¹ because
+    # G·1 = 0, so two Cholesky solves give H⁺GH⁺ directly.
+    alpha = max(np.trace(h) / m, 1e-12) / m
+    try:
+        factor = scipy.linalg.cho_factor(h + alpha, check_finite=False)
+    except np.linalg.LinAlgError:  # disconnected comparison graph
+        h_inv = np.linalg.pinv(h, hermitian=True)
+        return h_inv @ g @ h_inv
+    left = scipy.linalg.cho_solve(factor, g, check_finite=False)
+    cov = scipy.linalg.cho_solve(factor, left.T, check_finite=False)
+    return (cov + cov.T) / 2.0
 
 
 def centred_inverse(h: np.ndarray) -> np.ndarray:
@@ -216,7 +227,17 @@ def bootstrap_betas(data: PairData, beta_hat: np.ndarray, rounds: int, rng: np.r
     if rounds <= 0 or total == 0:
         return np.zeros((0, data.m))
     draws = rng.multinomial(total, cells / cells.sum(), size=rounds).astype(float)
-    wins_i, wins_j, half = draws[:, :p_count], draws[:, p_count:2 * p_count], draws[:, 2 * p_count:]
+    return fit_resamples(data, beta_hat, draws[:, :p_count], draws[:, p_count:2 * p_count], draws[:, 2 * p_count:])
+
+
+def fit_resamples(data: PairData, beta_hat: np.ndarray, wins_i: np.ndarray, wins_j: np.ndarray,
+                  half: np.ndarray) -> np.ndarray:
+    """Centred β for each row of resampled pair counts (rounds x pairs each), all at once.
+
+    Chord iterations from the full-data estimate with the full-data Hessian; the rare round
+    that has not converged after a few dozen steps is finished by exact Newton.
+    """
+    rounds = len(wins_i)
     w = data.weight
     nw = w * (wins_i + wins_j + half)
     sw = w * (wins_i + 0.5 * half)

@@ -96,7 +96,8 @@ def simulate_style_votes(strengths, n_votes: int, coefficients, *, style_means=N
     """Votes whose outcome depends on the answers' style as well as on the models.
 
     Each model has a mean per style feature (``style_means``: models x k, default random);
-    each answer's raw count is Poisson around its model's mean (length: around 100 times it).
+    each answer's raw count is Poisson around its model's mean (length: 100 times it) times a
+    log-normal factor per answer (σ = 0.6), so that style varies within a model too.
     The log-odds of model_a winning are β_a − β_b + Σ γ_k f_k, with f the standardised
     (a − b)/(a + b) features exactly as :func:`ratings.engine.style.style_matrix` computes
     them, and γ = ``coefficients``.
@@ -114,8 +115,11 @@ def simulate_style_votes(strengths, n_votes: int, coefficients, *, style_means=N
     scale = np.ones(k)
     scale[0] = 100.0  # the first feature is the length
     a, b = uniform_pairs(m, n_votes, rng)
-    style_a = rng.poisson(style_means[a] * scale).astype(float)
-    style_b = rng.poisson(style_means[b] * scale).astype(float)
+    # Answers vary around their model's habit (prompt to prompt): a log-normal factor per answer.
+    spread_a = rng.lognormal(-0.18, 0.6, size=(n_votes, k))
+    spread_b = rng.lognormal(-0.18, 0.6, size=(n_votes, k))
+    style_a = rng.poisson(style_means[a] * scale * spread_a).astype(float)
+    style_b = rng.poisson(style_means[b] * scale * spread_b).astype(float)
     features = style_matrix(style_a, style_b)
     beta = values / RATING_PER_LOGIT
     logits = beta[a] - beta[b] + features @ gamma
@@ -170,22 +174,27 @@ def active_policy(state: PolicyState, rng: np.random.Generator, size: int) -> np
     target_var = (state.target_halfwidth / z / RATING_PER_LOGIT) ** 2
     picks = np.empty((size, 2), dtype=np.int64)
     iu = np.triu_indices(m, 1)
+    # Weights: models still above the target, by how far (fixed for the batch).
+    var = np.diag(cov)
+    weight = np.where(var > target_var, var / target_var, 0.0)
+    if not weight.any():
+        weight = var / target_var
+    q = cov @ (weight[:, None] * cov)  # Q = C W C, kept up to date by rank-one updates
+    swap = rng.random(size) < 0.5
     for n in range(size):
-        var = np.diag(cov)
-        weight = np.where(var > target_var, var / target_var, 0.0)
-        if not weight.any():
-            weight = var / target_var
-        q = cov.T @ (weight[:, None] * cov)  # Q = C W C
         dq = np.diag(q)
         dc = np.diag(cov)
         d_var = dc[:, None] + dc[None, :] - 2.0 * cov  # Var(β_i − β_j)
+        # Drop in Σ_k w_k Var(β_k) from one more vote on (i, j).
         gain = info * (dq[:, None] + dq[None, :] - 2.0 * q) / (1.0 + info * d_var)
-        scores = gain[iu]
-        best = int(np.argmax(scores))
+        best = int(np.argmax(gain[iu]))
         i, j = int(iu[0][best]), int(iu[1][best])
-        d_cov = cov[:, i] - cov[:, j]
-        cov = cov - np.outer(d_cov, d_cov) * (info[i, j] / (1.0 + info[i, j] * d_var[i, j]))
-        picks[n] = (i, j) if rng.random() < 0.5 else (j, i)
+        u = cov[:, i] - cov[:, j]
+        k = info[i, j] / (1.0 + info[i, j] * d_var[i, j])
+        t = cov @ (weight * u)
+        q = q - k * (np.outer(u, t) + np.outer(t, u)) + k * k * float(u @ (weight * u)) * np.outer(u, u)
+        cov = cov - k * np.outer(u, u)
+        picks[n] = (j, i) if swap[n] else (i, j)
     return picks
 
 

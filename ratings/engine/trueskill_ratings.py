@@ -100,7 +100,7 @@ def trueskill_update(rating_a: tuple[float, float], rating_b: tuple[float, float
     ra, rb = env.create_rating(*rating_a), env.create_rating(*rating_b)
     code = OUTCOME_INDEX[outcome]
     if code == B_WINS:
-        new_b, new_a = env.rate_1vs1(rb, ra)
+        new_b, new_a = trueskill.rate_1vs1(rb, ra, env=env)
     else:
-        new_a, new_b = env.rate_1vs1(ra, rb, drawn=code != A_WINS)
+        new_a, new_b = trueskill.rate_1vs1(ra, rb, drawn=code != A_WINS, env=env)
     return (new_a.mu, new_a.sigma), (new_b.mu, new_b.sigma)

@@ -1,10 +1,13 @@
-// Battle page: vote with a click or a key, show the reveal in place.
-// Works without this script too: the forms post and the server renders pages.
+// Battle page: choose with a click or a key, optionally say why, submit, see the reveal in place.
+// Works without this script too: the forms post and the server renders whole pages.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
   var panel = document.getElementById("battle-panel");
   if (!panel) return;
   var inFlight = false;
+
+  function form() { return document.getElementById("vote-form"); }
 
   function status(text, isError) {
     var el = document.getElementById("vote-status");
@@ -13,18 +16,43 @@
     el.className = "vote-status" + (isError ? " error" : "");
   }
 
-  function setDisabled(form, disabled) {
-    form.querySelectorAll("button").forEach(function (b) { b.disabled = disabled; });
+  function setDisabled(f, disabled) {
+    f.querySelectorAll("button, input, textarea").forEach(function (el) { el.disabled = disabled; });
   }
 
-  function send(form, outcome) {
-    if (inFlight) return;
+  function choose(f, outcome) {
+    f.querySelector("#chosen-outcome").value = outcome;
+    f.classList.add("chosen");
+    f.querySelectorAll("button.choice").forEach(function (b) {
+      b.classList.toggle("selected", b.value === outcome);
+    });
+    status("Optional: tick reasons or add a comment, then press Enter to submit.", false);
+    var submit = document.getElementById("submit-vote");
+    if (submit) submit.focus();
+  }
+
+  function unchoose(f) {
+    f.querySelector("#chosen-outcome").value = "";
+    f.classList.remove("chosen");
+    f.querySelectorAll("button.choice").forEach(function (b) { b.classList.remove("selected"); });
+    status("", false);
+  }
+
+  function updateProgress(today, total) {
+    var progress = document.getElementById("progress");
+    if (!progress || total === null) return;
+    var counts = progress.querySelectorAll("strong");
+    counts[0].textContent = today;
+    counts[1].textContent = total;
+  }
+
+  function send(f) {
+    if (inFlight || !f.querySelector("#chosen-outcome").value) return;
     inFlight = true;
-    setDisabled(form, true);
+    var data = new FormData(f);  // read before disabling: disabled fields are not sent
+    setDisabled(f, true);
     status("Saving your vote…", false);
-    var data = new FormData(form);
-    data.set("outcome", outcome);
-    fetch(form.action, {
+    fetch(f.action, {
       method: "POST",
       body: data,
       credentials: "same-origin",
@@ -40,12 +68,7 @@
     }).then(function (result) {
       if (result.ok) {
         panel.innerHTML = result.html;
-        var progress = document.getElementById("progress");
-        if (progress && result.total !== null) {
-          var counts = progress.querySelectorAll("strong");
-          counts[0].textContent = result.today;
-          counts[1].textContent = result.total;
-        }
+        updateProgress(result.today, result.total);
         var next = document.getElementById("next-battle");
         if (next) next.focus();
         return;
@@ -57,41 +80,63 @@
         message = "Your session or the page expired, so your vote was not stored. Reload the page and vote again.";
       }
       status(message, true);
-      setDisabled(form, false);
+      setDisabled(f, false);
       inFlight = false;
     }).catch(function () {
-      // No answer: the vote may or may not have arrived. Repeating the same
-      // choice is safe, the server never counts a battle twice.
-      status("We could not reach the server, so your vote is not confirmed. Press the same choice again to retry; it will never be counted twice.", true);
-      setDisabled(form, false);
+      // No answer: the vote may or may not have arrived. Sending the same
+      // choice again is safe, the server never counts a battle twice.
+      status("We could not reach the server, so your vote is not confirmed. Press Enter to send the same choice again; it will never be counted twice.", true);
+      setDisabled(f, false);
       inFlight = false;
     });
   }
 
   panel.addEventListener("click", function (event) {
+    var f = form();
+    if (!f) return;
     var button = event.target.closest("button.choice");
-    if (!button) return;
-    event.preventDefault();
-    send(button.form, button.value);
+    if (button) {
+      event.preventDefault();
+      choose(f, button.value);
+    } else if (event.target.closest("#submit-vote")) {
+      event.preventDefault();
+      send(f);
+    } else if (event.target.closest("#change-choice")) {
+      event.preventDefault();
+      unchoose(f);
+    }
   });
 
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    var target = event.target;
-    if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT")) return;
+    if (event.altKey) return;
     if (panel.querySelector("[data-revealed]")) {
-      if (event.key === "Enter" || event.key === "n" || event.key === " ") {
+      if (!event.ctrlKey && !event.metaKey && (event.key === "Enter" || event.key === "n")) {
         event.preventDefault();
         window.location.assign("/");
       }
       return;
     }
-    var form = document.getElementById("vote-form");
-    if (!form) return;
-    var button = form.querySelector('button.choice[data-key="' + event.key + '"]');
+    var f = form();
+    if (!f) return;
+    var target = event.target;
+    var typing = target && (target.tagName === "TEXTAREA" || target.tagName === "SELECT" ||
+      (target.tagName === "INPUT" && target.type !== "checkbox"));
+    var chosen = f.classList.contains("chosen");
+    if (event.key === "Enter" && chosen && (!typing || event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      send(f);
+      return;
+    }
+    if (event.key === "Escape" && chosen) {
+      event.preventDefault();
+      unchoose(f);
+      return;
+    }
+    if (typing || event.ctrlKey || event.metaKey) return;
+    var button = f.querySelector('button.choice[data-key="' + event.key + '"]');
     if (button) {
       event.preventDefault();
-      send(form, button.value);
+      choose(f, button.value);
     }
   });
 })();

@@ -1,4 +1,5 @@
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -184,3 +185,79 @@ def test_concurrent_double_submit_stores_exactly_one_vote():
     assert errors == []
     assert Vote.objects.filter(battle=battle).count() == 1
     assert sum(not r.replayed for r in results) == 1
+
+
+def test_a_vote_faster_than_anyone_can_read_is_stored_but_flagged(voter):
+    make_arena()
+    battle = services.start_battle(voter=voter)
+    vote = services.record_vote(battle_code=battle.code, voter=voter, outcome="a").vote
+    assert vote.flagged and vote.flags == ["too_fast"]
+
+
+def test_a_vote_after_reading_is_not_flagged(voter, settings):
+    make_arena()
+    battle = services.start_battle(voter=voter)
+    Battle.objects.filter(pk=battle.pk).update(created_at=battle.created_at - timedelta(seconds=60))
+    vote = services.record_vote(battle_code=battle.code, voter=voter, outcome="a").vote
+    assert not vote.flagged and vote.time_to_vote_ms >= 60_000
+
+
+def test_an_answer_naming_a_model_flags_the_battle_and_its_vote(voter):
+    pool, (alpha, beta), (prompt,) = make_arena(llms=("alpha-one", "beta-two"), prompts=1)
+    alpha.current_version().generations.update(text="As Claude, I would say the answer is 4.")
+    battle = services.start_battle(voter=voter)
+    assert battle.identity_leak and battle.leaked_terms == ["claude"]
+    vote = services.record_vote(battle_code=battle.code, voter=voter, outcome="a").vote
+    assert "identity_leak" in vote.flags and vote.flagged
+
+
+def test_daily_cap_refuses_further_votes_with_a_clear_message(client, voter, settings):
+    settings.ARENA_DAILY_VOTE_CAP = 2
+    make_arena(prompts=4)
+    client.force_login(voter)
+    for _ in range(2):
+        battle = services.start_battle(voter=voter)
+        services.record_vote(battle_code=battle.code, voter=voter, outcome="tie")
+    battle = services.start_battle(voter=voter)
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"})
+    assert response.status_code == 429
+    assert b"limit" in response.content
+    assert Vote.objects.count() == 2
+
+
+def test_reasons_and_comment_are_stored(client, voter):
+    make_arena()
+    client.force_login(voter)
+    client.get("/")
+    battle = Battle.objects.get(voter=voter)
+    client.post(f"/battle/{battle.code}/vote/", {
+        "outcome": "a", "reasons_a": ["correct", "concise"], "reasons_b": ["hallucinated"],
+        "comment": "B invented an API.",
+    })
+    vote = Vote.objects.get()
+    assert (vote.reasons_a, vote.reasons_b, vote.comment) == (["correct", "concise"], ["hallucinated"], "B invented an API.")
+
+
+def test_unknown_reason_is_refused_and_nothing_is_stored(client, voter):
+    make_arena()
+    client.force_login(voter)
+    client.get("/")
+    battle = Battle.objects.get(voter=voter)
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a", "reasons_a": ["<script>"]})
+    assert response.status_code == 400
+    assert Vote.objects.count() == 0
+
+
+def test_two_versions_of_one_llm_never_meet(voter):
+    from tests.factories import make_generation, make_prompt
+
+    pool, (alpha, beta), prompts = make_arena(llms=("alpha", "beta"), prompts=6)
+    services.update_llm_settings(llm=alpha, temperature=0.1)
+    alpha.refresh_from_db()
+    for prompt in prompts:
+        make_generation(prompt, alpha, text="second version answer")
+    for _ in range(6):
+        battle = services.start_battle(voter=voter)
+        families = {battle.version_a.llm_id, battle.version_b.llm_id}
+        assert families == {alpha.pk, beta.pk}
+        services.skip_battle(battle_code=battle.code, voter=voter)

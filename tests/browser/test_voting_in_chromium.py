@@ -62,11 +62,18 @@ def test_voter_votes_with_the_keyboard_and_sees_the_reveal(live_server, browser)
         assert "model a" in page and "model b" in page
         assert "canary" not in page, "a model name reached the page before the vote"
         browser.find_element(By.TAG_NAME, "body").send_keys(key)
+        _wait(browser, lambda d: d.find_element(By.ID, "reasons").is_displayed())
+        if number == 1:
+            browser.find_element(By.CSS_SELECTOR, 'input[name="reasons_a"][value="correct"]').click()
+            browser.find_element(By.NAME, "comment").send_keys("clear winner")
+        browser.switch_to.active_element.send_keys(Keys.CONTROL, Keys.ENTER)
         _wait(browser, lambda d: d.find_elements(By.ID, "next-battle"))
         revealed = browser.find_element(By.ID, "battle-panel").text.lower()
         assert revealed.count("canary") >= 2, "the reveal should name both models"
         assert Vote.objects.count() == number
         browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ENTER)
 
-    outcomes = list(Vote.objects.order_by("id").values_list("outcome", flat=True))
-    assert outcomes == ["a", "b", "tie"]
+    votes = list(Vote.objects.order_by("id"))
+    assert [v.outcome for v in votes] == ["a", "b", "tie"]
+    assert votes[0].reasons_a == ["correct"] and votes[0].comment == "clear winner"
+    assert votes[1].reasons_a == [] and votes[1].comment == ""

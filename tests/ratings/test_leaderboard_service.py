@@ -11,6 +11,13 @@ from tests.factories import make_arena, make_user
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _instant_votes_are_not_too_fast(settings):
+    # These tests vote without pausing to read; the too-fast flag is tested on its own.
+    settings.ARENA_MIN_VOTE_BASE_MS = 0
+    settings.ARENA_MIN_VOTE_CHARS_PER_SECOND = 1e12
+
+
 def _vote_many(outcomes_by_winner, *, voters=4, prompts=12):
     """Every voter votes on every prompt; the LLM named in ``outcomes_by_winner`` wins."""
     make_arena(llms=("alpha", "beta", "gamma"), prompts=prompts)

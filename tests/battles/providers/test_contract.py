@@ -136,13 +136,13 @@ def test_async_twin_accepts_a_coroutine_on_delta(fake, kind, make_request):
 
 
 def test_time_to_first_token_and_latency_reflect_the_provider_timing(fake, kind, call, make_request):
-    fake.configure(latency=0.2, tokens_per_second=200)
+    fake.configure(latency=0.15, tokens_per_second=400)
 
     result = call(kind, make_request(kind, stream=True))
 
-    assert 190 <= result.ttft_ms < 600
-    # the rest of the answer streams at 200 tokens/s after the first token
-    expected_streaming_ms = (result.tokens_out - 1) / 200 * 1000
+    assert 140 <= result.ttft_ms < 500
+    # the rest of the answer streams at 400 tokens/s after the first token
+    expected_streaming_ms = (result.tokens_out - 1) / 400 * 1000
     assert result.latency_ms - result.ttft_ms >= expected_streaming_ms * 0.8
 
 
@@ -269,10 +269,10 @@ def test_success_status_with_an_unexpected_body_is_not_retryable(fake, kind, str
 
 
 def test_slow_drip_past_the_deadline_is_a_retryable_error_on_time(fake, kind, stream, call, make_request):
-    # a token every 2 s: each read succeeds well within the read timeout, so only
-    # the deadline can stop it, and it must not wait for the next token to do so
-    fake.set_faults("m-contract", ["drip:2"])
-    req = make_request(kind, stream=stream, deadline=0.8, read_timeout=5.0)
+    # Data every 0.5 s: no read ever times out, so only the deadline can stop
+    # the call, and it must not wait for the next piece (at 1.0 s) to do so.
+    fake.set_faults("m-contract", ["drip:0.5"])
+    req = make_request(kind, stream=stream, deadline=0.6, read_timeout=5.0)
 
     started = time.monotonic()
     with pytest.raises(ProviderError) as caught:
@@ -281,7 +281,7 @@ def test_slow_drip_past_the_deadline_is_a_retryable_error_on_time(fake, kind, st
 
     assert caught.value.retryable is True
     assert "deadline" in caught.value.reason
-    assert 0.75 <= elapsed < 0.8 + 0.4
+    assert 0.55 <= elapsed < 0.6 + 0.3
 
 
 def test_provider_that_never_answers_hits_the_deadline_before_the_read_timeout(fake, kind, call, make_request):

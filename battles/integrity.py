@@ -1,0 +1,75 @@
+"""Vote integrity checks that need no database: pure functions on plain data.
+
+* Identity leaks: an answer that names a model or a vendor ("As Claude…")
+  tells the voter who is who. The term list is derived from the configured
+  LLMs (names, model ids and their distinctive parts) plus well-known vendor
+  and family names with their aliases.
+* Too-fast votes: nobody reads two long answers in a second; the minimum
+  time grows with the length of the answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Vendor and model-family names, with common aliases. Lower case.
+KNOWN_IDENTITY_TERMS = frozenset({
+    "openai", "chatgpt", "gpt-3", "gpt-3.5", "gpt-4", "gpt-4o", "gpt-5", "o1", "o3",
+    "anthropic", "claude",
+    "google", "deepmind", "gemini", "bard", "gemma", "palm",
+    "meta ai", "llama", "llama 2", "llama 3",
+    "mistral", "mixtral", "codestral",
+    "qwen", "alibaba", "deepseek", "cohere", "command r", "grok", "xai", "x.ai",
+    "microsoft", "copilot", "phi-3", "phi-4", "nvidia", "nemotron", "yi-34b", "01.ai",
+    "perplexity", "falcon", "vicuna", "zephyr", "olmo",
+})
+# Parts of configured names that are too generic to identify anything.
+GENERIC_PARTS = frozenset({
+    "chat", "instruct", "model", "large", "small", "mini", "medium", "base", "pro", "plus",
+    "turbo", "latest", "preview", "fast", "v1", "v2", "v3", "lite", "max", "ultra", "it", "hf",
+    "the", "a", "an", "of", "and", "ai", "llm", "new", "old", "test", "demo", "beta", "alpha",
+})
+_SPLIT = re.compile(r"[\s/_:@]+")
+_SIZE = re.compile(r"^\d+(\.\d+)?[bkm]?$", re.IGNORECASE)
+
+
+def identity_terms(names: Iterable[str], *, extra: Iterable[str] = ()) -> set[str]:
+    """Terms that would identify one of ``names`` (LLM names, model ids, providers)."""
+    terms = set(KNOWN_IDENTITY_TERMS) | {t.strip().lower() for t in extra if t.strip()}
+    for name in names:
+        name = (name or "").strip().lower()
+        if len(name) < 3:
+            continue
+        terms.add(name)
+        # "acme/aurora-large-2" → "aurora-large-2", "aurora"
+        for part in _SPLIT.split(name):
+            if len(part) >= 3:
+                terms.add(part)
+            head = part.split("-")[0]
+            if len(head) >= 4 and head not in GENERIC_PARTS and not _SIZE.match(head):
+                terms.add(head)
+    return {t for t in terms if t not in GENERIC_PARTS and not _SIZE.match(t)}
+
+
+def _pattern(terms: set[str]) -> re.Pattern:
+    alternatives = sorted((re.escape(t) for t in terms), key=len, reverse=True)
+    # Word boundaries that treat "-" and "." inside names as part of the name.
+    return re.compile(r"(?<![\w-])(" + "|".join(alternatives) + r")(?![\w-]|\.\w)", re.IGNORECASE)
+
+
+def find_identity_mentions(text: str, terms: set[str]) -> list[str]:
+    """The distinct identity terms ``text`` contains, lower case, in order of appearance."""
+    if not text or not terms:
+        return []
+    found = []
+    for match in _pattern(terms).finditer(text):
+        term = match.group(1).lower()
+        if term not in found:
+            found.append(term)
+    return found
+
+
+def minimum_vote_ms(answer_chars: int, *, base_ms: int = 2000, chars_per_second: float = 150.0) -> int:
+    """The fastest plausible vote: a glance plus skimming both answers very quickly."""
+    return int(base_ms + 1000 * max(0, answer_chars) / chars_per_second)

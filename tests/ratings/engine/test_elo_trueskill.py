@@ -1,0 +1,88 @@
+import math
+
+import pytest
+import trueskill
+
+from ratings.engine import VoteLog, elo_update, online_elo, trueskill_ratings, trueskill_update
+
+from .factories import make_log
+
+
+def test_equal_ratings_move_by_half_of_k():
+    assert elo_update(1000.0, 1000.0, "a", k=4.0) == pytest.approx((1002.0, 998.0))
+    assert elo_update(1000.0, 1000.0, "b", k=32.0) == pytest.approx((984.0, 1016.0))
+
+
+@pytest.mark.parametrize("outcome", ["tie", "both_bad"])
+def test_tie_and_both_bad_pull_ratings_together(outcome):
+    # Expected score of the stronger side at +400 is 10/11; a half score moves it by k(1/2 - 10/11).
+    a, b = elo_update(1400.0, 1000.0, outcome, k=4.0)
+    assert a == pytest.approx(1400.0 + 4.0 * (0.5 - 10 / 11))
+    assert a + b == pytest.approx(2400.0)
+
+
+def test_unknown_outcome_is_rejected():
+    with pytest.raises(ValueError, match="unknown outcome"):
+        elo_update(1000.0, 1000.0, "model_a")
+    with pytest.raises(ValueError, match="vote 1: unknown outcome"):
+        online_elo([("x", "y", "a"), ("x", "y", "draw")])
+
+
+def test_online_elo_applies_votes_in_order():
+    votes = [("x", "y", "a"), ("y", "z", "tie"), ("z", "x", "b")]
+    expected = {"x": 1000.0, "y": 1000.0, "z": 1000.0}
+    for a, b, o in votes:
+        expected[a], expected[b] = elo_update(expected[a], expected[b], o, k=4.0)
+    assert online_elo(votes) == pytest.approx(expected)
+    assert online_elo(list(reversed(votes))) != pytest.approx(expected)
+
+
+def test_online_elo_fast_path_matches_the_tuple_path():
+    log = make_log(6, 3000, seed=2)
+    assert online_elo(log, k=8.0, initial=1200.0) == pytest.approx(online_elo(list(log), k=8.0, initial=1200.0),
+                                                                   abs=1e-9)
+
+
+def test_trueskill_matches_the_trueskill_package_vote_by_vote():
+    log = make_log(5, 400, seed=3)
+    votes = list(log)
+    draw_probability = sum(o in ("tie", "both_bad") for _, _, o in votes) / len(votes)
+    env = trueskill.TrueSkill(draw_probability=draw_probability)
+    ratings = {}
+    for a, b, o in votes:
+        ra, rb = ratings.get(a, env.create_rating()), ratings.get(b, env.create_rating())
+        if o == "b":
+            rb, ra = trueskill.rate_1vs1(rb, ra, env=env)
+        else:
+            ra, rb = trueskill.rate_1vs1(ra, rb, drawn=o != "a", env=env)
+        ratings[a], ratings[b] = ra, rb
+    ours = trueskill_ratings(votes)
+    assert ours.keys() == ratings.keys()
+    for name, (mu, sigma) in ours.items():
+        assert mu == pytest.approx(ratings[name].mu, abs=1e-6)
+        assert sigma == pytest.approx(ratings[name].sigma, abs=1e-6)
+    fast = trueskill_ratings(log)
+    assert all(fast[name] == pytest.approx(ours[name]) for name in ours)
+
+
+def test_trueskill_draw_probability_comes_from_the_observed_tie_share():
+    votes = [("x", "y", "tie")] * 3 + [("x", "y", "a")] * 7
+    observed = trueskill_ratings(votes)
+    explicit = trueskill_ratings(votes, draw_probability=0.3)
+    other = trueskill_ratings(votes, draw_probability=0.05)
+    assert observed == explicit
+    assert observed["x"] != pytest.approx(other["x"])
+
+
+def test_trueskill_update_is_one_step_of_the_package():
+    (mu_a, sigma_a), (mu_b, sigma_b) = trueskill_update((25.0, 25 / 3), (25.0, 25 / 3), "a", draw_probability=0.1)
+    assert mu_a > 25 > mu_b
+    assert sigma_a < 25 / 3 and math.isclose(sigma_a, sigma_b)
+    same = trueskill_ratings([("x", "y", "a")], draw_probability=0.1)
+    assert same["x"] == pytest.approx((mu_a, sigma_a)) and same["y"] == pytest.approx((mu_b, sigma_b))
+
+
+def test_online_signals_accept_an_empty_vote_list():
+    assert online_elo([]) == {}
+    assert trueskill_ratings([]) == {}
+    assert online_elo(VoteLog.from_tuples([])) == {}

@@ -156,6 +156,12 @@ ARENA_ELO_K = env_float("ELO_K", 4.0)
 ARENA_MIN_VOTES = env_int("MIN_VOTES", 30)
 ARENA_BOOTSTRAP_ROUNDS = env_int("BOOTSTRAP_ROUNDS", 100)
 ARENA_MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 20000)
+# Imports: prompt and generation files (admin upload and commands) are refused past
+# MAX_UPLOAD_BYTES while being read; votes files are streamed, so their limit is larger.
+ARENA_MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+ARENA_MAX_VOTES_FILE_BYTES = env_int("MAX_VOTES_FILE_BYTES", 4 * 1024 * 1024 * 1024)
+# Uploads wait here between preview and confirm; share it between web replicas.
+ARENA_UPLOAD_DIR = Path(env_str("UPLOAD_DIR", "") or BASE_DIR / "var" / "uploads")
 CSRF_FAILURE_VIEW = "arena.errors.csrf_failure"
 ARENA_DAILY_VOTE_CAP = env_int("DAILY_VOTE_CAP", 500)
 ARENA_MIN_VOTE_BASE_MS = env_int("MIN_VOTE_BASE_MS", 2000)

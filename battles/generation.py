@@ -102,7 +102,8 @@ def run_generation(*, generation_id: int, final_attempt: bool = False,
     version = generation.llm_version
     if not version.llm.base_url:
         return _fail(generation_id, token, "This LLM has no base URL configured.")
-    request = build_request(version, [{"role": "user", "content": generation.prompt.text}])
+    messages = list(generation.context or []) + [{"role": "user", "content": generation.prompt.text}]
+    request = build_request(version, messages)
     provider = get_provider(version.llm.provider)
     try:
         if client is None:
@@ -127,7 +128,16 @@ def run_generation(*, generation_id: int, final_attempt: bool = False,
     )
     if not stored:
         return GenerationOutcome("skipped", "another attempt took over")
+    _after_final(generation)
     return GenerationOutcome("done")
+
+
+def _after_final(generation: Generation) -> None:
+    """A live battle waits for this answer (or for news of its failure)."""
+    if generation.prompt.pool_id is None:
+        from battles import live
+
+        live.generation_finished(generation.pk)
 
 
 def _release(generation_id: int, token: uuid.UUID, reason: str) -> None:
@@ -138,18 +148,21 @@ def _release(generation_id: int, token: uuid.UUID, reason: str) -> None:
 
 
 def _fail(generation_id: int, token: uuid.UUID, reason: str) -> GenerationOutcome:
-    Generation.objects.filter(pk=generation_id, status=Generation.Status.RUNNING, claim_token=token).update(
-        status=Generation.Status.FAILED, error=reason, finished_at=timezone.now()
-    )
+    failed = Generation.objects.filter(
+        pk=generation_id, status=Generation.Status.RUNNING, claim_token=token
+    ).update(status=Generation.Status.FAILED, error=reason, finished_at=timezone.now())
     logger.info("generation %s failed: %s", generation_id, reason)
+    if failed:
+        _after_final(Generation.objects.select_related("prompt").get(pk=generation_id))
     return GenerationOutcome("failed", reason)
 
 
 def mark_failed(*, generation_id: int, reason: str) -> None:
     """Give up on a generation that is not final (retries exhausted elsewhere)."""
-    Generation.objects.filter(
+    if Generation.objects.filter(
         pk=generation_id, status__in=[Generation.Status.PENDING, Generation.Status.RUNNING]
-    ).update(status=Generation.Status.FAILED, error=reason, finished_at=timezone.now())
+    ).update(status=Generation.Status.FAILED, error=reason, finished_at=timezone.now()):
+        _after_final(Generation.objects.select_related("prompt").get(pk=generation_id))
 
 
 def stuck_generations(*, older_than_seconds: float) -> list[int]:

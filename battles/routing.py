@@ -1,2 +1,7 @@
-# Websocket routes of the battles app (job progress and live battles add theirs here).
-websocket_urlpatterns = []
+from django.urls import path
+
+from battles import consumers
+
+websocket_urlpatterns = [
+    path("ws/live/<uuid:code>/", consumers.LiveBattleConsumer.as_asgi()),
+]

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from battles.integrity import find_identity_mentions, identity_terms, minimum_vote_ms
@@ -379,3 +379,33 @@ def _replay(existing: Vote, outcome: str) -> VoteResult:
             "You already voted on this battle with a different choice; a vote cannot be changed."
         )
     return VoteResult(vote=existing, replayed=True)
+
+
+PERSONAL_BOARD_MIN_VOTES = 20
+
+
+def personal_leaderboard(*, voter) -> list[dict]:
+    """The voter's own board: a smoothed win rate per LLM version over their votes.
+
+    Ties and both-bad count half a win; the rate is (wins + 1) / (battles + 2),
+    so a model seen twice cannot top the board on luck alone.
+    """
+    rows = (
+        Vote.objects.filter(voter=voter)
+        .values_list("version_a_id", "version_b_id", "outcome")
+        .annotate(n=models.Count("id"))
+        .order_by()
+    )
+    wins: dict[int, float] = {}
+    battles: dict[int, int] = {}
+    for a, b, outcome, n in rows:
+        score_a = {"a": 1.0, "b": 0.0}.get(outcome, 0.5)
+        for version, score in ((a, score_a), (b, 1.0 - score_a)):
+            wins[version] = wins.get(version, 0.0) + score * n
+            battles[version] = battles.get(version, 0) + n
+    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=battles).select_related("llm")}
+    board = [
+        {"model": labels[v], "battles": battles[v], "wins": wins[v], "rate": (wins[v] + 1) / (battles[v] + 2)}
+        for v in battles
+    ]
+    return sorted(board, key=lambda row: (-row["rate"], row["model"]))

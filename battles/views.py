@@ -1,9 +1,11 @@
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from battles import services
+from battles import live, services
 from battles.models import Battle, Prompt, Vote
 
 VOTE_CHOICES = [
@@ -38,7 +40,11 @@ def _progress(user):
 
     today = timezone.localdate()
     votes = Vote.objects.filter(voter=user)
-    return {"today": votes.filter(created_at__date=today).count(), "total": votes.count()}
+    return {
+        "today": votes.filter(created_at__date=today).count(),
+        "total": votes.count(),
+        "board_after": services.PERSONAL_BOARD_MIN_VOTES,
+    }
 
 
 @require_GET
@@ -73,14 +79,19 @@ def vote(request, code):
         context = {"error": error.message}
         template = "battles/_vote_error.html" if _wants_fragment(request) else "battles/vote_error.html"
         return render(request, template, context, status=error.status_code)
-    vote = result.vote
+    return _render_reveal(request, result.vote, replayed=result.replayed)
+
+
+def _render_reveal(request, vote, *, replayed):
     battle = Battle.objects.select_related(
         "prompt", "generation_a__llm_version__llm", "generation_b__llm_version__llm"
     ).get(pk=vote.battle_id)
+    turns = list(battle.turns.select_related("prompt", "generation_a", "generation_b")) if battle.live else []
     context = {
         "battle": battle,
         "vote": vote,
-        "replayed": result.replayed,
+        "replayed": replayed,
+        "turns": turns,
         "progress": _progress(request.user),
         "sides": [("A", battle.generation_a), ("B", battle.generation_b)],
     }
@@ -91,6 +102,60 @@ def vote(request, code):
         response["X-Arena-Votes-Total"] = str(context["progress"]["total"])
         return response
     return render(request, "battles/reveal.html", context)
+
+
+@login_required
+def live_start(request):
+    """GET: the prompt form. POST: start a live battle on the typed prompt."""
+    error = None
+    text = ""
+    if request.method == "POST":
+        text = request.POST.get("prompt", "")
+        try:
+            battle = live.start_live_battle(voter=request.user, text=text)
+        except live.LiveBattleError as exc:
+            error = exc.message
+        else:
+            return redirect("battles:live", code=battle.code)
+    return render(request, "battles/live_start.html", {
+        "error": error, "text": text, "progress": _progress(request.user),
+        "max_chars": settings.ARENA_MAX_PROMPT_CHARS,
+    }, status=400 if error else 200)
+
+
+@require_GET
+@login_required
+def live_battle(request, code):
+    battle = Battle.objects.filter(code=code, live=True, voter=request.user).first()
+    if battle is None:
+        raise Http404
+    if battle.status == Battle.Status.VOTED:
+        return _render_reveal(request, battle.vote, replayed=False)
+    return render(request, "battles/live.html", {
+        **vote_form_context(), **live.battle_view(battle), "progress": _progress(request.user),
+    })
+
+
+@require_POST
+@login_required
+def live_follow_up(request, code):
+    try:
+        live.add_follow_up(battle_code=code, voter=request.user, text=request.POST.get("prompt", ""))
+    except live.LiveBattleError as exc:
+        if _wants_fragment(request):
+            return render(request, "battles/_vote_error.html", {"error": exc.message}, status=400)
+        messages.error(request, exc.message)
+    if _wants_fragment(request):
+        return HttpResponse(status=204)
+    return redirect("battles:live", code=code)
+
+
+@require_GET
+@login_required
+def my_board(request):
+    progress = _progress(request.user)
+    board = services.personal_leaderboard(voter=request.user) if progress["total"] >= progress["board_after"] else []
+    return render(request, "battles/my_board.html", {"progress": progress, "board": board})
 
 
 @require_POST

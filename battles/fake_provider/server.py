@@ -28,9 +28,12 @@ Control endpoints (for tests, the demo and benchmarks):
   with its path, a few headers, and the auth scheme plus a SHA-256 of the key
   (never the key itself).
 * ``POST /_fake/config`` ``{"latency": s, "tokens_per_second": n, "retry_after": s,
-  "drip_interval": s, "hang_seconds": s}`` changes the timing.
+  "drip_interval": s, "hang_seconds": s}`` changes the timing (any subset; ``{}``
+  just returns the current values).
 * ``POST /_fake/reset`` — clears faults, stats and last requests, and restores
-  the timing the server started with.
+  the timing the server started with. Requests still running from before a
+  reset are not counted afterwards.
+* ``GET /_fake/health`` — ``{"ok": true}``.
 
 Timing: ``latency`` seconds pass before the first byte. Streams then send
 tokens at ``tokens_per_second`` (0 = as fast as possible); a non-streamed
@@ -43,7 +46,8 @@ client must keep it out of its own errors.
 
 Standard library only; one daemon thread per connection (ThreadingHTTPServer),
 HTTP/1.1 keep-alive, a deep listen backlog for hundreds of concurrent streams.
-A client that goes away mid-answer costs nothing but a closed socket.
+A client that goes away mid-answer costs nothing but a closed socket: waits
+watch the connection, so an abandoned request ends at once, quietly.
 """
 
 from __future__ import annotations
@@ -295,7 +299,8 @@ class _Wire:
     """What differs between the two formats, as pure functions of the request."""
 
     name = ""
-    terminal_label = ""
+    stop_reason = ""
+    length_reason = ""
 
     def validate(self, body: dict, headers) -> str | None:
         raise NotImplementedError
@@ -773,8 +778,8 @@ class _Handler(BaseHTTPRequestHandler):
             pieces = pieces[:limit]
             text = "".join(pieces)
             finish_reason = wire.length_reason
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage")) if isinstance(
-            body.get("stream_options"), dict) else False
+        stream_options = body.get("stream_options")
+        include_usage = isinstance(stream_options, dict) and bool(stream_options.get("include_usage"))
         return _Answer(
             model=model,
             text=text,

@@ -249,6 +249,13 @@ def choose_delimiter(line: Line, *, known: Iterable[str], required: str, filenam
     return best[1], best[2]
 
 
+def field_count_problem(expected: int, found: int) -> str:
+    problem = f"expected {expected} field{'s' if expected != 1 else ''} as in the header, found {found}"
+    if found > expected:
+        problem += " (quote a field that contains the delimiter)"
+    return problem
+
+
 def describe_json_type(value) -> str:
     if isinstance(value, list):
         return "a list"

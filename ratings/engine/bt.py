@@ -41,6 +41,8 @@ RELATIVE_RIDGE = 1e-8
 # by exact Newton.
 _CHORD_ITERATIONS = 40
 _TOL = 1e-9
+# 1e-7 logit units is 2e-5 rating points: far below what bootstrap quantiles can resolve.
+_BOOTSTRAP_TOL = 1e-7
 # Dense Newton up to this many models; above, L-BFGS (one dense m x m solve costs m^3).
 _DENSE_LIMIT = 2000
 
@@ -257,7 +259,7 @@ def fit_resamples(data: PairData, beta_hat: np.ndarray, wins_i: np.ndarray, wins
         grad = (d_t @ resid.T).T - lam * b
         step = grad @ h0_inv
         beta[active] = b + step
-        done = np.max(np.abs(step), axis=1) < _TOL
+        done = np.max(np.abs(step), axis=1) < _BOOTSTRAP_TOL
         active = active[~done]
         if not len(active):
             break

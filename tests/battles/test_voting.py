@@ -261,3 +261,21 @@ def test_two_versions_of_one_llm_never_meet(voter):
         families = {battle.version_a.llm_id, battle.version_b.llm_id}
         assert families == {alpha.pk, beta.pk}
         services.skip_battle(battle_code=battle.code, voter=voter)
+
+
+def test_personal_leaderboard_opens_after_twenty_votes_and_ranks_the_voters_favourite(client, voter):
+    _, (alpha, beta, gamma), _ = make_arena(prompts=21)
+    client.force_login(voter)
+    for n in range(21):
+        if n == 19:
+            assert b"opens after 20 votes" in client.get("/me/").content
+        battle = services.start_battle(voter=voter)
+        a_name = battle.generation_a.llm_version.llm.name
+        b_name = battle.generation_b.llm_version.llm.name
+        outcome = "a" if a_name == "alpha" else "b" if b_name == "alpha" else "tie"
+        services.record_vote(battle_code=battle.code, voter=voter, outcome=outcome)
+    board = services.personal_leaderboard(voter=voter)
+    assert board[0]["model"] == "alpha"
+    assert sum(row["battles"] for row in board) == 42
+    response = client.get("/me/")
+    assert b"Your leaderboard" in response.content and b"alpha" in response.content

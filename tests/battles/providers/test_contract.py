@@ -196,7 +196,7 @@ def test_other_client_errors_are_not_retryable(fake, kind, call, make_request, s
 
 
 def test_401_is_not_retryable_and_never_shows_the_key(fake, kind, stream, call, make_request):
-    canary = "sk-canary-" + uuid.uuid4().hex
+    canary = "canary-" + uuid.uuid4().hex  # no key-like prefix: only exact scrubbing can hide it
     fake.set_faults("m-contract", ["401"])
     req = make_request(kind, stream=stream, api_key=canary)
 

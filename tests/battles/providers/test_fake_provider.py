@@ -23,9 +23,10 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def chat(fake, kind="openai", model="m-fake", stream=True, **overrides):
+    fields = {"read_timeout": 5.0, "deadline": 10.0} | overrides
     req = ChatRequest(
         base_url=fake.base_url(kind), model_id=model, messages=[{"role": "user", "content": "Plan a team offsite"}],
-        stream=stream, read_timeout=5.0, deadline=10.0, **overrides,
+        stream=stream, **fields,
     )
     with httpx.Client() as client:
         return get_provider(kind).chat(client, req)
@@ -290,3 +291,13 @@ def test_command_line_reports_a_bad_answer_book_without_a_traceback(tmp_path):
     assert done.returncode == 1
     assert "book.jsonl:2: invalid JSON" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_request_abandoned_by_its_client_is_dropped_promptly(fake):
+    fake.set_faults("m-gone", ["hang:30"])
+
+    with pytest.raises(ProviderError):
+        chat(fake, model="m-gone", deadline=0.3)
+
+    wait_until(lambda: fake.stats()["in_flight"] == {}, timeout=1.0)
+    assert fake.stats()["completed"] == {}

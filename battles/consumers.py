@@ -1,0 +1,61 @@
+"""Websocket consumers are transport: authenticate, check access, forward server-rendered HTML.
+
+Votes never travel over the socket; they are ordinary CSRF-protected POSTs.
+"""
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+
+from battles import live
+from battles.models import Battle
+
+
+class LiveBattleConsumer(AsyncWebsocketConsumer):
+    """Sends the live panel of one battle to the voter it belongs to.
+
+    The URL carries only the battle's opaque code; every message is rendered
+    from the database, so a reconnect simply shows the current state.
+    """
+
+    async def connect(self):
+        self.code = self.scope["url_route"]["kwargs"]["code"]
+        self.group = live.group_name(self.code)
+        html = await self._panel()
+        if html is None:
+            await self.close(code=4403)
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send(text_data=html)
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        # The only client message is a request to re-send the current state.
+        await self._forward()
+
+    async def live_update(self, event):
+        await self._forward()
+
+    async def _forward(self):
+        html = await self._panel()
+        if html is None:
+            await self.close(code=4403)
+            return
+        await self.send(text_data=html)
+
+    @database_sync_to_async
+    def _panel(self):
+        """The rendered panel, or None when this user may not see the battle."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return None
+        battle = Battle.objects.filter(code=self.code, live=True, voter_id=user.pk).first()
+        if battle is None:
+            return None
+        from battles.views import vote_form_context
+
+        return render_to_string("battles/_live_panel.html", {**vote_form_context(), **live.battle_view(battle)})

@@ -70,6 +70,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": config.database(DATABASE_URL, BASE_DIR / "db.sqlite3")}
+if env_str("TEST_DATABASE_NAME", ""):
+    # Lets concurrent test runs on one server use separate test databases.
+    DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "")}
 # Gunicorn's sync workers keep one connection per worker; daphne sets
 # ARENA_DB_POOL=1 instead so that its per-request threads share a pool.
 if env_bool("ARENA_DB_POOL", False) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
@@ -99,6 +102,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-generations": {
         "task": "battles.tasks.reconcile_generations",
         "schedule": env_float("RECONCILE_EVERY_SECONDS", 60.0),
+    },
+    "detect-outlier-voters": {
+        "task": "ratings.tasks.detect_outlier_voters",
+        "schedule": env_float("OUTLIER_CHECK_EVERY_SECONDS", 3600.0),
     },
 }
 
@@ -171,3 +178,4 @@ ARENA_NEW_LLM_BOOST_VOTES = env_int("NEW_LLM_BOOST_VOTES", 200)
 ARENA_PAIRING_FLOOR = env_float("PAIRING_FLOOR", 0.2)
 ARENA_LIVE_MAX_TURNS = env_int("LIVE_MAX_TURNS", 5)
 ARENA_ALLOW_SAME_LLM_PAIRS = env_bool("ALLOW_SAME_LLM_PAIRS", False)
+ARENA_OUTLIER_ALPHA = env_float("OUTLIER_ALPHA", 0.01)

@@ -97,6 +97,18 @@ class LLMAdmin(admin.ModelAdmin):
 class PromptPoolAdmin(admin.ModelAdmin):
     list_display = ("name", "prompt_count", "answers_done", "answers_failed", "created_at")
     actions = ["generate_for_active_llms"]
+    change_list_template = "admin/battles/promptpool/change_list.html"
+
+    def get_urls(self):
+        from battles.imports import admin_views
+
+        return admin_views.urls(self) + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        from battles.imports.admin_views import can_upload
+
+        extra_context = {**(extra_context or {}), "can_upload_prompts": can_upload(request.user)}
+        return super().changelist_view(request, extra_context=extra_context)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from battles.models import LLMVersion
@@ -33,3 +34,17 @@ class RatingSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.scope} @ {self.computed_at:%Y-%m-%d %H:%M} ({self.vote_count} votes)"
+
+
+class VoterCheck(models.Model):
+    """The latest outlier test of one voter (sequential Fisher test)."""
+
+    voter = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="voter_check")
+    votes = models.PositiveIntegerField()
+    statistic = models.FloatField()
+    p_value = models.FloatField(help_text="Bonferroni-adjusted over the sequential looks.")
+    flagged = models.BooleanField(default=False, db_index=True)
+    checked_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.voter}: p={self.p_value:.3g}{' (flagged)' if self.flagged else ''}"

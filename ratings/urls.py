@@ -6,4 +6,5 @@ app_name = "ratings"
 
 urlpatterns = [
     path("", views.leaderboard, name="leaderboard"),
+    path("integrity/", views.integrity, name="integrity"),
 ]

@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from battles.roles import can_see_leaderboard
+from battles.roles import can_see_leaderboard, roles_of
 from ratings import services
 
 
@@ -17,3 +17,13 @@ def leaderboard(request):
         "snapshot": snapshot,
         "rows": services.leaderboard_rows(snapshot),
     })
+
+
+@require_GET
+@login_required
+def integrity(request):
+    if "admin" not in roles_of(request.user) and not can_see_leaderboard(request.user):
+        raise PermissionDenied
+    from ratings.quality import integrity_summary
+
+    return render(request, "ratings/integrity.html", integrity_summary())

@@ -36,3 +36,9 @@ def _clear_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Hashing strength is Django's concern; PBKDF2 would make every test user cost ~0.3 s.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -14,6 +14,7 @@ import sys
 
 LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"
+LOCAL_BROKER_URL = "redis://127.0.0.1:6379/14"
 
 
 def answers(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -31,12 +32,16 @@ def configure(environ: dict[str, str]) -> list[str]:
         environ["DATABASE_URL"] = LOCAL_DATABASE_URL
     if not environ.get("REDIS_URL") and answers("127.0.0.1", 6379):
         environ["REDIS_URL"] = LOCAL_REDIS_URL
+        # Tests clear the cache (FLUSHDB); keep the broker's queues in another database.
+        environ.setdefault("CELERY_BROKER_URL", LOCAL_BROKER_URL)
     if environ.get("CI", "").lower() == "true":
         if not environ.get("DATABASE_URL", "").startswith("postgres"):
             problems.append("Postgres is required in CI: set DATABASE_URL or start Postgres on 127.0.0.1:5432.")
         if not environ.get("REDIS_URL"):
             problems.append("Redis is required in CI: set REDIS_URL or start Redis on 127.0.0.1:6379.")
     environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production")
+    # One test database per run, so two runs on one Postgres never drop each other's.
+    environ.setdefault("TEST_DATABASE_NAME", f"test_arena_{os.getpid()}")
     return problems
 
 

@@ -35,22 +35,21 @@ class _OutcomeCodes(dict):
         raise ValueError(f"unknown outcome {key!r}; expected one of {', '.join(OUTCOMES)}")
 
 
-def _as_codes(values: Sequence, codes: dict) -> np.ndarray:
-    """Map each value through ``codes`` (C-speed loop via map) into an int64 array."""
+def _as_codes(values: Sequence, codes: dict, dtype=np.int32) -> np.ndarray:
+    """Map each value through ``codes`` (a C-speed loop via map) into an integer array."""
     if isinstance(values, np.ndarray) and values.dtype != object:
         values = values.tolist()
-    return np.fromiter(map(codes.__getitem__, values), dtype=np.int64, count=len(values))
+    return np.fromiter(map(codes.__getitem__, values), dtype=dtype, count=len(values))
 
 
 def _outcome_codes(outcomes: Sequence) -> np.ndarray:
     """Outcome labels (strings in OUTCOMES) or integer codes 0..3 to an int8 array."""
     if isinstance(outcomes, np.ndarray) and outcomes.dtype.kind in "iu":
         codes = outcomes.astype(np.int8, copy=False)
-    else:
-        codes = _as_codes(outcomes, _OutcomeCodes(OUTCOME_INDEX)).astype(np.int8)
-    if codes.size and (codes.min() < 0 or codes.max() > 3):
-        raise ValueError("outcome codes must be in 0..3")
-    return codes
+        if codes.size and (codes.min() < 0 or codes.max() > 3):
+            raise ValueError("outcome codes must be in 0..3")
+        return codes
+    return _as_codes(outcomes, _OutcomeCodes(OUTCOME_INDEX), np.int8)
 
 
 def _check_models(models: Sequence[str]) -> tuple[str, ...]:
@@ -171,42 +170,52 @@ class VoteTable:
     def from_arrays(cls, models: Sequence[str], a, b, outcome, count=None) -> VoteTable:
         """Aggregate integer arrays (one entry per vote, or per cell with ``count``)."""
         models = _check_models(models)
-        a = np.asarray(a, dtype=np.int64)
-        b = np.asarray(b, dtype=np.int64)
-        outcome = np.asarray(outcome, dtype=np.int64)
+        m = len(models)
+        a = np.asarray(a)
+        b = np.asarray(b)
+        outcome = np.asarray(outcome)
         weights = None
-        if count is None:
-            count = np.ones(len(a), dtype=np.int64)
-        else:
+        if count is not None:
             count = np.asarray(count)
-            if count.size and (count.dtype.kind == "f" and not np.all(count == np.round(count))):
+            if count.size and count.dtype.kind == "f" and not np.all(count == np.round(count)):
                 raise ValueError("counts must be whole numbers")
             count = count.astype(np.int64)
-            weights = count
-        if not (len(a) == len(b) == len(outcome) == len(count)):
-            raise ValueError("a, b, outcome and count must have the same length")
-        m = len(models)
-        if not len(a) or not count.any():
-            return cls.empty()
-        if len(a):
-            if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= m:
-                raise ValueError("model index out of range")
-            if outcome.min() < 0 or outcome.max() > 3:
-                raise ValueError("outcome codes must be in 0..3")
-            if count.min() < 0:
+            if count.size and count.min() < 0:
                 raise ValueError("counts must not be negative")
-            if np.any((a == b) & (count > 0)):
-                bad = int(np.flatnonzero((a == b) & (count > 0))[0])
-                raise ValueError(f"a model cannot battle itself ({models[a[bad]]!r})")
-        if m * m * 4 <= _DENSE_CELL_LIMIT:
-            flat = np.bincount((a * m + b) * 4 + outcome, weights=weights, minlength=m * m * 4)
+            weights = count
+            if len(count) != len(a):
+                raise ValueError("a, b, outcome and count must have the same length")
+        if not (len(a) == len(b) == len(outcome)):
+            raise ValueError("a, b, outcome and count must have the same length")
+        if not len(a) or (count is not None and not count.any()):
+            return cls.empty()
+        for arr in (a, b, outcome):
+            if arr.dtype.kind not in "iu":
+                raise ValueError("indices and outcome codes must be integers")
+        if min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= m:
+            raise ValueError("model index out of range")
+        if outcome.min() < 0 or outcome.max() > 3:
+            raise ValueError("outcome codes must be in 0..3")
+        self_battle = a == b if count is None else (a == b) & (count > 0)
+        if self_battle.any():
+            bad = int(np.flatnonzero(self_battle)[0])
+            raise ValueError(f"a model cannot battle itself ({models[a[bad]]!r})")
+        cells_total = m * m * 4
+        key_type = np.int32 if cells_total < 2 ** 31 else np.int64
+        key = a.astype(key_type, copy=False) * m
+        key += b
+        key *= 4
+        key += outcome
+        if cells_total <= _DENSE_CELL_LIMIT:
+            flat = np.bincount(key, weights=weights, minlength=cells_total)
             cells = np.flatnonzero(flat)
-            counts = np.rint(flat[cells]).astype(np.int64)
+            counts = flat[cells].astype(np.int64) if weights is None else np.rint(flat[cells]).astype(np.int64)
         else:
-            keys, inverse = np.unique((a * m + b) * 4 + outcome, return_inverse=True)
-            counts = np.bincount(inverse, weights=count, minlength=len(keys))
-            keep = counts > 0
-            cells, counts = keys[keep], np.rint(counts[keep]).astype(np.int64)
+            keys, inverse = np.unique(key, return_inverse=True)
+            summed = np.bincount(inverse, weights=weights, minlength=len(keys))
+            keep = summed > 0
+            cells, counts = keys[keep], np.rint(summed[keep]).astype(np.int64)
+        cells = cells.astype(np.int64)
         ca, rest = np.divmod(cells, m * 4)
         cb, co = np.divmod(rest, 4)
         # Drop models without votes, then sort names.

@@ -1,0 +1,73 @@
+"""Voter quality: the outlier test over the stored votes, and the integrity summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.conf import settings
+from django.db import transaction
+
+from battles.models import Battle, Vote
+from ratings.engine.outliers import sequential_outlier_test
+from ratings.models import VoterCheck
+
+OUTLIER_FLAG = "outlier_voter"
+
+
+def detect_outlier_voters(*, alpha: float | None = None) -> list[VoterCheck]:
+    """Test every non-insider voter; flag (keep, exclude) the votes of implausible ones.
+
+    Returns the checks of the flagged voters. Votes of a voter who is no
+    longer flagged lose the outlier flag again.
+    """
+    alpha = settings.ARENA_OUTLIER_ALPHA if alpha is None else alpha
+    rows = (
+        Vote.objects.filter(insider=False, imported=False, voter__isnull=False)
+        .order_by("created_at", "id")
+        .values_list("voter_id", "version_a_id", "version_b_id", "outcome")
+    )
+    results = sequential_outlier_test(rows.iterator(chunk_size=10_000), alpha=alpha)
+    flagged_voters = {r.voter for r in results if r.flagged}
+    with transaction.atomic():
+        for result in results:
+            VoterCheck.objects.update_or_create(
+                voter_id=result.voter,
+                defaults={"votes": result.votes, "statistic": result.statistic,
+                          "p_value": result.p_value, "flagged": result.flagged},
+            )
+        changed = 0
+        for vote in Vote.objects.filter(voter_id__in=flagged_voters).only("flags", "flagged"):
+            if OUTLIER_FLAG not in vote.flags:
+                vote.flags = [*vote.flags, OUTLIER_FLAG]
+                vote.flagged = True
+                vote.save(update_fields=["flags", "flagged"])
+                changed += 1
+        for vote in Vote.objects.exclude(voter_id__in=flagged_voters).filter(flagged=True).only("flags", "flagged"):
+            if OUTLIER_FLAG in vote.flags:
+                vote.flags = [f for f in vote.flags if f != OUTLIER_FLAG]
+                vote.flagged = bool(vote.flags)
+                vote.save(update_fields=["flags", "flagged"])
+                changed += 1
+    if changed:
+        from ratings.services import schedule_recompute
+
+        transaction.on_commit(schedule_recompute)
+    return list(VoterCheck.objects.filter(flagged=True).select_related("voter"))
+
+
+def integrity_summary() -> dict:
+    flag_counts = Counter()
+    for flags in Vote.objects.filter(flagged=True).values_list("flags", flat=True).iterator(chunk_size=5000):
+        flag_counts.update(flags)
+    return {
+        "votes": Vote.objects.count(),
+        "flagged_votes": Vote.objects.filter(flagged=True).count(),
+        "insider_votes": Vote.objects.filter(insider=True).count(),
+        "flags": sorted(flag_counts.items(), key=lambda item: -item[1]),
+        "leak_battles": Battle.objects.filter(identity_leak=True).count(),
+        "recent_leaks": list(
+            Battle.objects.filter(identity_leak=True).select_related("version_a__llm", "version_b__llm")
+            .order_by("-created_at")[:20]
+        ),
+        "outlier_voters": list(VoterCheck.objects.filter(flagged=True).select_related("voter").order_by("p_value")),
+    }

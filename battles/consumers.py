@@ -56,6 +56,9 @@ class LiveBattleConsumer(AsyncWebsocketConsumer):
         battle = Battle.objects.filter(code=self.code, live=True, voter_id=user.pk).first()
         if battle is None:
             return None
-        from battles.views import vote_form_context
+        from battles.views import reveal_context, vote_form_context
 
+        if battle.status == Battle.Status.VOTED:
+            # Names only ever travel after the vote is stored.
+            return render_to_string("battles/_reveal.html", reveal_context(battle.vote))
         return render_to_string("battles/_live_panel.html", {**vote_form_context(), **live.battle_view(battle)})

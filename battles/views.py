@@ -82,19 +82,24 @@ def vote(request, code):
     return _render_reveal(request, result.vote, replayed=result.replayed)
 
 
-def _render_reveal(request, vote, *, replayed):
+def reveal_context(vote, *, replayed=False) -> dict:
+    """What the reveal shows: the vote, both names and the answers' costs."""
     battle = Battle.objects.select_related(
-        "prompt", "generation_a__llm_version__llm", "generation_b__llm_version__llm"
+        "prompt", "version_a__llm", "version_b__llm",
+        "generation_a__llm_version__llm", "generation_b__llm_version__llm",
     ).get(pk=vote.battle_id)
     turns = list(battle.turns.select_related("prompt", "generation_a", "generation_b")) if battle.live else []
-    context = {
+    return {
         "battle": battle,
         "vote": vote,
         "replayed": replayed,
         "turns": turns,
-        "progress": _progress(request.user),
         "sides": [("A", battle.generation_a), ("B", battle.generation_b)],
     }
+
+
+def _render_reveal(request, vote, *, replayed):
+    context = {**reveal_context(vote, replayed=replayed), "progress": _progress(request.user)}
     if _wants_fragment(request):
         response = render(request, "battles/_reveal.html", context)
         # The page's progress strip is outside the replaced panel; the script updates it from these.

@@ -209,17 +209,27 @@ def write_csv(path: Path, names, a, b, outcome) -> None:
                              f"{1.7e9 + k:.1f}"])
 
 
-def run_cli(path: Path, *args: str) -> tuple[float, int, int, str]:
+# Started from a small helper process: a child forked from this (large) process would count the
+# parent's pages in its peak RSS until it execs.
+_MEASURE = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = proc.stderr.read()
+_, status, usage = os.wait4(proc.pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss * 1024, os.waitstatus_to_exitcode(status))
+sys.stderr.write(err.decode())
+"""
+
+
+def run_cli(path: Path, *args: str) -> tuple[float, int, int]:
     """Wall time, peak RSS (bytes) and exit code of ``python -m ratings leaderboard``."""
-    start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ratings", "leaderboard", str(path), *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out = proc.stdout.read()
-    proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    elapsed = time.perf_counter() - start
-    return elapsed, usage.ru_maxrss * 1024, proc.returncode, out.decode()
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "ratings", "leaderboard", str(path),
+                           *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    wall, rss, code = proc.stdout.split()
+    if int(code) != 0:
+        print(proc.stderr, file=sys.stderr)
+    return float(wall), int(rss), int(code)
 
 
 # --------------------------------------------------------------------------------------------

@@ -167,3 +167,15 @@ def test_live_prompts_are_never_served_in_pool_battles(voter, live_llms):
     live.start_live_battle(voter=voter, text="Private question about my team.")
     other = make_user("other-voter")
     assert services.start_battle(voter=other) is None
+
+
+def test_after_the_vote_the_socket_sends_the_reveal_with_names(client, voter, live_llms):
+    client.force_login(voter)
+    battle = live.start_live_battle(voter=voter, text="What is a race condition?")
+    connected, _, before = _first_frame(f"/ws/live/{battle.code}/", client)
+    _assert_blind(before)
+    client.post(f"/battle/{battle.code}/vote/", {"outcome": "tie"})
+    battle.refresh_from_db()
+    connected, _, after = _first_frame(f"/ws/live/{battle.code}/", client)
+    assert connected
+    assert battle.version_a.llm.name in after and battle.version_b.llm.name in after

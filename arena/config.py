@@ -8,6 +8,7 @@ startup, rather than surfacing later as odd behaviour.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -160,3 +161,25 @@ def configuration_problems(*, database_engine: str, broker_url: str, channel_bac
             "DATABASE_URL points at a real database but SECRET_KEY is not set.",
         ))
     return problems
+
+
+def embedded_fernet_key(base_dir: Path) -> str:
+    """A per-checkout key for stored API keys in embedded mode, kept in ``var/fernet_key``.
+
+    Real deployments set ``ARENA_FERNET_KEYS``; a key made here must be copied
+    into it (first or last) before moving the database elsewhere.
+    """
+    path = base_dir / "var" / "fernet_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as f:
+        f.write(key)
+    return key

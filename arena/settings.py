@@ -179,3 +179,39 @@ ARENA_PAIRING_FLOOR = env_float("PAIRING_FLOOR", 0.2)
 ARENA_LIVE_MAX_TURNS = env_int("LIVE_MAX_TURNS", 5)
 ARENA_ALLOW_SAME_LLM_PAIRS = env_bool("ALLOW_SAME_LLM_PAIRS", False)
 ARENA_OUTLIER_ALPHA = env_float("OUTLIER_ALPHA", 0.01)
+# Provider API keys stored in the database are encrypted with these Fernet keys (comma-separated):
+# the first encrypts, all decrypt; rotate with `manage.py rotate_api_keys`. Embedded mode makes one in var/.
+ARENA_FERNET_KEYS = env_list("ARENA_FERNET_KEYS", []) or (
+    [config.embedded_fernet_key(BASE_DIR)] if EMBEDDED else []
+)
+# Base URLs on private networks or loopback (a local vLLM or Ollama); on by default only in embedded mode.
+ARENA_ALLOW_PRIVATE_ENDPOINTS = env_bool("ARENA_ALLOW_PRIVATE_ENDPOINTS", EMBEDDED)
+# Wall-clock budget of the admin's "test connection" call (seconds).
+ARENA_TEST_CONNECTION_DEADLINE = env_float("TEST_CONNECTION_DEADLINE", 15.0)
+# Generation jobs (see battles.runner, battles.limits and battles.jobs)
+# Generations per worker task; they run concurrently inside it, within each LLM's limits.
+ARENA_GENERATION_BATCH_SIZE = env_int("GENERATION_BATCH_SIZE", 50)
+# A batch stops waiting for provider slots after this many seconds and re-queues what it has not started,
+# so that no task outlives the broker's visibility timeout.
+ARENA_GENERATION_BATCH_WAIT = env_float("GENERATION_BATCH_WAIT", 60.0)
+# Consecutive failed generations of one LLM that open its circuit breaker (0 = never).
+ARENA_BREAKER_THRESHOLD = env_int("BREAKER_THRESHOLD", 5)
+# The reconciler re-queues pending generations this many seconds past due (their message was lost).
+ARENA_GENERATION_REQUEUE_AFTER = env_float("GENERATION_REQUEUE_AFTER", 600.0)
+# At most one live progress update per job per this many seconds.
+ARENA_JOB_PROGRESS_INTERVAL = env_float("JOB_PROGRESS_INTERVAL", 0.5)
+# Benchmark comparison: a model is flagged for hands-on evaluation when its benchmark rank lies
+# more than this many places outside its arena rank interval (and it has ARENA_MIN_VOTES).
+ARENA_VIBES_GAP_THRESHOLD = env_int("VIBES_GAP_THRESHOLD", 5)
+# Bootstrap rounds (models resampled) behind the Spearman/Kendall intervals.
+ARENA_BENCHMARK_BOOTSTRAP_ROUNDS = env_int("BENCHMARK_BOOTSTRAP_ROUNDS", 1000)
+# JSON API: votes per page by default, and the most a client may ask for.
+ARENA_API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100)
+ARENA_API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)
+# Leaderboards: filtered boards are cached as snapshots; keep this many per filter.
+ARENA_FILTERED_SNAPSHOTS_KEPT = env_int("FILTERED_SNAPSHOTS_KEPT", 5)
+# First place is "fragile" when dropping fewer than this many votes, or this share of all votes, changes it.
+ARENA_FRAGILE_TOP_VOTES = env_int("FRAGILE_TOP_VOTES", 20)
+ARENA_FRAGILE_TOP_SHARE = env_float("FRAGILE_TOP_SHARE", 0.01)
+# Rating over time: at most this many cumulative refits per chart.
+ARENA_HISTORY_POINTS = env_int("HISTORY_POINTS", 30)

@@ -10,6 +10,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("leaderboard/", include("ratings.urls")),
+    path("benchmarks/", include("ratings.benchmarks.urls")),
+    path("exports/", include("ratings.exports.urls")),
+    path("api/", include("ratings.api.urls")),
     path("", include("battles.urls")),
 ]
 

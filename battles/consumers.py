@@ -62,3 +62,52 @@ class LiveBattleConsumer(AsyncWebsocketConsumer):
             # Names only ever travel after the vote is stored.
             return render_to_string("battles/_reveal.html", reveal_context(battle.vote))
         return render_to_string("battles/_live_panel.html", {**vote_form_context(), **live.battle_view(battle)})
+
+
+class JobProgressConsumer(AsyncWebsocketConsumer):
+    """Sends the progress of one generation job to admins watching its page.
+
+    Workers send the rendered fragment to the job's group (throttled, see
+    ``battles.jobs``); on connect and on any client message the fragment is
+    rendered here from the database, so a reconnect shows the current state.
+    """
+
+    async def connect(self):
+        self.code = self.scope["url_route"]["kwargs"]["code"]
+        html = await self._fragment()
+        if html is None:
+            await self.close(code=4403)
+            return
+        from battles import jobs
+
+        self.group = jobs.group_name(self.code)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send(text_data=html)
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        html = await self._fragment()
+        if html is None:
+            await self.close(code=4403)
+            return
+        await self.send(text_data=html)
+
+    async def job_progress(self, event):
+        await self.send(text_data=event["html"])
+
+    @database_sync_to_async
+    def _fragment(self):
+        """The rendered progress, or None when this user may not watch the job."""
+        from battles import jobs
+        from battles.models import GenerationJob
+
+        if not jobs.can_manage_jobs(self.scope.get("user")):
+            return None
+        job = GenerationJob.objects.filter(code=self.code).first()
+        if job is None:
+            return None
+        return jobs.render_progress(job)

@@ -19,8 +19,10 @@ import httpx
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
-from battles.models import Generation, LLMVersion
+from battles import endpoints, keys
+from battles.models import LLM, Generation, LLMVersion
 from battles.providers import ChatRequest, ChatResult, ProviderError, get_provider
 
 logger = logging.getLogger(__name__)
@@ -53,11 +55,17 @@ def claim(generation_id: int) -> uuid.UUID | None:
     return token if claimed else None
 
 
-def resolve_api_key(env_name: str) -> str:
-    """The key from the named environment variable; never stored or logged."""
-    if not env_name:
-        return ""
-    return os.environ.get(env_name, "")
+@sensitive_variables()
+def resolve_api_key(llm: LLM) -> str:
+    """The key to send for ``llm`` (its stored key decrypted, else its variable's value).
+
+    Never stored, logged or put in task arguments; a stored key that cannot be
+    decrypted raises a non-retryable ProviderError with a reason safe to show.
+    """
+    try:
+        return keys.api_key_of(llm)
+    except keys.KeyStoreError as exc:
+        raise ProviderError(exc.message, retryable=False) from None
 
 
 def build_request(version: LLMVersion, messages: list[dict], *, stream: bool = True) -> ChatRequest:
@@ -69,7 +77,7 @@ def build_request(version: LLMVersion, messages: list[dict], *, stream: bool = T
         system_prompt=version.system_prompt,
         temperature=version.temperature,
         max_tokens=version.max_tokens,
-        api_key=resolve_api_key(llm.api_key_env),
+        api_key=resolve_api_key(llm),
         stream=stream,
         connect_timeout=settings.ARENA_PROVIDER_CONNECT_TIMEOUT,
         read_timeout=settings.ARENA_PROVIDER_READ_TIMEOUT,
@@ -103,9 +111,11 @@ def run_generation(*, generation_id: int, final_attempt: bool = False,
     if not version.llm.base_url:
         return _fail(generation_id, token, "This LLM has no base URL configured.")
     messages = list(generation.context or []) + [{"role": "user", "content": generation.prompt.text}]
-    request = build_request(version, messages)
     provider = get_provider(version.llm.provider)
     try:
+        # Checked at call time: the host may resolve elsewhere than when the URL was saved.
+        endpoints.ensure_callable(version.llm.base_url)
+        request = build_request(version, messages)
         if client is None:
             with httpx.Client(follow_redirects=False) as own_client:
                 result = provider.chat(own_client, request)

@@ -4,6 +4,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class LLM(models.Model):
@@ -36,6 +37,12 @@ class LLM(models.Model):
         blank=True,
         help_text="Name of the environment variable that holds the API key (never the key itself).",
     )
+    api_key_encrypted = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="The API key as a Fernet token (see battles.keys); never the key in clear.",
+    )
+    api_key_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     price_input_per_mtok = models.DecimalField(
         "input price / 1M tokens", max_digits=12, decimal_places=4, default=Decimal("0")
     )
@@ -44,11 +51,33 @@ class LLM(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     imported = models.BooleanField(default=False, help_text="Created by an import; has no endpoint.")
+    # Limits shared by every worker (see battles.limits); 0 means unlimited.
+    max_concurrency = models.PositiveIntegerField(
+        default=50, help_text="Calls in flight at once, across all workers (0 = unlimited)."
+    )
+    requests_per_minute = models.PositiveIntegerField(default=0, help_text="0 = unlimited.")
+    tokens_per_minute = models.PositiveIntegerField(
+        default=0,
+        help_text="Input plus output tokens per minute (0 = unlimited); estimated before a call, corrected after.",
+    )
+    breaker_opened_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Set when repeated failures stopped all calls to this LLM; an admin resets it.",
+    )
+    breaker_reason = models.TextField(blank=True, editable=False)
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Failed generations since the last success (see battles.breaker)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = "LLM"
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(api_key_env="") | Q(api_key_encrypted=""), name="llm_one_api_key_source"
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -56,6 +85,13 @@ class LLM(models.Model):
     @property
     def is_active(self):
         return self.status == self.Status.ACTIVE
+
+    @property
+    def key_source(self) -> str:
+        """Where the API key comes from: "stored", "env" or "" (none); never the key."""
+        if self.api_key_encrypted:
+            return "stored"
+        return "env" if self.api_key_env else ""
 
     def current_version(self):
         return self.versions.order_by("-number").first()
@@ -153,6 +189,10 @@ class Generation(models.Model):
     cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     imported = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When a task is expected to pick this generation up; the reconciler re-queues it long past that.",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -166,6 +206,38 @@ class Generation(models.Model):
 
     def __str__(self):
         return f"{self.llm_version} on prompt {self.prompt_id} ({self.status})"
+
+
+class GenerationJob(models.Model):
+    """Answers for a pool × a set of LLM versions × samples, started by an admin.
+
+    The job owns no generations: its scope is the pool's visible prompts ×
+    ``versions`` × samples below ``samples``, so progress is always read from
+    the generations themselves (see ``battles.jobs``).
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        CANCELLED = "cancelled", "Cancelled"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    pool = models.ForeignKey(PromptPool, on_delete=models.PROTECT, related_name="jobs")
+    versions = models.ManyToManyField(LLMVersion, related_name="jobs")
+    samples = models.PositiveSmallIntegerField(default=1, help_text="Answers per prompt and LLM version.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    queued = models.PositiveIntegerField(default=0, help_text="Generations queued when the job started.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.pool} × {self.versions.count()} version(s), {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class Battle(models.Model):

@@ -4,4 +4,5 @@ from battles import consumers
 
 websocket_urlpatterns = [
     path("ws/live/<uuid:code>/", consumers.LiveBattleConsumer.as_asgi()),
+    path("ws/jobs/<uuid:code>/", consumers.JobProgressConsumer.as_asgi()),
 ]

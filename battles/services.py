@@ -10,7 +10,9 @@ import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
+from battles import endpoints, keys, url_policy
 from battles.integrity import find_identity_mentions, identity_terms, minimum_vote_ms
 from battles.models import LLM, Battle, Generation, LLMVersion, Prompt, PromptPool, Vote
 from battles.pairing import PairingState, choose_pair
@@ -54,13 +56,53 @@ class VoteResult:
 VERSIONED_FIELDS = ("model_id", "temperature", "max_tokens", "system_prompt")
 
 
+class InvalidLLMSettings(ValueError):
+    """An LLM configuration that was not saved; ``message`` is safe to show (never a key)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def check_llm_endpoint(*, base_url: str, api_key_env: str, has_stored_key: bool) -> str | None:
+    """Raise InvalidLLMSettings for a refused base URL or key reference.
+
+    Returns a warning when the URL's host does not resolve from here (saved
+    anyway: every call checks the URL again).
+    """
+    if api_key_env:
+        problem = keys.env_name_problem(api_key_env)
+        if problem:
+            raise InvalidLLMSettings(problem)
+        if has_stored_key:
+            raise InvalidLLMSettings("Use either an environment variable or a stored API key, not both.")
+    if not base_url:
+        return None
+    try:
+        return endpoints.configuration_warning(base_url)
+    except url_policy.URLRefused as exc:
+        raise InvalidLLMSettings(f"Base URL refused: {exc.reason}") from None
+
+
+@sensitive_variables("api_key")
 def create_llm(*, name: str, provider: str, base_url: str, model_id: str, api_key_env: str = "",
-               temperature: float | None = None, max_tokens: int = 1024, system_prompt: str = "",
-               price_input_per_mtok: Decimal | float = 0, price_output_per_mtok: Decimal | float = 0,
-               imported: bool = False, status: str = LLM.Status.ACTIVE) -> LLM:
+               api_key: str = "", temperature: float | None = None, max_tokens: int = 1024,
+               system_prompt: str = "", price_input_per_mtok: Decimal | float = 0,
+               price_output_per_mtok: Decimal | float = 0, imported: bool = False,
+               status: str = LLM.Status.ACTIVE) -> LLM:
+    """Create an LLM and its version 1.
+
+    ``api_key`` is stored encrypted (see ``battles.keys``); ``api_key_env``
+    names a variable instead. Raises InvalidLLMSettings for a refused base URL
+    or key reference, and keys.KeyStoreError when a key is given but no
+    Fernet key is configured.
+    """
+    check_llm_endpoint(base_url=base_url, api_key_env=api_key_env, has_stored_key=bool(api_key))
+    encrypted = keys.encrypt(api_key) if api_key else ""
     with transaction.atomic():
         llm = LLM.objects.create(
             name=name, provider=provider, base_url=base_url, api_key_env=api_key_env,
+            api_key_encrypted=encrypted, api_key_set_at=timezone.now() if encrypted else None,
             price_input_per_mtok=Decimal(str(price_input_per_mtok)),
             price_output_per_mtok=Decimal(str(price_output_per_mtok)),
             imported=imported, status=status,
@@ -89,6 +131,33 @@ def update_llm_settings(*, llm: LLM, **changes) -> LLMVersion:
         if all(getattr(current, f) == values[f] for f in VERSIONED_FIELDS):
             return current
         return LLMVersion.objects.create(llm=llm, number=current.number + 1, **values)
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    rotated: int
+    undecryptable: list[str]  # names of LLMs whose key no configured Fernet key opens
+
+
+def rotate_stored_api_keys() -> KeyRotation:
+    """Re-encrypt every stored API key under the first key of ARENA_FERNET_KEYS.
+
+    Each row moves by compare-and-set on its old token, so a key changed by an
+    admin meanwhile is left as the admin set it. Raises keys.KeysNotConfigured
+    when no Fernet key is configured.
+    """
+    keys.encrypt("")  # fail early and clearly when nothing is configured
+    rotated, undecryptable = 0, []
+    for pk, name, token in LLM.objects.exclude(api_key_encrypted="").values_list(
+        "pk", "name", "api_key_encrypted"
+    ):
+        try:
+            new_token = keys.rotate(token)
+        except keys.UndecryptableKey:
+            undecryptable.append(name)
+            continue
+        rotated += LLM.objects.filter(pk=pk, api_key_encrypted=token).update(api_key_encrypted=new_token)
+    return KeyRotation(rotated=rotated, undecryptable=undecryptable)
 
 
 def retire_or_delete_llm(*, llm: LLM) -> str:
@@ -141,14 +210,17 @@ def enqueue_generations(*, pool: PromptPool, versions: list[LLMVersion], samples
         )
         todo = list(
             Generation.objects.filter(
-                prompt__pool=pool, llm_version__in=versions,
+                prompt__pool=pool, prompt__hidden=False, llm_version__in=versions, sample__lt=samples,
                 status__in=[Generation.Status.PENDING, Generation.Status.FAILED],
-            ).values_list("id", flat=True)
+            ).order_by("llm_version_id", "prompt_id", "sample").values_list("id", "llm_version_id")
         )
-        Generation.objects.filter(id__in=todo, status=Generation.Status.FAILED).update(
-            status=Generation.Status.PENDING, error=""
+        ids = [gid for gid, _ in todo]
+        # A failed generation queued again gets a fresh retry budget.
+        Generation.objects.filter(id__in=ids, status=Generation.Status.FAILED).update(
+            status=Generation.Status.PENDING, error="", attempts=0
         )
-        transaction.on_commit(lambda: [tasks.generate_answer.delay(gid) for gid in todo])
+        Generation.objects.filter(id__in=ids).update(due_at=timezone.now())
+        transaction.on_commit(lambda: tasks.queue_generations(todo))
     return len(todo)
 
 

@@ -4,7 +4,7 @@
                                             [--repeat 3] [--skip-slow-peers] [--skip-peers]
 
 Data: ``--votes`` simulated votes over ``--models`` models (seeded, about 30% ties and
-both-bad). Our figures are the best of ``--repeat`` runs; each peer runs once (they are slow,
+both-bad). Our figures are the best of ``--repeat`` runs (default 5); each peer runs once (they are slow,
 and JAX compiles on first use, which is part of what a caller pays). Peers:
 
 * arena-rank (LMArena's package, JAX): BT with 100 bootstrap rounds (multiprocessing, spawn),
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--csv-rows", type=int, default=1_670_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-slow-peers", action="store_true",
                         help="skip arena-rank's and evalica's bootstraps (minutes each)")

@@ -1,7 +1,11 @@
-from django.conf import settings
-from django.db import models
+import uuid
 
-from battles.models import LLMVersion
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from battles.models import LLM, Generation, LLMVersion
 
 
 class OnlineRating(models.Model):
@@ -48,3 +52,111 @@ class VoterCheck(models.Model):
 
     def __str__(self):
         return f"{self.voter}: p={self.p_value:.3g}{' (flagged)' if self.flagged else ''}"
+
+
+class GenerationStyle(models.Model):
+    """Style features of one answer, the covariates of the style-controlled board.
+
+    Owned by ratings (battles never imports ratings, and one ``style_counts`` serves both
+    the engine and the app): filled from the answer's text by
+    ``ratings.boards.fill_style_features`` for every answer of a counted battle that has
+    none yet, before a style-controlled fit and after each background recomputation. An
+    answer's text never changes once it is done, so a row never goes stale.
+    """
+
+    generation = models.OneToOneField(Generation, on_delete=models.CASCADE, primary_key=True, related_name="style")
+    length = models.PositiveIntegerField(help_text="Characters.")
+    headers = models.PositiveIntegerField(help_text="Markdown headers.")
+    bold = models.PositiveIntegerField(help_text="Bold spans.")
+    list_items = models.PositiveIntegerField(help_text="Markdown list items.")
+
+    def __str__(self):
+        return f"style of generation {self.generation_id}"
+
+
+class Benchmark(models.Model):
+    """A public or internal benchmark whose scores are compared with arena ranks."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    higher_is_better = models.BooleanField(default=True, help_text="Off for error rates, latencies and the like.")
+    weight = models.FloatField(
+        default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)],
+        help_text="Weight in the composite (z-scores averaged with these weights); 0 leaves it out.",
+    )
+    source = models.CharField(max_length=500, blank=True, help_text="Where the scores come from (URL or note).")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ModelAlias(models.Model):
+    """A model name as benchmark files spell it, mapped to an LLM.
+
+    Exact and case-insensitive matches of an LLM's own name resolve without an alias.
+    """
+
+    name = models.CharField(
+        max_length=200, help_text="The name as it appears in benchmark files (unique, ignoring case)."
+    )
+    llm = models.ForeignKey(LLM, on_delete=models.CASCADE, related_name="benchmark_aliases")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "model alias"
+        verbose_name_plural = "model aliases"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="modelalias_unique_name_ci"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} → {self.llm}"
+
+
+class BenchmarkScore(models.Model):
+    """One model's score on one benchmark, as imported; ``llm`` is None until the name resolves."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="scores")
+    model_name = models.CharField(max_length=200, help_text="The model's name as imported.")
+    llm = models.ForeignKey(LLM, on_delete=models.SET_NULL, null=True, blank=True, related_name="benchmark_scores")
+    score = models.FloatField()
+    source = models.CharField(max_length=500, blank=True)
+    date = models.DateField(null=True, blank=True, help_text="When the score was measured or published.")
+    imported_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["benchmark__name", "model_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["benchmark", "model_name"], name="benchmarkscore_unique_model"),
+        ]
+
+    def __str__(self):
+        return f"{self.model_name} on {self.benchmark}: {self.score:g}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the read-only API. Only a SHA-256 of the token is stored."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True, help_text="What the token is for, e.g. 'weekly report'.")
+    prefix = models.CharField(max_length=16, editable=False, help_text="The token's first characters, to tell tokens apart.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "API token"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.prefix}… ({self.owner})"
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None

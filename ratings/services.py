@@ -21,6 +21,10 @@ from battles.models import LLMVersion, Vote
 from ratings.models import OnlineRating, RatingSnapshot
 
 DEFAULT_SCOPE = "default"
+# Style-controlled boards are snapshots of their own: the vote filter's scope plus this suffix
+# (see ratings.boards.style_snapshot, which computes one on request when it is stale).
+STYLE_SUFFIX = "|style"
+STYLE_SCOPE = DEFAULT_SCOPE + STYLE_SUFFIX
 RECOMPUTE_PENDING_KEY = "ratings:recompute-pending"
 DEFAULT_DRAW_PROBABILITY = 0.3
 
@@ -43,16 +47,9 @@ def vote_set_hash(counts: list[tuple[int, int, str, int]]) -> str:
     return hashlib.sha256(json.dumps(counts, separators=(",", ":")).encode()).hexdigest()
 
 
-def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = None) -> RatingSnapshot:
-    from ratings.engine import VoteTable, fit_bradley_terry
-
-    votes = counted_votes() if votes is None else votes
-    counts = aggregated_counts(votes)
-    version_ids = {a for a, _, _, _ in counts} | {b for _, b, _, _ in counts}
-    labels = {
-        v.pk: v.label for v in LLMVersion.objects.filter(pk__in=version_ids).select_related("llm")
-    }
-    engine_settings = {
+def engine_settings() -> dict:
+    """The settings every Bradley–Terry snapshot is fitted with; part of its identity."""
+    return {
         "method": "bradley_terry",
         "ci": "sandwich",
         "scale": 400,
@@ -61,25 +58,67 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
         "min_votes": settings.ARENA_MIN_VOTES,
         "ties": "half a win each way (tie and both_bad)",
     }
+
+
+def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = None,
+                     counts: list[tuple[int, int, str, int]] | None = None,
+                     online: bool = False) -> RatingSnapshot:
+    """Fit and store the board of ``votes`` (default: the counted votes).
+
+    ``counts`` may be passed when the caller already ran ``aggregated_counts(votes)``.
+    ``online``: also replay the votes in order for Elo and TrueSkill (filtered boards; the
+    default board reads the incrementally updated ``OnlineRating`` rows instead).
+    """
+    from ratings.engine import VoteLog, VoteTable, fit_bradley_terry, online_elo, trueskill_ratings
+
+    votes = counted_votes() if votes is None else votes
+    counts = aggregated_counts(votes) if counts is None else counts
+    version_ids = {a for a, _, _, _ in counts} | {b for _, b, _, _ in counts}
+    labels = {
+        v.pk: v.label for v in LLMVersion.objects.filter(pk__in=version_ids).select_related("llm")
+    }
+    engine = engine_settings()
     started = time.perf_counter()
     total = sum(n for *_, n in counts)
     if counts:
         table = VoteTable.from_counts((labels[a], labels[b], outcome, n) for a, b, outcome, n in counts)
         board = fit_bradley_terry(table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES)
         payload = board.to_dict()
-        if board.covariance is not None:
+        if board.covariance is not None and scope == DEFAULT_SCOPE:
             # Kept for the pairing policy (the active rule needs the joint uncertainty).
             payload["covariance_models"] = list(board.models)
             payload["covariance"] = [[round(float(x), 4) for x in row] for row in board.covariance]
+        # Per unordered pair (indices into "models"): wins of each side, ties, both bad;
+        # the head-to-head tables are read from here, not from the votes again.
+        pairs = table.pair_counts()
+        payload["models"] = list(table.models)
+        payload["pairs"] = [
+            [int(x) for x in cell]
+            for cell in zip(pairs.i, pairs.j, pairs.wins_i, pairs.wins_j, pairs.ties, pairs.both_bad)
+        ]
     else:
-        payload = {"rows": []}
+        payload = {"rows": [], "models": [], "pairs": []}
+    if online and counts:
+        ordered = votes.order_by("created_at", "id").values_list("version_a_id", "version_b_id", "outcome")
+        model_a, model_b, outcome = [], [], []
+        for a, b, o in ordered.iterator(chunk_size=20_000):
+            model_a.append(labels[a])
+            model_b.append(labels[b])
+            outcome.append(o)
+        log = VoteLog.from_votes(model_a, model_b, outcome)
+        elo = online_elo(log, k=settings.ARENA_ELO_K)
+        skill = trueskill_ratings(log)
+        payload["online"] = {
+            label: {"elo": elo[label], "trueskill_mu": skill[label][0], "trueskill_sigma": skill[label][1]}
+            for label in elo
+        }
     outcomes = {o: 0 for o in Vote.Outcome.values}
     for *_, outcome, n in counts:
         outcomes[outcome] += n
     payload["outcome_totals"] = outcomes
     payload["version_ids"] = {label: pk for pk, label in labels.items()}
     return RatingSnapshot.objects.create(
-        scope=scope, settings=engine_settings, vote_count=total, vote_hash=vote_set_hash(counts),
+        scope=scope, settings=engine, vote_count=total, vote_hash=vote_set_hash(counts),
         payload=payload, duration_ms=int((time.perf_counter() - started) * 1000),
     )
 
@@ -147,10 +186,18 @@ def apply_vote_to_online_ratings(*, vote: Vote) -> None:
 
 
 def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
-    """Snapshot rows joined with the online ratings, best first."""
+    """Snapshot rows joined with the online ratings, best first.
+
+    A filtered snapshot carries Elo and TrueSkill replayed over its own votes; the default
+    board joins the ``OnlineRating`` rows that every counted vote moves.
+    """
     if snapshot is None:
         return []
     version_ids = snapshot.payload.get("version_ids", {})
+    if "online" in snapshot.payload:
+        replayed = snapshot.payload["online"]
+        return [{**row, "elo": None, "trueskill_mu": None, "trueskill_sigma": None, **replayed.get(row["model"], {})}
+                for row in snapshot.payload.get("rows", [])]
     online = {r.llm_version_id: r for r in OnlineRating.objects.filter(llm_version_id__in=version_ids.values())}
     rows = []
     for row in snapshot.payload.get("rows", []):

@@ -1,29 +1,211 @@
+"""Leaderboard pages for eval leads and admins (post-vote pages: they name models).
+
+Every page reads the same filter from the query string (see ``ratings.filters``) and
+shows the snapshot it was computed from: vote count, vote-set hash, engine settings, time.
+"""
+
+from functools import wraps
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from battles.roles import can_see_leaderboard, roles_of
-from ratings import services
+from battles.models import LLM, Prompt, PromptPool
+from battles.roles import ALL_ROLES, can_see_leaderboard
+from ratings import analysis, boards, charts
+from ratings.filters import BoardFilter
+
+TABS = (
+    ("ratings:leaderboard", "Board"),
+    ("ratings:pairs", "Head to head"),
+    ("ratings:history", "Over time"),
+    ("ratings:cost", "Cost & latency"),
+    ("ratings:decision", "Decision"),
+    ("ratings:quality", "Data quality"),
+)
 
 
-@require_GET
-@login_required
+def insiders_only(view):
+    """GET only, signed in, eval lead or admin; everyone else gets 403."""
+
+    @require_GET
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not can_see_leaderboard(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _page(request, *, style_toggle: bool = False) -> dict:
+    """The filter and what the filter form needs (two queries: categories and pools)."""
+    flt, errors = BoardFilter.from_query(request.GET)
+    style = style_toggle and request.GET.get("style") == "1"
+    extra = {"style": "1"} if style else {}
+    return {
+        "filter": flt,
+        "filter_errors": errors,
+        "style": style,
+        "style_toggle": style_toggle,
+        "query": flt.query_string(**extra),
+        "filter_query": flt.query_string(),
+        "tabs": TABS,
+        "categories": list(
+            Prompt.objects.exclude(category="").order_by("category").values_list("category", flat=True).distinct()
+        ),
+        "pools": list(PromptPool.objects.order_by("name").values_list("code", "name")),
+        "groups": ALL_ROLES,
+        "min_votes": settings.ARENA_MIN_VOTES,
+    }
+
+
+@insiders_only
 def leaderboard(request):
-    if not can_see_leaderboard(request.user):
-        raise PermissionDenied
-    snapshot = services.latest_snapshot()
-    return render(request, "ratings/leaderboard.html", {
+    context = _page(request, style_toggle=True)
+    flt = context["filter"]
+    snapshot = boards.board_snapshot(flt)
+    style = boards.style_snapshot(flt) if context["style"] else None
+    rows = boards.board_rows(snapshot, style=style)
+    context.update({
         "snapshot": snapshot,
-        "rows": services.leaderboard_rows(snapshot),
+        "style_snapshot": style,
+        "rows": rows,
+        "robustness": boards.robustness_of(snapshot),
+        "interval_chart": mark_safe(charts.interval_chart(rows)),
+        "style_chart": mark_safe(charts.interval_chart(
+            [r for r in style.payload.get("rows", [])], label="Style-controlled ratings with 95% intervals"
+        )) if style else "",
+        "has_cost": any(r["cost_per_1000"] is not None for r in rows),
+        "has_latency": any(r["latency_p50_ms"] is not None for r in rows),
     })
+    return render(request, "ratings/leaderboard.html", context)
 
 
-@require_GET
-@login_required
+def _matrix(models, value, colour, text) -> list[dict]:
+    out = []
+    for i, name in enumerate(models):
+        cells = []
+        for j in range(len(models)):
+            v = value(i, j)
+            bg = colour(v) if i != j else "#e9ecef"
+            cells.append({"text": text(v) if i != j else "", "bg": bg, "fg": charts.text_colour(bg),
+                          "title": f"{name} vs {models[j]}"})
+        out.append({"model": name, "cells": cells})
+    return out
+
+
+@insiders_only
+def pairs(request):
+    context = _page(request)
+    snapshot = boards.board_snapshot(context["filter"])
+    table = boards.head_to_head(snapshot)
+    if table is not None:
+        models = table.models
+        ratings = {row["model"]: row["rating"] for row in snapshot.payload["rows"]}
+        predicted = analysis.predicted_matrix(models, ratings)
+        most = max((max(row) for row in table.battles), default=0)
+        percent = (lambda v: "" if v is None else f"{100 * v:.0f}%")
+        context.update({
+            "models": models,
+            "win_rates": _matrix(models, table.win_rate, charts.diverging_colour, percent),
+            "battles": _matrix(models, lambda i, j: table.battles[i][j],
+                               lambda v: charts.sequential_colour(v, most), lambda v: str(v) if v else ""),
+            "predicted": _matrix(models, lambda i, j: predicted[i][j], charts.diverging_colour, percent),
+        })
+    context["snapshot"] = snapshot
+    return render(request, "ratings/pairs.html", context)
+
+
+@insiders_only
+def history(request):
+    context = _page(request)
+    data = boards.rating_history(context["filter"])
+    context.update({
+        "history": data,
+        "chart": mark_safe(charts.line_chart(data["labels"], data["series"], bands=len(data["series"]) <= 3)),
+    })
+    return render(request, "ratings/history.html", context)
+
+
+@insiders_only
+def cost(request):
+    context = _page(request)
+    snapshot = boards.board_snapshot(context["filter"])
+    rows = boards.board_rows(snapshot)
+    cost_points = [{"key": r["model"], "x": r["cost_per_1000"], "y": r["rating"], "low": r["lower"],
+                    "high": r["upper"]} for r in rows if r["cost_per_1000"] is not None]
+    latency_points = [{"key": r["model"], "x": r["latency_p50_ms"], "y": r["rating"], "low": r["lower"],
+                       "high": r["upper"]} for r in rows if r["latency_p50_ms"] is not None]
+    cost_front = analysis.pareto_front((p["key"], p["x"], p["y"]) for p in cost_points)
+    latency_front = analysis.pareto_front((p["key"], p["x"], p["y"]) for p in latency_points)
+    log_cost = _spread(p["x"] for p in cost_points)
+    context.update({
+        "snapshot": snapshot,
+        "rows": rows,
+        "cost_front": cost_front,
+        "latency_front": latency_front,
+        "cost_chart": mark_safe(charts.scatter_chart(
+            cost_points, x_label="cost per 1,000 prompts" + (" (log scale)" if log_cost else ""),
+            y_label="rating", front=cost_front, log_x=log_cost)),
+        "latency_chart": mark_safe(charts.scatter_chart(
+            latency_points, x_label="p50 latency, ms", y_label="rating", front=latency_front)),
+    })
+    return render(request, "ratings/cost.html", context)
+
+
+def _spread(values) -> bool:
+    """A log axis when the values span more than a factor of 20."""
+    values = [v for v in values if v and v > 0]
+    return bool(values) and max(values) / min(values) > 20
+
+
+@insiders_only
+def decision(request):
+    context = _page(request)
+    result = boards.decision(context["filter"])
+    context.update({"decision": result, "snapshot": result.snapshot})
+    return render(request, "ratings/decision.html", context)
+
+
+@insiders_only
+def quality(request):
+    from ratings.quality import integrity_summary
+
+    context = _page(request)
+    snapshot = boards.board_snapshot(context["filter"])
+    totals = snapshot.payload.get("outcome_totals", {}) if snapshot else {}
+    context.update({
+        "snapshot": snapshot,
+        "bias": analysis.position_bias(totals),
+        "totals": totals,
+        "integrity": integrity_summary(),
+    })
+    return render(request, "ratings/quality.html", context)
+
+
+@insiders_only
+def model_page(request, code):
+    from ratings.model_pages import model_page as build
+
+    llm = get_object_or_404(LLM, code=code)
+    context = _page(request)
+    data = build(llm, context["filter"])
+    history = data["history"]
+    context.update(data)
+    context["history_chart"] = mark_safe(charts.line_chart(history["labels"], history["series"], bands=True))
+    # SLOT benchmark_ranks: the benchmark comparison puts this model's benchmark ranks against
+    # its arena rank here (see templates/ratings/model.html); nothing is shown while it is absent.
+    context.setdefault("benchmark_ranks", None)
+    return render(request, "ratings/model.html", context)
+
+
+@insiders_only
 def integrity(request):
-    if "admin" not in roles_of(request.user) and not can_see_leaderboard(request.user):
-        raise PermissionDenied
     from ratings.quality import integrity_summary
 
     return render(request, "ratings/integrity.html", integrity_summary())

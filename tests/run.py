@@ -40,6 +40,8 @@ def configure(environ: dict[str, str]) -> list[str]:
         if not environ.get("REDIS_URL"):
             problems.append("Redis is required in CI: set REDIS_URL or start Redis on 127.0.0.1:6379.")
     environ.setdefault("SECRET_KEY", "tests-only-secret-key-not-for-production")
+    # The fake provider listens on 127.0.0.1; tests of the URL policy set the setting themselves.
+    environ.setdefault("ARENA_ALLOW_PRIVATE_ENDPOINTS", "1")
     # One test database per run, so two runs on one Postgres never drop each other's.
     environ.setdefault("TEST_DATABASE_NAME", f"test_arena_{os.getpid()}")
     return problems

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from battles.imports.generations import GenerationRow, parse_generations
@@ -28,6 +28,7 @@ from battles.text import prompt_hash
 
 QUERY_CHUNK = 1000
 POOL_NAME_MAX = 200  # PromptPool.name
+MAX_QUERY_PARAMETERS = 65535  # PostgreSQL's limit per statement
 
 
 def _chunks(items: list, size: int = QUERY_CHUNK) -> Iterable[list]:
@@ -414,28 +415,42 @@ def import_votes(*, path: str | os.PathLike, valid_only: bool = False, dry_run: 
                     if len(batch) >= batch_size:
                         report.imported += _store_votes(batch)
                         batch = []
-            report.imported += _store_votes(batch)
+            if batch:
+                report.imported += _store_votes(batch)
     except (FileRejected, _FileChanged) as exc:
         report.imported = 0
+        report.notes = [note for note in report.notes if not note.startswith("created")]
         report.reject(f"the file changed while it was imported; nothing was stored ({exc})")
     return report
 
 
 def _store_votes(batch: list[tuple[Vote, VoteRow]]) -> int:
-    if not batch:
-        return 0
-    votes = [vote for vote, _ in batch]
-    Vote.objects.bulk_create(votes, batch_size=len(votes))
-    # created_at is auto_now_add, which bulk_create always overwrites: put the
-    # file's timestamps back in the same transaction.
-    dated = []
+    now = timezone.now()
+    votes = []
     for vote, row in batch:
-        if row.timestamp is not None:
-            stamp = row.timestamp
-            if timezone.is_naive(stamp):
-                stamp = timezone.make_aware(stamp)
-            vote.created_at = stamp
-            dated.append(vote)
-    if dated:
-        Vote.objects.bulk_update(dated, ["created_at"], batch_size=1000)
+        stamp = row.timestamp
+        if stamp is None:
+            stamp = now
+        elif timezone.is_naive(stamp):
+            stamp = timezone.make_aware(stamp)
+        vote.created_at = stamp
+        votes.append(vote)
+    _insert_as_given(Vote, votes)
     return len(votes)
+
+
+def _insert_as_given(model, objects: list) -> None:
+    """INSERT the objects with exactly the values they hold (Django's fixture-loading "raw" mode).
+
+    ``bulk_create`` runs ``pre_save``, so ``auto_now_add`` would replace the
+    dates the file gives, and fixing them afterwards with ``bulk_update``
+    made a million-vote import four times slower. Raw mode needs every value
+    set on the instances, which ``Model.__init__`` does for defaults.
+    """
+    if not objects:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
+    connection = connections[router.db_for_write(model)]
+    size = max(1, min(connection.ops.bulk_batch_size(fields, objects), MAX_QUERY_PARAMETERS // len(fields)))
+    for start in range(0, len(objects), size):
+        model._base_manager._insert(objects[start:start + size], fields=fields, raw=True, using=connection.alias)

@@ -9,21 +9,23 @@ and the number of half-wins, so a million votes over 100 models become at most 4
 (14,850 resampling cells). The maximum-likelihood fit is Newton's method on that. The
 bootstrap resamples the cells with one multinomial draw per round (the same distribution as
 resampling battles with replacement) and solves all rounds at once by chord iterations that
-reuse the full-data Hessian, starting from the full-data estimate.
+reuse the full-data Hessian, starting from the full-data estimate; the two halves of the
+rounds run on two threads.
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
+from statistics import NormalDist
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
-from scipy.stats import norm
 
 from .data import VoteTable
 from .ranks import interval_ranks, plain_order
@@ -187,49 +189,49 @@ def sandwich_covariance(data: PairData, beta: np.ndarray) -> np.ndarray:
         return h
     # With A = H + α·11ᵀ: A⁻¹ = H⁺ + 11ᵀ/(α m²), and the extra term vanishes in A⁻¹GA⁻¹ because
     # G·1 = 0, so two Cholesky solves give H⁺GH⁺ directly.
-    alpha = max(np.trace(h) / m, 1e-12) / m
-    try:
-        factor = scipy.linalg.cho_factor(h + alpha, check_finite=False)
-    except np.linalg.LinAlgError:  # disconnected comparison graph
+    if count_components(data) > 1:  # more null directions than the ones vector
         h_inv = np.linalg.pinv(h, hermitian=True)
         return h_inv @ g @ h_inv
+    alpha = max(np.trace(h) / m, 1e-12) / m
+    factor = scipy.linalg.cho_factor(h + alpha, check_finite=False)
     left = scipy.linalg.cho_solve(factor, g, check_finite=False)
     cov = scipy.linalg.cho_solve(factor, left.T, check_finite=False)
     return (cov + cov.T) / 2.0
 
 
-def centred_inverse(h: np.ndarray) -> np.ndarray:
-    """Pseudo-inverse of a graph-Laplacian-like matrix whose null space is the ones vector.
-
-    (H + α·11ᵀ)⁻¹ = H⁺ + 11ᵀ/(α m²); the extra term vanishes in H⁺GH⁺ because G·1 = 0, and
-    is removed here by centring. Falls back to pinv when the comparison graph is disconnected.
-    """
-    m = h.shape[0]
-    if m == 0:
-        return h.copy()
-    alpha = max(np.trace(h) / m, 1e-12) / m
-    try:
-        c, low = scipy.linalg.cho_factor(h + alpha, check_finite=False)
-        inv = scipy.linalg.cho_solve((c, low), np.eye(m), check_finite=False)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(h, hermitian=True)
-    centre = np.eye(m) - 1.0 / m
-    return centre @ inv @ centre
+def count_components(data: PairData) -> int:
+    """Number of connected groups in the comparison graph (models linked by at least one vote)."""
+    graph = scipy.sparse.coo_matrix((np.ones(len(data.i)), (data.i, data.j)), shape=(data.m, data.m))
+    return int(connected_components(graph, directed=False)[0])
 
 
 def bootstrap_betas(data: PairData, beta_hat: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
     """β for ``rounds`` resamples of the votes with replacement (rows: rounds).
 
     Each round is one multinomial draw over the (pair, outcome) cells, which is exactly the
-    distribution of the cell counts when votes are resampled with replacement.
+    distribution of the cell counts when votes are resampled with replacement. The rounds are
+    split in two fixed halves, each with its own child generator of ``rng``, and the halves run
+    on two threads (NumPy releases the GIL): the result depends on the seed only.
     """
-    p_count = len(data.i)
     cells = np.concatenate([data.wins_i, data.wins_j, data.half])
     total = int(round(cells.sum()))
     if rounds <= 0 or total == 0:
         return np.zeros((0, data.m))
-    draws = rng.multinomial(total, cells / cells.sum(), size=rounds).astype(float)
-    return fit_resamples(data, beta_hat, draws[:, :p_count], draws[:, p_count:2 * p_count], draws[:, 2 * p_count:])
+    probabilities = cells / cells.sum()
+    p_count = len(data.i)
+
+    def half(args):
+        generator, size = args
+        if size == 0:
+            return np.zeros((0, data.m))
+        draws = generator.multinomial(total, probabilities, size=size).astype(float)
+        return fit_resamples(data, beta_hat, draws[:, :p_count], draws[:, p_count:2 * p_count],
+                             draws[:, 2 * p_count:])
+
+    data.incidence  # build the cached matrix once, before the threads
+    jobs = list(zip(rng.spawn(2), (rounds // 2, rounds - rounds // 2)))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return np.vstack(list(pool.map(half, jobs)))
 
 
 def fit_resamples(data: PairData, beta_hat: np.ndarray, wins_i: np.ndarray, wins_j: np.ndarray,
@@ -395,8 +397,7 @@ def fit_bradley_terry(
     beta = fit_pairs(data)
     beta -= beta.mean()
     warnings = []
-    n_components, _ = connected_components(
-        scipy.sparse.coo_matrix((np.ones(len(data.i)), (data.i, data.j)), shape=(m, m)), directed=False)
+    n_components = count_components(data)
     if n_components > 1:
         warnings.append(f"the comparison graph has {n_components} disconnected groups of models; "
                         "ratings are not comparable across groups")
@@ -412,7 +413,7 @@ def fit_bradley_terry(
         if anchor_idx is not None:
             k = anchor_idx[0]
             cov = cov - cov[:, [k]] - cov[[k], :] + cov[k, k]
-        half_width = norm.ppf(1.0 - alpha / 2.0) * np.sqrt(np.maximum(np.diag(cov), 0.0))
+        half_width = NormalDist().inv_cdf(1.0 - alpha / 2.0) * np.sqrt(np.maximum(np.diag(cov), 0.0))
         lower, upper = ratings - half_width, ratings + half_width
         covariance = cov
     elif ci == "bootstrap":

@@ -23,11 +23,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 from scipy.special import expit
-from scipy.stats import norm
 
 from .bt import INITIAL_RATING, RATING_PER_LOGIT, RELATIVE_RIDGE, Leaderboard, fit_bradley_terry
 from .data import SCORE_A, VoteLog
@@ -60,12 +61,15 @@ def style_matrix(style_a, style_b) -> np.ndarray:
     if np.any(style_a < 0) or np.any(style_b < 0):
         raise ValueError("style counts must not be negative")
     total = style_a + style_b
-    with np.errstate(invalid="ignore", divide="ignore"):
-        diff = np.where(total > 0, (style_a - style_b) / np.where(total > 0, total, 1.0), 0.0)
-    mean = diff.mean(axis=0) if len(diff) else np.zeros(diff.shape[1])
-    std = diff.std(axis=0) if len(diff) else np.ones(diff.shape[1])
-    std = np.where(std > 0, std, 1.0)
-    return (diff - mean) / std
+    diff = np.subtract(style_a, style_b)
+    np.divide(diff, total, out=diff, where=total > 0)
+    diff[total <= 0] = 0.0
+    if not len(diff):
+        return diff
+    diff -= diff.mean(axis=0)
+    std = np.sqrt(np.einsum("ij,ij->j", diff, diff) / len(diff))
+    diff /= np.where(std > 0, std, 1.0)
+    return diff
 
 
 @dataclass(frozen=True)
@@ -106,60 +110,89 @@ class StyleControlledBoard:
         }
 
 
-def _fit_joint(m, a, b, y, features, ridge, beta0, *, tol=1e-9, max_iter=50):
-    """Newton on θ = (β, γ) for the per-battle logistic model with ties as y = ½."""
-    n, k = features.shape
-    lam_beta = RELATIVE_RIDGE * max(n, 1)
-    pair_key = a * m + b
-    beta = np.zeros(m) if beta0 is None else np.array(beta0, float)
-    gamma = np.zeros(k)
-    f_prev = np.inf
-    step_beta = step_gamma = None
-    for _ in range(max_iter):
-        logits = beta[a] - beta[b] + features @ gamma
-        f = float(np.sum(np.logaddexp(0.0, logits) - y * logits)
-                  + 0.5 * lam_beta * beta @ beta + 0.5 * ridge * gamma @ gamma)
-        if f > f_prev + 1e-12 * abs(f_prev) and step_beta is not None:
-            # Overshoot: halve the last step and evaluate again.
-            step_beta, step_gamma = step_beta / 2, step_gamma / 2
-            beta, gamma = beta - step_beta, gamma - step_gamma
-            if np.max(np.abs(step_beta)) < tol:
-                break
-            continue
-        f_prev = f
-        p = expit(logits)
-        r = y - p
-        v = p * (1.0 - p)
-        grad = np.concatenate([
-            np.bincount(a, r, minlength=m) - np.bincount(b, r, minlength=m) - lam_beta * beta,
-            features.T @ r - ridge * gamma,
-        ])
-        hess = _joint_matrix(m, a, b, pair_key, features, v)
-        hess[np.diag_indices(m)] += lam_beta
-        hess[np.arange(m, m + k), np.arange(m, m + k)] += ridge
-        step = scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess, check_finite=False), grad, check_finite=False)
-        step_beta, step_gamma = step[:m], step[m:]
-        beta, gamma = beta + step_beta, gamma + step_gamma
-        if np.max(np.abs(step)) < tol:
-            break
-    return beta, gamma
+class _Battles:
+    """Per-battle design for the joint fit. ``onehot`` maps battles to ordered pairs
+    (m² x n, one 1 per column), so one sparse product sums many per-battle columns per pair."""
+
+    def __init__(self, m, a, b, y, features):
+        self.m, self.a, self.b, self.y, self.features = m, a, b, y, features
+        n = len(a)
+        key = (a.astype(np.int64) * m + b).astype(np.int32 if m * m < 2 ** 31 else np.int64)
+        self.onehot = scipy.sparse.csc_matrix((np.ones(n), key, np.arange(n + 1)), shape=(m * m, n))
+
+    def probabilities(self, beta, gamma):
+        return expit(beta[self.a] - beta[self.b] + self.features @ gamma)
+
+    def moments(self, p, *, meat: bool = False):
+        """Gradient of the log-likelihood, information matrix, and (``meat``) the score covariance."""
+        m, k = self.m, self.features.shape[1]
+        blocks = 2 + k if not meat else 3 + 2 * k
+        cols = np.empty((len(p), blocks))
+        r, v = cols[:, 0], cols[:, 1]
+        np.subtract(self.y, p, out=r)
+        np.multiply(p, 1.0 - p, out=v)
+        np.multiply(self.features, v[:, None], out=cols[:, 2:2 + k])
+        if meat:
+            r2 = cols[:, 2 + k]
+            np.multiply(r, r, out=r2)
+            np.multiply(self.features, r2[:, None], out=cols[:, 3 + k:])
+        sums = self.onehot @ cols  # per ordered pair
+        grad = np.concatenate([_a_minus_b(sums[:, 0].reshape(m, m)), self.features.T @ r])
+        info = _joint_matrix(m, sums[:, 1], sums[:, 2:2 + k], self.features.T @ cols[:, 2:2 + k])
+        if not meat:
+            return grad, info, None
+        score = _joint_matrix(m, sums[:, 2 + k], sums[:, 3 + k:], self.features.T @ cols[:, 3 + k:])
+        return grad, info, score
 
 
-def _joint_matrix(m, a, b, pair_key, features, v) -> np.ndarray:
-    """Σ_battles v·x xᵀ with x = (e_a − e_b, f)."""
-    k = features.shape[1]
+def _a_minus_b(per_pair: np.ndarray) -> np.ndarray:
+    """Per model: the sum over its battles as model_a minus the sum over its battles as model_b."""
+    return per_pair.sum(axis=1) - per_pair.sum(axis=0)
+
+
+def _joint_matrix(m, pair_weight, pair_feature_weight, feature_block) -> np.ndarray:
+    """Σ_battles w·x xᵀ with x = (e_a − e_b, f), from its sums per ordered pair."""
+    k = feature_block.shape[0]
     out = np.zeros((m + k, m + k))
-    w = np.bincount(pair_key, v, minlength=m * m).reshape(m, m)
+    w = pair_weight.reshape(m, m)
     s = w + w.T
     out[:m, :m] = np.diag(s.sum(axis=1)) - s
-    vf = features * v[:, None]
-    cross = np.empty((m, k))
     for col in range(k):
-        cross[:, col] = np.bincount(a, vf[:, col], minlength=m) - np.bincount(b, vf[:, col], minlength=m)
-    out[:m, m:] = cross
-    out[m:, :m] = cross.T
-    out[m:, m:] = features.T @ vf
+        out[:m, m + col] = _a_minus_b(pair_feature_weight[:, col].reshape(m, m))
+    out[m:, :m] = out[:m, m:].T
+    out[m:, m:] = feature_block
     return out
+
+
+def _fit_joint(battles: _Battles, ridge, beta0, *, tol=1e-8, max_iter=60):
+    """Newton on θ = (β, γ) for the per-battle logistic model with ties as y = ½.
+
+    A step after which the gradient grows is halved.
+    """
+    m, k = battles.m, battles.features.shape[1]
+    lam_beta = RELATIVE_RIDGE * max(len(battles.a), 1)
+    beta = np.zeros(m) if beta0 is None else np.array(beta0, float)
+    gamma = np.zeros(k)
+    last_step = None
+    previous = np.inf
+    for _ in range(max_iter):
+        grad, info, _ = battles.moments(battles.probabilities(beta, gamma))
+        grad[:m] -= lam_beta * beta
+        grad[m:] -= ridge * gamma
+        size = float(np.max(np.abs(grad)))
+        if last_step is not None and size > previous and np.max(np.abs(last_step)) > tol:
+            last_step = last_step / 2.0
+            beta, gamma = beta - last_step[:m], gamma - last_step[m:]
+            continue
+        previous = size
+        info[np.diag_indices(m)] += lam_beta
+        info[np.arange(m, m + k), np.arange(m, m + k)] += ridge
+        last_step = scipy.linalg.cho_solve(scipy.linalg.cho_factor(info, check_finite=False), grad,
+                                           check_finite=False)
+        beta, gamma = beta + last_step[:m], gamma + last_step[m:]
+        if np.max(np.abs(last_step)) < tol:
+            break
+    return beta, gamma
 
 
 def _as_log(votes) -> VoteLog:
@@ -214,17 +247,14 @@ def fit_style_controlled(
     m = len(models)
     y = np.asarray(SCORE_A)[log.outcome]
     features = style_matrix(style_a, style_b)
-    beta, gamma = _fit_joint(m, a, b, y, features, ridge, raw.beta)
+    battles = _Battles(m, a, b, y, features)
+    beta, gamma = _fit_joint(battles, ridge, raw.beta)
     beta -= beta.mean()
 
     # Sandwich covariance; (1, 0) spans the null space of both H and G, handled by centring.
     k = features.shape[1]
-    logits = beta[a] - beta[b] + features @ gamma
-    p = expit(logits)
-    pair_key = a * m + b
-    hess = _joint_matrix(m, a, b, pair_key, features, p * (1.0 - p))
+    _, hess, meat = battles.moments(battles.probabilities(beta, gamma), meat=True)
     hess[np.arange(m, m + k), np.arange(m, m + k)] += ridge
-    meat = _joint_matrix(m, a, b, pair_key, features, (y - p) ** 2)
     shift = max(np.trace(hess[:m, :m]) / m, 1e-12) / m
     hess[:m, :m] += shift
     h_inv = scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess, check_finite=False), np.eye(m + k),
@@ -234,7 +264,7 @@ def fit_style_controlled(
     h_inv = centre @ h_inv @ centre.T
     cov = h_inv @ meat @ h_inv
 
-    z = norm.ppf(0.5 + confidence / 2.0)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     ratings = INITIAL_RATING + RATING_PER_LOGIT * beta
     cov_r = cov[:m, :m] * RATING_PER_LOGIT ** 2
     shift_rating = 0.0

@@ -2,12 +2,12 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from battles import services
-from battles.models import LLM, Generation, PromptPool
+from battles import jobs
+from battles.models import LLM, GenerationJob, PromptPool
 
 
 class Command(BaseCommand):
-    help = "Queue answer generation for a prompt pool × a set of LLMs (their current versions)."
+    help = "Start a generation job: a prompt pool × a set of LLMs (their current versions)."
 
     def add_arguments(self, parser):
         parser.add_argument("pool", help="Name of the prompt pool")
@@ -34,14 +34,20 @@ class Command(BaseCommand):
         if not llms:
             raise CommandError("There is no active LLM to generate with.")
         versions = [llm.current_version() for llm in llms]
-        queued = services.enqueue_generations(pool=pool, versions=versions, samples=options["samples"])
-        self.stdout.write(f"Queued {queued} generation(s) for {len(versions)} LLM(s) on pool {pool.name!r}.")
+        try:
+            job = jobs.start_generation_job(pool=pool, versions=versions, samples=options["samples"])
+        except jobs.JobError as exc:
+            raise CommandError(exc.message) from None
+        self.stdout.write(
+            f"Queued {job.queued} generation(s) for {len(versions)} LLM(s) on pool {pool.name!r} "
+            f"(job {job.code}; its page: /admin/battles/generationjob/{job.code}/progress/)."
+        )
         if options["wait"]:
-            self._wait(pool, versions, options["timeout"])
+            self._wait(job, options["timeout"])
 
-    def _wait(self, pool, versions, timeout):
+    def _wait(self, job, timeout):
         deadline = time.monotonic() + timeout
-        generations = Generation.objects.filter(prompt__pool=pool, llm_version__in=versions)
+        generations = jobs.scope(job)
         while True:
             open_count = generations.filter(status__in=["pending", "running"]).count()
             if open_count == 0:
@@ -49,6 +55,8 @@ class Command(BaseCommand):
             if time.monotonic() > deadline:
                 raise CommandError(f"Timed out with {open_count} generation(s) unfinished.")
             time.sleep(1)
+        if jobs.finish_if_done(GenerationJob.objects.get(pk=job.pk)):
+            jobs.notify(job)
         done = generations.filter(status="done").count()
         failed = generations.filter(status="failed")
         self.stdout.write(f"Done: {done}, failed: {failed.count()}.")

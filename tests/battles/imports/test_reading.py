@@ -102,3 +102,12 @@ def test_bad_utf8_inside_a_multiline_record_names_the_physical_line():
     record = list(iter_csv_records(iter_lines(io.BytesIO(data), max_bytes=10**6)))[1]
     assert record.line == 2
     assert record.problem.endswith("on line 3")
+
+
+def test_votes_are_parsed_as_a_stream_not_read_whole():
+    from battles.imports.votes import VoteRow, parse_votes
+
+    stream = CountingStream(b"model_a,model_b,winner\n" + b"alpha,beta,model_a\n" * 500_000)
+    first = next(parse_votes(stream, max_bytes=10**9))
+    assert first == VoteRow(line=2, model_a="alpha", model_b="beta", outcome="a")
+    assert stream.bytes_read <= 2 * 64 * 1024

@@ -94,7 +94,7 @@ outcome_rows = st.lists(
     min_size=1, max_size=25)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(rows=outcome_rows, seed=st.integers(0, 2 ** 16))
 def test_any_vote_order_and_any_positions_give_the_same_board(rows, seed):
     rng = np.random.default_rng(seed)
@@ -148,9 +148,10 @@ def test_bootstrap_rounds_are_fits_of_resampled_votes():
     data = bt.PairData.from_table(table)
     beta_hat = bt.fit_pairs(data)
     cells = np.concatenate([data.wins_i, data.wins_j, data.half])
-    rounds = bt.bootstrap_betas(data, beta_hat, 5, np.random.default_rng(3))
     draws = np.random.default_rng(3).multinomial(int(cells.sum()), cells / cells.sum(), size=5)
     p = len(data.i)
+    rounds = bt.fit_resamples(data, beta_hat, draws[:, :p].astype(float), draws[:, p:2 * p].astype(float),
+                              draws[:, 2 * p:].astype(float))
     for r in range(5):
         resampled = data.with_counts(draws[r, :p].astype(float), draws[r, p:2 * p].astype(float),
                                      draws[r, 2 * p:].astype(float))
@@ -190,6 +191,12 @@ def test_disconnected_groups_are_reported():
     table = VoteTable.from_counts([("x", "y", "a", 5), ("y", "x", "a", 3), ("p", "q", "a", 4), ("q", "p", "b", 2)])
     board = fit_bradley_terry(table)
     assert any("disconnected" in w for w in board.warnings)
+    # Each group is centred on its own and keeps finite intervals.
+    r = board.by_model
+    assert (r["x"].rating + r["y"].rating) / 2 == pytest.approx(1000.0, abs=1e-6)
+    assert (r["p"].rating + r["q"].rating) / 2 == pytest.approx(1000.0, abs=1e-6)
+    for row in board.rows:
+        assert np.isfinite(row.lower) and np.isfinite(row.upper) and row.lower < row.rating < row.upper
 
 
 def test_empty_table_gives_an_empty_board():
@@ -231,3 +238,14 @@ def test_without_intervals_rank_is_the_competition_rank():
 
 def test_rating_scale_is_400_over_ln10_per_logit():
     assert RATING_PER_LOGIT == pytest.approx(173.7177927613007)
+
+
+def test_the_large_board_solver_agrees_with_newton(monkeypatch):
+    from ratings.engine import bt
+
+    table = make_table(12, 3000, seed=14)
+    newton = fit_bradley_terry(table, ci="none").by_model
+    monkeypatch.setattr(bt, "_DENSE_LIMIT", 5)  # force L-BFGS, used above 2,000 models
+    lbfgs = fit_bradley_terry(table, ci="none").by_model
+    for model, row in newton.items():
+        assert lbfgs[model].rating == pytest.approx(row.rating, abs=0.01)

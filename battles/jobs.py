@@ -1,0 +1,423 @@
+"""Generation jobs: start one, watch its progress live, cancel it.
+
+A job is a pool × a set of LLM versions × samples per prompt. It owns no rows:
+its progress is read from the generations in its scope every time, so the
+job page, a reload and a reconnecting websocket all show the same numbers,
+and a generation shared with an earlier job simply counts as done.
+
+Live updates: when a generation of a running job reaches a final state, the
+worker renders the job's progress fragment and sends it to the job's channel
+group; at most one update per job per ``ARENA_JOB_PROGRESS_INTERVAL`` across
+all workers, with a trailing update so that the last change is always sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from battles.limits import LimiterUnavailable
+from battles.models import LLM, Generation, GenerationJob, LLMVersion, PromptPool
+from battles.roles import ADMIN, roles_of
+
+logger = logging.getLogger(__name__)
+
+MAX_SAMPLES = 20
+# Throughput for the ETA is measured over this recent window (seconds).
+RATE_WINDOW = 60
+FAILURE_REASONS_SHOWN = 5
+
+
+class JobError(Exception):
+    """A job that was not started; ``message`` is shown to the admin."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def can_manage_jobs(user) -> bool:
+    """Staff users with the admin role start, watch and cancel jobs."""
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff
+                and ADMIN in roles_of(user))
+
+
+def group_name(job_code) -> str:
+    return f"job-{job_code}"
+
+
+# --- write paths ---------------------------------------------------------------------------------
+
+
+def start_generation_job(*, pool: PromptPool, versions: list[LLMVersion], samples: int = 1,
+                         created_by=None) -> GenerationJob:
+    """Create a job and queue every unfinished generation in its scope (on commit).
+
+    Missing generations are created, failed ones are queued again with a fresh
+    retry budget, finished answers are kept. Raises JobError for a job that
+    cannot run (no versions, bad sample count, retired or unconfigured LLMs).
+    """
+    from battles import services
+
+    versions = list({v.pk: v for v in versions}.values())
+    if not versions:
+        raise JobError("Choose at least one LLM.")
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise JobError(f"Samples per prompt must be between 1 and {MAX_SAMPLES}.")
+    llms = {v.llm_id: v.llm for v in LLMVersion.objects.filter(pk__in=[v.pk for v in versions]).select_related("llm")}
+    unusable = sorted(llm.name for llm in llms.values() if not llm.is_active or llm.imported or not llm.base_url)
+    if unusable:
+        raise JobError(
+            "These LLMs cannot generate (retired, imported or without a base URL): " + ", ".join(unusable)
+        )
+    with transaction.atomic():
+        job = GenerationJob.objects.create(pool=pool, samples=samples, created_by=created_by)
+        job.versions.set(versions)
+        queued = services.enqueue_generations(pool=pool, versions=versions, samples=samples)
+        job.queued = queued
+        if queued == 0:
+            job.status, job.finished_at = GenerationJob.Status.FINISHED, timezone.now()
+        job.save(update_fields=["queued", "status", "finished_at"])
+        logger.info("generation job %s started: %s generation(s) queued", job.code, queued)
+    return job
+
+
+def cancel_job(*, job: GenerationJob) -> int:
+    """Stop a running job: its pending generations fail as cancelled (calls in flight finish).
+
+    Returns how many generations were cancelled; raises JobError when the job
+    is not running (finished, or cancelled by someone else first).
+    """
+    with transaction.atomic():
+        if not GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.RUNNING).update(
+            status=GenerationJob.Status.CANCELLED, finished_at=timezone.now()
+        ):
+            raise JobError("This job is not running.")
+        cancelled = scope(job).filter(status=Generation.Status.PENDING).update(
+            status=Generation.Status.FAILED, error="Cancelled with its generation job.",
+            finished_at=timezone.now(),
+        )
+        notify(job)
+    return cancelled
+
+
+def finish_if_done(job: GenerationJob) -> bool:
+    """Mark a running job finished when nothing in its scope is pending or running."""
+    if job.status != GenerationJob.Status.RUNNING:
+        return False
+    if scope(job).filter(status__in=[Generation.Status.PENDING, Generation.Status.RUNNING]).exists():
+        return False
+    finished = GenerationJob.objects.filter(pk=job.pk, status=GenerationJob.Status.RUNNING).update(
+        status=GenerationJob.Status.FINISHED, finished_at=timezone.now()
+    )
+    if finished:
+        job.refresh_from_db(fields=["status", "finished_at"])
+        logger.info("generation job %s finished", job.code)
+    return bool(finished)
+
+
+def finish_idle_jobs() -> int:
+    """For the reconciler: finish running jobs with nothing left to do (and tell their pages)."""
+    count = 0
+    for job in GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING):
+        if finish_if_done(job):
+            notify(job)
+            count += 1
+    return count
+
+
+# --- reading progress ----------------------------------------------------------------------------
+
+
+def scope(job: GenerationJob):
+    """The generations a job covers."""
+    return Generation.objects.filter(
+        prompt__pool_id=job.pool_id, prompt__hidden=False,
+        llm_version__in=job.versions.all(), sample__lt=job.samples,
+    )
+
+
+@dataclass
+class VersionProgress:
+    version: LLMVersion
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    running: int = 0
+    pending: int = 0
+    cost: Decimal = Decimal(0)
+    failure_reasons: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.version.label
+
+    @property
+    def llm(self) -> LLM:
+        return self.version.llm
+
+    @property
+    def open(self) -> int:
+        return self.running + self.pending
+
+    def percent(self, n: int) -> float:
+        return round(100.0 * n / self.total, 1) if self.total else 0.0
+
+    @property
+    def percent_done(self) -> float:
+        return self.percent(self.done)
+
+    @property
+    def percent_failed(self) -> float:
+        return self.percent(self.failed)
+
+    @property
+    def percent_running(self) -> float:
+        return self.percent(self.running)
+
+
+@dataclass
+class JobProgress:
+    job: GenerationJob
+    versions: list[VersionProgress]
+    finished_in_job: int  # generations that reached done or failed since the job started
+    elapsed_seconds: float
+    recent_per_second: float
+
+    @property
+    def total(self) -> int:
+        return sum(v.total for v in self.versions)
+
+    @property
+    def done(self) -> int:
+        return sum(v.done for v in self.versions)
+
+    @property
+    def failed(self) -> int:
+        return sum(v.failed for v in self.versions)
+
+    @property
+    def running(self) -> int:
+        return sum(v.running for v in self.versions)
+
+    @property
+    def pending(self) -> int:
+        return sum(v.pending for v in self.versions)
+
+    @property
+    def open(self) -> int:
+        return self.running + self.pending
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((v.cost for v in self.versions), Decimal(0))
+
+    @property
+    def percent_done(self) -> float:
+        return round(100.0 * self.done / self.total, 1) if self.total else 100.0
+
+    @property
+    def per_minute(self) -> float:
+        """Generations finished per minute since the job started."""
+        return 60.0 * self.finished_in_job / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if not self.open:
+            return 0.0
+        if self.job.status != GenerationJob.Status.RUNNING or self.recent_per_second <= 0:
+            return None
+        return self.open / self.recent_per_second
+
+    @property
+    def eta_display(self) -> str:
+        eta = self.eta_seconds
+        return "—" if eta is None else duration_display(eta)
+
+    @property
+    def elapsed_display(self) -> str:
+        return duration_display(self.elapsed_seconds)
+
+    @property
+    def open_breakers(self) -> list[LLM]:
+        return list({v.llm.pk: v.llm for v in self.versions if v.llm.breaker_opened_at}.values())
+
+
+def duration_display(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def job_progress(job: GenerationJob, *, now=None) -> JobProgress:
+    now = now or timezone.now()
+    versions = list(job.versions.select_related("llm").order_by("llm__name", "number"))
+    rows = {v.pk: VersionProgress(version=v) for v in versions}
+    generations = scope(job)
+    for version_id, status, n in generations.values_list("llm_version_id", "status").annotate(n=Count("id")):
+        row = rows[version_id]
+        setattr(row, status, getattr(row, status) + n)
+        row.total += n
+    for version_id, cost in (
+        generations.filter(status=Generation.Status.DONE, finished_at__gte=job.created_at)
+        .values_list("llm_version_id").annotate(cost=Sum("cost"))
+    ):
+        rows[version_id].cost = cost or Decimal(0)
+    for version_id, error, n in (
+        generations.filter(status=Generation.Status.FAILED)
+        .values_list("llm_version_id", "error").annotate(n=Count("id")).order_by("-n")
+    ):
+        if len(rows[version_id].failure_reasons) < FAILURE_REASONS_SHOWN:
+            rows[version_id].failure_reasons.append((error or "(no reason recorded)", n))
+    end = job.finished_at if job.status != GenerationJob.Status.RUNNING and job.finished_at else now
+    elapsed = max((end - job.created_at).total_seconds(), 0.0)
+    window_start = max(job.created_at, now - timedelta(seconds=RATE_WINDOW))
+    counts = generations.filter(finished_at__gte=job.created_at).aggregate(
+        total=Count("id"), recent=Count("id", filter=Q(finished_at__gte=window_start))
+    )
+    window = max((now - window_start).total_seconds(), 1.0)
+    return JobProgress(
+        job=job, versions=list(rows.values()), finished_in_job=counts["total"],
+        elapsed_seconds=elapsed, recent_per_second=counts["recent"] / window,
+    )
+
+
+def render_progress(job: GenerationJob, progress: JobProgress | None = None) -> str:
+    return render_to_string("battles/_job_progress.html", {"progress": progress or job_progress(job)})
+
+
+def progress_update(job_id: int) -> tuple[str, str] | None:
+    """Finish the job if nothing is left, then (group, rendered fragment); None if the job is gone."""
+    job = GenerationJob.objects.filter(pk=job_id).select_related("pool").first()
+    if job is None:
+        return None
+    finish_if_done(job)
+    return group_name(job.code), render_progress(job)
+
+
+def covering_jobs(*, pool_id: int, version_id: int, sample: int) -> list[tuple[int, str]]:
+    """Running jobs whose scope holds a generation of this pool, version and sample."""
+    return list(
+        GenerationJob.objects.filter(
+            status=GenerationJob.Status.RUNNING, pool_id=pool_id, versions=version_id, samples__gt=sample
+        ).values_list("pk", "code")
+    )
+
+
+# --- sending updates -----------------------------------------------------------------------------
+
+
+def _send(group: str, html: str) -> None:
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "job.progress", "html": html})
+    except Exception:  # noqa: BLE001  (the page renders from the database on load and reconnect)
+        logger.warning("could not send progress to %s", group, exc_info=True)
+
+
+def notify(job: GenerationJob) -> None:
+    """Send the job's current progress to its page once the transaction commits."""
+
+    def send():
+        update = progress_update(job.pk)
+        if update:
+            _send(*update)
+
+    transaction.on_commit(send)
+
+
+def notify_jobs_of_llm(llm_id: int) -> None:
+    for job in GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING, versions__llm_id=llm_id).distinct():
+        notify(job)
+
+
+class ProgressPublisher:
+    """Throttled live updates from inside the async generation runner (one per batch).
+
+    The first change in a window sends at once; later changes in the window
+    schedule one trailing send, so the final state always goes out. The
+    window is shared by all workers through the limiter's store.
+    """
+
+    CACHE_SECONDS = 5.0
+    MAX_TRAILING_TRIES = 20
+
+    def __init__(self, limiter):
+        self.limiter = limiter
+        self.interval = settings.ARENA_JOB_PROGRESS_INTERVAL
+        self._covering: dict[tuple[int, int, int], tuple[float, list[tuple[int, str]]]] = {}
+        self._trailing: dict[int, asyncio.Future] = {}
+
+    async def changed(self, row: Generation) -> None:
+        """``row`` reached a final state."""
+        if row.prompt.pool_id is None:
+            return
+        for job_id, code in await self._jobs(row):
+            if job_id in self._trailing:
+                continue  # a send is already due and will read the latest state
+            if await self._take_window(code):
+                await self._send(job_id)
+            else:
+                self._trailing[job_id] = asyncio.ensure_future(self._send_later(job_id, code))
+
+    async def flush(self) -> None:
+        if self._trailing:
+            await asyncio.gather(*self._trailing.values(), return_exceptions=True)
+
+    async def _jobs(self, row: Generation) -> list[tuple[int, str]]:
+        key = (row.prompt.pool_id, row.llm_version_id, row.sample)
+        cached = self._covering.get(key)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        found = await sync_to_async(covering_jobs)(pool_id=key[0], version_id=key[1], sample=key[2])
+        self._covering[key] = (time.monotonic() + self.CACHE_SECONDS, found)
+        return found
+
+    async def _take_window(self, code) -> bool:
+        try:
+            return await self.limiter.take_window(f"job-progress:{code}", self.interval)
+        except LimiterUnavailable:
+            return False
+
+    async def _send_later(self, job_id: int, code) -> None:
+        try:
+            for _ in range(self.MAX_TRAILING_TRIES):
+                await asyncio.sleep(self.interval)
+                if await self._take_window(code):
+                    break
+        finally:
+            # Changes from here on schedule a new send; this one reads the state after them.
+            self._trailing.pop(job_id, None)
+        await self._send(job_id)
+
+    async def _send(self, job_id: int) -> None:
+        from channels.layers import get_channel_layer
+
+        try:
+            update = await sync_to_async(progress_update)(job_id)
+            layer = get_channel_layer()
+            if update and layer is not None:
+                group, html = update
+                await layer.group_send(group, {"type": "job.progress", "html": html})
+        except Exception:  # noqa: BLE001  (the page renders from the database on load and reconnect)
+            logger.warning("could not send progress of job %s", job_id, exc_info=True)

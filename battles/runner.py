@@ -1,0 +1,321 @@
+"""Running generations: many at once inside one worker task, within each LLM's limits.
+
+A worker task hands ``run_batch`` a list of generation ids; each one runs as a
+coroutine on one event loop, and the HTTP calls overlap (httpx.AsyncClient),
+so one prefork child keeps dozens of provider calls in flight. Database work
+runs on the task's own thread (``async_to_sync`` serves ``sync_to_async``
+calls there), so the ORM is used exactly as in any other task.
+
+Each generation goes: lease → claim → call → release → store.
+
+* The *lease* is a slot in the LLM's shared limits (``battles.limits``), taken
+  before the claim so that a generation waiting for a slot stays pending (a
+  generation marked running is really in flight). A slot expires on its own
+  shortly after the call deadline, so a killed worker cannot leak it.
+* The *claim* is a compare-and-set to running with a fresh token and one more
+  attempt. It succeeds on a pending generation, on a running one whose claim
+  is older than the deadline plus a grace period (its worker is gone), and on
+  any running one when the task was redelivered after its worker died
+  (``takeover``): that is how a generation interrupted by SIGKILL finishes.
+  A task that finds the generation running elsewhere leaves it alone.
+* Only the holder of the current token can store, and nothing is stored until
+  the provider's answer is complete, so an answer is stored once and never
+  partially.
+
+Outcomes per generation: done, failed, retry (transient error within the
+retry budget: the generation is pending again and the task schedules a retry
+honouring Retry-After), deferred (no slot before the batch's wait ran out: the
+task re-queues it; nothing was changed) and skipped (already final, or running
+elsewhere).
+
+Circuit breaker (``battles.breaker``): while an LLM's breaker is open its
+generations fail at once with the breaker's reason instead of calling the
+provider; an admin resets the breaker and starts the job again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from battles import breaker, endpoints, generation, jobs
+from battles.limits import Limits, LimiterUnavailable, WaitExpired, estimate_tokens, limiter_for
+from battles.models import LLM, Generation
+from battles.providers import ChatResult, ProviderError, get_provider
+
+logger = logging.getLogger(__name__)
+
+# A running claim older than the deadline plus this is abandoned (its worker is gone).
+STALE_GRACE_SECONDS = 30.0
+# A provider slot outlives the call deadline by this much, then frees itself.
+LEASE_GRACE_SECONDS = 15.0
+
+db = sync_to_async  # thread-sensitive: runs on the thread that called run_batch
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "done", "failed", "retry", "deferred" or "skipped"
+    reason: str = ""
+    retry_after: float | None = None
+    attempts: int = 0
+
+    @property
+    def final(self) -> bool:
+        return self.status in ("done", "failed")
+
+
+@dataclass(frozen=True)
+class Claim:
+    token: uuid.UUID
+    attempts: int
+    breaker_reason: str  # non-empty when the LLM's breaker is open
+    failures: int  # the LLM's consecutive failures when claimed
+
+
+def stale_after_seconds() -> float:
+    """How long a claim may stay running before another task may take it over."""
+    return settings.ARENA_GENERATION_DEADLINE + STALE_GRACE_SECONDS
+
+
+def limits_of(llm: LLM) -> Limits:
+    return Limits(
+        max_concurrency=llm.max_concurrency,
+        requests_per_minute=llm.requests_per_minute,
+        tokens_per_minute=llm.tokens_per_minute,
+    )
+
+
+def run_batch(generation_ids: list[int], *, takeover: bool = False) -> dict[int, Outcome]:
+    """Run the given generations concurrently; returns an outcome per id.
+
+    Call from synchronous code (a task, a command, a test). ``takeover`` lets
+    this run claim generations that are marked running (use it for a task
+    redelivered after its worker died).
+    """
+    ids = list(dict.fromkeys(int(i) for i in generation_ids))
+    if not ids:
+        return {}
+    return async_to_sync(_run_batch)(ids, takeover)
+
+
+async def _run_batch(ids: list[int], takeover: bool) -> dict[int, Outcome]:
+    rows = await db(_load)(ids)
+    outcomes = {gid: Outcome("skipped", "already finished") for gid in ids if gid not in rows}
+    if not rows:
+        return outcomes
+    context = _Context(
+        limiter=limiter_for(settings.REDIS_URL),
+        takeover=takeover,
+        until=time.monotonic() + settings.ARENA_GENERATION_BATCH_WAIT,
+    )
+    try:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=len(rows))
+        async with httpx.AsyncClient(follow_redirects=False, limits=limits) as client:
+            context.client = client
+            results = await asyncio.gather(*(_generate(row, context) for row in rows.values()))
+        await context.progress.flush()
+    finally:
+        await context.limiter.close()
+    outcomes.update(zip(rows, results))
+    return outcomes
+
+
+class _Context:
+    def __init__(self, *, limiter, takeover: bool, until: float):
+        self.limiter = limiter
+        self.takeover = takeover
+        self.until = until
+        self.client: httpx.AsyncClient | None = None
+        self.progress = jobs.ProgressPublisher(limiter)
+
+
+def _load(ids: list[int]) -> dict[int, Generation]:
+    rows = Generation.objects.filter(
+        pk__in=ids, status__in=[Generation.Status.PENDING, Generation.Status.RUNNING]
+    ).select_related("prompt", "llm_version__llm")
+    by_id = {row.pk: row for row in rows}
+    return {gid: by_id[gid] for gid in ids if gid in by_id}
+
+
+async def _generate(row: Generation, context: _Context) -> Outcome:
+    try:
+        outcome = await _attempt(row, context)
+    except Exception:
+        # One broken generation must not take its batch down; it stays
+        # pending or running and the reconciler picks it up again.
+        logger.exception("generation %s: unexpected error", row.pk)
+        return Outcome("deferred", "unexpected error")
+    if outcome.final:
+        await context.progress.changed(row)
+    return outcome
+
+
+async def _attempt(row: Generation, context: _Context) -> Outcome:
+    version = row.llm_version
+    llm = version.llm
+    if llm.breaker_opened_at or not llm.base_url:
+        # Fail fast, without waiting for a slot the call would never use.
+        return await db(_claim_and_fail)(row, context.takeover, breaker.reason_of(llm) if llm.breaker_opened_at
+                                         else "This LLM has no base URL configured.")
+    messages = list(row.context or []) + [{"role": "user", "content": row.prompt.text}]
+    tokens = estimate_tokens(version.system_prompt, *(m.get("content", "") for m in messages),
+                             max_tokens=version.max_tokens)
+    try:
+        lease = await context.limiter.acquire(
+            str(llm.code), limits_of(llm), tokens=tokens,
+            lease_seconds=settings.ARENA_GENERATION_DEADLINE + LEASE_GRACE_SECONDS, until=context.until,
+        )
+    except (WaitExpired, LimiterUnavailable):
+        return Outcome("deferred", "no provider slot yet")
+    try:
+        claim = await db(_claim)(row.pk, context.takeover)
+        if claim is None:
+            return Outcome("skipped", "finished or running elsewhere")
+        if claim.breaker_reason:
+            return await db(_fail)(row, claim, claim.breaker_reason, count=False)
+        try:
+            request = await db(_request_for)(row, messages)
+            result = await get_provider(llm.provider).achat(context.client, request)
+        except ProviderError as error:
+            await context.limiter.release(lease)
+            return await db(_after_error)(row, claim, error)
+        await context.limiter.release(lease, tokens_used=_tokens_used(result))
+        return await db(_store)(row, claim, result)
+    finally:
+        await context.limiter.release(lease)
+
+
+def _tokens_used(result: ChatResult) -> int | None:
+    if result.tokens_in is None and result.tokens_out is None:
+        return None
+    return (result.tokens_in or 0) + (result.tokens_out or 0)
+
+
+# --- database steps (run on the task's thread) ---------------------------------------------------
+
+
+def _claim(generation_id: int, takeover: bool) -> Claim | None:
+    now = timezone.now()
+    claimable = Q(status=Generation.Status.PENDING) | Q(
+        status=Generation.Status.RUNNING, started_at__lt=now - timedelta(seconds=stale_after_seconds())
+    ) | Q(status=Generation.Status.RUNNING, started_at__isnull=True)
+    if takeover:
+        claimable |= Q(status=Generation.Status.RUNNING)
+    token = uuid.uuid4()
+    claimed = Generation.objects.filter(claimable, pk=generation_id).update(
+        status=Generation.Status.RUNNING, claim_token=token, started_at=now, attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return None
+    attempts, opened_at, reason, failures = Generation.objects.filter(pk=generation_id).values_list(
+        "attempts", "llm_version__llm__breaker_opened_at", "llm_version__llm__breaker_reason",
+        "llm_version__llm__consecutive_failures",
+    ).get()
+    return Claim(
+        token=token, attempts=attempts,
+        breaker_reason=breaker.describe(opened_at, reason) if opened_at else "", failures=failures,
+    )
+
+
+def _claim_and_fail(row: Generation, takeover: bool, reason: str) -> Outcome:
+    claim = _claim(row.pk, takeover)
+    if claim is None:
+        return Outcome("skipped", "finished or running elsewhere")
+    return _fail(row, claim, reason, count=False)
+
+
+def _request_for(row: Generation, messages: list[dict]):
+    """The request as of now: the base URL is checked again (DNS may have changed) and the key resolved."""
+    version = row.llm_version
+    endpoints.ensure_callable(version.llm.base_url)
+    return generation.build_request(version, messages)
+
+
+def _after_error(row: Generation, claim: Claim, error: ProviderError) -> Outcome:
+    if error.retryable and claim.attempts <= settings.ARENA_GENERATION_MAX_RETRIES:
+        wait = error.retry_after or 0.0
+        Generation.objects.filter(
+            pk=row.pk, status=Generation.Status.RUNNING, claim_token=claim.token
+        ).update(status=Generation.Status.PENDING, error=error.reason,
+                 due_at=timezone.now() + timedelta(seconds=wait))
+        logger.info("generation %s: attempt %s failed, will retry: %s", row.pk, claim.attempts, error.reason)
+        return Outcome("retry", error.reason, error.retry_after, claim.attempts)
+    reason = error.reason
+    if error.retryable:
+        reason = f"{reason} (gave up after {claim.attempts} attempts)"
+    return _fail(row, claim, reason)
+
+
+def _fail(row: Generation, claim: Claim, reason: str, *, count: bool = True) -> Outcome:
+    failed = Generation.objects.filter(
+        pk=row.pk, status=Generation.Status.RUNNING, claim_token=claim.token
+    ).update(status=Generation.Status.FAILED, error=reason, finished_at=timezone.now())
+    if not failed:
+        return Outcome("skipped", "another attempt took over")
+    logger.info("generation %s failed: %s", row.pk, reason)
+    if count:
+        breaker.record_failure(llm_id=row.llm_version.llm_id, reason=reason)
+    generation._after_final(row)
+    return Outcome("failed", reason, attempts=claim.attempts)
+
+
+def _store(row: Generation, claim: Claim, result: ChatResult) -> Outcome:
+    if not result.text.strip():
+        return _fail(row, claim, "The provider returned an empty answer.")
+    stored = Generation.objects.filter(
+        pk=row.pk, status=Generation.Status.RUNNING, claim_token=claim.token
+    ).update(
+        status=Generation.Status.DONE, text=result.text, error="",
+        latency_ms=result.latency_ms, ttft_ms=result.ttft_ms,
+        tokens_in=result.tokens_in, tokens_out=result.tokens_out,
+        cost=generation.cost_of(row.llm_version, result), finished_at=timezone.now(),
+    )
+    if not stored:
+        return Outcome("skipped", "another attempt took over")
+    if claim.failures:
+        breaker.record_success(llm_id=row.llm_version.llm_id)
+    generation._after_final(row)
+    return Outcome("done", attempts=claim.attempts)
+
+
+# --- the reconciler's view ---------------------------------------------------------------------
+
+
+def lost_generations() -> list[int]:
+    """Generations whose task is gone: running past the deadline, or pending long past due.
+
+    A task is lost when its worker died without the broker redelivering it,
+    or when the broker itself lost its queues (a Redis restart without
+    persistence). Re-queueing is safe: the claim lets only one attempt store.
+    The pending ones are marked due now, so they are not re-queued again
+    before the next period has passed.
+    """
+    now = timezone.now()
+    stuck = generation.stuck_generations(older_than_seconds=stale_after_seconds())
+    overdue = list(
+        Generation.objects.filter(
+            status=Generation.Status.PENDING,
+            due_at__lt=now - timedelta(seconds=settings.ARENA_GENERATION_REQUEUE_AFTER),
+        ).order_by("pk").values_list("pk", flat=True)
+    )
+    mark_queued(overdue)
+    return stuck + overdue
+
+
+def mark_queued(generation_ids: list[int]) -> None:
+    """Record that a task for these pending generations was just queued."""
+    if generation_ids:
+        Generation.objects.filter(pk__in=generation_ids, status=Generation.Status.PENDING).update(
+            due_at=timezone.now()
+        )

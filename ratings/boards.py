@@ -1,0 +1,413 @@
+"""Leaderboards for any vote filter, from one aggregated query, cached as snapshots.
+
+The default board is the background snapshot (``services.recompute_now``). A filtered
+board is looked up by its canonical scope and its vote-set hash: the aggregated counts are
+read (one GROUP BY query), hashed, and a stored snapshot with that scope, hash and engine
+settings is reused; otherwise the board is fitted from those same counts and stored. The
+style-controlled board is a snapshot of its own (scope suffix ``|style``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
+
+from battles.models import Generation, LLMVersion, Vote
+from ratings import analysis, services
+from ratings.filters import BoardFilter
+from ratings.services import STYLE_SCOPE, STYLE_SUFFIX
+from ratings.models import GenerationStyle, RatingSnapshot
+
+logger = logging.getLogger(__name__)
+
+STYLE_FIELDS = ("length", "headers", "bold", "list_items")
+HISTORY_CACHE_SECONDS = 24 * 3600
+
+
+# --- latency and cost ----------------------------------------------------------------------
+
+
+def generation_stats(version_ids) -> dict[int, dict]:
+    """Latency and cost per LLM version (``battles.stats.generation_summary``, the one read
+    path for these numbers), keyed by version id, in the names the board rows use."""
+    from battles.stats import generation_summary
+
+    version_ids = sorted(set(version_ids))
+    if not version_ids:
+        return {}
+    return {
+        item["version_id"]: {
+            "latency_p50_ms": item["p50_latency_ms"],
+            "latency_p95_ms": item["p95_latency_ms"],
+            "ttft_p50_ms": item["p50_ttft_ms"],
+            "tokens_out_mean": item["mean_tokens_out"],
+            "cost_per_1000": float(item["cost_per_1000"]) if item["cost_per_1000"] is not None else None,
+            "answers": item["answers"],
+        }
+        for item in generation_summary(version_ids=version_ids)
+    }
+
+
+# --- snapshots -------------------------------------------------------------------------------
+
+
+def _reusable(scope: str, digest: str, engine: dict, *, needs=("pairs",)) -> RatingSnapshot | None:
+    snapshot = RatingSnapshot.objects.filter(scope=scope, vote_hash=digest).order_by("-computed_at", "-pk").first()
+    if snapshot is None or snapshot.settings != engine or any(key not in snapshot.payload for key in needs):
+        return None
+    return snapshot
+
+
+def _prune(scope: str) -> None:
+    """Filtered snapshots are a cache: keep the newest few of each scope."""
+    keep = settings.ARENA_FILTERED_SNAPSHOTS_KEPT
+    stale = list(
+        RatingSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-pk").values_list("pk", flat=True)[keep:]
+    )
+    if stale:
+        RatingSnapshot.objects.filter(pk__in=stale).delete()
+
+
+def board_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
+    """The Bradley–Terry snapshot of ``flt``'s votes (see the module docstring)."""
+    if flt.is_default:
+        snapshot = services.latest_snapshot()
+        if snapshot is None or "pairs" not in snapshot.payload:
+            # No background snapshot yet (or one from before head-to-head data was kept).
+            snapshot = services.compute_snapshot()
+        return snapshot
+    votes = flt.votes()
+    counts = services.aggregated_counts(votes)
+    scope = flt.scope()
+    snapshot = _reusable(scope, services.vote_set_hash(counts), services.engine_settings(), needs=("pairs", "online"))
+    if snapshot is None:
+        snapshot = services.compute_snapshot(scope=scope, votes=votes, counts=counts, online=True)
+        _prune(scope)
+    return snapshot
+
+
+def fill_style_features(votes=None) -> int:
+    """Store the style features of every answer of ``votes``' battles that has none yet.
+
+    ``votes`` defaults to every vote. Returns the number of answers filled in.
+    """
+    from ratings.engine import style_counts
+
+    votes = Vote.objects.all() if votes is None else votes
+    missing = Generation.objects.filter(
+        Q(pk__in=votes.values("battle__generation_a")) | Q(pk__in=votes.values("battle__generation_b")),
+        style__isnull=True,
+    ).values_list("pk", "text")
+    filled, batch = 0, []
+    for pk, text in missing.iterator(chunk_size=2000):
+        length, headers, bold, list_items = style_counts(text or "")
+        batch.append(GenerationStyle(generation_id=pk, length=length, headers=headers, bold=bold,
+                                     list_items=list_items))
+        if len(batch) >= 2000:
+            GenerationStyle.objects.bulk_create(batch, ignore_conflicts=True)
+            filled, batch = filled + len(batch), []
+    if batch:
+        GenerationStyle.objects.bulk_create(batch, ignore_conflicts=True)
+        filled += len(batch)
+    return filled
+
+
+def style_settings() -> dict:
+    from ratings.engine import DEFAULT_STYLE_RIDGE, STYLE_FEATURES
+
+    return {
+        **services.engine_settings(),
+        "method": "bradley_terry_style_controlled",
+        "features": list(STYLE_FEATURES),
+        "feature_transform": "(a - b) / (a + b), standardised",
+        "ridge": DEFAULT_STYLE_RIDGE,
+        "answers": "first turn of each battle",
+    }
+
+
+def _style_digest(votes) -> str:
+    # The style fit depends on which votes (not only on their counts): hash the counts and
+    # the sum of the vote ids per cell. Answers never change once done, so this is enough.
+    rows = (
+        votes.values_list("version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id"), ids=Sum("id"))
+        .order_by("version_a_id", "version_b_id", "outcome")
+    )
+    # (Postgres sums bigints as numeric: make the sum an int so the hash is backend-neutral.)
+    cells = [[a, b, outcome, n, int(ids)] for a, b, outcome, n, ids in rows]
+    return hashlib.sha256(json.dumps(cells, separators=(",", ":")).encode()).hexdigest()
+
+
+def style_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
+    """The style-controlled board of ``flt``'s votes, beside the raw one.
+
+    Only votes on a battle have answers to measure; imported votes without a battle are
+    left out of this fit (their number is kept in the payload).
+    """
+    votes = flt.votes()
+    scope = flt.scope() + STYLE_SUFFIX
+    digest = _style_digest(votes)
+    engine = style_settings()
+    snapshot = _reusable(scope, digest, engine, needs=("rows",))
+    if snapshot is not None:
+        return snapshot
+    started = time.perf_counter()
+    fill_style_features(votes)
+    payload, used, skipped = _fit_style(votes)
+    snapshot = RatingSnapshot.objects.create(
+        scope=scope, settings=engine, vote_count=used, vote_hash=digest,
+        payload={**payload, "votes_without_answers": skipped},
+        duration_ms=int((time.perf_counter() - started) * 1000),
+    )
+    if scope != STYLE_SCOPE:
+        _prune(scope)
+    return snapshot
+
+
+def _fit_style(votes) -> tuple[dict, int, int]:
+    import numpy as np
+
+    from ratings.engine import VoteLog, fit_style_controlled
+
+    columns = ["version_a_id", "version_b_id", "outcome"]
+    columns += [f"battle__generation_{side}__style__{name}" for side in "ab" for name in STYLE_FIELDS]
+    rows = votes.order_by("id").values_list(*columns)
+    model_a, model_b, outcome, style_a, style_b = [], [], [], [], []
+    skipped = 0
+    for row in rows.iterator(chunk_size=20_000):
+        a_style, b_style = row[3:7], row[7:11]
+        if None in a_style or None in b_style:
+            skipped += 1
+            continue
+        model_a.append(row[0])
+        model_b.append(row[1])
+        outcome.append(row[2])
+        style_a.append(a_style)
+        style_b.append(b_style)
+    ids = set(model_a) | set(model_b)
+    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
+    if not outcome:
+        return {"rows": [], "coefficients": {}, "version_ids": {}}, 0, skipped
+    log = VoteLog.from_votes([labels[a] for a in model_a], [labels[b] for b in model_b], outcome)
+    board = fit_style_controlled(log, np.array(style_a, float), np.array(style_b, float),
+                                 min_votes=settings.ARENA_MIN_VOTES)
+    payload = board.to_dict()
+    payload["version_ids"] = {label: pk for pk, label in labels.items()}
+    return payload, len(outcome), skipped
+
+
+# --- rows for the pages ------------------------------------------------------------------
+
+
+def board_rows(snapshot: RatingSnapshot | None, *, style: RatingSnapshot | None = None,
+               stats: dict[int, dict] | None = None) -> list[dict]:
+    """The snapshot's rows, best first, with Elo, TrueSkill, win rate, latency and cost,
+    the style-controlled rating and rank (when ``style`` is given) and the LLM's code."""
+    rows = services.leaderboard_rows(snapshot)
+    if not rows:
+        return []
+    version_ids = snapshot.payload.get("version_ids", {})
+    stats = generation_stats(version_ids.values()) if stats is None else stats
+    codes = dict(LLMVersion.objects.filter(pk__in=version_ids.values()).values_list("pk", "llm__code"))
+    styled = {r["model"]: r for r in (style.payload.get("rows", []) if style else [])}
+    out = []
+    for row in rows:
+        version_id = version_ids.get(row["model"])
+        s = styled.get(row["model"])
+        out.append({
+            **row,
+            "version_id": version_id,
+            "llm_code": codes.get(version_id),
+            "win_rate": row["wins"] / row["votes"] if row["votes"] else None,
+            **empty_stats(), **stats.get(version_id, {}),
+            "style_rating": s["rating"] if s else None,
+            "style_lower": s["lower"] if s else None,
+            "style_upper": s["upper"] if s else None,
+            "style_rank": s["rank"] if s else None,
+        })
+    return out
+
+
+def empty_stats() -> dict:
+    return {"latency_p50_ms": None, "latency_p95_ms": None, "ttft_p50_ms": None, "tokens_out_mean": None,
+            "cost_per_1000": None, "answers": None}
+
+
+def robustness_of(snapshot: RatingSnapshot | None) -> dict | None:
+    """The engine's "votes to flip #1", with ``fragile`` set when first place is fragile."""
+    if snapshot is None:
+        return None
+    result = snapshot.payload.get("robustness")
+    if not result:
+        return None
+    share = result.get("share_of_votes")
+    return {**result, "percent": 100 * share if share is not None else None, "fragile": analysis.fragile_top(
+        result, snapshot.vote_count, max_share=settings.ARENA_FRAGILE_TOP_SHARE,
+        max_votes=settings.ARENA_FRAGILE_TOP_VOTES)}
+
+
+def head_to_head(snapshot: RatingSnapshot | None) -> analysis.HeadToHead | None:
+    if snapshot is None or not snapshot.payload.get("pairs"):
+        return None
+    order = [row["model"] for row in snapshot.payload.get("rows", [])]
+    return analysis.head_to_head(snapshot.payload["models"], snapshot.payload["pairs"], order)
+
+
+# --- per category -----------------------------------------------------------------------
+
+
+def category_boards(flt: BoardFilter) -> list[tuple[str, RatingSnapshot]]:
+    """One snapshot per prompt category under ``flt`` (its own category ignored), most
+    votes first. One aggregated query; snapshots are reused by scope and hash exactly as
+    for a board filtered by that category."""
+    base = flt.without_category()
+    rows = (
+        base.votes().filter(battle__isnull=False)
+        .values_list("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id"))
+        .order_by("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
+    )
+    per_category: dict[str, list] = defaultdict(list)
+    for category, a, b, outcome, n in rows:
+        if category:
+            per_category[category].append((a, b, outcome, n))
+    if not per_category:
+        return []
+    engine = services.engine_settings()
+    wanted = {
+        category: (base.with_changes(category=category).scope(), services.vote_set_hash(counts))
+        for category, counts in per_category.items()
+    }
+    found: dict[str, RatingSnapshot] = {}
+    candidates = RatingSnapshot.objects.filter(
+        scope__in=[scope for scope, _ in wanted.values()], vote_hash__in=[digest for _, digest in wanted.values()]
+    ).order_by("-computed_at", "-pk")
+    by_key = {}
+    for snapshot in candidates:
+        by_key.setdefault((snapshot.scope, snapshot.vote_hash), snapshot)
+    for category, key in wanted.items():
+        snapshot = by_key.get(key)
+        if snapshot is not None and snapshot.settings == engine and "online" in snapshot.payload:
+            found[category] = snapshot
+        else:
+            scoped = base.with_changes(category=category)
+            found[category] = services.compute_snapshot(scope=key[0], votes=scoped.votes(),
+                                                        counts=per_category[category], online=True)
+            _prune(key[0])
+    return sorted(found.items(), key=lambda item: (-item[1].vote_count, item[0]))
+
+
+# --- decision view ---------------------------------------------------------------------
+
+
+@dataclass
+class Decision:
+    overall: analysis.Route | None
+    routes: list[analysis.Route]
+    snapshot: RatingSnapshot | None
+
+
+def decision(flt: BoardFilter) -> Decision:
+    """Per category: the models tied for first, the cheapest and fastest of them, and the
+    recommended model with its evidence; the same over all categories."""
+    overall_snapshot = board_snapshot(flt.without_category())
+    boards = category_boards(flt)
+    version_ids = set((overall_snapshot.payload.get("version_ids") or {}).values()) if overall_snapshot else set()
+    for _, snapshot in boards:
+        version_ids |= set(snapshot.payload.get("version_ids", {}).values())
+    stats = generation_stats(version_ids)
+    codes = dict(LLMVersion.objects.filter(pk__in=version_ids).values_list("pk", "llm__code"))
+    min_votes = settings.ARENA_MIN_VOTES
+
+    def rows_of(snapshot):
+        ids = snapshot.payload.get("version_ids", {})
+        return [{**row, **empty_stats(), **stats.get(ids.get(row["model"]), {}),
+                 "llm_code": codes.get(ids.get(row["model"]))}
+                for row in snapshot.payload.get("rows", [])]
+
+    overall = None
+    if overall_snapshot is not None:
+        overall = analysis.route("All categories", rows_of(overall_snapshot), votes=overall_snapshot.vote_count,
+                                 min_votes=min_votes)
+    routes = [analysis.route(category, rows_of(snapshot), votes=snapshot.vote_count, min_votes=min_votes)
+              for category, snapshot in boards]
+    return Decision(overall=overall, routes=routes, snapshot=overall_snapshot)
+
+
+# --- rating over time ----------------------------------------------------------------------
+
+
+def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
+    """Ratings refitted on the votes up to the end of each period (cumulative), so the
+    last point is the current board. Periods are days, weeks or months depending on the
+    span; at most ``points`` of them are fitted (evenly spaced, always the last).
+
+    Returns ``{"period": "day"|"week"|"month", "labels": [...], "series": {model:
+    [{"rating", "lower", "upper", "votes"} | None, ...]}}``. One query for the span, one
+    aggregated query for the counts; the fits are cached by the counts' hash.
+    """
+    from ratings.engine import VoteTable, fit_bradley_terry
+
+    points = points or settings.ARENA_HISTORY_POINTS
+    votes = flt.votes()
+    span = votes.aggregate(first=Min("created_at"), last=Max("created_at"))
+    empty = {"period": "day", "labels": [], "series": {}}
+    if span["first"] is None:
+        return empty
+    days = (span["last"] - span["first"]).days
+    period = "day" if days <= 62 else "week" if days <= 2 * 365 else "month"
+    trunc = {"day": TruncDate, "week": TruncWeek, "month": TruncMonth}[period]("created_at")
+    rows = list(
+        votes.annotate(period=trunc).values_list("period", "version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id")).order_by("period", "version_a_id", "version_b_id", "outcome")
+    )
+    rows = [(p.date() if hasattr(p, "date") and callable(p.date) else p, a, b, o, n) for p, a, b, o, n in rows]
+    digest = hashlib.sha256(json.dumps([[str(p), a, b, o, n] for p, a, b, o, n in rows]).encode()).hexdigest()
+    key = f"ratings:history:{hashlib.sha256(flt.scope().encode()).hexdigest()[:16]}:{digest}:{points}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    ids = {a for _, a, _, _, _ in rows} | {b for _, _, b, _, _ in rows}
+    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
+    periods = sorted({p for p, *_ in rows})
+    if len(periods) > points:
+        step = len(periods) / points
+        chosen = sorted({periods[min(len(periods) - 1, round((k + 1) * step) - 1)] for k in range(points)})
+    else:
+        chosen = periods
+    chosen_set = set(chosen)
+    cumulative: dict[tuple, int] = defaultdict(int)
+    by_period = defaultdict(list)
+    for p, a, b, o, n in rows:
+        by_period[p].append((a, b, o, n))
+    series: dict[str, list] = {label: [None] * len(chosen) for label in sorted(labels.values())}
+    position = 0
+    for p in periods:
+        for a, b, o, n in by_period[p]:
+            cumulative[(labels[a], labels[b], o)] += n
+        if p not in chosen_set:
+            continue
+        table = VoteTable.from_counts((a, b, o, n) for (a, b, o), n in sorted(cumulative.items()))
+        board = fit_bradley_terry(table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES)
+        for row in board.rows:
+            series[row.model][position] = {"rating": row.rating, "lower": row.lower, "upper": row.upper,
+                                           "votes": row.votes}
+        position += 1
+    result = {"period": period, "labels": [_period_label(p, period) for p in chosen], "series": series}
+    cache.set(key, result, HISTORY_CACHE_SECONDS)
+    return result
+
+
+def _period_label(value, period: str) -> str:
+    if period == "month":
+        return value.strftime("%Y-%m")
+    return value.isoformat()

@@ -1,0 +1,112 @@
+"""CSV and JSON exports for eval leads and admins: votes, battles, leaderboards.
+
+The vote set is chosen with the leaderboard pages' filter (``ratings.filters``: category,
+pool, from, to, group, insider, flagged, nolive), plus ``model`` (an LLM's code) for votes
+and battles and ``style=1`` for the leaderboard. Votes and battles are streamed; see
+``ratings.exports.streams`` for the formats.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from battles.models import LLM, PromptPool
+from battles.roles import ALL_ROLES
+from ratings.api.params import within_calendar
+from ratings.exports import records, streams
+from ratings.filters import BoardFilter
+from ratings.views import insiders_only
+
+CHUNK = 2000
+
+
+def _bad_request(message: str) -> HttpResponse:
+    return HttpResponse(f"Cannot export: {message}\n", status=400, content_type="text/plain; charset=utf-8")
+
+
+def _parse(request) -> tuple[BoardFilter | None, uuid.UUID | None, str | None]:
+    flt, errors = BoardFilter.from_query(request.GET)
+    if errors:
+        return None, None, " ".join(errors)
+    flt = within_calendar(flt)
+    model = None
+    raw = (request.GET.get("model") or "").strip()
+    if raw:
+        try:
+            model = uuid.UUID(raw)
+        except ValueError:
+            return None, None, "model must be an LLM's code (UUID)."
+    return flt, model, None
+
+
+def _filename(kind: str, fmt: str) -> str:
+    return f"arena-{kind}-{timezone.now():%Y%m%d-%H%M%S}.{fmt}"
+
+
+def _streaming(kind: str, fmt: str, parts) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(parts, content_type=streams.FORMATS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{_filename(kind, fmt)}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"  # let nginx pass the stream on as it comes
+    return response
+
+
+@insiders_only
+def index(request):
+    return render(request, "ratings/exports.html", {
+        "formats": list(streams.FORMATS),
+        "pools": list(PromptPool.objects.order_by("name").values_list("code", "name")),
+        "llms": list(LLM.objects.order_by("name").values_list("code", "name")),
+        "groups": ALL_ROLES,
+        "query": request.GET.urlencode(),
+    })
+
+
+def _export(request, fmt: str, kind: str, queryset, to_record, fields):
+    if fmt not in streams.FORMATS:
+        return HttpResponse("Unknown format; use csv, json or jsonl.\n", status=404,
+                            content_type="text/plain; charset=utf-8")
+    flt, model, problem = _parse(request)
+    if problem:
+        return _bad_request(problem)
+    rows = queryset(flt, model=model).iterator(chunk_size=CHUNK)
+    return _streaming(kind, fmt, streams.render(fmt, fields, streams.mapped(rows, to_record)))
+
+
+@insiders_only
+def votes(request, fmt):
+    return _export(request, fmt, "votes", records.vote_queryset, records.vote_record, records.VOTE_FIELDS)
+
+
+@insiders_only
+def battles(request, fmt):
+    return _export(request, fmt, "battles", records.battle_queryset, records.battle_record, records.BATTLE_FIELDS)
+
+
+@insiders_only
+def leaderboard(request, fmt):
+    if fmt not in streams.FORMATS:
+        return HttpResponse("Unknown format; use csv, json or jsonl.\n", status=404,
+                            content_type="text/plain; charset=utf-8")
+    flt, _, problem = _parse(request)
+    if problem:
+        return _bad_request(problem)
+    meta, rows = records.leaderboard(flt, style_control=request.GET.get("style") == "1")
+    if fmt == "json":
+        # Small (one row per model): one document that also says which votes and settings made it.
+        body = json.dumps({**meta, "rows": rows}, ensure_ascii=False, indent=1, allow_nan=False)
+        response = HttpResponse(body + "\n", content_type=streams.FORMATS[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{_filename("leaderboard", fmt)}"'
+        response["Cache-Control"] = "no-store"
+    else:
+        response = _streaming("leaderboard", fmt, streams.render(fmt, records.LEADERBOARD_FIELDS, rows))
+    board = meta["board"]
+    if board is not None:
+        response["X-Arena-Vote-Count"] = str(board["vote_count"])
+        response["X-Arena-Vote-Hash"] = board["vote_hash"]
+    return response

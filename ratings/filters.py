@@ -1,0 +1,172 @@
+"""Which votes a board counts: the filter of the leaderboard pages and its canonical scope.
+
+A filter comes from the query string (``category``, ``pool``, ``from``, ``to``, ``group``,
+``insider``, ``flagged``, ``nolive``; ``style`` is read by the views), turns into a vote
+queryset, and names its cached snapshots by a canonical scope string: equal filters give
+equal scopes whatever the order or spelling of the parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, replace
+from urllib.parse import urlencode
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from battles.models import Vote
+from battles.roles import ADMIN, ALL_ROLES, EVAL_LEAD
+from ratings.services import DEFAULT_SCOPE
+
+MAX_CATEGORY_CHARS = 50
+TRUE_VALUES = ("1", "on", "true", "yes")
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    """The vote set of a board. The default (all fields at their defaults) is exactly the
+    default board: no insider votes, nothing flagged, live battles included."""
+
+    category: str = ""
+    pool: str = ""  # PromptPool.code, as a string
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    group: str = ""
+    include_insider: bool = False
+    include_flagged: bool = False
+    include_live: bool = True
+
+    @classmethod
+    def from_query(cls, params) -> tuple[BoardFilter, list[str]]:
+        """Parse request parameters; returns the filter and the problems found (the
+        offending parameters are ignored, never guessed)."""
+        errors = []
+        category = (params.get("category") or "").strip()
+        if len(category) > MAX_CATEGORY_CHARS:
+            errors.append("That category name is too long.")
+            category = ""
+        pool = (params.get("pool") or "").strip()
+        if pool:
+            try:
+                pool = str(uuid.UUID(pool))
+            except ValueError:
+                errors.append("Unknown prompt pool.")
+                pool = ""
+        dates = {}
+        for key in ("from", "to"):
+            value = (params.get(key) or "").strip()
+            dates[key] = None
+            if value:
+                try:
+                    dates[key] = dt.date.fromisoformat(value)
+                except ValueError:
+                    errors.append(f"“{value}” is not a date (use YYYY-MM-DD).")
+        if dates["from"] and dates["to"] and dates["from"] > dates["to"]:
+            errors.append("The start date is after the end date.")
+            dates["from"] = dates["to"] = None
+        group = (params.get("group") or "").strip()
+        if group and group not in ALL_ROLES:
+            errors.append("Unknown voter group.")
+            group = ""
+        include_insider = _flag(params, "insider")
+        if group in (EVAL_LEAD, ADMIN):
+            # Every vote of an eval lead or admin is an insider vote: the group alone means them.
+            include_insider = True
+        return cls(
+            category=category, pool=pool, date_from=dates["from"], date_to=dates["to"], group=group,
+            include_insider=include_insider, include_flagged=_flag(params, "flagged"),
+            include_live=not _flag(params, "nolive"),
+        ), errors
+
+    @property
+    def is_default(self) -> bool:
+        return self == BoardFilter()
+
+    def params(self) -> dict[str, str]:
+        """The query parameters that differ from the defaults, in canonical order."""
+        out = {}
+        if self.category:
+            out["category"] = self.category
+        if self.pool:
+            out["pool"] = self.pool
+        if self.date_from:
+            out["from"] = self.date_from.isoformat()
+        if self.date_to:
+            out["to"] = self.date_to.isoformat()
+        if self.group:
+            out["group"] = self.group
+        if self.include_insider:
+            out["insider"] = "1"
+        if self.include_flagged:
+            out["flagged"] = "1"
+        if not self.include_live:
+            out["nolive"] = "1"
+        return out
+
+    def scope(self) -> str:
+        """The canonical snapshot scope: ``default`` or ``votes?<sorted parameters>``."""
+        if self.is_default:
+            return DEFAULT_SCOPE
+        return "votes?" + urlencode(sorted(self.params().items()))
+
+    def query_string(self, **extra) -> str:
+        params = {**self.params(), **{k: v for k, v in extra.items() if v}}
+        return ("?" + urlencode(params)) if params else ""
+
+    def with_changes(self, **changes) -> BoardFilter:
+        return replace(self, **changes)
+
+    def without_category(self) -> BoardFilter:
+        return replace(self, category="")
+
+    def describe(self) -> str:
+        """A short human summary of the vote set."""
+        parts = []
+        if self.category:
+            parts.append(f"category {self.category}")
+        if self.pool:
+            parts.append("one prompt pool")
+        if self.date_from or self.date_to:
+            parts.append(f"{self.date_from or '…'} to {self.date_to or '…'}")
+        if self.group:
+            parts.append(f"voters in group {self.group}")
+        parts.append("insider votes included" if self.include_insider else "insider votes excluded")
+        parts.append("flagged votes included" if self.include_flagged else "flagged votes excluded")
+        if not self.include_live:
+            parts.append("live battles excluded")
+        return ", ".join(parts)
+
+    def votes(self) -> QuerySet:
+        """The votes of this board (a lazy queryset; no query runs here)."""
+        conditions = {}
+        if not self.include_insider:
+            conditions["insider"] = False
+        if not self.include_flagged:
+            conditions["flagged"] = False
+        if not self.include_live:
+            conditions["live"] = False
+        votes = Vote.objects.filter(**conditions)
+        if self.category:
+            votes = votes.filter(battle__prompt__category=self.category)
+        if self.pool:
+            votes = votes.filter(battle__prompt__pool__code=self.pool)
+        zone = timezone.get_current_timezone()
+        if self.date_from:
+            start = dt.datetime.combine(self.date_from, dt.time.min)
+            votes = votes.filter(created_at__gte=timezone.make_aware(start, zone))
+        if self.date_to:
+            end = dt.datetime.combine(self.date_to + dt.timedelta(days=1), dt.time.min)
+            votes = votes.filter(created_at__lt=timezone.make_aware(end, zone))
+        if self.group:
+            # A subquery, not a join, so that a vote is never counted twice.
+            members = get_user_model().objects.filter(groups__name=self.group).values("pk")
+            votes = votes.filter(voter__in=members)
+        return votes
+
+
+def _flag(params, key: str) -> bool:
+    return (params.get(key) or "").strip().lower() in TRUE_VALUES
+

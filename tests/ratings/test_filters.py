@@ -1,0 +1,126 @@
+import datetime as dt
+
+import pytest
+from django.http import QueryDict
+
+from ratings import boards, services
+from ratings.filters import BoardFilter
+from tests.factories import make_pool, make_user
+from tests.ratings.board_factories import cast_votes, days_ago, import_votes, make_llms
+
+pytestmark = pytest.mark.django_db
+
+
+def _filter(query: str) -> BoardFilter:
+    flt, errors = BoardFilter.from_query(QueryDict(query))
+    assert errors == []
+    return flt
+
+
+def _count(query: str) -> int:
+    return _filter(query).votes().count()
+
+
+def _board_votes(query: str) -> int:
+    return boards.board_snapshot(_filter(query)).vote_count
+
+
+# --- parsing and scopes (no votes needed) ---------------------------------------------------
+
+
+def test_no_parameters_is_the_default_board():
+    flt = _filter("")
+    assert flt.is_default and flt.scope() == services.DEFAULT_SCOPE
+    assert str(flt.votes().query) == str(services.counted_votes().query)
+
+
+def test_equal_filters_give_the_same_scope_whatever_the_parameter_order():
+    one = _filter("category=coding&insider=1&from=2025-01-01")
+    two = _filter("from=2025-01-01&insider=on&category=coding&unknown=x")
+    assert one.scope() == two.scope() != services.DEFAULT_SCOPE
+    assert _filter("category=coding").scope() != _filter("category=writing").scope()
+
+
+def test_bad_parameters_are_reported_and_ignored():
+    flt, errors = BoardFilter.from_query(QueryDict("from=yesterday&pool=nope&group=ceo&category=" + "x" * 60))
+    assert len(errors) == 4
+    assert flt.is_default
+
+
+def test_a_start_date_after_the_end_date_is_refused():
+    flt, errors = BoardFilter.from_query(QueryDict("from=2025-02-01&to=2025-01-01"))
+    assert errors and flt.date_from is None and flt.date_to is None
+
+
+def test_choosing_the_eval_lead_group_includes_insider_votes():
+    assert _filter("group=eval_lead").include_insider
+    assert not _filter("group=voter").include_insider
+
+
+# --- the vote set ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def arena():
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, [("alpha", "beta", "a", 5)])
+    cast_votes(llms, [("alpha", "beta", "b", 2)], insider=True)
+    cast_votes(llms, [("alpha", "beta", "tie", 3)], flags=["too_fast"])
+    cast_votes(llms, [("beta", "alpha", "a", 4)], live=True, category="live")
+    return llms
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("", 9),  # default: plain votes and live battles
+    ("insider=1", 11),
+    ("flagged=1", 12),
+    ("insider=1&flagged=1", 14),
+    ("nolive=1", 5),
+])
+def test_toggles_change_the_vote_set(arena, query, expected):
+    assert _count(query) == expected
+    assert _board_votes(query) == expected
+
+
+def test_the_default_filter_excludes_insider_and_flagged_votes(arena):
+    assert _board_votes("") == services.counted_votes().count() == 9
+
+
+def test_category_filter_counts_only_battles_on_that_category(arena):
+    import_votes(arena, [("alpha", "beta", "a", 6)])  # no battle, no category
+    cast_votes(arena, [("alpha", "beta", "b", 7)], category="coding")
+    assert _board_votes("category=coding") == 7
+    assert _board_votes("category=writing") == 5
+    assert _board_votes("") == 9 + 6 + 7
+
+
+def test_pool_filter_counts_only_prompts_of_that_pool(arena):
+    pool = make_pool("support tickets")
+    cast_votes(arena, [("alpha", "beta", "b", 3)], pool=pool)
+    assert _board_votes(f"pool={pool.code}") == 3
+
+
+def test_date_range_is_inclusive_of_both_days():
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, [("alpha", "beta", "a", 1)], when=days_ago(10))
+    cast_votes(llms, [("alpha", "beta", "a", 2)], when=days_ago(5))
+    cast_votes(llms, [("alpha", "beta", "a", 4)], when=days_ago(0))
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    five = (today - dt.timedelta(days=5)).isoformat()
+    assert _board_votes(f"from={five}") == 6
+    assert _board_votes(f"from={five}&to={five}") == 2
+    assert _board_votes(f"to={(today - dt.timedelta(days=6)).isoformat()}") == 1
+
+
+def test_voter_group_filter_counts_the_votes_of_that_group_once():
+    llms = make_llms("alpha", "beta")
+    voter = make_user("both-groups", role="voter")
+    from django.contrib.auth.models import Group
+
+    voter.groups.add(Group.objects.get_or_create(name="admin")[0])  # two groups: still one vote each
+    cast_votes(llms, [("alpha", "beta", "a", 3)], voter=voter)
+    cast_votes(llms, [("alpha", "beta", "b", 2)], insider=True)
+    assert _board_votes("group=voter") == 3
+    assert _board_votes("group=eval_lead") == 2

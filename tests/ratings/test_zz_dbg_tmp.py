@@ -1,0 +1,231 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from ratings import boards, services
+from ratings.filters import BoardFilter
+from ratings.models import GenerationStyle, RatingSnapshot
+from tests.factories import make_user
+from tests.ratings.board_factories import cast_votes, days_ago, import_votes, make_llms, strong_weak
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["/leaderboard/", "/leaderboard/?style=1&category=coding", "/leaderboard/pairs/", "/leaderboard/history/",
+         "/leaderboard/cost/", "/leaderboard/decision/", "/leaderboard/quality/", "/leaderboard/integrity/"]
+
+
+@pytest.fixture
+def three():
+    llms = make_llms("alpha", "beta", "gamma")
+    cast_votes(llms, strong_weak("alpha", "beta") + strong_weak("beta", "gamma") + strong_weak("alpha", "gamma"),
+               answer_stats={"alpha": {"latency_ms": 1200, "cost": "0.004"}, "beta": {"latency_ms": 400, "cost": "0.001"},
+                             "gamma": {"latency_ms": 900, "cost": "0.003"}})
+    return llms
+
+
+def _pages(llms):
+    return PAGES + [f"/leaderboard/models/{llms['alpha'].code}/"]
+
+
+def test_every_leaderboard_page_is_for_eval_leads_and_admins_only(client, three):
+    voter = make_user("plain-voter")
+    for url in _pages(three):
+        client.logout()
+        assert client.get(url).status_code == 302, url  # to the login page
+        client.force_login(voter)
+        assert client.get(url).status_code == 403, url
+    for role in ("eval_lead", "admin"):
+        client.force_login(make_user(role=role))
+        for url in _pages(three):
+            assert client.get(url).status_code == 200, url
+
+
+def test_voters_see_no_link_to_the_leaderboard_pages(client, three):
+    client.force_login(make_user("plain-voter"))
+    page = client.get("/").content.decode()
+    assert "/leaderboard/" not in page
+    client.force_login(make_user(role="eval_lead"))
+    assert "/leaderboard/decision/" in client.get("/me/").content.decode()
+
+
+def test_a_filtered_board_is_reused_until_its_votes_change(three):
+    flt = BoardFilter(category="writing")
+    first = boards.board_snapshot(flt)
+    assert first.scope == flt.scope() and first.vote_count == 30
+    assert boards.board_snapshot(flt).pk == first.pk
+    cast_votes(three, [("alpha", "beta", "a", 1)])
+    changed = boards.board_snapshot(flt)
+    assert changed.pk != first.pk and changed.vote_count == 31 and changed.vote_hash != first.vote_hash
+
+
+def test_a_vote_outside_the_filter_does_not_recompute_the_board(three):
+    flt = BoardFilter(category="writing")
+    first = boards.board_snapshot(flt)
+    cast_votes(three, [("alpha", "beta", "a", 3)], category="coding")
+    assert boards.board_snapshot(flt).pk == first.pk
+
+
+def test_the_same_votes_give_the_same_numbers(three):
+    flt = BoardFilter(category="writing", include_insider=True)
+    first = boards.board_snapshot(flt)
+    RatingSnapshot.objects.all().delete()
+    again = boards.board_snapshot(flt)
+    assert again.pk != first.pk
+    assert again.vote_hash == first.vote_hash
+    assert again.payload["rows"] == first.payload["rows"]
+    assert again.payload["online"] == first.payload["online"]
+    # The default board over the same votes agrees too.
+    default = services.compute_snapshot()
+    assert default.vote_hash == first.vote_hash and default.payload["rows"] == first.payload["rows"]
+
+
+def test_the_board_page_shows_the_snapshot_count_hash_settings_and_time(client, three):
+    client.force_login(make_user(role="eval_lead"))
+    page = client.get("/leaderboard/?category=writing").content.decode()
+    snapshot = RatingSnapshot.objects.get(scope="votes?category=writing")
+    assert snapshot.vote_hash in page and f"{snapshot.vote_count} votes" in page
+    assert "min_votes" in page and snapshot.computed_at.strftime("%Y-%m-%d %H:%M") in page
+    assert "votes?category=writing" in page
+
+
+def test_the_board_has_every_column(client, three, settings):
+    settings.ARENA_MIN_VOTES = 15
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/?category=writing")
+    rows = {row["model"]: row for row in response.context["rows"]}
+    alpha = rows["alpha"]
+    assert alpha["rank"] == 1 and alpha["lower"] < alpha["rating"] < alpha["upper"]
+    assert alpha["votes"] == 20 and alpha["win_rate"] == pytest.approx(16 / 20)
+    assert alpha["elo"] > rows["gamma"]["elo"] and alpha["trueskill_sigma"] > 0
+    assert alpha["latency_p50_ms"] == 1200 and alpha["cost_per_1000"] == pytest.approx(4.0)
+    assert not alpha["provisional"]
+    page = response.content.decode()
+    for heading in ("Rating", "95% CI", "Votes", "Win rate", "Elo", "TrueSkill", "p50 latency", "Cost / 1,000 prompts"):
+        assert heading in page
+    assert "1200 ms" in page and "4.00" in page
+    assert f'/leaderboard/models/{three["alpha"].code}/' in page
+    settings.ARENA_MIN_VOTES = 21  # engine settings changed: the snapshot is refitted
+    page = client.get("/leaderboard/?category=writing").content.decode()
+    assert page.count('title="fewer than 21 votes">provisional') == 3
+
+
+def test_style_toggle_fits_the_style_controlled_board_beside_the_raw_one(client):
+    llms = make_llms("fancy", "plain", "middle")
+    texts = {"fancy": "# Title\n\n**bold** and **more**\n\n- one\n- two\n- three\n",
+             "plain": "Just an answer.", "middle": "## Heading\n\nSome words here, **one bold**."}
+    results = strong_weak("fancy", "plain") + strong_weak("middle", "plain") + strong_weak("fancy", "middle", wins=6, losses=4)
+    cast_votes(llms, results, texts=texts)
+    cast_votes(llms, results, texts={k: v * 2 for k, v in texts.items()}, category="coding")
+    import_votes(llms, [("fancy", "plain", "a", 3)])
+    client.force_login(make_user(role="eval_lead"))
+    assert "Style-controlled" not in client.get("/leaderboard/").content.decode()
+    assert not RatingSnapshot.objects.filter(scope__endswith="|style").exists()
+
+    response = client.get("/leaderboard/?style=1")
+    page = response.content.decode()
+    assert "Style-controlled" in page and "Style rank" in page
+    style = RatingSnapshot.objects.get(scope=services.STYLE_SCOPE)
+    assert style.vote_count == 60 and style.payload["votes_without_answers"] == 3
+    assert set(style.payload["coefficients"]) == {"length", "headers", "bold", "list_items"}
+    fancy_style = GenerationStyle.objects.filter(generation__llm_version__llm__name="fancy",
+                                                 generation__text=texts["fancy"]).get()
+    assert (fancy_style.length, fancy_style.headers, fancy_style.bold, fancy_style.list_items) == (
+        len(texts["fancy"]), 1, 2, 3)
+    rows = {row["model"]: row for row in response.context["rows"]}
+    assert all(row["style_rating"] is not None and row["style_rank"] >= 1 for row in rows.values())
+
+    client.get("/leaderboard/?style=1")  # same votes: reused
+    assert RatingSnapshot.objects.filter(scope=services.STYLE_SCOPE).count() == 1
+    client.get("/leaderboard/?style=1&category=coding")
+    assert RatingSnapshot.objects.get(scope="votes?category=coding|style").vote_count == 30
+
+
+def test_first_place_is_flagged_when_a_few_votes_would_change_it(client):
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, strong_weak("alpha", "beta", wins=6, losses=4))
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/")
+    assert response.context["robustness"]["fragile"]
+    assert "First place is fragile" in response.content.decode()
+
+
+def test_first_place_backed_by_many_votes_is_not_fragile(client):
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, strong_weak("alpha", "beta", wins=300, losses=100))
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/")
+    assert response.context["robustness"]["votes_to_flip"] >= 20
+    assert "First place is fragile" not in response.content.decode()
+
+
+def test_head_to_head_page_shows_win_rates_counts_and_predictions(client, three):
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/pairs/")
+    assert response.context["models"][0] == "alpha"
+    win_rates = {row["model"]: [c["text"] for c in row["cells"]] for row in response.context["win_rates"]}
+    battles = {row["model"]: [c["text"] for c in row["cells"]] for row in response.context["battles"]}
+    assert win_rates["alpha"] == ["", "80%", "80%"] and win_rates["gamma"][0] == "20%"
+    assert battles["beta"] == ["10", "", "10"]
+    predicted = {row["model"]: row["cells"] for row in response.context["predicted"]}
+    assert predicted["alpha"][2]["text"] > "50%"
+    assert "Predicted win probability" in response.content.decode()
+
+
+def test_history_page_refits_the_board_for_each_day(client):
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, [("alpha", "beta", "a", 3), ("alpha", "beta", "b", 1)], when=days_ago(4))
+    cast_votes(llms, [("alpha", "beta", "b", 6)], when=days_ago(2))
+    cast_votes(llms, [("alpha", "beta", "b", 6)], when=days_ago(0))
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/history/")
+    history = response.context["history"]
+    assert history["period"] == "day" and len(history["labels"]) == 3
+    alpha = [point["rating"] for point in history["series"]["alpha"]]
+    assert alpha[0] > 1000 > alpha[-1]  # ahead at first, behind by the end
+    assert [p["votes"] for p in history["series"]["alpha"]] == [4, 10, 16]
+    assert "<svg" in response.content.decode()
+
+
+def test_cost_page_marks_the_pareto_front(client, three):
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/cost/")
+    assert response.context["cost_front"] == {"alpha", "beta"}  # gamma: dearer than beta, worse than alpha
+    assert response.context["latency_front"] == {"alpha", "beta"}
+    page = response.content.decode()
+    assert page.count('class="pareto"') == 2 and "cost front" in page
+
+
+def test_quality_page_shows_position_bias_rates_and_integrity(client):
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, [("alpha", "beta", "a", 70), ("alpha", "beta", "b", 30), ("alpha", "beta", "tie", 10)])
+    cast_votes(llms, [("alpha", "beta", "a", 4)], flags=["identity_leak"])
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/quality/")
+    bias = response.context["bias"]
+    assert bias["decisive"] == 100 and bias["left_rate"] == pytest.approx(0.7) and bias["biased"]
+    page = response.content.decode()
+    assert "70%" in page and "identity_leak" in page and "/leaderboard/integrity/" in page
+
+
+def _queries(client, url) -> int:
+    client.get(url)  # computes what is stale
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    print(url, [q["sql"][:150] for q in queries.captured_queries])
+    return len(queries)
+
+
+def test_pages_make_the_same_number_of_queries_for_more_models(client):
+    first = make_llms("m1", "m2", "m3")
+    cast_votes(first, strong_weak("m1", "m2") + strong_weak("m2", "m3"), category="coding")
+    client.force_login(make_user(role="eval_lead"))
+    urls = PAGES + [f"/leaderboard/models/{first['m1'].code}/"]
+    before = {url: _queries(client, url) for url in urls}
+    more = make_llms("m4", "m5", "m6", "m7")
+    cast_votes({**first, **more}, strong_weak("m3", "m4") + strong_weak("m4", "m5") + strong_weak("m5", "m6")
+               + strong_weak("m6", "m7") + strong_weak("m1", "m7"), category="coding")
+    cast_votes({**first, **more}, strong_weak("m1", "m5") + strong_weak("m2", "m6"), category="writing")
+    services.compute_snapshot()  # the background task would have run
+    after = {url: _queries(client, url) for url in urls}
+    assert after == before
+    assert max(after.values()) <= 20, after

@@ -5,4 +5,5 @@ COPY pyproject.toml constraints.txt ./
 RUN pip install --no-cache-dir -c constraints.txt .
 COPY . .
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput
+RUN mkdir -p /data/uploads /app/var && chown nobody /data/uploads /app/var
 USER nobody

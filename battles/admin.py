@@ -94,8 +94,9 @@ class LLMForm(forms.ModelForm):
 
     def clean_api_key(self):
         key = self.cleaned_data["api_key"]
-        if key and not (key.isascii() and key.isprintable() and " " not in key):
-            raise forms.ValidationError("An API key has no spaces and only printable ASCII characters.")
+        problem = keys.api_key_problem(key) if key else None
+        if problem:
+            raise forms.ValidationError(problem)
         return key
 
     def clean(self):

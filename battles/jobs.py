@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, Sum
@@ -362,8 +362,9 @@ class ProgressPublisher:
     CACHE_SECONDS = 5.0
     MAX_TRAILING_TRIES = 20
 
-    def __init__(self, limiter):
+    def __init__(self, limiter, db):
         self.limiter = limiter
+        self.db = db  # runs a sync function on the database thread (see battles.runner.Database)
         self.interval = settings.ARENA_JOB_PROGRESS_INTERVAL
         self._covering: dict[tuple[int, int, int], tuple[float, list[tuple[int, str]]]] = {}
         self._trailing: dict[int, asyncio.Future] = {}
@@ -389,7 +390,7 @@ class ProgressPublisher:
         cached = self._covering.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        found = await sync_to_async(covering_jobs)(pool_id=key[0], version_id=key[1], sample=key[2])
+        found = await self.db(covering_jobs, pool_id=key[0], version_id=key[1], sample=key[2])
         self._covering[key] = (time.monotonic() + self.CACHE_SECONDS, found)
         return found
 
@@ -414,7 +415,7 @@ class ProgressPublisher:
         from channels.layers import get_channel_layer
 
         try:
-            update = await sync_to_async(progress_update)(job_id)
+            update = await self.db(progress_update, job_id)
             layer = get_channel_layer()
             if update and layer is not None:
                 group, html = update

@@ -106,6 +106,13 @@ def can_decrypt(token: str) -> bool:
     return True
 
 
+def api_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be sent in an HTTP header, or None. Never repeats the key."""
+    if not key.isascii() or not key.isprintable() or " " in key or len(key) > 1000:
+        return "An API key is at most 1000 printable ASCII characters, without spaces."
+    return None
+
+
 def env_name_problem(name: str) -> str | None:
     """Why ``name`` is not acceptable as the name of a key variable, or None.
 
@@ -135,5 +142,7 @@ def api_key_of(llm) -> str:
     if llm.api_key_encrypted:
         return decrypt(llm.api_key_encrypted)
     if llm.api_key_env:
-        return os.environ.get(llm.api_key_env, "")
+        # A value read from a file often ends in a newline, which is not allowed in a header (and
+        # header errors quote the value).
+        return os.environ.get(llm.api_key_env, "").strip()
     return ""

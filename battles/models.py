@@ -327,7 +327,8 @@ class Vote(models.Model):
     flagged = models.BooleanField(default=False, help_text="Excluded from the default board (see flags).")
     flags = models.JSONField(default=list, blank=True, help_text="Why the vote is flagged, e.g. identity_leak.")
     imported = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A default rather than auto_now_add: imported historical votes keep their own time.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         indexes = [models.Index(fields=["voter", "created_at"])]

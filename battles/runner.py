@@ -60,7 +60,56 @@ STALE_GRACE_SECONDS = 30.0
 # A provider slot outlives the call deadline by this much, then frees itself.
 LEASE_GRACE_SECONDS = 15.0
 
-db = sync_to_async  # thread-sensitive: runs on the thread that called run_batch
+
+
+class Database:
+    """Runs ORM calls on the thread that called ``run_batch``, many per thread hop.
+
+    Every hop between the event loop and that thread costs a GIL handoff; with
+    dozens of generations finishing at once, one hop per call would queue them
+    up behind each other. Calls made while a hop is under way go together in
+    the next one, each with its own result or exception, in order.
+    """
+
+    def __init__(self) -> None:
+        self._queue: list[tuple] = []
+        self._flushing = False
+
+    async def __call__(self, function, *args, **kwargs):
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((function, args, kwargs, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                calls, self._queue = self._queue, []
+                try:
+                    results = await sync_to_async(_run_calls)(calls)
+                except BaseException as exc:  # noqa: BLE001  (the hop itself failed: fail every call)
+                    results = [(False, exc)] * len(calls)
+                for (_, _, _, future), (ok, value) in zip(calls, results):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flushing = False
+
+
+def _run_calls(calls: list[tuple]) -> list[tuple[bool, object]]:
+    results = []
+    for function, args, kwargs, _ in calls:
+        try:
+            results.append((True, function(*args, **kwargs)))
+        except Exception as exc:  # noqa: BLE001  (handed to the caller's await)
+            results.append((False, exc))
+    return results
 
 
 @dataclass(frozen=True)
@@ -110,14 +159,16 @@ def run_batch(generation_ids: list[int], *, takeover: bool = False) -> dict[int,
 
 
 async def _run_batch(ids: list[int], takeover: bool) -> dict[int, Outcome]:
-    rows = await db(_load)(ids)
+    database = Database()
+    rows = await database(_load, ids)
     outcomes = {gid: Outcome("skipped", "already finished") for gid in ids if gid not in rows}
     if not rows:
         return outcomes
+    limiter = limiter_for(settings.REDIS_URL)
     context = _Context(
-        limiter=limiter_for(settings.REDIS_URL),
-        takeover=takeover,
+        db=database, limiter=limiter, takeover=takeover,
         until=time.monotonic() + settings.ARENA_GENERATION_BATCH_WAIT,
+        progress=jobs.ProgressPublisher(limiter, database),
     )
     try:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=len(rows))
@@ -126,18 +177,19 @@ async def _run_batch(ids: list[int], takeover: bool) -> dict[int, Outcome]:
             results = await asyncio.gather(*(_generate(row, context) for row in rows.values()))
         await context.progress.flush()
     finally:
-        await context.limiter.close()
+        await limiter.close()
     outcomes.update(zip(rows, results))
     return outcomes
 
 
+@dataclass
 class _Context:
-    def __init__(self, *, limiter, takeover: bool, until: float):
-        self.limiter = limiter
-        self.takeover = takeover
-        self.until = until
-        self.client: httpx.AsyncClient | None = None
-        self.progress = jobs.ProgressPublisher(limiter)
+    db: Database
+    limiter: object
+    takeover: bool
+    until: float
+    progress: jobs.ProgressPublisher
+    client: httpx.AsyncClient | None = None
 
 
 def _load(ids: list[int]) -> dict[int, Generation]:
@@ -162,13 +214,22 @@ async def _generate(row: Generation, context: _Context) -> Outcome:
 
 
 async def _attempt(row: Generation, context: _Context) -> Outcome:
+    db = context.db
     version = row.llm_version
     llm = version.llm
     if llm.breaker_opened_at or not llm.base_url:
         # Fail fast, without waiting for a slot the call would never use.
-        return await db(_claim_and_fail)(row, context.takeover, breaker.reason_of(llm) if llm.breaker_opened_at
-                                         else "This LLM has no base URL configured.")
+        reason = breaker.reason_of(llm) if llm.breaker_opened_at else "This LLM has no base URL configured."
+        return await db(_claim_and_fail, row, context.takeover, reason)
     messages = list(row.context or []) + [{"role": "user", "content": row.prompt.text}]
+    try:
+        request = await db(_request_for, row, messages)
+    except ProviderError as error:
+        # A refused or unresolvable base URL, or a key that cannot be read: an attempt without a call.
+        claim = await db(_claim, row.pk, context.takeover)
+        if claim is None:
+            return Outcome("skipped", "finished or running elsewhere")
+        return await db(_after_error, row, claim, error)
     tokens = estimate_tokens(version.system_prompt, *(m.get("content", "") for m in messages),
                              max_tokens=version.max_tokens)
     try:
@@ -179,19 +240,18 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
     except (WaitExpired, LimiterUnavailable):
         return Outcome("deferred", "no provider slot yet")
     try:
-        claim = await db(_claim)(row.pk, context.takeover)
+        claim = await db(_claim, row.pk, context.takeover)
         if claim is None:
             return Outcome("skipped", "finished or running elsewhere")
         if claim.breaker_reason:
-            return await db(_fail)(row, claim, claim.breaker_reason, count=False)
+            return await db(_fail, row, claim, claim.breaker_reason, count=False)
         try:
-            request = await db(_request_for)(row, messages)
             result = await get_provider(llm.provider).achat(context.client, request)
         except ProviderError as error:
             await context.limiter.release(lease)
-            return await db(_after_error)(row, claim, error)
+            return await db(_after_error, row, claim, error)
         await context.limiter.release(lease, tokens_used=_tokens_used(result))
-        return await db(_store)(row, claim, result)
+        return await db(_store, row, claim, result)
     finally:
         await context.limiter.release(lease)
 
@@ -236,7 +296,8 @@ def _claim_and_fail(row: Generation, takeover: bool, reason: str) -> Outcome:
 
 
 def _request_for(row: Generation, messages: list[dict]):
-    """The request as of now: the base URL is checked again (DNS may have changed) and the key resolved."""
+    """The request for this attempt: the base URL is checked again (DNS may have changed since it was
+    saved) and the key resolved. Raises ProviderError."""
     version = row.llm_version
     endpoints.ensure_callable(version.llm.base_url)
     return generation.build_request(version, messages)

@@ -98,6 +98,9 @@ def create_llm(*, name: str, provider: str, base_url: str, model_id: str, api_ke
     Fernet key is configured.
     """
     check_llm_endpoint(base_url=base_url, api_key_env=api_key_env, has_stored_key=bool(api_key))
+    problem = keys.api_key_problem(api_key) if api_key else None
+    if problem:
+        raise InvalidLLMSettings(problem)
     encrypted = keys.encrypt(api_key) if api_key else ""
     with transaction.atomic():
         llm = LLM.objects.create(

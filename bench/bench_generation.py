@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
 
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-"))
-    provider_log = open(tmp / "fake_provider.log", "w")
+    provider_log = open(tmp / "fake_provider.log", "w"); print("logs in", tmp)
     provider = None
     workers: list[subprocess.Popen] = []
     recreate_database(database_url)
@@ -211,7 +211,12 @@ def main(argv: list[str] | None = None) -> int:
         job = jobs.start_generation_job(pool=pool, versions=[llm.current_version()])
         scope = jobs.scope(job)
         open_statuses = [Generation.Status.PENDING, Generation.Status.RUNNING]
+        trace = os.environ.get("BENCH_TRACE")
         while scope.filter(status__in=open_statuses).exists():
+            if trace:
+                counts = dict(scope.values_list("status").annotate(n=__import__("django.db.models").db.models.Count("id")))
+                print(f"{time.monotonic() - begin:6.1f}s in_flight={control.stats()['in_flight']} {counts}", flush=True)
+                time.sleep(0.9)
             if time.monotonic() - begin > options.timeout:
                 raise BenchError(f"timed out after {options.timeout:.0f} s; see the logs in {tmp}")
             time.sleep(0.1)

@@ -6,10 +6,11 @@ class RatingsConfig(AppConfig):
     verbose_name = "Ratings"
 
     def ready(self):
-        from battles.signals import vote_recorded
+        from battles.signals import vote_recorded, votes_imported
         from ratings import receivers
 
         vote_recorded.connect(receivers.on_vote_recorded, dispatch_uid="ratings.on_vote_recorded")
+        votes_imported.connect(receivers.on_votes_imported, dispatch_uid="ratings.on_votes_imported")
 
         from battles.services import register_estimates_provider
         from ratings.services import pairing_estimates

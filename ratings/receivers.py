@@ -16,3 +16,9 @@ def on_vote_recorded(sender, vote, **kwargs):
         services.schedule_recompute()
     except Exception:
         logger.exception("could not schedule a leaderboard recomputation")
+
+
+def on_votes_imported(sender, count, **kwargs):
+    """Imported historical votes change the Bradley–Terry boards (not the online ratings)."""
+    if count:
+        services.schedule_recompute()

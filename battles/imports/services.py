@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from battles.imports.generations import GenerationRow, parse_generations
@@ -22,13 +22,13 @@ from battles.imports.prompts import PromptRow, RowError, parse_prompts
 from battles.imports.reading import FileRejected
 from battles.imports.report import ImportReport
 from battles.imports.votes import VoteRow, parse_votes
+from battles.signals import votes_imported
 from battles.models import LLM, Generation, LLMVersion, Prompt, PromptPool, Vote
 from battles.services import create_llm
 from battles.text import prompt_hash
 
 QUERY_CHUNK = 1000
 POOL_NAME_MAX = 200  # PromptPool.name
-MAX_QUERY_PARAMETERS = 65535  # PostgreSQL's limit per statement
 
 
 def _chunks(items: list, size: int = QUERY_CHUNK) -> Iterable[list]:
@@ -374,7 +374,8 @@ def import_votes(*, path: str | os.PathLike, valid_only: bool = False, dry_run: 
     to store the votes in batches inside one transaction, so a file of any
     length uses constant memory and a bad row found late costs no rollback.
     Votes are stored without battle or voter, ``imported``, against each
-    LLM's current version. Ratings are not recomputed here.
+    LLM's current version. ``votes_imported`` is sent after commit, so the
+    ratings app recomputes the boards.
     """
     report = ImportReport(dry_run=dry_run)
     limit = max_bytes if max_bytes is not None else settings.ARENA_MAX_VOTES_FILE_BYTES
@@ -417,6 +418,8 @@ def import_votes(*, path: str | os.PathLike, valid_only: bool = False, dry_run: 
                         batch = []
             if batch:
                 report.imported += _store_votes(batch)
+            count = report.imported
+            transaction.on_commit(lambda: votes_imported.send(sender=Vote, count=count))
     except (FileRejected, _FileChanged) as exc:
         report.imported = 0
         report.notes = [note for note in report.notes if not note.startswith("created")]
@@ -440,17 +443,5 @@ def _store_votes(batch: list[tuple[Vote, VoteRow]]) -> int:
 
 
 def _insert_as_given(model, objects: list) -> None:
-    """INSERT the objects with exactly the values they hold (Django's fixture-loading "raw" mode).
-
-    ``bulk_create`` runs ``pre_save``, so ``auto_now_add`` would replace the
-    dates the file gives, and fixing them afterwards with ``bulk_update``
-    made a million-vote import four times slower. Raw mode needs every value
-    set on the instances, which ``Model.__init__`` does for defaults.
-    """
-    if not objects:
-        return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
-    connection = connections[router.db_for_write(model)]
-    size = max(1, min(connection.ops.bulk_batch_size(fields, objects), MAX_QUERY_PARAMETERS // len(fields)))
-    for start in range(0, len(objects), size):
-        model._base_manager._insert(objects[start:start + size], fields=fields, raw=True, using=connection.alias)
+    """INSERT the objects in batches; ``created_at`` keeps the time the file gives (a plain default)."""
+    model.objects.bulk_create(objects, batch_size=2000)

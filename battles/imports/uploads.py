@@ -93,6 +93,9 @@ class UploadStore:
         except OSError:
             return
         for path in entries:
+            # Only this store's own files, should the directory be shared by mistake.
+            if not self.valid(path.name.split(".", 1)[0]):
+                continue
             try:
                 if path.is_file() and path.stat().st_mtime < cutoff:
                     path.unlink()

@@ -9,6 +9,7 @@ hold the views to it with schemathesis.
 
 from __future__ import annotations
 
+import functools
 import json
 from functools import wraps
 from urllib.parse import urlencode
@@ -37,9 +38,19 @@ def _json(data: dict) -> JsonResponse:
     return response
 
 
-def api_view(view):
-    """GET only, bearer token required; parameter errors become 400 JSON."""
+FILTER_PARAMETERS = ("category", "pool", "from", "to", "group", "insider", "flagged", "nolive")
 
+
+def api_view(*, parameters: tuple[str, ...] = ()):
+    """GET only, bearer token required; parameter errors become 400 JSON.
+
+    A query parameter not in ``parameters`` is refused: a misspelt filter would otherwise be
+    ignored silently and the answer would look right while covering other votes.
+    """
+    return functools.partial(_api_view, parameters=frozenset(parameters))
+
+
+def _api_view(view, *, parameters: frozenset[str]):
     @csrf_exempt
     @wraps(view)
     def wrapped(request, *args, **kwargs):
@@ -58,6 +69,10 @@ def api_view(view):
                 response["WWW-Authenticate"] = challenge
             return response
         try:
+            unknown = sorted(set(request.GET) - parameters)
+            if unknown:
+                known = ", ".join(sorted(parameters)) or "none"
+                raise params.ParameterError(unknown[0], f"unknown parameter {unknown[0]!r} (known: {known})")
             return view(request, *args, **kwargs)
         except params.ParameterError as exc:
             return error(400, "bad_request", exc.detail, parameter=exc.parameter)
@@ -75,7 +90,7 @@ def schema(request):
     return HttpResponse(body, content_type="application/json")
 
 
-@api_view
+@api_view(parameters=(*FILTER_PARAMETERS, "style_control"))
 def leaderboard(request):
     flt = params.board_filter(request.GET)
     style = params.boolean(request.GET, "style_control", False)
@@ -83,7 +98,7 @@ def leaderboard(request):
     return _json({**meta, "rows": rows})
 
 
-@api_view
+@api_view()
 def models(request):
     versions: dict[int, list[dict]] = {}
     for version in LLMVersion.objects.select_related("llm").order_by("llm_id", "number"):
@@ -111,7 +126,7 @@ def _page_link(request, number: int) -> str:
     return f"{request.path}?{urlencode(sorted(query.lists()), doseq=True)}"
 
 
-@api_view
+@api_view(parameters=(*FILTER_PARAMETERS, "model", "page", "page_size"))
 def votes(request):
     flt = params.board_filter(request.GET)
     model = params.code(request.GET, "model")
@@ -130,7 +145,7 @@ def votes(request):
     })
 
 
-@api_view
+@api_view(parameters=("benchmark", "style_control"))
 def benchmarks(request):
     name = params.text(request.GET, "benchmark", max_length=params.MAX_NAME_CHARS, min_length=1)
     style = params.boolean(request.GET, "style_control", False)

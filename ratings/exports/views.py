@@ -13,6 +13,7 @@ import uuid
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 
 from battles.models import LLM, PromptPool
@@ -58,8 +59,11 @@ def _streaming(kind: str, fmt: str, parts) -> StreamingHttpResponse:
 
 @insiders_only
 def index(request):
+    kinds = (("votes", "Votes"), ("battles", "Battles"), ("leaderboard", "Leaderboard"))
     return render(request, "ratings/exports.html", {
         "formats": list(streams.FORMATS),
+        "links": [(label, [(fmt, reverse(f"exports:{kind}", args=[fmt])) for fmt in streams.FORMATS])
+                  for kind, label in kinds],
         "pools": list(PromptPool.objects.order_by("name").values_list("code", "name")),
         "llms": list(LLM.objects.order_by("name").values_list("code", "name")),
         "groups": ALL_ROLES,

@@ -179,6 +179,19 @@ def test_the_key_comes_from_the_stored_key_or_the_named_variable(fernet_keys, mo
     assert generation.resolve_api_key(make_llm("none")) == ""
 
 
+def test_a_key_variable_read_from_a_file_loses_its_trailing_newline(monkeypatch, db):
+    monkeypatch.setenv("ARENA_TEST_KEY_VAR", "value-from-file\n")
+    assert generation.resolve_api_key(make_llm("env", api_key_env="ARENA_TEST_KEY_VAR")) == "value-from-file"
+
+
+@pytest.mark.parametrize("bad_key", ["two words", "line\nbreak", "caf\u00e9-key", "x" * 1001])
+def test_a_key_that_cannot_go_in_a_header_is_refused_without_repeating_it(fernet_keys, db, bad_key):
+    with pytest.raises(services.InvalidLLMSettings) as raised:
+        make_llm("alpha", api_key=bad_key)
+    assert bad_key not in raised.value.message
+    assert not LLM.objects.exists()
+
+
 def test_an_undecryptable_stored_key_is_a_non_retryable_error(fernet_keys, db):
     llm = make_llm("alpha", api_key=CANARY)
     fernet_keys.ARENA_FERNET_KEYS = [Fernet.generate_key().decode()]
@@ -291,3 +304,34 @@ def test_a_host_that_stops_resolving_is_retried(fake, monkeypatch):
         generation.run_generation(generation_id=answer.pk)
     answer.refresh_from_db()
     assert answer.status == "pending"
+
+
+# --- defaults per mode ----------------------------------------------------------------
+
+
+def _settings_in_a_fresh_process(**environ):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "ARENA_ALLOW_PRIVATE_ENDPOINTS",
+                        "ARENA_FERNET_KEYS"}}
+    env.update(environ, DJANGO_SETTINGS_MODULE="arena.settings")
+    code = ("from django.conf import settings; "
+            "print(settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, len(settings.ARENA_FERNET_KEYS))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_embedded_mode_allows_private_endpoints_and_has_a_fernet_key():
+    # The demo's fake provider listens on 127.0.0.1, and the demo must be able to store a key.
+    assert _settings_in_a_fresh_process() == ["True", "1"]
+
+
+def test_real_deployments_refuse_private_endpoints_and_need_fernet_keys_set_explicitly():
+    assert _settings_in_a_fresh_process(DATABASE_URL="postgres://u@127.0.0.1:5432/x") == ["False", "0"]
+    assert _settings_in_a_fresh_process(
+        DATABASE_URL="postgres://u@127.0.0.1:5432/x", ARENA_ALLOW_PRIVATE_ENDPOINTS="1",
+        ARENA_FERNET_KEYS=f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}",
+    ) == ["True", "2"]

@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from battles import endpoints, keys
@@ -50,6 +51,9 @@ def form_data(**overrides):
         "api_key": "",
         "price_input_per_mtok": "0",
         "price_output_per_mtok": "0",
+        "max_concurrency": "50",
+        "requests_per_minute": "0",
+        "tokens_per_minute": "0",
         "versions-TOTAL_FORMS": "0",
         "versions-INITIAL_FORMS": "0",
         "versions-MIN_NUM_FORMS": "0",
@@ -83,6 +87,9 @@ def test_adding_an_llm_creates_version_one_with_its_key_stored_encrypted(staff, 
     assert llm.current_version().model_id == "alpha-1"
     assert llm.key_source == "stored" and CANARY not in llm.api_key_encrypted
     assert keys.decrypt(llm.api_key_encrypted) == CANARY
+    # Error reports (DEBUG pages, admin e-mails) hide the field; the admin's history names it only.
+    assert response.wsgi_request.sensitive_post_parameters == ("api_key",)
+    assert CANARY not in repr(list(LogEntry.objects.values()))
 
 
 def test_the_change_page_and_the_list_say_a_key_is_stored_but_never_show_it(staff, fernet_keys):
@@ -268,6 +275,7 @@ def test_a_rejected_key_shows_the_reason_and_never_the_key(staff, fake, fernet_k
     ("undecryptable", "cannot be decrypted"),
     ("no_base_url", "no base URL"),
     ("server_error", "HTTP 500"),
+    ("redirect", "redirect not followed"),
     ("unexpected", "Unexpected error"),
 ])
 def test_test_connection_reports_every_failure_without_a_500(staff, fake, settings, monkeypatch, setup, expected):
@@ -289,6 +297,8 @@ def test_test_connection_reports_every_failure_without_a_500(staff, fake, settin
         LLM.objects.filter(pk=llm.pk).update(base_url="")
     elif setup == "server_error":
         fake.set_faults("conn-fail", ["500"])
+    elif setup == "redirect":
+        fake.set_faults("conn-fail", ["302"])
     elif setup == "unexpected":
         def explode(kind, request, client):
             raise RuntimeError("boom")

@@ -214,7 +214,9 @@ def _queries(client, url) -> int:
     return len(queries)
 
 
-def test_pages_make_the_same_number_of_queries_for_more_models(client):
+def test_pages_make_the_same_number_of_queries_for_more_models(client, settings):
+    # A cache of this process only: another test run flushing the shared Redis would add queries.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     first = make_llms("m1", "m2", "m3")
     cast_votes(first, strong_weak("m1", "m2") + strong_weak("m2", "m3"), category="coding")
     client.force_login(make_user(role="eval_lead"))
@@ -228,3 +230,21 @@ def test_pages_make_the_same_number_of_queries_for_more_models(client):
     after = {url: _queries(client, url) for url in urls}
     assert after == before
     assert max(after.values()) <= 20, after
+
+
+def test_every_page_renders_before_the_first_vote(client):
+    llm = make_llms("lonely")["lonely"]
+    client.force_login(make_user(role="eval_lead"))
+    for url in PAGES + [f"/leaderboard/models/{llm.code}/"]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert "No votes have been counted yet" in client.get("/leaderboard/").content.decode()
+
+
+def test_a_bad_filter_is_explained_not_an_error(client, three):
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/?from=last-week&group=ceo")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "is not a date" in page and "Unknown voter group" in page
+    assert response.context["filter"].is_default

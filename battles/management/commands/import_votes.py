@@ -27,6 +27,5 @@ class Command(BaseCommand):
                               batch_size=max(1, batch_size))
         cli.finish(
             self, report, path=file, valid_only=valid_only,
-            hint="hint: ratings were not recomputed by this command; imported votes appear on the "
-                 "leaderboard once ratings are recomputed.",
+            hint="The leaderboard is recomputed in the background; imported votes appear there shortly.",
         )

@@ -212,3 +212,20 @@ def test_upload_metadata_records_the_uploader(admin_client, admin_user, upload_d
     token = preview_url.rstrip("/").rsplit("/", 1)[-1]
     meta = json.loads((upload_dir / f"{token}.json").read_text())
     assert (meta["user"], meta["pool"]) == (admin_user.pk, "spaced")
+
+
+def test_abandoned_uploads_are_swept_but_foreign_files_are_kept(admin_client, upload_dir):
+    import os
+    import time
+
+    stale = upload(admin_client, "text\na\n")["Location"].rstrip("/").rsplit("/", 1)[-1]
+    foreign = upload_dir / "keep-me.txt"
+    foreign.write_text("not ours")
+    old = time.time() - 2 * 24 * 3600
+    for path in upload_dir.iterdir():
+        os.utime(path, (old, old))
+    upload(admin_client, "text\nb\n")
+    names = leftover_files(upload_dir)
+    assert "keep-me.txt" in names
+    assert not any(name.startswith(stale) for name in names)
+    assert len([name for name in names if name.endswith(".upload")]) == 1

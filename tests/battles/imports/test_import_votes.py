@@ -24,7 +24,20 @@ def test_votes_are_stored_without_battle_or_voter(tmp_path):
     assert [v.outcome for v in votes] == ["a", "b", "tie", "both_bad", "both_bad"]
     assert all(v.imported and v.battle is None and v.voter is None for v in votes)
     assert votes[0].version_a == alpha.current_version()
-    assert "hint: ratings were not recomputed" in out
+    assert "recomputed in the background" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_imported_votes_reach_the_leaderboard(tmp_path):
+    from ratings.services import latest_snapshot
+
+    make_llm("alpha")
+    rows = "".join("alpha,beta,model_a,\n" for _ in range(6)) + "alpha,beta,model_b,\n"
+    code, out = run("import_votes", write(tmp_path, "v.csv", HEADER + rows))
+    assert code == 0, out
+    snapshot = latest_snapshot()  # eager Celery in tests: the debounced task already ran
+    assert snapshot is not None and snapshot.vote_count == 7
+    assert [row["model"] for row in snapshot.payload["rows"]] == ["alpha", "beta"]
 
 
 def test_unknown_names_create_retired_imported_llms(tmp_path):

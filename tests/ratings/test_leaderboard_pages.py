@@ -238,7 +238,7 @@ def test_every_page_renders_before_the_first_vote(client):
     for url in PAGES + [f"/leaderboard/models/{llm.code}/"]:
         response = client.get(url)
         assert response.status_code == 200, url
-    assert "No votes have been counted yet" in client.get("/leaderboard/").content.decode()
+    assert "No counted votes for this selection" in client.get("/leaderboard/").content.decode()
 
 
 def test_a_bad_filter_is_explained_not_an_error(client, three):

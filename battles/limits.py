@@ -75,15 +75,36 @@ def estimate_tokens(*texts: str, max_tokens: int) -> int:
     return sum(len(t) for t in texts) // 4 + 1 + max_tokens
 
 
+class _Waiter:
+    __slots__ = ("lease", "future")
+
+    def __init__(self, lease: Lease, future: asyncio.Future):
+        self.lease = lease
+        self.future = future
+
+
 class Limiter:
-    """Base class. ``try_acquire`` never waits; ``acquire`` waits for a slot."""
+    """Base class. ``try_acquire_many`` never waits; ``acquire`` waits for a lease.
+
+    Within one process, one dispatcher per key asks the store for leases on
+    behalf of every waiting caller in a single step, first come first served,
+    and a release in this process wakes it at once; a release elsewhere is
+    noticed at the next poll (``POLL_INTERVAL``).
+    """
 
     def __init__(self) -> None:
-        self._gates: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._waiting: dict[str, list[_Waiter]] = defaultdict(list)
+        self._dispatchers: dict[str, asyncio.Task] = {}
         self._wake: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        self._errors: dict[str, LimiterUnavailable] = {}
+        self._lease_seconds: dict[str, float] = {}
 
-    async def try_acquire(self, lease: Lease, lease_seconds: float) -> float:
-        """Take the lease if every limit allows; else return how long to wait (seconds, > 0)."""
+    async def try_acquire_many(self, leases: list[Lease], lease_seconds: float) -> tuple[int, float]:
+        """Take the first leases that every limit allows, in order.
+
+        Returns (how many were taken, how long to wait before asking for the
+        rest in seconds; 0 when all were taken).
+        """
         raise NotImplementedError
 
     async def _release(self, lease: Lease, refund: int) -> None:
@@ -94,42 +115,64 @@ class Limiter:
         raise NotImplementedError
 
     async def close(self) -> None:
-        pass
+        for task in self._dispatchers.values():
+            task.cancel()
 
     async def acquire(self, key: str, limits: Limits, *, tokens: int, lease_seconds: float,
                       until: float | None = None) -> Lease:
         """Wait for a lease on ``key``.
 
         Raises WaitExpired when ``until`` (a ``time.monotonic()`` value) passes
-        first, and LimiterUnavailable when the store is down at that moment.
-        Within one process a single caller per key asks the store at a time,
-        and a release in this process wakes it at once.
+        first, or LimiterUnavailable when the store was down at that moment.
         """
         lease = Lease(key=key, limits=limits, tokens=tokens)
         if limits.unlimited:
             return lease
-        async with self._gates[key]:
-            while True:
-                try:
-                    wait = await self.try_acquire(lease, lease_seconds)
-                    unavailable = None
-                except LimiterUnavailable as exc:
-                    wait, unavailable = UNAVAILABLE_RETRY, exc
-                if wait <= 0:
-                    return lease
-                if until is not None:
-                    left = until - time.monotonic()
-                    if left <= 0:
-                        if unavailable is not None:
-                            raise unavailable
-                        raise WaitExpired(key)
-                    wait = min(wait, left)
-                event = self._wake[key]
-                event.clear()
-                try:
-                    await asyncio.wait_for(event.wait(), timeout=wait * random.uniform(1.0, 1.25))
-                except TimeoutError:
-                    pass
+        waiter = _Waiter(lease, asyncio.get_running_loop().create_future())
+        self._waiting[key].append(waiter)
+        self._lease_seconds[key] = max(self._lease_seconds.get(key, 0.0), lease_seconds)
+        dispatcher = self._dispatchers.get(key)
+        if dispatcher is None or dispatcher.done():
+            self._dispatchers[key] = asyncio.ensure_future(self._dispatch(key))
+        else:
+            self._wake[key].set()
+        timeout = None if until is None else max(until - time.monotonic(), 0.0)
+        await asyncio.wait([waiter.future], timeout=timeout)
+        if waiter.future.done():
+            return waiter.future.result()
+        waiter.future.cancel()  # the dispatcher skips it, and gives back a lease granted meanwhile
+        if key in self._errors:
+            raise self._errors[key]
+        raise WaitExpired(key)
+
+    async def _dispatch(self, key: str) -> None:
+        queue = self._waiting[key]
+        wake = self._wake[key]
+        while True:
+            queue[:] = [w for w in queue if not w.future.done()]
+            if not queue:
+                self._dispatchers.pop(key, None)
+                return
+            batch = list(queue)
+            wake.clear()
+            try:
+                granted, wait = await self.try_acquire_many([w.lease for w in batch], self._lease_seconds[key])
+                self._errors.pop(key, None)
+            except LimiterUnavailable as exc:
+                granted, wait = 0, UNAVAILABLE_RETRY
+                self._errors[key] = exc
+            for waiter in batch[:granted]:
+                queue.remove(waiter)
+                if waiter.future.done():
+                    asyncio.ensure_future(self.release(waiter.lease))  # its caller gave up meanwhile
+                else:
+                    waiter.future.set_result(waiter.lease)
+            if granted == len(batch):
+                continue
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=wait * random.uniform(1.0, 1.25))
+            except TimeoutError:
+                pass
 
     async def release(self, lease: Lease, *, tokens_used: int | None = None) -> None:
         """Give the slot back and correct the token estimate; safe to call twice, never raises."""
@@ -151,18 +194,11 @@ class Limiter:
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local lease_ms = tonumber(ARGV[2])
-local max_conc = tonumber(ARGV[3])
-local rpm = tonumber(ARGV[4])
-local tpm = tonumber(ARGV[5])
-local need = tonumber(ARGV[6])
-local wait = 0
-if max_conc > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  if redis.call('ZCARD', KEYS[1]) >= max_conc then
-    wait = -1
-  end
-end
+local lease_ms = tonumber(ARGV[1])
+local max_conc = tonumber(ARGV[2])
+local rpm = tonumber(ARGV[3])
+local tpm = tonumber(ARGV[4])
+local n = (#ARGV - 5) / 2
 local function level(key, capacity)
   local v = redis.call('HMGET', key, 'level', 'ts')
   local lvl = tonumber(v[1])
@@ -175,39 +211,61 @@ local function level(key, capacity)
   end
   return lvl
 end
+local used = 0
+if max_conc > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  used = redis.call('ZCARD', KEYS[1])
+end
 local rl = 0
 local tl = 0
 if rpm > 0 then
   rl = level(KEYS[2], rpm)
-  if rl < 1 then
-    wait = math.max(wait, math.ceil((1 - rl) * 60000 / rpm))
-  end
 end
 if tpm > 0 then
-  if need > tpm then
+  tl = level(KEYS[3], tpm)
+end
+local granted = 0
+local wait = 0
+for i = 1, n do
+  local id = ARGV[4 + 2 * i]
+  local need = tonumber(ARGV[5 + 2 * i])
+  if tpm > 0 and need > tpm then
     need = tpm
   end
-  tl = level(KEYS[3], tpm)
-  if tl < need then
+  if max_conc > 0 and used >= max_conc then
+    wait = -1
+  end
+  if rpm > 0 and rl < 1 then
+    wait = math.max(wait, math.ceil((1 - rl) * 60000 / rpm))
+  end
+  if tpm > 0 and tl < need then
     wait = math.max(wait, math.ceil((need - tl) * 60000 / tpm))
   end
+  if wait ~= 0 then
+    break
+  end
+  if max_conc > 0 then
+    redis.call('ZADD', KEYS[1], now + lease_ms, id)
+    used = used + 1
+  end
+  rl = rl - 1
+  tl = tl - need
+  granted = granted + 1
 end
-if wait ~= 0 then
-  return wait
+if granted > 0 then
+  if max_conc > 0 then
+    redis.call('PEXPIRE', KEYS[1], lease_ms + 1000)
+  end
+  if rpm > 0 then
+    redis.call('HSET', KEYS[2], 'level', tostring(rl), 'ts', now)
+    redis.call('PEXPIRE', KEYS[2], ARGV[5])
+  end
+  if tpm > 0 then
+    redis.call('HSET', KEYS[3], 'level', tostring(tl), 'ts', now)
+    redis.call('PEXPIRE', KEYS[3], ARGV[5])
+  end
 end
-if max_conc > 0 then
-  redis.call('ZADD', KEYS[1], now + lease_ms, ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], lease_ms + 1000)
-end
-if rpm > 0 then
-  redis.call('HSET', KEYS[2], 'level', tostring(rl - 1), 'ts', now)
-  redis.call('PEXPIRE', KEYS[2], ARGV[7])
-end
-if tpm > 0 then
-  redis.call('HSET', KEYS[3], 'level', tostring(tl - need), 'ts', now)
-  redis.call('PEXPIRE', KEYS[3], ARGV[7])
-end
-return 0
+return {granted, wait}
 """
 
 _RELEASE = """
@@ -255,17 +313,17 @@ class RedisLimiter(Limiter):
         except (redis.exceptions.RedisError, OSError) as exc:
             raise LimiterUnavailable(str(exc)) from None
 
-    async def try_acquire(self, lease: Lease, lease_seconds: float) -> float:
-        limits = lease.limits
-        wait_ms = await self._call(self._acquire(
-            keys=self._keys(lease.key),
-            args=[lease.lease_id, int(lease_seconds * 1000), limits.max_concurrency,
-                  limits.requests_per_minute, limits.tokens_per_minute, lease.tokens, IDLE_EXPIRY_MS],
-        ))
-        wait_ms = int(wait_ms)
-        if wait_ms == 0:
-            return 0.0
-        return POLL_INTERVAL if wait_ms < 0 else max(wait_ms / 1000, POLL_INTERVAL)
+    async def try_acquire_many(self, leases: list[Lease], lease_seconds: float) -> tuple[int, float]:
+        limits = leases[0].limits
+        args = [int(lease_seconds * 1000), limits.max_concurrency, limits.requests_per_minute,
+                limits.tokens_per_minute, IDLE_EXPIRY_MS]
+        for lease in leases:
+            args += [lease.lease_id, lease.tokens]
+        granted, wait_ms = await self._call(self._acquire(keys=self._keys(leases[0].key), args=args))
+        granted, wait_ms = int(granted), int(wait_ms)
+        if granted == len(leases):
+            return granted, 0.0
+        return granted, POLL_INTERVAL if wait_ms < 0 else max(wait_ms / 1000, POLL_INTERVAL)
 
     async def _release(self, lease: Lease, refund: int) -> None:
         slots, _, tpm = self._keys(lease.key)
@@ -288,6 +346,7 @@ class RedisLimiter(Limiter):
 
     async def close(self) -> None:
         try:
+            await super().close()
             await self._redis.aclose()
         except Exception:  # noqa: BLE001  (closing a dead connection)
             pass
@@ -318,36 +377,38 @@ class LocalLimiter(Limiter):
         super().__init__()
         self.state = state or _local
 
-    async def try_acquire(self, lease: Lease, lease_seconds: float) -> float:
-        limits, key, now = lease.limits, lease.key, time.monotonic()
+    async def try_acquire_many(self, leases: list[Lease], lease_seconds: float) -> tuple[int, float]:
+        limits, key, now = leases[0].limits, leases[0].key, time.monotonic()
         state = self.state
         with state.lock:
-            wait = 0.0
             slots = state.slots[key]
             for lease_id, expires in list(slots.items()):
                 if expires <= now:
                     del slots[lease_id]
-            if limits.max_concurrency and len(slots) >= limits.max_concurrency:
-                wait = POLL_INTERVAL
-            rpm_level = tpm_level = 0.0
-            need = min(lease.tokens, limits.tokens_per_minute) if limits.tokens_per_minute else 0
-            if limits.requests_per_minute:
-                rpm_level = state.level(key + ":rpm", limits.requests_per_minute, now)
-                if rpm_level < 1:
+            rpm_level = state.level(key + ":rpm", limits.requests_per_minute, now)
+            tpm_level = state.level(key + ":tpm", limits.tokens_per_minute, now)
+            granted, wait = 0, 0.0
+            for lease in leases:
+                need = min(lease.tokens, limits.tokens_per_minute)
+                if limits.max_concurrency and len(slots) >= limits.max_concurrency:
+                    wait = POLL_INTERVAL
+                if limits.requests_per_minute and rpm_level < 1:
                     wait = max(wait, (1 - rpm_level) * 60.0 / limits.requests_per_minute)
-            if limits.tokens_per_minute:
-                tpm_level = state.level(key + ":tpm", limits.tokens_per_minute, now)
-                if tpm_level < need:
+                if limits.tokens_per_minute and tpm_level < need:
                     wait = max(wait, (need - tpm_level) * 60.0 / limits.tokens_per_minute)
-            if wait > 0:
-                return wait
-            if limits.max_concurrency:
-                slots[lease.lease_id] = now + lease_seconds
-            if limits.requests_per_minute:
-                state.buckets[key + ":rpm"] = (rpm_level - 1, now)
-            if limits.tokens_per_minute:
-                state.buckets[key + ":tpm"] = (tpm_level - need, now)
-            return 0.0
+                if wait:
+                    break
+                if limits.max_concurrency:
+                    slots[lease.lease_id] = now + lease_seconds
+                rpm_level -= 1
+                tpm_level -= need
+                granted += 1
+            if granted:
+                if limits.requests_per_minute:
+                    state.buckets[key + ":rpm"] = (rpm_level, now)
+                if limits.tokens_per_minute:
+                    state.buckets[key + ":tpm"] = (tpm_level, now)
+            return granted, max(wait, POLL_INTERVAL) if granted < len(leases) else 0.0
 
     async def _release(self, lease: Lease, refund: int) -> None:
         state, now = self.state, time.monotonic()

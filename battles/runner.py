@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -46,7 +47,8 @@ from datetime import timedelta
 import httpx
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db.models import F, Q
+from django.db import models
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from battles import breaker, endpoints, generation, jobs
@@ -113,6 +115,47 @@ def _run_calls(calls: list[tuple]) -> list[tuple[bool, object]]:
     return results
 
 
+class Coalescer:
+    """Merges calls made while an earlier one is in flight into one call of ``many``.
+
+    ``many`` takes a list of items and returns a list of results in the same
+    order; it runs on the database thread. Claiming or storing fifty
+    generations then costs two queries instead of a hundred.
+    """
+
+    def __init__(self, db: Database, many) -> None:
+        self.db = db
+        self.many = many
+        self._pending: list[tuple[object, asyncio.Future]] = []
+        self._flushing = False
+
+    async def __call__(self, item):
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self.db(self.many, [item for item, _ in batch])
+                except Exception as exc:  # noqa: BLE001  (each caller sees the failure)
+                    results = None
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                if results is not None:
+                    for (_, future), result in zip(batch, results):
+                        if not future.done():
+                            future.set_result(result)
+        finally:
+            self._flushing = False
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: str  # "done", "failed", "retry", "deferred" or "skipped"
@@ -170,6 +213,8 @@ async def _run_batch(ids: list[int], takeover: bool) -> dict[int, Outcome]:
         db=database, limiter=limiter, takeover=takeover,
         until=time.monotonic() + settings.ARENA_GENERATION_BATCH_WAIT,
         progress=jobs.ProgressPublisher(limiter, database),
+        claim=Coalescer(database, functools.partial(_claim_many, takeover=takeover)),
+        store=Coalescer(database, _store_many),
     )
     try:
         results = await asyncio.gather(*(_generate(row, context) for row in rows.values()))
@@ -221,6 +266,8 @@ class _Context:
     takeover: bool
     until: float
     progress: jobs.ProgressPublisher
+    claim: Coalescer
+    store: Coalescer
     clients: Clients = field(default_factory=Clients)
 
 
@@ -272,7 +319,7 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
     except (WaitExpired, LimiterUnavailable):
         return Outcome("deferred", "no provider slot yet")
     try:
-        claim = await db(_claim, row.pk, context.takeover)
+        claim = await context.claim(row.pk)
         if claim is None:
             return Outcome("skipped", "finished or running elsewhere")
         if claim.breaker_reason:
@@ -284,7 +331,7 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
             await context.limiter.release(lease)
             return await db(_after_error, row, claim, error)
         await context.limiter.release(lease, tokens_used=_tokens_used(result))
-        return await db(_store, row, claim, result)
+        return await context.store((row, claim, result))
     finally:
         await context.limiter.release(lease)
 
@@ -299,6 +346,11 @@ def _tokens_used(result: ChatResult) -> int | None:
 
 
 def _claim(generation_id: int, takeover: bool) -> Claim | None:
+    return _claim_many([generation_id], takeover=takeover)[0]
+
+
+def _claim_many(generation_ids: list[int], *, takeover: bool) -> list[Claim | None]:
+    """Claim each generation that is claimable; one token per call (it is per attempt, not per row)."""
     now = timezone.now()
     claimable = Q(status=Generation.Status.PENDING) | Q(
         status=Generation.Status.RUNNING, started_at__lt=now - timedelta(seconds=stale_after_seconds())
@@ -306,19 +358,20 @@ def _claim(generation_id: int, takeover: bool) -> Claim | None:
     if takeover:
         claimable |= Q(status=Generation.Status.RUNNING)
     token = uuid.uuid4()
-    claimed = Generation.objects.filter(claimable, pk=generation_id).update(
+    Generation.objects.filter(claimable, pk__in=generation_ids).update(
         status=Generation.Status.RUNNING, claim_token=token, started_at=now, attempts=F("attempts") + 1,
     )
-    if not claimed:
-        return None
-    attempts, opened_at, reason, failures = Generation.objects.filter(pk=generation_id).values_list(
-        "attempts", "llm_version__llm__breaker_opened_at", "llm_version__llm__breaker_reason",
-        "llm_version__llm__consecutive_failures",
-    ).get()
-    return Claim(
-        token=token, attempts=attempts,
-        breaker_reason=breaker.describe(opened_at, reason) if opened_at else "", failures=failures,
-    )
+    claimed = {
+        pk: Claim(token=token, attempts=attempts, failures=failures,
+                  breaker_reason=breaker.describe(opened_at, reason) if opened_at else "")
+        for pk, attempts, opened_at, reason, failures in Generation.objects.filter(
+            pk__in=generation_ids, claim_token=token
+        ).values_list(
+            "pk", "attempts", "llm_version__llm__breaker_opened_at", "llm_version__llm__breaker_reason",
+            "llm_version__llm__consecutive_failures",
+        )
+    }
+    return [claimed.get(pk) for pk in generation_ids]
 
 
 def _claim_and_fail(row: Generation, takeover: bool, reason: str) -> Outcome:
@@ -364,23 +417,55 @@ def _fail(row: Generation, claim: Claim, reason: str, *, count: bool = True) -> 
     return Outcome("failed", reason, attempts=claim.attempts)
 
 
-def _store(row: Generation, claim: Claim, result: ChatResult) -> Outcome:
-    if not result.text.strip():
-        return _fail(row, claim, "The provider returned an empty answer.")
-    stored = Generation.objects.filter(
-        pk=row.pk, status=Generation.Status.RUNNING, claim_token=claim.token
-    ).update(
-        status=Generation.Status.DONE, text=result.text, error="",
-        latency_ms=result.latency_ms, ttft_ms=result.ttft_ms,
-        tokens_in=result.tokens_in, tokens_out=result.tokens_out,
-        cost=generation.cost_of(row.llm_version, result), finished_at=timezone.now(),
-    )
-    if not stored:
-        return Outcome("skipped", "another attempt took over")
-    if claim.failures:
-        breaker.record_success(llm_id=row.llm_version.llm_id)
-    generation._after_final(row)
-    return Outcome("done", attempts=claim.attempts)
+_STORED_FIELDS = {
+    "text": models.TextField(),
+    "latency_ms": models.PositiveIntegerField(),
+    "ttft_ms": models.PositiveIntegerField(),
+    "tokens_in": models.PositiveIntegerField(),
+    "tokens_out": models.PositiveIntegerField(),
+    "cost": models.DecimalField(max_digits=14, decimal_places=8),
+}
+
+
+def _store_many(items: list[tuple[Generation, Claim, ChatResult]]) -> list[Outcome]:
+    """Store complete answers, each only if its claim is still current: one UPDATE for all."""
+    outcomes: dict[int, Outcome] = {}
+    answered = []
+    for row, claim, result in items:
+        if result.text.strip():
+            answered.append((row, claim, result))
+        else:
+            outcomes[row.pk] = _fail(row, claim, "The provider returned an empty answer.")
+    if answered:
+        values = {
+            row.pk: {
+                "text": result.text, "latency_ms": result.latency_ms, "ttft_ms": result.ttft_ms,
+                "tokens_in": result.tokens_in, "tokens_out": result.tokens_out,
+                "cost": generation.cost_of(row.llm_version, result),
+            }
+            for row, _, result in answered
+        }
+        current = Q()
+        for row, claim, _ in answered:
+            current |= Q(pk=row.pk, claim_token=claim.token)
+        Generation.objects.filter(current, status=Generation.Status.RUNNING).update(
+            status=Generation.Status.DONE, error="", finished_at=timezone.now(),
+            **{
+                name: Case(*(When(pk=pk, then=Value(v[name], output_field=output)) for pk, v in values.items()),
+                           output_field=output)
+                for name, output in _STORED_FIELDS.items()
+            },
+        )
+        stored = set(Generation.objects.filter(current, status=Generation.Status.DONE).values_list("pk", flat=True))
+        for llm_id in {row.llm_version.llm_id for row, claim, _ in answered if claim.failures and row.pk in stored}:
+            breaker.record_success(llm_id=llm_id)
+        for row, claim, _ in answered:
+            if row.pk in stored:
+                generation._after_final(row)
+                outcomes[row.pk] = Outcome("done", attempts=claim.attempts)
+            else:
+                outcomes[row.pk] = Outcome("skipped", "another attempt took over")
+    return [outcomes[row.pk] for row, _, _ in items]
 
 
 # --- the reconciler's view ---------------------------------------------------------------------

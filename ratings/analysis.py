@@ -57,7 +57,8 @@ class HeadToHead:
         return (self.wins[i][j] + 0.5 * self.draws[i][j]) / n if n else None
 
 
-def head_to_head(models: Sequence[str], pairs: Iterable[Sequence[int]], order: Sequence[str] | None = None) -> HeadToHead:
+def head_to_head(models: Sequence[str], pairs: Iterable[Sequence[int]],
+                 order: Sequence[str] | None = None) -> HeadToHead:
     """Tables from snapshot pairs ``[i, j, wins_i, wins_j, ties, both_bad]`` (indices into
     ``models``); ``order`` lists the models to show, e.g. best first."""
     shown = list(order if order is not None else models)
@@ -94,6 +95,7 @@ def position_bias(outcome_totals: dict[str, int]) -> dict:
         "left_wins": a,
         "left_rate": a / (a + b) if a + b else None,
         "left_interval": interval,
+        "left_interval_percent": (100 * interval[0], 100 * interval[1]) if interval else None,
         "biased": bool(interval and (interval[0] > 0.5 or interval[1] < 0.5)),
         "a_rate": a / total if total else None,
         "b_rate": b / total if total else None,
@@ -176,7 +178,7 @@ def route(category: str, rows: Sequence[dict], *, votes: int, min_votes: int) ->
         result.reason = (f"{len(leaders)} models are statistically tied for first; cost and latency are "
                          "unknown, so this is the best rated of them.")
     recommended = result.recommended
-    result.enough_evidence = votes >= min_votes and not recommended.get("provisional", False)
+    result.enough_evidence = not recommended.get("provisional", False)
     if not result.enough_evidence:
         result.reason += f" Not enough evidence yet (fewer than {min_votes} votes for the recommended model)."
     return result

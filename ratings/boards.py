@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,15 +18,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max, Min, Q, Sum
-from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
+from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
+from django.utils import timezone
 
 from battles.models import Generation, LLMVersion, Vote
 from ratings import analysis, services
 from ratings.filters import BoardFilter
-from ratings.services import STYLE_SCOPE, STYLE_SUFFIX
 from ratings.models import GenerationStyle, RatingSnapshot
-
-logger = logging.getLogger(__name__)
+from ratings.services import STYLE_SCOPE, STYLE_SUFFIX
 
 STYLE_FIELDS = ("length", "headers", "bold", "list_items")
 HISTORY_CACHE_SECONDS = 24 * 3600
@@ -339,7 +337,7 @@ def decision(flt: BoardFilter) -> Decision:
         overall = analysis.route("All categories", rows_of(overall_snapshot), votes=overall_snapshot.vote_count,
                                  min_votes=min_votes)
     routes = [analysis.route(category, rows_of(snapshot), votes=snapshot.vote_count, min_votes=min_votes)
-              for category, snapshot in boards]
+              for category, snapshot in boards if not flt.category or category == flt.category]
     return Decision(overall=overall, routes=routes, snapshot=overall_snapshot)
 
 
@@ -363,14 +361,15 @@ def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
     empty = {"period": "day", "labels": [], "series": {}}
     if span["first"] is None:
         return empty
-    days = (span["last"] - span["first"]).days
-    period = "day" if days <= 62 else "week" if days <= 2 * 365 else "month"
-    trunc = {"day": TruncDate, "week": TruncWeek, "month": TruncMonth}[period]("created_at")
+    days = (span["last"] - span["first"]).total_seconds() / 86400
+    period = "hour" if days <= 2 else "day" if days <= 62 else "week" if days <= 2 * 365 else "month"
+    trunc = {"hour": TruncHour, "day": TruncDate, "week": TruncWeek, "month": TruncMonth}[period]("created_at")
     rows = list(
         votes.annotate(period=trunc).values_list("period", "version_a_id", "version_b_id", "outcome")
         .annotate(n=Count("id")).order_by("period", "version_a_id", "version_b_id", "outcome")
     )
-    rows = [(p.date() if hasattr(p, "date") and callable(p.date) else p, a, b, o, n) for p, a, b, o, n in rows]
+    if period in ("week", "month"):
+        rows = [(p.date(), a, b, o, n) for p, a, b, o, n in rows]
     digest = hashlib.sha256(json.dumps([[str(p), a, b, o, n] for p, a, b, o, n in rows]).encode()).hexdigest()
     key = f"ratings:history:{hashlib.sha256(flt.scope().encode()).hexdigest()[:16]}:{digest}:{points}"
     cached = cache.get(key)
@@ -408,6 +407,8 @@ def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
 
 
 def _period_label(value, period: str) -> str:
+    if period == "hour":
+        return timezone.localtime(value).strftime("%m-%d %H:00")
     if period == "month":
         return value.strftime("%Y-%m")
     return value.isoformat()

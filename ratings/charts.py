@@ -121,7 +121,8 @@ def scatter_chart(points: Sequence[dict], *, x_label: str, y_label: str, front: 
             body.append(f'<text x="{x(tick):.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">'
                         f'{_e(_compact(tick))}</text>')
     body.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="{MUTED}"/>'
-                f'<text x="{(left + right) / 2:.0f}" y="{height - 6}" text-anchor="middle" fill="{INK}">{_e(x_label)}</text>'
+                f'<text x="{(left + right) / 2:.0f}" y="{height - 6}" text-anchor="middle" '
+                f'fill="{INK}">{_e(x_label)}</text>'
                 f'<text x="14" y="{(top + bottom) / 2:.0f}" text-anchor="middle" fill="{INK}" '
                 f'transform="rotate(-90 14 {(top + bottom) / 2:.0f})">{_e(y_label)}</text>')
     on_front = sorted((p for p in points if p["key"] in front), key=lambda p: tx(p["x"]))
@@ -142,9 +143,16 @@ def scatter_chart(points: Sequence[dict], *, x_label: str, y_label: str, front: 
             f'<line x1="{px:.1f}" y1="{y(p.get("low", p["y"])):.1f}" x2="{px:.1f}" y2="{y(p.get("high", p["y"])):.1f}" '
             f'stroke="{colour}" opacity="0.4" stroke-width="3"/>'
             f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{6 if best else 4.5}" fill="{colour}"/>'
-            f'<text x="{px + 8:.1f}" y="{py - 6:.1f}" fill="{INK}">{_e(_short(p["key"], 24))}</text></g>'
+            f'{_point_label(px, py, p["key"], right)}</g>'
         )
     return _svg(width, height, body, label or f"{y_label} against {x_label}")
+
+
+def _point_label(px: float, py: float, text: str, right: float) -> str:
+    # Near the right edge the label goes to the left of its point so that it is not cut off.
+    if px > right - 140:
+        return f'<text x="{px - 8:.1f}" y="{py - 8:.1f}" text-anchor="end" fill="{INK}">{_e(_short(text, 24))}</text>'
+    return f'<text x="{px + 8:.1f}" y="{py - 6:.1f}" fill="{INK}">{_e(_short(text, 24))}</text>'
 
 
 def _compact(value: float) -> str:
@@ -179,7 +187,8 @@ def line_chart(x_labels: Sequence[str], series: dict[str, Sequence[dict | None]]
                     f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_fmt(tick)}</text>')
     step = max(1, math.ceil(n / 8))
     for k in range(0, n, step):
-        body.append(f'<text x="{x(k):.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">{_e(x_labels[k])}</text>')
+        body.append(f'<text x="{x(k):.1f}" y="{bottom + 18}" text-anchor="middle" '
+                    f'fill="{MUTED}">{_e(x_labels[k])}</text>')
     body.append(f'<text x="14" y="{(top + bottom) / 2:.0f}" text-anchor="middle" fill="{INK}" '
                 f'transform="rotate(-90 14 {(top + bottom) / 2:.0f})">{_e(y_label)}</text>')
     for s, (name, points) in enumerate(series.items()):
@@ -192,6 +201,10 @@ def line_chart(x_labels: Sequence[str], series: dict[str, Sequence[dict | None]]
         if len(present) > 1:
             path = " ".join(f"{x(k):.1f},{y(p['rating']):.1f}" for k, p in present)
             body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        if bands and len(present) == 1:
+            k, p = present[0]
+            body.append(f'<line x1="{x(k):.1f}" y1="{y(p["lower"]):.1f}" x2="{x(k):.1f}" y2="{y(p["upper"]):.1f}" '
+                        f'stroke="{colour}" stroke-width="6" opacity="0.2"/>')
         for k, p in present:
             body.append(f'<circle cx="{x(k):.1f}" cy="{y(p["rating"]):.1f}" r="3" fill="{colour}">'
                         f'<title>{_e(name)} at {_e(x_labels[k])}: {_fmt(p["rating"], 1)} '

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
-from battles.models import LLM, Vote
+from battles.models import LLM
 from ratings import analysis, boards
 from ratings.filters import BoardFilter
 

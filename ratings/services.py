@@ -98,6 +98,8 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
         ]
     else:
         payload = {"rows": [], "models": [], "pairs": []}
+    if online:
+        payload["online"] = {}
     if online and counts:
         ordered = votes.order_by("created_at", "id").values_list("version_a_id", "version_b_id", "outcome")
         model_a, model_b, outcome = [], [], []

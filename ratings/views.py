@@ -200,7 +200,10 @@ def model_page(request, code):
     context["history_chart"] = mark_safe(charts.line_chart(history["labels"], history["series"], bands=True))
     # SLOT benchmark_ranks: the benchmark comparison puts this model's benchmark ranks against
     # its arena rank here (see templates/ratings/model.html); nothing is shown while it is absent.
-    context.setdefault("benchmark_ranks", None)
+    from ratings.benchmarks.services import model_benchmark_ranks
+
+    context["benchmark_ranks"] = model_benchmark_ranks(llm)
+    context["vibes_gap_threshold"] = settings.ARENA_VIBES_GAP_THRESHOLD
     return render(request, "ratings/model.html", context)
 
 

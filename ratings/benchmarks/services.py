@@ -324,13 +324,16 @@ def _compare(name: str, scores: dict[str, float], entries: list[ArenaEntry], *, 
 
 
 def compare(*, benchmark: str | None = None, style_control: bool = False, composite: bool = True,
-            board: ArenaBoard | None = None) -> ComparisonReport:
+            board: ArenaBoard | None = None, correlations: bool = True) -> ComparisonReport:
     """Every benchmark (or the one named, ignoring case; ``"composite"`` names the composite)
     compared with the arena board, raw or style-controlled.
 
-    Raises ``Benchmark.DoesNotExist`` when ``benchmark`` names nothing.
+    ``correlations=False`` skips the bootstrap (the point estimates remain), for callers
+    that only show ranks. Raises ``Benchmark.DoesNotExist`` when ``benchmark`` names nothing.
     """
     options = _comparison_settings()
+    if not correlations:
+        options["rounds"] = 0
     board = board if board is not None else arena_board(style_control=style_control)
     scores, notes = benchmark_scores()
     wanted = benchmark.casefold() if benchmark else None
@@ -359,3 +362,23 @@ def compare(*, benchmark: str | None = None, style_control: bool = False, compos
         kind = "style-controlled board" if style_control else "leaderboard"
         notes.append(f"there is no {kind} yet: arena ranks appear once votes have been counted")
     return ComparisonReport(comparisons, board, combined, notes, {**options, "style_control": style_control})
+
+
+def model_benchmark_ranks(llm: LLM, *, style_control: bool = False) -> list[dict]:
+    """One LLM's benchmark ranks against its arena rank, one dict per benchmark (and the
+    composite) that has a score for it and in which it is on the board."""
+    report = compare(style_control=style_control, correlations=False)
+    codes = dict(Benchmark.objects.values_list("name", "code"))
+    out = []
+    for comparison in report.comparisons:
+        row = next((r for r in comparison.rows if r.model == llm.name), None)
+        if row is None:
+            continue
+        out.append({
+            "benchmark": comparison.benchmark, "code": codes.get(comparison.benchmark),
+            "n_models": len(comparison.rows), "score": row.score,
+            "benchmark_rank": row.benchmark_rank, "arena_rank": row.arena_rank,
+            "arena_rank_best": row.arena_rank_best, "arena_rank_worst": row.arena_rank_worst,
+            "gap": row.gap, "flagged": row.flagged,
+        })
+    return out

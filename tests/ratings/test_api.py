@@ -14,7 +14,6 @@ from ratings import services
 from ratings.api.auth import create_token, hash_token, revoke
 from ratings.benchmarks.services import import_benchmarks
 from ratings.models import ApiToken
-from tests.factories import make_user
 from tests.ratings.helpers import csv_file, make_votes
 
 pytestmark = pytest.mark.django_db
@@ -243,6 +242,7 @@ def api_data(eval_lead, settings):
 
 
 @api_schema.parametrize()
-@hypothesis_settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@hypothesis_settings(max_examples=25, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=list(HealthCheck))
 def test_every_response_conforms_to_the_schema(case, api_data):
     case.call_and_validate(headers=api_data)

@@ -10,7 +10,7 @@ from battles.imports.uploads import UploadStore
 from ratings.benchmarks import parsing
 from ratings.benchmarks.services import import_benchmarks, resolve_stored_scores
 from ratings.models import Benchmark, BenchmarkScore, ModelAlias
-from tests.factories import make_llm, make_user
+from tests.factories import make_llm
 from tests.ratings.helpers import csv_file
 
 pytestmark = pytest.mark.django_db

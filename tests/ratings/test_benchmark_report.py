@@ -251,3 +251,13 @@ def test_the_composite_page_lists_the_weights(client, board, eval_lead):
     page = client.get("/benchmarks/composite/").content.decode()
     assert 'id="composite-weights"' in page and "Coding" in page and "Recall" in page
     assert "<svg" in page
+
+
+def test_the_model_page_shows_its_benchmark_ranks(client, board, eval_lead):
+    from battles.models import LLM
+
+    import_scores(scores_csv("Knowledge", disagreeing_about_the_leader()))
+    client.force_login(eval_lead)
+    page = client.get(f"/leaderboard/models/{LLM.objects.get(name='m00').code}/").content.decode()
+    section = page.split('id="benchmark-ranks"')[1].split("</section>")[0]
+    assert "Knowledge" in section and "8 of 8" in section and "+7" in section and "evaluate by hand" in section

@@ -54,3 +54,9 @@ def test_decision_page_shows_the_routing_table_with_its_evidence(client, arena):
     coding_row = coding_row[:coding_row.index("</tr>")]
     assert f'/leaderboard/models/{arena["beta"].code}/' in coding_row
     assert "cheapest of them" in coding_row and "108" in coding_row and "1.00" in coding_row
+
+
+def test_a_category_filter_narrows_the_routing_table_to_that_category(arena):
+    result = boards.decision(BoardFilter(category="coding"))
+    assert [r.category for r in result.routes] == ["coding"]
+    assert result.overall.votes == 216  # the overall row still covers every category

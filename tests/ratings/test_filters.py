@@ -124,3 +124,11 @@ def test_voter_group_filter_counts_the_votes_of_that_group_once():
     cast_votes(llms, [("alpha", "beta", "b", 2)], insider=True)
     assert _board_votes("group=voter") == 3
     assert _board_votes("group=eval_lead") == 2
+
+
+def test_an_empty_filtered_board_is_stored_once():
+    make_llms("alpha", "beta")
+    flt = _filter("category=nothing-here")
+    first = boards.board_snapshot(flt)
+    assert first.vote_count == 0 and first.payload["rows"] == []
+    assert boards.board_snapshot(flt).pk == first.pk

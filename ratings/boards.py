@@ -27,7 +27,8 @@ from ratings.filters import BoardFilter
 from ratings.models import GenerationStyle, RatingSnapshot
 from ratings.services import STYLE_SCOPE, STYLE_SUFFIX
 
-STYLE_FIELDS = ("length", "headers", "bold", "list_items")
+STYLE_FIELDS = ("length", "headers", "bold", "list_items")  # the order of style_counts
+STYLE_BATCH = 2000
 HISTORY_CACHE_SECONDS = 24 * 3600
 
 
@@ -101,22 +102,19 @@ def fill_style_features(votes=None) -> int:
     from ratings.engine import style_counts
 
     votes = Vote.objects.all() if votes is None else votes
-    missing = Generation.objects.filter(
+    missing = list(Generation.objects.filter(
         Q(pk__in=votes.values("battle__generation_a")) | Q(pk__in=votes.values("battle__generation_b")),
         style__isnull=True,
-    ).values_list("pk", "text")
-    filled, batch = 0, []
-    for pk, text in missing.iterator(chunk_size=2000):
-        length, headers, bold, list_items = style_counts(text or "")
-        batch.append(GenerationStyle(generation_id=pk, length=length, headers=headers, bold=bold,
-                                     list_items=list_items))
-        if len(batch) >= 2000:
-            GenerationStyle.objects.bulk_create(batch, ignore_conflicts=True)
-            filled, batch = filled + len(batch), []
-    if batch:
-        GenerationStyle.objects.bulk_create(batch, ignore_conflicts=True)
-        filled += len(batch)
-    return filled
+    ).values_list("pk", flat=True))
+    # Ids first, then texts in batches: nothing is written while a cursor is open.
+    for start in range(0, len(missing), STYLE_BATCH):
+        texts = Generation.objects.filter(pk__in=missing[start:start + STYLE_BATCH]).values_list("pk", "text")
+        GenerationStyle.objects.bulk_create(
+            [GenerationStyle(generation_id=pk, **dict(zip(STYLE_FIELDS, style_counts(text or ""))))
+             for pk, text in texts],
+            ignore_conflicts=True,
+        )
+    return len(missing)
 
 
 def style_settings() -> dict:
@@ -129,6 +127,7 @@ def style_settings() -> dict:
         "feature_transform": "(a - b) / (a + b), standardised",
         "ridge": DEFAULT_STYLE_RIDGE,
         "answers": "first turn of each battle",
+        "vote_hash": "SHA-256 over the vote count and the sum of vote ids per (a, b, outcome) cell",
     }
 
 

@@ -367,6 +367,8 @@ def compare(*, benchmark: str | None = None, style_control: bool = False, compos
 def model_benchmark_ranks(llm: LLM, *, style_control: bool = False) -> list[dict]:
     """One LLM's benchmark ranks against its arena rank, one dict per benchmark (and the
     composite) that has a score for it and in which it is on the board."""
+    if not BenchmarkScore.objects.exists():  # one query for pages shown before any import
+        return []
     report = compare(style_control=style_control, correlations=False)
     codes = dict(Benchmark.objects.values_list("name", "code"))
     out = []

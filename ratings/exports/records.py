@@ -104,6 +104,8 @@ def battle_queryset(flt: BoardFilter, *, model: uuid.UUID | None = None) -> Quer
 
 
 def battle_record(vote: Vote) -> dict:
+    """A voted battle: prompt, both answers, outcome. A live battle's follow-up turns are not
+    included (its first prompt and answers are)."""
     battle = vote.battle
     prompt = battle.prompt
     return {

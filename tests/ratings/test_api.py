@@ -153,6 +153,13 @@ def test_vote_filters(client, token):
     assert get(client, "/api/votes/", token, category="writing").json()["count"] == 0  # imported: no prompt
 
 
+def test_dates_at_the_ends_of_the_calendar_are_answered(client, token):
+    make_votes({"alpha": 1000, "beta": 900}, per_pair=2)
+    for path in ("/api/votes/", "/api/leaderboard/"):
+        response = get(client, path, token, **{"from": "0001-01-01", "to": "9999-12-31"})
+        assert response.status_code == 200, path
+
+
 @pytest.mark.parametrize("params, parameter", [
     ({"from": "yesterday"}, "from"),
     ({"to": "2024-02-30"}, "to"),

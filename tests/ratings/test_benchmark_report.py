@@ -261,3 +261,14 @@ def test_the_model_page_shows_its_benchmark_ranks(client, board, eval_lead):
     page = client.get(f"/leaderboard/models/{LLM.objects.get(name='m00').code}/").content.decode()
     section = page.split('id="benchmark-ranks"')[1].split("</section>")[0]
     assert "Knowledge" in section and "8 of 8" in section and "+7" in section and "evaluate by hand" in section
+
+
+def test_the_pages_render_before_any_vote_or_score(client, eval_lead):
+    client.force_login(eval_lead)
+    for url in ("/benchmarks/", "/benchmarks/composite/", "/benchmarks/?style=1"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+    assert "No benchmark scores yet" in client.get("/benchmarks/").content.decode()
+    import_scores(scores_csv("Knowledge", {"m00": 1, "m01": 2}))
+    page = client.get(f"/benchmarks/{Benchmark.objects.get().code}/").content.decode()
+    assert "no leaderboard yet" in page

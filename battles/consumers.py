@@ -3,6 +3,8 @@
 Votes never travel over the socket; they are ordinary CSRF-protected POSTs.
 """
 
+import asyncio
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
@@ -68,14 +70,18 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
     """Sends the progress of one generation job to admins watching its page.
 
     Workers send the rendered fragment to the job's group (throttled, see
-    ``battles.jobs``); on connect and on any client message the fragment is
-    rendered here from the database, so a reconnect shows the current state.
+    ``battles.jobs``). On connect, on any client message and every
+    ``REFRESH_SECONDS`` while the job runs, the fragment is rendered here from
+    the database, so a reconnect shows the current state and an update the
+    workers' throttle skipped still arrives.
     """
+
+    REFRESH_SECONDS = 5.0
 
     async def connect(self):
         self.code = self.scope["url_route"]["kwargs"]["code"]
-        html = await self._fragment()
-        if html is None:
+        state = await self._state()
+        if state is None:
             await self.close(code=4403)
             return
         from battles import jobs
@@ -83,25 +89,40 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
         self.group = jobs.group_name(self.code)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send(text_data=html)
+        await self.send(text_data=state[0])
+        if state[1]:
+            self.refresher = asyncio.ensure_future(self._refresh())
 
     async def disconnect(self, code):
+        if getattr(self, "refresher", None) is not None:
+            self.refresher.cancel()
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
-        html = await self._fragment()
-        if html is None:
+        state = await self._state()
+        if state is None:
             await self.close(code=4403)
             return
-        await self.send(text_data=html)
+        await self.send(text_data=state[0])
 
     async def job_progress(self, event):
         await self.send(text_data=event["html"])
 
+    async def _refresh(self):
+        while True:
+            await asyncio.sleep(self.REFRESH_SECONDS)
+            state = await self._state()
+            if state is None:
+                await self.close(code=4403)
+                return
+            await self.send(text_data=state[0])
+            if not state[1]:
+                return
+
     @database_sync_to_async
-    def _fragment(self):
-        """The rendered progress, or None when this user may not watch the job."""
+    def _state(self):
+        """(rendered progress, whether the job is running), or None when this user may not watch it."""
         from battles import jobs
         from battles.models import GenerationJob
 
@@ -110,4 +131,4 @@ class JobProgressConsumer(AsyncWebsocketConsumer):
         job = GenerationJob.objects.filter(code=self.code).first()
         if job is None:
             return None
-        return jobs.render_progress(job)
+        return jobs.render_progress(job), job.status == GenerationJob.Status.RUNNING

@@ -7,13 +7,14 @@ and a generation shared with an earlier job simply counts as done.
 
 Live updates: when a generation of a running job reaches a final state, the
 worker renders the job's progress fragment and sends it to the job's channel
-group; at most one update per job per ``ARENA_JOB_PROGRESS_INTERVAL`` across
-all workers, with a trailing update so that the last change is always sent.
+group, at most once per job per ``ARENA_JOB_PROGRESS_INTERVAL`` across all
+workers (see ``ProgressPublisher``); the job's finish is always sent, and the
+page's consumer re-renders a running job every few seconds, so a change that
+fell inside a throttled window shows up soon without workers ever waiting.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -125,6 +126,11 @@ def finish_if_done(job: GenerationJob) -> bool:
         job.refresh_from_db(fields=["status", "finished_at"])
         logger.info("generation job %s finished", job.code)
     return bool(finished)
+
+
+def finish_job_if_done(job_id: int) -> bool:
+    job = GenerationJob.objects.filter(pk=job_id).first()
+    return job is not None and finish_if_done(job)
 
 
 def finish_idle_jobs() -> int:
@@ -352,38 +358,42 @@ def notify_jobs_of_llm(llm_id: int) -> None:
 
 
 class ProgressPublisher:
-    """Throttled live updates from inside the async generation runner (one per batch).
+    """Throttled live updates from inside the generation runner (one per batch).
 
-    The first change in a window sends at once; later changes in the window
-    schedule one trailing send, so the final state always goes out. The
-    window is shared by all workers through the limiter's store.
+    A change sends the job's progress when the job's window is free (one send
+    per job per ``ARENA_JOB_PROGRESS_INTERVAL`` across all workers, through the
+    limiter's store); changes inside a taken window are not sent on their own.
+    When the batch ends, each job it touched is finished if nothing is left
+    (that update is always sent) or gets one more send if the window is free.
+    Nothing here ever waits, so progress never slows generation down; the
+    consumer re-renders a running job every few seconds, which covers updates
+    that fell inside a taken window.
     """
 
     CACHE_SECONDS = 5.0
-    MAX_TRAILING_TRIES = 20
 
     def __init__(self, limiter, db):
         self.limiter = limiter
         self.db = db  # runs a sync function on the database thread (see battles.runner.Database)
         self.interval = settings.ARENA_JOB_PROGRESS_INTERVAL
         self._covering: dict[tuple[int, int, int], tuple[float, list[tuple[int, str]]]] = {}
-        self._trailing: dict[int, asyncio.Future] = {}
+        self._touched: dict[int, str] = {}
 
     async def changed(self, row: Generation) -> None:
         """``row`` reached a final state."""
         if row.prompt.pool_id is None:
             return
         for job_id, code in await self._jobs(row):
-            if job_id in self._trailing:
-                continue  # a send is already due and will read the latest state
+            self._touched[job_id] = code
             if await self._take_window(code):
                 await self._send(job_id)
-            else:
-                self._trailing[job_id] = asyncio.ensure_future(self._send_later(job_id, code))
 
     async def flush(self) -> None:
-        if self._trailing:
-            await asyncio.gather(*self._trailing.values(), return_exceptions=True)
+        for job_id, code in self._touched.items():
+            finished = await self.db(finish_job_if_done, job_id)
+            if finished or await self._take_window(code):
+                await self._send(job_id)
+        self._touched.clear()
 
     async def _jobs(self, row: Generation) -> list[tuple[int, str]]:
         key = (row.prompt.pool_id, row.llm_version_id, row.sample)
@@ -399,17 +409,6 @@ class ProgressPublisher:
             return await self.limiter.take_window(f"job-progress:{code}", self.interval)
         except LimiterUnavailable:
             return False
-
-    async def _send_later(self, job_id: int, code) -> None:
-        try:
-            for _ in range(self.MAX_TRAILING_TRIES):
-                await asyncio.sleep(self.interval)
-                if await self._take_window(code):
-                    break
-        finally:
-            # Changes from here on schedule a new send; this one reads the state after them.
-            self._trailing.pop(job_id, None)
-        await self._send(job_id)
 
     async def _send(self, job_id: int) -> None:
         from channels.layers import get_channel_layer

@@ -93,8 +93,13 @@ def allowed_pairs(state: PairingState, *, allow_same_family: bool = False) -> np
     return allowed
 
 
-def pair_probabilities(state: PairingState, *, floor: float = 0.2, boost_votes: int = 200,
-                       boost_factor: float = 4.0, sharpness: float | None = 2.0, focus: float = 1.0,
+# The app's defaults (settings PAIRING_FLOOR and NEW_LLM_BOOST_VOTES override the first two);
+# the simulator uses the same values so that it measures what voters get.
+DEFAULTS = {"floor": 0.1, "boost_votes": 200, "boost_factor": 4.0, "sharpness": 4.0}
+
+
+def pair_probabilities(state: PairingState, *, floor: float = 0.1, boost_votes: int = 200,
+                       boost_factor: float = 4.0, sharpness: float | None = 4.0, focus: float = 1.0,
                        allow_same_family: bool = False, exclude=()) -> np.ndarray:
     """Upper-triangular m × m matrix of pair probabilities summing to 1 (all zero if none allowed).
 

@@ -311,7 +311,6 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         return await db(_after_error, row, claim, error)
     tokens = estimate_tokens(version.system_prompt, *(m.get("content", "") for m in messages),
                              max_tokens=version.max_tokens)
-    _tq = time.time()
     try:
         lease = await context.limiter.acquire(
             str(llm.code), limits_of(llm), tokens=tokens,
@@ -319,10 +318,8 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         )
     except (WaitExpired, LimiterUnavailable):
         return Outcome("deferred", "no provider slot yet")
-    _t0 = time.time()
     try:
         claim = await context.claim(row.pk)
-        _t1 = time.time()
         if claim is None:
             return Outcome("skipped", "finished or running elsewhere")
         if claim.breaker_reason:
@@ -333,12 +330,8 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         except ProviderError as error:
             await context.limiter.release(lease)
             return await db(_after_error, row, claim, error)
-        _t2 = time.time()
         await context.limiter.release(lease, tokens_used=_tokens_used(result))
-        _t3 = time.time()
-        _o = await context.store((row, claim, result))
-        logger.warning("TIMING %s queued=%.3f leased=%.3f claimed=%.3f called=%.3f released=%.3f stored=%.3f", row.pk, _tq, _t0, _t1, _t2, _t3, time.time())
-        return _o
+        return await context.store((row, claim, result))
     finally:
         await context.limiter.release(lease)
 

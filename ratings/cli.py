@@ -17,7 +17,9 @@ import sys
 
 from ratings.engine import fit_bradley_terry, read_votes_csv
 from ratings.engine.csvio import VotesFileError
-from ratings.engine.simulate import POLICIES, random_strengths, run_policy_simulation
+from ratings.engine.simulate import POLICIES as ENGINE_POLICIES
+from ratings.engine.simulate import random_strengths, run_policy_simulation
+from ratings.policies import POLICIES
 
 EXIT_USAGE = 2
 
@@ -122,7 +124,8 @@ def _simulate(args) -> int:
         print("error: --tie-rate must be in [0, 1)", file=sys.stderr)
         return EXIT_USAGE
     strengths = random_strengths(args.models, args.seed, spread=args.spread)
-    result = run_policy_simulation(strengths, args.policy, target_halfwidth=args.target_halfwidth,
+    policy = args.policy if args.policy in ENGINE_POLICIES else POLICIES[args.policy]
+    result = run_policy_simulation(strengths, policy, target_halfwidth=args.target_halfwidth,
                                    tie_rate=args.tie_rate, seed=args.seed)
     json.dump(result.to_dict(), sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -154,10 +154,11 @@ class BoardFilter:
         if self.pool:
             votes = votes.filter(battle__prompt__pool__code=self.pool)
         zone = timezone.get_current_timezone()
-        if self.date_from:
+        # Bounds at the ends of the calendar exclude nothing, and converting them would overflow.
+        if self.date_from and self.date_from > CALENDAR_START:
             start = dt.datetime.combine(self.date_from, dt.time.min)
             votes = votes.filter(created_at__gte=timezone.make_aware(start, zone))
-        if self.date_to:
+        if self.date_to and self.date_to < CALENDAR_END:
             end = dt.datetime.combine(self.date_to + dt.timedelta(days=1), dt.time.min)
             votes = votes.filter(created_at__lt=timezone.make_aware(end, zone))
         if self.group:
@@ -165,6 +166,10 @@ class BoardFilter:
             members = get_user_model().objects.filter(groups__name=self.group).values("pk")
             votes = votes.filter(voter__in=members)
         return votes
+
+
+CALENDAR_START = dt.date(1900, 1, 2)
+CALENDAR_END = dt.date(9999, 12, 30)
 
 
 def _flag(params, key: str) -> bool:

@@ -22,8 +22,6 @@ from ratings.filters import MAX_CATEGORY_CHARS, BoardFilter
 BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 MAX_PAGE = 10_000_000
 MAX_NAME_CHARS = 100  # Benchmark.name
-EARLIEST = dt.date(1900, 1, 2)
-LATEST = dt.date(9999, 12, 30)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INTEGER = re.compile(r"0|[1-9][0-9]{0,8}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -117,9 +115,9 @@ def within_calendar(flt: BoardFilter) -> BoardFilter:
     would overflow.
     """
     changes = {}
-    if flt.date_from is not None and flt.date_from <= EARLIEST:
+    if flt.date_from is not None and flt.date_from <= CALENDAR_START:
         changes["date_from"] = None
-    if flt.date_to is not None and flt.date_to >= LATEST:
+    if flt.date_to is not None and flt.date_to >= CALENDAR_END:
         changes["date_to"] = None
     return flt.with_changes(**changes) if changes else flt
 

@@ -156,48 +156,8 @@ def uniform_policy(state: PolicyState, rng: np.random.Generator, size: int) -> n
     return np.column_stack([a, b])
 
 
-def active_policy(state: PolicyState, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Greedy design: each next vote goes to the pair that most reduces the summed variance of
-    the models whose interval is still wider than the target.
-
-    One vote on (i, j) adds p(1 − p)·ddᵀ to the Fisher information (d = e_i − e_j); the
-    covariance update is Sherman–Morrison, so a batch of picks is planned without refitting.
-    This is the Chatbot Arena paper's rule (pick where a vote shrinks uncertainty most)
-    aimed at the stopping criterion (every model's half-width below the target).
-    """
-    m = len(state.models)
-    z = 1.959963984540054
-    cov = state.covariance / RATING_PER_LOGIT ** 2
-    p = expit((state.ratings[:, None] - state.ratings[None, :]) / RATING_PER_LOGIT)
-    info = p * (1.0 - p)
-    target_var = (state.target_halfwidth / z / RATING_PER_LOGIT) ** 2
-    picks = np.empty((size, 2), dtype=np.int64)
-    iu = np.triu_indices(m, 1)
-    # Weights: models still above the target, by how far (fixed for the batch).
-    var = np.diag(cov)
-    weight = np.where(var > target_var, var / target_var, 0.0)
-    if not weight.any():
-        weight = var / target_var
-    q = cov @ (weight[:, None] * cov)  # Q = C W C, kept up to date by rank-one updates
-    swap = rng.random(size) < 0.5
-    for n in range(size):
-        dq = np.diag(q)
-        dc = np.diag(cov)
-        d_var = dc[:, None] + dc[None, :] - 2.0 * cov  # Var(β_i − β_j)
-        # Drop in Σ_k w_k Var(β_k) from one more vote on (i, j).
-        gain = info * (dq[:, None] + dq[None, :] - 2.0 * q) / (1.0 + info * d_var)
-        best = int(np.argmax(gain[iu]))
-        i, j = int(iu[0][best]), int(iu[1][best])
-        u = cov[:, i] - cov[:, j]
-        k = info[i, j] / (1.0 + info[i, j] * d_var[i, j])
-        t = cov @ (weight * u)
-        q = q - k * (np.outer(u, t) + np.outer(t, u)) + k * k * float(u @ (weight * u)) * np.outer(u, u)
-        cov = cov - k * np.outer(u, u)
-        picks[n] = (j, i) if swap[n] else (i, j)
-    return picks
-
-
-POLICIES: dict[str, PairingPolicy] = {"uniform": uniform_policy, "active": active_policy}
+# The active policy is the app's own (battles.pairing); ratings.policies adapts it to this interface.
+POLICIES: dict[str, PairingPolicy] = {"uniform": uniform_policy}
 
 
 @dataclass
@@ -345,6 +305,6 @@ def table_from_strengths(strengths, n_votes: int, **kwargs) -> VoteTable:
 
 __all__ = [
     "simulate_votes", "simulate_style_votes", "StyleSimulation", "draw_outcomes", "uniform_pairs",
-    "PolicyState", "PairingPolicy", "uniform_policy", "active_policy", "POLICIES", "run_policy_simulation",
+    "PolicyState", "PairingPolicy", "uniform_policy", "POLICIES", "run_policy_simulation",
     "SimulationResult", "random_strengths", "table_from_strengths", "tie_scale",
 ]

@@ -132,3 +132,12 @@ def test_an_empty_filtered_board_is_stored_once():
     first = boards.board_snapshot(flt)
     assert first.vote_count == 0 and first.payload["rows"] == []
     assert boards.board_snapshot(flt).pk == first.pk
+
+
+@pytest.mark.parametrize("query", ["?to=9999-12-31", "?from=0001-01-01", "?from=0001-01-01&to=9999-12-31"])
+def test_dates_at_the_ends_of_the_calendar_do_not_break_the_pages(client, query):
+    from tests.factories import make_user
+
+    client.force_login(make_user("lead-calendar", role="eval_lead"))
+    for page in ("/leaderboard/", "/leaderboard/pairs/", "/leaderboard/quality/", "/leaderboard/decision/"):
+        assert client.get(page + query).status_code == 200

@@ -1,4 +1,6 @@
 import numpy as np
+
+from ratings.policies import POLICIES
 import pytest
 from scipy.special import expit
 
@@ -48,7 +50,8 @@ def test_active_policy_needs_fewer_votes_than_uniform_on_average():
     for seed in range(3):
         strengths = make_strengths(8, seed=seed)
         uniform.append(run_policy_simulation(strengths, "uniform", target_halfwidth=30.0, seed=seed).votes_needed)
-        active.append(run_policy_simulation(strengths, "active", target_halfwidth=30.0, seed=seed).votes_needed)
+        active.append(run_policy_simulation(strengths, POLICIES["active"], target_halfwidth=30.0,
+                                            seed=seed).votes_needed)
     assert np.mean(active) < np.mean(uniform)
 
 

@@ -8,14 +8,17 @@ and a generation shared with an earlier job simply counts as done.
 Live updates: when a generation of a running job reaches a final state, the
 worker renders the job's progress fragment and sends it to the job's channel
 group, at most once per job per ``ARENA_JOB_PROGRESS_INTERVAL`` across all
-workers (see ``ProgressPublisher``); the job's finish is always sent, and the
-page's consumer re-renders a running job every few seconds, so a change that
-fell inside a throttled window shows up soon without workers ever waiting.
+workers, from a background thread (see ``ProgressSender``) so that generation
+never waits for it. The page's consumer also re-renders a running job every
+few seconds, which covers updates lost with a killed worker.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,12 +26,12 @@ from decimal import Decimal
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from battles.limits import LimiterUnavailable
+from battles.limits import LimiterUnavailable, WindowThrottle
 from battles.models import LLM, Generation, GenerationJob, LLMVersion, PromptPool
 from battles.roles import ADMIN, roles_of
 
@@ -357,67 +360,85 @@ def notify_jobs_of_llm(llm_id: int) -> None:
         notify(job)
 
 
-class ProgressPublisher:
-    """Throttled live updates from inside the generation runner (one per batch).
+class ProgressSender:
+    """Renders and sends job progress from a background thread, so generation never waits for it.
 
-    A change sends the job's progress when the job's window is free (one send
-    per job per ``ARENA_JOB_PROGRESS_INTERVAL`` across all workers, through the
-    limiter's store); changes inside a taken window are not sent on their own.
-    When the batch ends, each job it touched is finished if nothing is left
-    (that update is always sent) or gets one more send if the window is free.
-    Nothing here ever waits, so progress never slows generation down; the
-    consumer re-renders a running job every few seconds, which covers updates
-    that fell inside a taken window.
+    ``generation_finished`` only puts the generation's scope on a queue. The
+    thread finds the running jobs that cover it, and sends each job's progress
+    when the job's window is free (one send per job per
+    ``ARENA_JOB_PROGRESS_INTERVAL`` across all processes, through Redis);
+    a job whose window was taken is sent as soon as the window opens, so the
+    last change always goes out. Rendering runs the job's aggregate queries,
+    which must not hold up claims and stores. One sender per process (it is
+    started again after a fork); what it had not sent when its process died is
+    covered by the page's own refresh.
     """
 
     CACHE_SECONDS = 5.0
 
-    def __init__(self, limiter, db):
-        self.limiter = limiter
-        self.db = db  # runs a sync function on the database thread (see battles.runner.Database)
-        self.interval = settings.ARENA_JOB_PROGRESS_INTERVAL
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._pid = None
         self._covering: dict[tuple[int, int, int], tuple[float, list[tuple[int, str]]]] = {}
-        self._touched: dict[int, str] = {}
 
-    async def changed(self, row: Generation) -> None:
-        """``row`` reached a final state."""
-        if row.prompt.pool_id is None:
+    def generation_finished(self, *, pool_id: int | None, version_id: int, sample: int) -> None:
+        if pool_id is None:
             return
-        for job_id, code in await self._jobs(row):
-            self._touched[job_id] = code
-            if await self._take_window(code):
-                await self._send(job_id)
+        self._ensure_thread()
+        self._queue.put((pool_id, version_id, sample))
 
-    async def flush(self) -> None:
-        for job_id, code in self._touched.items():
-            finished = await self.db(finish_job_if_done, job_id)
-            if finished or await self._take_window(code):
-                await self._send(job_id)
-        self._touched.clear()
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._queue = queue.SimpleQueue()
+                threading.Thread(target=self._run, args=(self._queue,), name="job-progress", daemon=True).start()
 
-    async def _jobs(self, row: Generation) -> list[tuple[int, str]]:
-        key = (row.prompt.pool_id, row.llm_version_id, row.sample)
-        cached = self._covering.get(key)
+    def _run(self, items: queue.SimpleQueue) -> None:
+        throttle = WindowThrottle(settings.REDIS_URL)
+        interval = settings.ARENA_JOB_PROGRESS_INTERVAL
+        dirty: dict[int, str] = {}
+        while True:
+            try:
+                item = items.get(timeout=interval if dirty else None)
+                batch = [item]
+                while True:
+                    try:
+                        batch.append(items.get_nowait())
+                    except queue.Empty:
+                        break
+            except queue.Empty:
+                batch = []
+            try:
+                for scope_key in set(batch):
+                    for job_id, code in self._jobs(scope_key):
+                        dirty[job_id] = code
+                for job_id, code in list(dirty.items()):
+                    try:
+                        due = throttle.take(f"job-progress:{code}", interval)
+                    except LimiterUnavailable:
+                        due = True  # the send will most likely fail too; never retry forever
+                    if due:
+                        del dirty[job_id]
+                        update = progress_update(job_id)
+                        if update:
+                            _send(*update)
+            except Exception:  # noqa: BLE001  (a sender must survive a bad moment of the database)
+                logger.warning("job progress sender failed", exc_info=True)
+                dirty.clear()
+            finally:
+                # One connection per round: a test database or a restarted server is never held open.
+                connections.close_all()
+
+    def _jobs(self, scope_key: tuple[int, int, int]) -> list[tuple[int, str]]:
+        cached = self._covering.get(scope_key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        found = await self.db(covering_jobs, pool_id=key[0], version_id=key[1], sample=key[2])
-        self._covering[key] = (time.monotonic() + self.CACHE_SECONDS, found)
+        pool_id, version_id, sample = scope_key
+        found = covering_jobs(pool_id=pool_id, version_id=version_id, sample=sample)
+        self._covering[scope_key] = (time.monotonic() + self.CACHE_SECONDS, found)
         return found
 
-    async def _take_window(self, code) -> bool:
-        try:
-            return await self.limiter.take_window(f"job-progress:{code}", self.interval)
-        except LimiterUnavailable:
-            return False
 
-    async def _send(self, job_id: int) -> None:
-        from channels.layers import get_channel_layer
-
-        try:
-            update = await self.db(progress_update, job_id)
-            layer = get_channel_layer()
-            if update and layer is not None:
-                group, html = update
-                await layer.group_send(group, {"type": "job.progress", "html": html})
-        except Exception:  # noqa: BLE001  (the page renders from the database on load and reconnect)
-            logger.warning("could not send progress of job %s", job_id, exc_info=True)
+progress_sender = ProgressSender()

@@ -436,3 +436,33 @@ class LocalLimiter(Limiter):
 def limiter_for(redis_url: str) -> Limiter:
     """The shared Redis limiter when Redis is configured, else the process-local one."""
     return RedisLimiter(redis_url) if redis_url else LocalLimiter()
+
+
+class WindowThrottle:
+    """The synchronous twin of ``take_window``, for code that is not on an event loop.
+
+    Shares its windows with the async limiters (same keys, same store).
+    """
+
+    def __init__(self, redis_url: str) -> None:
+        self._redis = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
+
+    def take(self, key: str, seconds: float) -> bool:
+        """True for the first caller per ``key`` in each window; raises LimiterUnavailable."""
+        if self._redis is None:
+            now = time.monotonic()
+            with _local.lock:
+                if _local.windows.get(key, 0.0) > now:
+                    return False
+                _local.windows[key] = now + seconds
+                return True
+        import redis.exceptions
+
+        try:
+            return bool(self._redis.set("arena:window:" + key, "1", nx=True, px=max(1, int(seconds * 1000))))
+        except (redis.exceptions.RedisError, OSError) as exc:
+            raise LimiterUnavailable(str(exc)) from None

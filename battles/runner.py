@@ -212,13 +212,11 @@ async def _run_batch(ids: list[int], takeover: bool) -> dict[int, Outcome]:
     context = _Context(
         db=database, limiter=limiter, takeover=takeover,
         until=time.monotonic() + settings.ARENA_GENERATION_BATCH_WAIT,
-        progress=jobs.ProgressPublisher(limiter, database),
         claim=Coalescer(database, functools.partial(_claim_many, takeover=takeover)),
         store=Coalescer(database, _store_many),
     )
     try:
         results = await asyncio.gather(*(_generate(row, context) for row in rows.values()))
-        await context.progress.flush()
     finally:
         await context.clients.aclose()
         await limiter.close()
@@ -265,7 +263,6 @@ class _Context:
     limiter: object
     takeover: bool
     until: float
-    progress: jobs.ProgressPublisher
     claim: Coalescer
     store: Coalescer
     clients: Clients = field(default_factory=Clients)
@@ -288,7 +285,9 @@ async def _generate(row: Generation, context: _Context) -> Outcome:
         logger.exception("generation %s: unexpected error", row.pk)
         return Outcome("deferred", "unexpected error")
     if outcome.final:
-        await context.progress.changed(row)
+        jobs.progress_sender.generation_finished(
+            pool_id=row.prompt.pool_id, version_id=row.llm_version_id, sample=row.sample
+        )
     return outcome
 
 
@@ -311,6 +310,7 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         return await db(_after_error, row, claim, error)
     tokens = estimate_tokens(version.system_prompt, *(m.get("content", "") for m in messages),
                              max_tokens=version.max_tokens)
+    _tq = time.time()
     try:
         lease = await context.limiter.acquire(
             str(llm.code), limits_of(llm), tokens=tokens,
@@ -318,8 +318,10 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         )
     except (WaitExpired, LimiterUnavailable):
         return Outcome("deferred", "no provider slot yet")
+    _t0 = time.time()
     try:
         claim = await context.claim(row.pk)
+        _t1 = time.time()
         if claim is None:
             return Outcome("skipped", "finished or running elsewhere")
         if claim.breaker_reason:
@@ -330,8 +332,12 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         except ProviderError as error:
             await context.limiter.release(lease)
             return await db(_after_error, row, claim, error)
+        _t2 = time.time()
         await context.limiter.release(lease, tokens_used=_tokens_used(result))
-        return await context.store((row, claim, result))
+        _t3 = time.time()
+        _o = await context.store((row, claim, result))
+        logger.warning("TIMING %s queued=%.3f leased=%.3f claimed=%.3f called=%.3f released=%.3f stored=%.3f", row.pk, _tq, _t0, _t1, _t2, _t3, time.time())
+        return _o
     finally:
         await context.limiter.release(lease)
 

@@ -201,6 +201,15 @@ def enqueue_generations(*, pool: PromptPool, versions: list[LLMVersion], samples
 
     prompt_ids = list(pool.prompts.filter(hidden=False).values_list("id", flat=True))
     with transaction.atomic():
+        unfinished = Generation.objects.filter(
+            prompt__pool=pool, prompt__hidden=False, llm_version__in=versions, sample__lt=samples,
+            status__in=[Generation.Status.PENDING, Generation.Status.FAILED],
+        )
+        # Queued again now; a failed generation gets a fresh retry budget. (New rows are due now by default.)
+        unfinished.filter(status=Generation.Status.PENDING).update(due_at=timezone.now())
+        unfinished.filter(status=Generation.Status.FAILED).update(
+            status=Generation.Status.PENDING, error="", attempts=0, due_at=timezone.now()
+        )
         Generation.objects.bulk_create(
             [
                 Generation(prompt_id=pid, llm_version=version, sample=sample)
@@ -214,15 +223,9 @@ def enqueue_generations(*, pool: PromptPool, versions: list[LLMVersion], samples
         todo = list(
             Generation.objects.filter(
                 prompt__pool=pool, prompt__hidden=False, llm_version__in=versions, sample__lt=samples,
-                status__in=[Generation.Status.PENDING, Generation.Status.FAILED],
+                status=Generation.Status.PENDING,
             ).order_by("llm_version_id", "prompt_id", "sample").values_list("id", "llm_version_id")
         )
-        ids = [gid for gid, _ in todo]
-        # A failed generation queued again gets a fresh retry budget.
-        Generation.objects.filter(id__in=ids, status=Generation.Status.FAILED).update(
-            status=Generation.Status.PENDING, error="", attempts=0
-        )
-        Generation.objects.filter(id__in=ids).update(due_at=timezone.now())
         transaction.on_commit(lambda: tasks.queue_generations(todo))
     return len(todo)
 

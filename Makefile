@@ -31,6 +31,7 @@ demo: export REDIS_URL :=
 demo: export CELERY_BROKER_URL :=
 demo: install
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py load_demo
 	$(PY) manage.py serve_demo --port $(DEMO_PORT)
 

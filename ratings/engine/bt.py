@@ -205,6 +205,29 @@ def count_components(data: PairData) -> int:
     return int(connected_components(graph, directed=False)[0])
 
 
+def unseparated_groups(data: PairData, models) -> list[list[str]]:
+    """Groups of models the votes cannot yet place against each other, or [] when all can.
+
+    The maximum-likelihood ratings exist only when, for every split of the
+    models into two groups, each group has at least half a win (a win or a
+    tie) against the other: the directed "scored against" graph must be
+    strongly connected. Otherwise a group that won (or lost) every vote
+    against the rest runs off towards ±infinity — held finite only by the
+    vanishing ridge — and its sandwich interval collapses, so both numbers
+    mean nothing yet. Returns the strongly connected groups when there are
+    several (within one connected comparison graph).
+    """
+    scored_i = (data.wins_i + data.half) > 0
+    scored_j = (data.wins_j + data.half) > 0
+    rows = np.concatenate([data.i[scored_i], data.j[scored_j]])
+    cols = np.concatenate([data.j[scored_i], data.i[scored_j]])
+    graph = scipy.sparse.coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(data.m, data.m))
+    n, labels = connected_components(graph, directed=True, connection="strong")
+    if n <= 1:
+        return []
+    return [[models[k] for k in np.flatnonzero(labels == g)] for g in range(n)]
+
+
 def bootstrap_betas(data: PairData, beta_hat: np.ndarray, rounds: int, rng: np.random.Generator) -> np.ndarray:
     """β for ``rounds`` resamples of the votes with replacement (rows: rounds).
 
@@ -401,6 +424,14 @@ def fit_bradley_terry(
     if n_components > 1:
         warnings.append(f"the comparison graph has {n_components} disconnected groups of models; "
                         "ratings are not comparable across groups")
+    groups = unseparated_groups(data, models) if n_components == 1 else []
+    if groups:
+        shown = "; ".join(", ".join(group) for group in groups[:6])
+        warnings.append(
+            f"the votes do not yet place {len(groups)} groups of models against each other (a group won or "
+            f"lost every vote against the rest: {shown}); their ratings are unbounded and their intervals "
+            "meaningless until more votes arrive"
+        )
 
     ratings = INITIAL_RATING + RATING_PER_LOGIT * beta
     shift = 0.0

@@ -1,6 +1,9 @@
 """A real Celery worker process on Redis, against the pytest-django test database."""
 
+import contextlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -25,18 +28,24 @@ def _require_real_services():
 
 
 class WorkerProcess:
-    def __init__(self, queue: str, env: dict, log_path: Path):
+    """``beat_schedule``: a file path to embed Celery beat (``-B``) with the project's schedule."""
+
+    def __init__(self, queue: str, env: dict, log_path: Path, *, concurrency: int = 2,
+                 beat_schedule: Path | None = None):
         self.queue = queue
         self.env = env
         self.log_path = log_path
+        self.concurrency = concurrency
+        self.beat_schedule = beat_schedule
         self.process = None
 
     def start(self, timeout=60):
         self.log = open(self.log_path, "w")
+        beat = ["-B", "--schedule", str(self.beat_schedule)] if self.beat_schedule else []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "arena", "worker", "-Q", self.queue, "--pool", "prefork",
-             "--concurrency", "2", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--loglevel", "INFO", "--hostname", f"test-{self.queue}@%h"],
+             "--concurrency", str(self.concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--loglevel", "INFO", "--hostname", f"test-{self.queue}@%h", *beat],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
@@ -87,3 +96,95 @@ def celery_worker_process(transactional_db, tmp_path):
     app.conf.task_default_queue = previous_queue
     with app.connection_for_write() as conn:
         conn.default_channel.queue_delete(queue)
+
+
+# --- a private Redis, and workers pointed at it ------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedis:
+    """A ``redis-server`` of the test's own on a free port, without persistence.
+
+    Tests that restart Redis, or that must not see other test runs flush the
+    shared Redis (every test clears the cache), use this one instead.
+    ``restart()`` loses everything, as a real restart without persistence would.
+    """
+
+    def __init__(self, log_path: Path):
+        self.port = free_port()
+        self.log_path = log_path
+        self.process = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self, timeout: float = 10) -> "PrivateRedis":
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self, down_seconds: float = 0.5) -> None:
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
+
+
+@pytest.fixture(scope="module")
+def private_redis(tmp_path_factory):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path_factory.mktemp("redis") / "redis.log").start()
+    yield server
+    server.stop()
+
+
+def worker_database_url() -> str:
+    from django.db import connection
+
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
+
+
+@contextlib.contextmanager
+def celery_and_channels_on(redis: PrivateRedis, queue: str):
+    """Point this test process's Celery publisher and channel layer at ``redis`` (db 1 broker, db 0 the rest)."""
+    from django.test import override_settings
+
+    from arena.celery import app
+
+    previous = app.conf.broker_url, app.conf.task_default_queue
+    app.conf.broker_url, app.conf.task_default_queue = redis.url(1), queue
+    app._after_fork()  # drop pooled broker connections to the shared Redis
+    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                          "CONFIG": {"hosts": [redis.url(0)]}}}
+    try:
+        with override_settings(REDIS_URL=redis.url(0), CHANNEL_LAYERS=layers):
+            yield
+    finally:
+        app.conf.broker_url, app.conf.task_default_queue = previous
+        app._after_fork()
+
+
+def isolated_worker_env(redis: PrivateRedis, queue: str, **overrides) -> dict:
+    return {**os.environ, "DATABASE_URL": worker_database_url(), "REDIS_URL": redis.url(0),
+            "CELERY_BROKER_URL": redis.url(1), "CELERY_QUEUE": queue, "ARENA_ALLOW_PRIVATE_ENDPOINTS": "1",
+            **{key: str(value) for key, value in overrides.items()}}

@@ -249,3 +249,19 @@ def test_the_large_board_solver_agrees_with_newton(monkeypatch):
     lbfgs = fit_bradley_terry(table, ci="none").by_model
     for model, row in newton.items():
         assert lbfgs[model].rating == pytest.approx(row.rating, abs=0.01)
+
+
+def test_a_model_that_won_every_vote_is_reported_as_not_yet_placed():
+    from ratings.engine import VoteTable, fit_bradley_terry
+
+    table = VoteTable.from_counts([("a", "b", "a", 3), ("b", "c", "tie", 2), ("c", "b", "a", 1)])
+    board = fit_bradley_terry(table)
+    assert any("do not yet place" in w and "a" in w for w in board.warnings)
+
+
+def test_connected_votes_with_wins_both_ways_raise_no_placement_warning():
+    from ratings.engine import VoteTable, fit_bradley_terry
+
+    table = VoteTable.from_counts([("a", "b", "a", 3), ("b", "a", "a", 1), ("b", "c", "tie", 2)])
+    board = fit_bradley_terry(table)
+    assert not [w for w in board.warnings if "do not yet place" in w]

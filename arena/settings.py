@@ -129,6 +129,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Re-read changed files while developing or running the demo (WhiteNoise caches sizes otherwise).
+WHITENOISE_AUTOREFRESH = DEBUG or EMBEDDED
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -374,13 +374,10 @@ class ProgressSender:
     covered by the page's own refresh.
     """
 
-    CACHE_SECONDS = 5.0
-
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._pid = None
-        self._covering: dict[tuple[int, int, int], tuple[float, list[tuple[int, str]]]] = {}
 
     def generation_finished(self, *, pool_id: int | None, version_id: int, sample: int) -> None:
         if pool_id is None:
@@ -411,8 +408,8 @@ class ProgressSender:
             except queue.Empty:
                 batch = []
             try:
-                for scope_key in set(batch):
-                    for job_id, code in self._jobs(scope_key):
+                for pool_id, version_id, sample in set(batch):
+                    for job_id, code in covering_jobs(pool_id=pool_id, version_id=version_id, sample=sample):
                         dirty[job_id] = code
                 for job_id, code in list(dirty.items()):
                     try:
@@ -430,15 +427,6 @@ class ProgressSender:
             finally:
                 # One connection per round: a test database or a restarted server is never held open.
                 connections.close_all()
-
-    def _jobs(self, scope_key: tuple[int, int, int]) -> list[tuple[int, str]]:
-        cached = self._covering.get(scope_key)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        pool_id, version_id, sample = scope_key
-        found = covering_jobs(pool_id=pool_id, version_id=version_id, sample=sample)
-        self._covering[scope_key] = (time.monotonic() + self.CACHE_SECONDS, found)
-        return found
 
 
 progress_sender = ProgressSender()

@@ -47,7 +47,7 @@ from datetime import timedelta
 import httpx
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
@@ -310,7 +310,6 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         return await db(_after_error, row, claim, error)
     tokens = estimate_tokens(version.system_prompt, *(m.get("content", "") for m in messages),
                              max_tokens=version.max_tokens)
-    _tq = time.time()
     try:
         lease = await context.limiter.acquire(
             str(llm.code), limits_of(llm), tokens=tokens,
@@ -318,10 +317,8 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         )
     except (WaitExpired, LimiterUnavailable):
         return Outcome("deferred", "no provider slot yet")
-    _t0 = time.time()
     try:
         claim = await context.claim(row.pk)
-        _t1 = time.time()
         if claim is None:
             return Outcome("skipped", "finished or running elsewhere")
         if claim.breaker_reason:
@@ -332,12 +329,8 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         except ProviderError as error:
             await context.limiter.release(lease)
             return await db(_after_error, row, claim, error)
-        _t2 = time.time()
         await context.limiter.release(lease, tokens_used=_tokens_used(result))
-        _t3 = time.time()
-        _o = await context.store((row, claim, result))
-        logger.warning("TIMING %s queued=%.3f leased=%.3f claimed=%.3f called=%.3f released=%.3f stored=%.3f", row.pk, _tq, _t0, _t1, _t2, _t3, time.time())
-        return _o
+        return await context.store((row, claim, result))
     finally:
         await context.limiter.release(lease)
 
@@ -488,13 +481,16 @@ def lost_generations() -> list[int]:
     """
     now = timezone.now()
     stuck = generation.stuck_generations(older_than_seconds=stale_after_seconds())
-    overdue = list(
-        Generation.objects.filter(
+    with transaction.atomic():
+        overdue = Generation.objects.filter(
             status=Generation.Status.PENDING,
             due_at__lt=now - timedelta(seconds=settings.ARENA_GENERATION_REQUEUE_AFTER),
-        ).order_by("pk").values_list("pk", flat=True)
-    )
-    mark_queued(overdue)
+        ).order_by("pk")
+        if connection.features.has_select_for_update_skip_locked:
+            # Two reconcilers at once (a beat that queued twice while the broker was down) split the rows.
+            overdue = overdue.select_for_update(skip_locked=True)
+        overdue = list(overdue.values_list("pk", flat=True))
+        mark_queued(overdue)
     return stuck + overdue
 
 

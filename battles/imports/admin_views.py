@@ -1,14 +1,13 @@
-"""Admin pages to upload a prompt pool: upload, preview with the full report, confirm.
+"""Admin pages to upload a file: upload, preview with the full report, confirm.
 
-Only staff users with the admin role get here. The uploaded file waits on
-disk under a random token (see ``uploads``) between the preview and the
-confirmation; the preview runs the whole import as a dry run, so what it
-shows is exactly what confirming stores.
+``UploadFlow`` is the flow for any import (the benchmark scores use it too);
+``PromptUpload`` uploads a prompt pool. Only staff users with the admin role
+get here. The uploaded file waits on disk under a random token (see
+``uploads``) between the preview and the confirmation; the preview runs the
+whole import as a dry run, so what it shows is exactly what confirming stores.
 """
 
 from __future__ import annotations
-
-import functools
 
 from django import forms
 from django.conf import settings
@@ -24,8 +23,6 @@ from battles.imports.uploads import StoringUploadHandler, UploadStore
 from battles.models import PromptPool
 from battles.roles import ADMIN, roles_of
 
-PREVIEW_ROWS = 10
-
 
 def can_upload(user) -> bool:
     return bool(user.is_active and user.is_staff and ADMIN in roles_of(user))
@@ -40,6 +37,175 @@ def _store() -> UploadStore:
     return UploadStore(settings.ARENA_UPLOAD_DIR)
 
 
+def _plural(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+class UploadFlow:
+    """Upload, preview and confirm for one model admin; subclasses say what the file is and how it is imported.
+
+    The URLs are named ``<url_name>_upload`` and ``<url_name>_upload_preview``;
+    confirming or cancelling goes back to ``<url_name>_changelist``.
+    """
+
+    url_name: str
+    upload_template: str
+    preview_template: str
+    upload_title: str
+    preview_title: str
+    noun: str  # what a row is, for the "Import all" button
+    form_class: type[forms.Form] = forms.Form  # the fields besides the file
+    kind: str | None = None  # kept in the metadata when set: an upload of another kind is refused
+    preview_rows = 10
+    missing_file = "Choose a CSV or JSONL file to upload."
+
+    # --- what subclasses provide ---
+
+    def run(self, stream, meta: dict, *, dry_run: bool, valid_only: bool, preview_rows: int):
+        """Import the file (``meta`` holds what ``upload_meta`` gave); returns the ``ImportReport``."""
+        raise NotImplementedError
+
+    def success_message(self, report, meta: dict) -> str:
+        raise NotImplementedError
+
+    def upload_meta(self, form) -> dict:
+        """What the form says about the file, kept with it until the confirmation."""
+        return {}
+
+    def extra_context(self) -> dict:
+        return {}
+
+    def form_context(self) -> dict:
+        return {}
+
+    def preview_context(self, report, meta: dict) -> dict:
+        return {}
+
+    def stored(self, report, valid_only: bool) -> bool:
+        """Whether confirming stored what it should (else the preview says nothing was imported)."""
+        return not report.rejected and (report.ok or valid_only)
+
+    def import_all_label(self, report) -> str:
+        return f"Import all {report.valid} {self.noun}{_plural(report.valid)}"
+
+    # --- the views ---
+
+    def urls(self, model_admin) -> list:
+        """The upload URLs, to put before the ModelAdmin's own (whose catch-all would shadow them)."""
+        site = model_admin.admin_site
+
+        @csrf_exempt
+        def upload(request):
+            return self.upload(request, model_admin)
+
+        def preview(request, token):
+            return self.preview(request, model_admin, token)
+
+        return [
+            path("upload/", site.admin_view(upload), name=f"{self.url_name}_upload"),
+            path("upload/<str:token>/", site.admin_view(preview), name=f"{self.url_name}_upload_preview"),
+        ]
+
+    def _context(self, request, model_admin, **extra) -> dict:
+        return {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.opts,
+            "max_bytes": settings.ARENA_MAX_UPLOAD_BYTES,
+            "max_size": human_size(settings.ARENA_MAX_UPLOAD_BYTES),
+            **self.extra_context(),
+            **extra,
+        }
+
+    def _render_form(self, request, model_admin, form, status=200):
+        return render(
+            request, self.upload_template,
+            self._context(request, model_admin, title=self.upload_title, form=form, **self.form_context()),
+            status=status,
+        )
+
+    def upload(self, request, model_admin):
+        """GET: the form. POST: store the file and go to its preview.
+
+        CSRF is checked inside, after the upload handler is in place: the check
+        reads the request body, and the handler must see the body first so that
+        a file past the limit is never read whole.
+        """
+        _check_admin(request)
+        if request.method != "POST":
+            return self._render_form(request, model_admin, self.form_class())
+        store = _store()
+        handler = StoringUploadHandler(request, store=store, max_bytes=settings.ARENA_MAX_UPLOAD_BYTES)
+        request.upload_handlers = [handler]
+        return csrf_protect(self._receive)(request, model_admin, store, handler)
+
+    def _receive(self, request, model_admin, store: UploadStore, handler: StoringUploadHandler):
+        form = self.form_class(request.POST)
+        stored = request.FILES.get("file")
+        problem = ""
+        if handler.refused:
+            problem = f"The file is larger than the limit of {human_size(handler.max_bytes)}; it was not stored."
+        elif handler.failure:
+            problem = (f"The server could not store the upload ({handler.failure}). "
+                       "Ask an operator to check UPLOAD_DIR.")
+        elif stored is None:
+            problem = self.missing_file
+        if not form.is_valid() or problem:
+            if stored is not None:
+                store.delete(stored.token)
+            if problem:
+                form.add_error(None, problem)
+            return self._render_form(request, model_admin, form, status=400)
+        store.save_meta(stored.token, {
+            **({"kind": self.kind} if self.kind else {}),
+            "user": request.user.pk,
+            **self.upload_meta(form),
+            "filename": stored.name,
+            "size": stored.size,
+        })
+        store.sweep()
+        return redirect(f"admin:{self.url_name}_upload_preview", token=stored.token)
+
+    def preview(self, request, model_admin, token):
+        """GET: the dry-run report and the first rows. POST: import all, import the valid rows, or cancel."""
+        _check_admin(request)
+        store = _store()
+        meta = store.load(token)
+        if meta is None or meta.get("user") != request.user.pk or (self.kind and meta.get("kind") != self.kind):
+            messages.error(request, "This upload is no longer available (imported, cancelled or expired). "
+                                    "Upload the file again.")
+            return redirect(f"admin:{self.url_name}_upload")
+        changelist = reverse(f"admin:{self.url_name}_changelist")
+        if request.method == "POST":
+            action = request.POST.get("action")
+            if action == "cancel":
+                store.delete(token)
+                messages.info(request, "Upload cancelled; nothing was imported.")
+                return redirect(changelist)
+            if action in ("all", "valid"):
+                valid_only = action == "valid"
+                report = self._run(store, token, meta, valid_only=valid_only)
+                if self.stored(report, valid_only):
+                    store.delete(token)
+                    messages.success(request, self.success_message(report, meta))
+                    return redirect(changelist)
+                messages.error(request, "Nothing was imported: the file has errors. Fix them and upload the file "
+                                        "again, or import only the valid rows.")
+        report = self._run(store, token, meta, dry_run=True)
+        return render(
+            request, self.preview_template,
+            self._context(request, model_admin, title=self.preview_title, report=report, meta=meta, token=token,
+                          errors=report.sorted_errors(), duplicates=sorted(report.duplicates),
+                          more_errors=report.error_count - len(report.errors),
+                          more_duplicates=report.duplicate_count - len(report.duplicates),
+                          import_all_label=self.import_all_label(report),
+                          **self.preview_context(report, meta)),
+        )
+
+    def _run(self, store: UploadStore, token: str, meta: dict, *, dry_run: bool = False, valid_only: bool = False):
+        with store.open_data(token) as stream:
+            return self.run(stream, meta, dry_run=dry_run, valid_only=valid_only, preview_rows=self.preview_rows)
+
+
 class UploadForm(forms.Form):
     pool = forms.CharField(
         max_length=POOL_NAME_MAX, label="Pool",
@@ -52,131 +218,46 @@ class UploadForm(forms.Form):
     )
 
 
-def urls(model_admin) -> list:
-    """The upload URLs, to put before the ModelAdmin's own (whose catch-all would shadow them)."""
-    site = model_admin.admin_site
+class PromptUpload(UploadFlow):
+    url_name = "battles_promptpool"
+    upload_template = "admin/battles/promptpool/upload.html"
+    preview_template = "admin/battles/promptpool/upload_preview.html"
+    upload_title = "Upload prompts"
+    preview_title = "Check the upload"
+    noun = "prompt"
+    form_class = UploadForm
 
-    def bind(view):
-        @functools.wraps(view)
-        def bound(request, *args, **kwargs):
-            return view(request, model_admin, *args, **kwargs)
-        return bound
-
-    return [
-        path("upload/", site.admin_view(bind(upload)), name="battles_promptpool_upload"),
-        path("upload/<str:token>/", site.admin_view(bind(preview)), name="battles_promptpool_upload_preview"),
-    ]
-
-
-def _context(request, model_admin, **extra) -> dict:
-    return {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
-        "max_bytes": settings.ARENA_MAX_UPLOAD_BYTES,
-        "max_size": human_size(settings.ARENA_MAX_UPLOAD_BYTES),
-        "max_chars": settings.ARENA_MAX_PROMPT_CHARS,
-        **extra,
-    }
-
-
-def _render_form(request, model_admin, form, status=200):
-    return render(
-        request, "admin/battles/promptpool/upload.html",
-        _context(request, model_admin, title="Upload prompts", form=form,
-                 pool_names=list(PromptPool.objects.values_list("name", flat=True))),
-        status=status,
-    )
-
-
-@csrf_exempt
-def upload(request, model_admin):
-    """GET: the form. POST: store the file and go to its preview.
-
-    CSRF is checked inside, after the upload handler is in place: the check
-    reads the request body, and the handler must see the body first so that
-    a file past the limit is never read whole.
-    """
-    _check_admin(request)
-    if request.method != "POST":
-        return _render_form(request, model_admin, UploadForm())
-    store = _store()
-    handler = StoringUploadHandler(request, store=store, max_bytes=settings.ARENA_MAX_UPLOAD_BYTES)
-    request.upload_handlers = [handler]
-    return csrf_protect(_receive)(request, model_admin, store, handler)
-
-
-def _receive(request, model_admin, store: UploadStore, handler: StoringUploadHandler):
-    form = UploadForm(request.POST)
-    stored = request.FILES.get("file")
-    problem = ""
-    if handler.refused:
-        problem = f"The file is larger than the limit of {human_size(handler.max_bytes)}; it was not stored."
-    elif handler.failure:
-        problem = f"The server could not store the upload ({handler.failure}). Ask an operator to check UPLOAD_DIR."
-    elif stored is None:
-        problem = "Choose a CSV or JSONL file to upload."
-    if not form.is_valid() or problem:
-        if stored is not None:
-            store.delete(stored.token)
-        if problem:
-            form.add_error(None, problem)
-        return _render_form(request, model_admin, form, status=400)
-    store.save_meta(stored.token, {
-        "user": request.user.pk,
-        "pool": form.cleaned_data["pool"],
-        "category_default": form.cleaned_data["category_default"],
-        "filename": stored.name,
-        "size": stored.size,
-    })
-    store.sweep()
-    return redirect("admin:battles_promptpool_upload_preview", token=stored.token)
-
-
-def preview(request, model_admin, token):
-    """GET: the dry-run report and the first rows. POST: import all, import the valid rows, or cancel."""
-    _check_admin(request)
-    store = _store()
-    meta = store.load(token)
-    if meta is None or meta.get("user") != request.user.pk:
-        messages.error(request, "This upload is no longer available (imported, cancelled or expired). "
-                                "Upload the file again.")
-        return redirect("admin:battles_promptpool_upload")
-    changelist = reverse("admin:battles_promptpool_changelist")
-    if request.method == "POST":
-        action = request.POST.get("action")
-        if action == "cancel":
-            store.delete(token)
-            messages.info(request, "Upload cancelled; nothing was imported.")
-            return redirect(changelist)
-        if action in ("all", "valid"):
-            valid_only = action == "valid"
-            report = _run(store, token, meta, valid_only=valid_only)
-            if not report.rejected and (report.ok or valid_only):
-                store.delete(token)
-                parts = [f"Imported {report.imported} prompt(s) into pool “{meta['pool']}”"]
-                if report.duplicate_count:
-                    parts.append(f"{report.duplicate_count} duplicate(s) not stored")
-                if report.error_count:
-                    parts.append(f"{report.error_count} bad row(s) skipped")
-                messages.success(request, "; ".join(parts) + ".")
-                return redirect(changelist)
-            messages.error(request, "Nothing was imported: the file has errors. Fix them and upload the file "
-                                    "again, or import only the valid rows.")
-    report = _run(store, token, meta, dry_run=True)
-    return render(
-        request, "admin/battles/promptpool/upload_preview.html",
-        _context(request, model_admin, title="Check the upload", report=report, meta=meta, token=token,
-                 errors=report.sorted_errors(), duplicates=sorted(report.duplicates),
-                 more_errors=report.error_count - len(report.errors),
-                 more_duplicates=report.duplicate_count - len(report.duplicates),
-                 pool_exists=PromptPool.objects.filter(name=meta["pool"]).exists()),
-    )
-
-
-def _run(store: UploadStore, token: str, meta: dict, *, dry_run: bool = False, valid_only: bool = False):
-    with store.open_data(token) as stream:
+    def run(self, stream, meta, *, dry_run, valid_only, preview_rows):
         return import_prompts(
             pool_name=meta["pool"], source=stream, filename=meta.get("filename", ""),
             category_default=meta.get("category_default", ""), valid_only=valid_only, dry_run=dry_run,
-            preview_rows=PREVIEW_ROWS,
+            preview_rows=preview_rows,
         )
+
+    def upload_meta(self, form) -> dict:
+        return {"pool": form.cleaned_data["pool"], "category_default": form.cleaned_data["category_default"]}
+
+    def extra_context(self) -> dict:
+        return {"max_chars": settings.ARENA_MAX_PROMPT_CHARS}
+
+    def form_context(self) -> dict:
+        return {"pool_names": list(PromptPool.objects.values_list("name", flat=True))}
+
+    def preview_context(self, report, meta) -> dict:
+        return {"pool_exists": PromptPool.objects.filter(name=meta["pool"]).exists()}
+
+    def import_all_label(self, report) -> str:
+        if report.error_count:
+            return f"Import all {report.rows} row{_plural(report.rows)}"
+        return super().import_all_label(report)
+
+    def success_message(self, report, meta) -> str:
+        parts = [f"Imported {report.imported} prompt(s) into pool “{meta['pool']}”"]
+        if report.duplicate_count:
+            parts.append(f"{report.duplicate_count} duplicate(s) not stored")
+        if report.error_count:
+            parts.append(f"{report.error_count} bad row(s) skipped")
+        return "; ".join(parts) + "."
+
+
+urls = PromptUpload().urls

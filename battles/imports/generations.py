@@ -26,14 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
 from battles.imports.prompts import RowError, clean_text
-from battles.imports.reading import (
-    FileRejected,
-    describe_json_type,
-    iter_json_objects,
-    iter_lines,
-    normalise_column,
-    peek_first_content_line,
-)
+from battles.imports.reading import FileRejected, describe_json_type, iter_json_objects, open_text, split_keys
 
 KEYS = (
     "prompt_id", "external_id", "prompt", "text", "model", "answer", "response",
@@ -168,9 +161,7 @@ def parse_generations(stream: BinaryIO, *, max_bytes: int, max_chars: int) -> It
     Raises ``FileRejected`` when the file is too large, binary, empty, or
     plainly not JSON Lines (its first line is not a JSON object).
     """
-    first, lines = peek_first_content_line(iter_lines(stream, max_bytes=max_bytes))
-    if first is None:
-        raise FileRejected("the file is empty")
+    first, lines = open_text(stream, max_bytes=max_bytes)
     if not first.text.strip().startswith("{"):
         raise FileRejected(
             "this is not JSON Lines: every line must be one JSON object such as "
@@ -181,16 +172,8 @@ def parse_generations(stream: BinaryIO, *, max_bytes: int, max_chars: int) -> It
         if problem:
             yield RowError(line, problem)
             continue
-        values = {}
-        unknown = []
-        for key, value in obj.items():
-            name = normalise_column(key)
-            if name in KEYS:
-                values[name] = value
-            else:
-                unknown.append(key)
+        values, unknown = split_keys(obj, KEYS)
         if unknown:
-            yield RowError(line, f"unknown key(s) {', '.join(repr(k) for k in unknown)} "
-                                 f"(known: {', '.join(KEYS)})")
+            yield RowError(line, unknown)
             continue
         yield clean_generation(line, values, max_chars=max_chars)

@@ -26,15 +26,17 @@ from typing import BinaryIO
 from battles.imports.reading import (
     FileRejected,
     Line,
+    check_repeated_columns,
     choose_delimiter,
     describe_json_type,
-    field_count_problem,
-    iter_csv_records,
+    excerpt,
+    iter_data_records,
     iter_json_objects,
-    iter_lines,
     looks_like_jsonl,
-    normalise_column,
-    peek_first_content_line,
+    open_text,
+    quoted,
+    split_keys,
+    unknown_columns_problem,
 )
 
 COLUMNS = ("text", "category", "tags", "id", "external_id")
@@ -60,10 +62,6 @@ class RowError:
     line: int | None
     reason: str
     is_row: bool = True  # False for a problem with the header rather than with a row
-
-
-def _quoted(names) -> str:
-    return ", ".join(repr(name) for name in names)
 
 
 def clean_text(value, *, max_chars: int, what: str = "text") -> tuple[str | None, str | None]:
@@ -155,37 +153,22 @@ def _csv_rows(first: Line, lines, *, filename: str, max_chars: int, category_def
     delimiter, names = choose_delimiter(first, known=COLUMNS, required="text", filename=filename)
     known = [name for name in names if name in COLUMNS]
     if not known:
-        shown = first.text.strip()
-        shown = shown[:80] + ("..." if len(shown) > 80 else "")
         raise FileRejected(
             "the file is neither CSV with a header row (text, category, tags, id) nor JSON Lines "
-            f"(one JSON object per line); the first line reads {shown!r}",
+            f"(one JSON object per line); the first line reads {excerpt(first)!r}",
             first.number,
         )
     if first.problem:
         raise FileRejected(f"the header is {first.problem}", first.number)
     if "text" not in names:
-        raise FileRejected(f"missing column 'text' in the header (found: {_quoted(names)})", first.number)
-    repeated = sorted({name for name in names if names.count(name) > 1 and name})
-    if repeated:
-        raise FileRejected(f"column(s) {_quoted(repeated)} appear more than once in the header", first.number)
-    unknown = [name for name in names if name not in COLUMNS]
+        raise FileRejected(f"missing column 'text' in the header (found: {quoted(names)})", first.number)
+    check_repeated_columns(names, first.number)
+    unknown = unknown_columns_problem(names, COLUMNS)
     if unknown:
-        label = "unknown column" if len(unknown) == 1 else "unknown columns"
-        yield RowError(
-            first.number,
-            f"{label} {_quoted(unknown)} (known: {', '.join(COLUMNS)}); its values are not imported",
-            is_row=False,
-        )
-    records = iter_csv_records(lines, delimiter=delimiter)
-    next(records, None)  # the header, already read
-    width = len(names)
-    for record in records:
+        yield RowError(first.number, unknown, is_row=False)
+    for record in iter_data_records(lines, delimiter=delimiter, width=len(names)):
         if record.problem:
             yield RowError(record.line, record.problem)
-            continue
-        if len(record.fields) != width:
-            yield RowError(record.line, field_count_problem(width, len(record.fields)))
             continue
         values = {name: value for name, value in zip(names, record.fields) if name in COLUMNS}
         yield clean_prompt(record.line, values, max_chars=max_chars, category_default=category_default)
@@ -196,19 +179,12 @@ def _jsonl_rows(lines, *, max_chars: int, category_default: str):
         if problem:
             yield RowError(line, problem)
             continue
-        values = {}
-        unknown = []
-        for key, value in obj.items():
-            name = normalise_column(key)
-            if name in COLUMNS:
-                values[name] = value
-            else:
-                unknown.append(key)
+        values, unknown = split_keys(obj, COLUMNS)
         if "text" not in values:
-            yield RowError(line, "missing key 'text'" + (f" (found: {_quoted(obj)})" if obj else ""))
+            yield RowError(line, "missing key 'text'" + (f" (found: {quoted(obj)})" if obj else ""))
             continue
         if unknown:
-            yield RowError(line, f"unknown key(s) {_quoted(unknown)} (known: {', '.join(COLUMNS)})")
+            yield RowError(line, unknown)
             continue
         yield clean_prompt(line, values, max_chars=max_chars, category_default=category_default)
 
@@ -220,9 +196,7 @@ def parse_prompts(stream: BinaryIO, *, max_bytes: int, max_chars: int, filename:
     Raises ``FileRejected`` for a problem with the whole file: too large,
     binary, empty, neither CSV nor JSON Lines, a CSV header without ``text``.
     """
-    first, lines = peek_first_content_line(iter_lines(stream, max_bytes=max_bytes))
-    if first is None:
-        raise FileRejected("the file is empty")
+    first, lines = open_text(stream, max_bytes=max_bytes)
     if looks_like_jsonl(first, filename):
         rows = _jsonl_rows(lines, max_chars=max_chars, category_default=category_default)
     else:

@@ -256,6 +256,70 @@ def field_count_problem(expected: int, found: int) -> str:
     return problem
 
 
+def quoted(names: Iterable) -> str:
+    return ", ".join(repr(name) for name in names)
+
+
+def excerpt(line: Line, length: int = 80) -> str:
+    """The line stripped and cut to ``length`` characters, for a message."""
+    shown = line.text.strip()
+    return shown[:length] + ("..." if len(shown) > length else "")
+
+
+def open_text(stream: BinaryIO, *, max_bytes: int) -> tuple[Line, Iterator[Line]]:
+    """The first line with something on it, and all the lines; refuses an empty file."""
+    first, lines = peek_first_content_line(iter_lines(stream, max_bytes=max_bytes))
+    if first is None:
+        raise FileRejected("the file is empty")
+    return first, lines
+
+
+def open_csv(stream: BinaryIO, *, max_bytes: int, what: str, columns: Iterable[str]) -> tuple[Line, Iterator[Line]]:
+    """Like ``open_text`` for a file that must be CSV: the header line, and all the lines.
+
+    Refuses JSON (saying that ``what`` is read from CSV with ``columns``) and a header that is not UTF-8.
+    """
+    first, lines = open_text(stream, max_bytes=max_bytes)
+    if first.text.lstrip().startswith(("{", "[")):
+        raise FileRejected(f"this looks like JSON; {what} are read from CSV with columns {', '.join(columns)}", 1)
+    if first.problem:
+        raise FileRejected(f"the header is {first.problem}", first.number)
+    return first, lines
+
+
+def check_repeated_columns(names: list[str], line: int) -> None:
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:
+        raise FileRejected(f"column(s) {quoted(repeated)} appear more than once in the header", line)
+
+
+def unknown_columns_problem(names: Iterable[str], columns: tuple[str, ...]) -> str | None:
+    """The header problem for columns not in ``columns``, whose values would be lost; None when all are known."""
+    unknown = [name for name in names if name not in columns]
+    if not unknown:
+        return None
+    label = "unknown column" if len(unknown) == 1 else "unknown columns"
+    return f"{label} {quoted(unknown)} (known: {', '.join(columns)}); its values are not imported"
+
+
+def iter_data_records(lines: Iterable[Line], *, delimiter: str, width: int,
+                      empty: str | None = None) -> Iterator[Record]:
+    """The CSV records after the header; one whose field count is not ``width`` gets that as its problem.
+
+    With ``empty``, raises ``FileRejected(empty)`` at the end when there was no record.
+    """
+    records = iter_csv_records(lines, delimiter=delimiter)
+    next(records, None)  # the header, already read
+    any_record = False
+    for record in records:
+        any_record = True
+        if not record.problem and len(record.fields) != width:
+            record = Record(record.line, record.fields, field_count_problem(width, len(record.fields)))
+        yield record
+    if empty is not None and not any_record:
+        raise FileRejected(empty)
+
+
 def describe_json_type(value) -> str:
     if isinstance(value, list):
         return "a list"
@@ -291,6 +355,20 @@ def iter_json_objects(lines: Iterable[Line]) -> Iterator[tuple[int, dict | None,
             yield line.number, None, f"expected a JSON object, found {describe_json_type(value)}"
             continue
         yield line.number, value, None
+
+
+def split_keys(obj: dict, known: tuple[str, ...]) -> tuple[dict, str | None]:
+    """A JSON object's values under normalised known keys, and the problem its unknown keys make, if any."""
+    values = {}
+    unknown = []
+    for key, value in obj.items():
+        name = normalise_column(key)
+        if name in known:
+            values[name] = value
+        else:
+            unknown.append(key)
+    problem = f"unknown key(s) {quoted(unknown)} (known: {', '.join(known)})" if unknown else None
+    return values, problem
 
 
 def looks_like_jsonl(first: Line, filename: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from django.conf import settings
@@ -36,8 +36,29 @@ def _chunks(items: list, size: int = QUERY_CHUNK) -> Iterable[list]:
         yield items[start:start + size]
 
 
-def _max_bytes(max_bytes: int | None) -> int:
+def upload_limit(max_bytes: int | None) -> int:
+    """``max_bytes``, or the upload limit when it is None."""
     return max_bytes if max_bytes is not None else settings.ARENA_MAX_UPLOAD_BYTES
+
+
+def iter_good_rows(report: ImportReport, items: Iterable) -> Iterator:
+    """The parsed rows that are good; a ``RowError`` is counted and listed in the report instead."""
+    for item in items:
+        if isinstance(item, RowError):
+            report.rows += item.is_row
+            report.error(item.line, item.reason)
+        else:
+            report.rows += 1
+            yield item
+
+
+def read_rows(report: ImportReport, items: Iterable) -> list | None:
+    """The good rows as a list, or None when the file is refused whole (the report says why)."""
+    try:
+        return list(iter_good_rows(report, items))
+    except FileRejected as exc:
+        report.reject(exc.reason, exc.line)
+        return None
 
 
 def clean_pool_name(name: str) -> str:
@@ -77,20 +98,11 @@ def import_prompts(*, pool_name: str, source: BinaryIO, filename: str = "", vali
     except ValueError as exc:
         report.reject(str(exc))
         return report
-    rows: list[PromptRow] = []
-    try:
-        for item in parse_prompts(
-            source, max_bytes=_max_bytes(max_bytes), max_chars=settings.ARENA_MAX_PROMPT_CHARS,
-            filename=filename, category_default=category_default,
-        ):
-            if isinstance(item, RowError):
-                report.rows += item.is_row
-                report.error(item.line, item.reason)
-            else:
-                report.rows += 1
-                rows.append(item)
-    except FileRejected as exc:
-        report.reject(exc.reason, exc.line)
+    rows: list[PromptRow] | None = read_rows(report, parse_prompts(
+        source, max_bytes=upload_limit(max_bytes), max_chars=settings.ARENA_MAX_PROMPT_CHARS,
+        filename=filename, category_default=category_default,
+    ))
+    if rows is None:
         return report
 
     first_line: dict[str, int] = {}
@@ -257,17 +269,10 @@ def import_generations(*, source: BinaryIO, pool_name: str | None = None, valid_
         except ValueError as exc:
             report.reject(str(exc))
             return report
-    rows: list[GenerationRow] = []
-    try:
-        for item in parse_generations(source, max_bytes=_max_bytes(max_bytes),
-                                      max_chars=settings.ARENA_MAX_PROMPT_CHARS):
-            report.rows += 1
-            if isinstance(item, RowError):
-                report.error(item.line, item.reason)
-            else:
-                rows.append(item)
-    except FileRejected as exc:
-        report.reject(exc.reason, exc.line)
+    rows: list[GenerationRow] | None = read_rows(report, parse_generations(
+        source, max_bytes=upload_limit(max_bytes), max_chars=settings.ARENA_MAX_PROMPT_CHARS,
+    ))
+    if rows is None:
         return report
 
     pool = PromptPool.objects.filter(name=pool_name).first() if pool_name else None
@@ -382,14 +387,10 @@ def import_votes(*, path: str | os.PathLike, valid_only: bool = False, dry_run: 
     names: set[str] = set()
     try:
         with open(path, "rb") as stream:
-            for item in parse_votes(stream, max_bytes=limit):
-                report.rows += 1
-                if isinstance(item, RowError):
-                    report.error(item.line, item.reason)
-                else:
-                    report.valid += 1
-                    names.add(item.model_a)
-                    names.add(item.model_b)
+            for row in iter_good_rows(report, parse_votes(stream, max_bytes=limit)):
+                report.valid += 1
+                names.add(row.model_a)
+                names.add(row.model_b)
     except FileRejected as exc:
         report.reject(exc.reason, exc.line)
         return report

@@ -16,14 +16,7 @@ from datetime import datetime, timezone
 from typing import BinaryIO
 
 from battles.imports.prompts import RowError
-from battles.imports.reading import (
-    FileRejected,
-    choose_delimiter,
-    field_count_problem,
-    iter_csv_records,
-    iter_lines,
-    peek_first_content_line,
-)
+from battles.imports.reading import FileRejected, choose_delimiter, iter_data_records, open_csv
 
 WINNERS = {
     "model_a": "a",
@@ -82,13 +75,7 @@ def parse_votes(stream: BinaryIO, *, max_bytes: int) -> Iterator[VoteRow | RowEr
     Raises ``FileRejected`` when the file is too large, binary, empty, not
     CSV, or its header lacks a required column.
     """
-    first, lines = peek_first_content_line(iter_lines(stream, max_bytes=max_bytes))
-    if first is None:
-        raise FileRejected("the file is empty")
-    if first.text.lstrip().startswith(("{", "[")):
-        raise FileRejected("this looks like JSON; votes are read from CSV with columns model_a, model_b, winner", 1)
-    if first.problem:
-        raise FileRejected(f"the header is {first.problem}", first.number)
+    first, lines = open_csv(stream, max_bytes=max_bytes, what="votes", columns=REQUIRED)
     delimiter, names = choose_delimiter(first, known=(*REQUIRED, "timestamp"), required="winner")
     missing = [column for column in REQUIRED if column not in names]
     if missing:
@@ -98,19 +85,12 @@ def parse_votes(stream: BinaryIO, *, max_bytes: int) -> Iterator[VoteRow | RowEr
         )
     index_a, index_b, index_winner = (names.index(column) for column in REQUIRED)
     index_time = names.index("timestamp") if "timestamp" in names else None
-    width = len(names)
-    records = iter_csv_records(lines, delimiter=delimiter)
-    next(records, None)  # the header
-    any_row = False
-    for record in records:
-        any_row = True
+    for record in iter_data_records(lines, delimiter=delimiter, width=len(names),
+                                    empty="the file has a header but no votes"):
         if record.problem:
             yield RowError(record.line, record.problem)
             continue
         fields = record.fields
-        if len(fields) != width:
-            yield RowError(record.line, field_count_problem(width, len(fields)))
-            continue
         problems: list[str] = []
         model_a = _model(fields[index_a], "model_a", problems)
         model_b = _model(fields[index_b], "model_b", problems)
@@ -132,5 +112,3 @@ def parse_votes(stream: BinaryIO, *, max_bytes: int) -> Iterator[VoteRow | RowEr
             yield RowError(record.line, "; ".join(problems))
             continue
         yield VoteRow(record.line, model_a, model_b, outcome, timestamp)
-    if not any_row:
-        raise FileRejected("the file has a header but no votes")

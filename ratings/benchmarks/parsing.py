@@ -24,11 +24,12 @@ from typing import BinaryIO
 from battles.imports.prompts import RowError
 from battles.imports.reading import (
     FileRejected,
+    check_repeated_columns,
     choose_delimiter,
-    field_count_problem,
-    iter_csv_records,
-    iter_lines,
-    peek_first_content_line,
+    excerpt,
+    iter_data_records,
+    open_csv,
+    unknown_columns_problem,
 )
 
 REQUIRED = ("model", "benchmark", "score")
@@ -115,53 +116,28 @@ def parse_scores(stream: BinaryIO, *, max_bytes: int, filename: str = "") -> Ite
     Raises ``FileRejected`` for a problem with the whole file: too large, binary, not UTF-8
     text, empty, JSON, or a header without a required column.
     """
-    first, lines = peek_first_content_line(iter_lines(stream, max_bytes=max_bytes))
-    if first is None:
-        raise FileRejected("the file is empty")
-    if first.text.lstrip().startswith(("{", "[")):
-        raise FileRejected(
-            "this looks like JSON; benchmark scores are read from CSV with columns model, benchmark, score", 1
-        )
-    if first.problem:
-        raise FileRejected(f"the header is {first.problem}", first.number)
+    first, lines = open_csv(stream, max_bytes=max_bytes, what="benchmark scores", columns=REQUIRED)
     delimiter, names = choose_delimiter(first, known=COLUMNS, required="score", filename=filename)
     missing = [column for column in REQUIRED if column not in names]
     if missing:
-        shown = first.text.strip()
-        shown = shown[:80] + ("..." if len(shown) > 80 else "")
         raise FileRejected(
             f"missing column(s) {', '.join(missing)} in the header (expected a CSV header with model, "
-            f"benchmark, score; the first line reads {shown!r})",
+            f"benchmark, score; the first line reads {excerpt(first)!r})",
             first.number,
         )
-    repeated = sorted({name for name in names if name and names.count(name) > 1})
-    if repeated:
-        raise FileRejected(f"column(s) {', '.join(map(repr, repeated))} appear more than once in the header",
-                           first.number)
-    unknown = [name for name in names if name not in COLUMNS]
+    check_repeated_columns(names, first.number)
+    unknown = unknown_columns_problem(names, COLUMNS)
     if unknown:
-        label = "unknown column" if len(unknown) == 1 else "unknown columns"
-        yield RowError(
-            first.number,
-            f"{label} {', '.join(map(repr, unknown))} (known: {', '.join(COLUMNS)}); its values are not imported",
-            is_row=False,
-        )
+        yield RowError(first.number, unknown, is_row=False)
     index = {name: names.index(name) for name in COLUMNS if name in names}
-    width = len(names)
     seen: dict[tuple[str, str], int] = {}
     direction_of: dict[str, tuple[bool, int]] = {}
-    records = iter_csv_records(lines, delimiter=delimiter)
-    next(records, None)  # the header, already read
-    any_row = False
-    for record in records:
-        any_row = True
+    for record in iter_data_records(lines, delimiter=delimiter, width=len(names),
+                                    empty="the file has a header but no scores"):
         if record.problem:
             yield RowError(record.line, record.problem)
             continue
         fields = record.fields
-        if len(fields) != width:
-            yield RowError(record.line, field_count_problem(width, len(fields)))
-            continue
 
         def value(column: str) -> str:
             return fields[index[column]] if column in index else ""
@@ -205,5 +181,3 @@ def parse_scores(stream: BinaryIO, *, max_bytes: int, filename: str = "") -> Ite
         if direction is not None:
             direction_of.setdefault(benchmark.casefold(), (direction, record.line))
         yield ScoreRow(record.line, model, benchmark, score, direction, source, when)
-    if not any_row:
-        raise FileRejected("the file has a header but no scores")

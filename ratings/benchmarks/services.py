@@ -19,9 +19,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from battles.imports.prompts import RowError
-from battles.imports.reading import FileRejected
 from battles.imports.report import ImportReport
+from battles.imports.services import read_rows, upload_limit
 from battles.models import LLM, LLMVersion
 from ratings.benchmarks.parsing import ScoreRow, parse_scores
 from ratings.engine.benchmarks import (
@@ -102,19 +101,9 @@ def import_benchmarks(*, source: BinaryIO, filename: str = "", valid_only: bool 
     stored benchmark's direction is an error (change the direction in the admin first).
     """
     report = ImportReport(dry_run=dry_run)
-    limit = max_bytes if max_bytes is not None else settings.ARENA_MAX_UPLOAD_BYTES
-    rows: list[ScoreRow] = []
-    try:
-        for item in parse_scores(source, max_bytes=limit, filename=filename):
-            if isinstance(item, RowError):
-                if item.is_row:
-                    report.rows += 1
-                report.error(item.line, item.reason)
-            else:
-                report.rows += 1
-                rows.append(item)
-    except FileRejected as exc:
-        report.reject(exc.reason, exc.line)
+    rows: list[ScoreRow] | None = read_rows(report, parse_scores(source, max_bytes=upload_limit(max_bytes),
+                                                                  filename=filename))
+    if rows is None:
         return report
 
     stored = {b.name.casefold(): b for b in Benchmark.objects.all()}

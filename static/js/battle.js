@@ -9,6 +9,11 @@
 
   function form() { return document.getElementById("vote-form"); }
 
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
   function status(text, isError) {
     var el = document.getElementById("vote-status");
     if (!el) return;
@@ -56,7 +61,8 @@
       method: "POST",
       body: data,
       credentials: "same-origin",
-      headers: { "X-Arena-Fragment": "1" }
+      // Panels pushed over the websocket are rendered without a request, so without a form token.
+      headers: { "X-Arena-Fragment": "1", "X-CSRFToken": csrfToken() }
     }).then(function (response) {
       return response.text().then(function (html) {
         return {

@@ -33,20 +33,39 @@
     if (form.id !== "follow-up-form") return;
     event.preventDefault();
     var data = new FormData(form);
-    fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Arena-Fragment": "1" } })
-      .then(function (response) {
-        if (response.ok) {
-          if (socket && socket.readyState === WebSocket.OPEN) socket.send("refresh");
-          else window.location.reload();
-          return;
-        }
-        return response.text().then(function (html) {
-          var tmp = document.createElement("div");
-          tmp.innerHTML = html;
-          alert(tmp.textContent.trim() || "The follow-up was not sent.");
-        });
-      })
-      .catch(function () { alert("Could not reach the server; the follow-up was not sent."); });
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    var button = form.querySelector("button");
+    function problem(text) {
+      var status = form.querySelector(".follow-up-status");
+      if (!status) {
+        status = document.createElement("p");
+        status.className = "follow-up-status error";
+        form.appendChild(status);
+      }
+      status.textContent = text;
+      button.disabled = false;
+    }
+    button.disabled = true;
+    fetch(form.action, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "X-Arena-Fragment": "1", "X-CSRFToken": meta ? meta.getAttribute("content") : "" }
+    }).then(function (response) {
+      if (response.ok) {
+        if (socket && socket.readyState === WebSocket.OPEN) socket.send("refresh");
+        else window.location.reload();
+        return;
+      }
+      if (response.status === 403) {
+        problem("Your session expired, so the follow-up was not sent. Reload the page and try again.");
+        return;
+      }
+      return response.text().then(function (html) {
+        var tmp = document.createElement("div");
+        tmp.innerHTML = html;
+        var error = tmp.querySelector("[data-vote-error]");
+        problem(error ? error.textContent.trim() : "The follow-up was not sent (error " + response.status + ").");
+      });
+    }).catch(function () { problem("Could not reach the server; the follow-up was not sent."); });
   });
 
   connect();

@@ -179,3 +179,27 @@ def test_after_the_vote_the_socket_sends_the_reveal_with_names(client, voter, li
     connected, _, after = _first_frame(f"/ws/live/{battle.code}/", client)
     assert connected
     assert battle.version_a.llm.name in after and battle.version_b.llm.name in after
+
+
+def test_panels_pushed_over_the_socket_are_votable_with_the_page_token(client, voter, live_llms, settings):
+    """Socket-rendered panels carry no form token; the page's meta token (sent as a header) must do."""
+    import re
+
+    from django.test import Client
+
+    settings.ARENA_MIN_VOTE_BASE_MS = 0
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(voter)
+    battle = live.start_live_battle(voter=voter, text="Explain a mutex in one line.")
+    page = strict.get(f"/live/{battle.code}/").content.decode()
+    token = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)
+    _, _, frame = _first_frame(f"/ws/live/{battle.code}/", strict)
+    assert "vote-form" in frame and "csrfmiddlewaretoken" not in frame
+    refused = strict.post(f"/live/{battle.code}/follow-up/", {"prompt": "And a semaphore?"})
+    assert refused.status_code == 403
+    follow_up = strict.post(f"/live/{battle.code}/follow-up/", {"prompt": "And a semaphore?"},
+                            HTTP_X_CSRFTOKEN=token, HTTP_X_ARENA_FRAGMENT="1")
+    assert follow_up.status_code == 204
+    vote = strict.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, HTTP_X_CSRFTOKEN=token,
+                       HTTP_X_ARENA_FRAGMENT="1")
+    assert vote.status_code == 200 and Vote.objects.count() == 1

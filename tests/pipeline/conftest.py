@@ -2,8 +2,6 @@
 
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
+from tests.support.private_redis import PrivateRedis, private_redis  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,63 +97,7 @@ def celery_worker_process(transactional_db, tmp_path):
         conn.default_channel.queue_delete(queue)
 
 
-# --- a private Redis, and workers pointed at it ------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PrivateRedis:
-    """A ``redis-server`` of the test's own on a free port, without persistence.
-
-    Tests that restart Redis, or that must not see other test runs flush the
-    shared Redis (every test clears the cache), use this one instead.
-    ``restart()`` loses everything, as a real restart without persistence would.
-    """
-
-    def __init__(self, log_path: Path):
-        self.port = free_port()
-        self.log_path = log_path
-        self.process = None
-
-    def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
-
-    def start(self, timeout: float = 10) -> "PrivateRedis":
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=open(self.log_path, "a"), stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start:\n{self.log_path.read_text()}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def restart(self, down_seconds: float = 0.5) -> None:
-        self.stop()
-        time.sleep(down_seconds)
-        self.start()
-
-
-@pytest.fixture(scope="module")
-def private_redis(tmp_path_factory):
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = PrivateRedis(tmp_path_factory.mktemp("redis") / "redis.log").start()
-    yield server
-    server.stop()
+# --- workers on a private Redis (tests.support.private_redis) ---------------------------------------
 
 
 def worker_database_url() -> str:
@@ -171,8 +114,10 @@ def celery_and_channels_on(redis: PrivateRedis, queue: str):
 
     from arena.celery import app
 
-    previous = app.conf.broker_url, app.conf.task_default_queue
-    app.conf.broker_url, app.conf.task_default_queue = redis.url(1), queue
+    keys = ("broker_url", "broker_read_url", "broker_write_url", "task_default_queue")
+    previous = {key: app.conf[key] for key in keys}
+    app.conf.update(broker_url=redis.url(1), broker_read_url=redis.url(1), broker_write_url=redis.url(1),
+                    task_default_queue=queue)
     app._after_fork()  # drop pooled broker connections to the shared Redis
     layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                           "CONFIG": {"hosts": [redis.url(0)]}}}
@@ -180,7 +125,7 @@ def celery_and_channels_on(redis: PrivateRedis, queue: str):
         with override_settings(REDIS_URL=redis.url(0), CHANNEL_LAYERS=layers):
             yield
     finally:
-        app.conf.broker_url, app.conf.task_default_queue = previous
+        app.conf.update(previous)
         app._after_fork()
 
 

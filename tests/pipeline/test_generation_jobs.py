@@ -179,7 +179,7 @@ def test_the_provider_concurrency_limit_holds_across_worker_processes(worker, fa
 
 
 def test_a_worker_killed_in_the_middle_of_a_stream_completes_the_answer_exactly_once(worker, fake_provider):
-    fake_provider.configure(latency=0.1, tokens_per_second=25)  # the answer streams for a few seconds
+    fake_provider.configure(latency=0.1, tokens_per_second=60)  # 150 tokens: the answer streams for 2.5 s
     llm = llm_on(fake_provider, "streamer")
     pool = make_pool()
     prompt = make_prompt(pool, "Describe how TCP slow start works.")

@@ -1,29 +1,28 @@
-"""Generating one answer: claim, call the provider, store by compare-and-set.
+"""Generating answers: the pieces every attempt shares, and one answer on demand.
 
-A claim gives the attempt a fresh token; only the holder of the current
-token can store a result. A task redelivered after its worker died takes the
+The attempts themselves run in ``battles.runner`` (many at once, within each
+LLM's limits): claim by compare-and-set with a fresh token, call, store only
+with the current token. A task redelivered after its worker died takes the
 claim over, so the answer is stored exactly once, and partial text from a
 dead attempt is never stored because nothing is written until the provider
-call has completed.
+call has completed. This module builds the request (``build_request``, with
+the key from ``resolve_api_key``), prices the answer (``cost_of``) and tells a
+live battle when one of its answers is final (``_after_final``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-import httpx
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from battles import endpoints, keys
+from battles import keys
 from battles.models import LLM, Generation, LLMVersion
-from battles.providers import ChatRequest, ChatResult, ProviderError, get_provider
+from battles.providers import ChatRequest, ChatResult, ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -39,20 +38,8 @@ class RetryableGenerationError(Exception):
 
 @dataclass(frozen=True)
 class GenerationOutcome:
-    status: str  # "done", "failed", "skipped" (already final or claimed elsewhere)
+    status: str  # "done", "failed", "skipped" (already final, running elsewhere), "deferred" (no slot yet)
     reason: str = ""
-
-
-def claim(generation_id: int) -> uuid.UUID | None:
-    """Take the generation for this attempt; None when it is already final."""
-    token = uuid.uuid4()
-    claimed = Generation.objects.filter(
-        pk=generation_id, status__in=[Generation.Status.PENDING, Generation.Status.RUNNING]
-    ).update(
-        status=Generation.Status.RUNNING, claim_token=token, started_at=timezone.now(),
-        attempts=F("attempts") + 1,
-    )
-    return token if claimed else None
 
 
 @sensitive_variables()
@@ -96,50 +83,18 @@ def cost_of(version: LLMVersion, result: ChatResult) -> Decimal | None:
     )
 
 
-def run_generation(*, generation_id: int, final_attempt: bool = False,
-                   client: httpx.Client | None = None) -> GenerationOutcome:
-    """Generate and store one answer.
+def run_generation(*, generation_id: int) -> GenerationOutcome:
+    """Generate and store one answer now, in this thread, on the workers' path (``battles.runner``).
 
-    Raises ``RetryableGenerationError`` for transient provider failures unless
-    ``final_attempt``, in which case the generation is marked failed.
+    Raises ``RetryableGenerationError`` for a transient failure within the
+    retry budget; the generation is then pending again.
     """
-    token = claim(generation_id)
-    if token is None:
-        return GenerationOutcome("skipped", "already finished")
-    generation = Generation.objects.select_related("prompt", "llm_version__llm").get(pk=generation_id)
-    version = generation.llm_version
-    if not version.llm.base_url:
-        return _fail(generation_id, token, "This LLM has no base URL configured.")
-    messages = list(generation.context or []) + [{"role": "user", "content": generation.prompt.text}]
-    provider = get_provider(version.llm.provider)
-    try:
-        # Checked at call time: the host may resolve elsewhere than when the URL was saved.
-        endpoints.ensure_callable(version.llm.base_url)
-        request = build_request(version, messages)
-        if client is None:
-            with httpx.Client(follow_redirects=False) as own_client:
-                result = provider.chat(own_client, request)
-        else:
-            result = provider.chat(client, request)
-    except ProviderError as error:
-        if error.retryable and not final_attempt:
-            _release(generation_id, token, error.reason)
-            raise RetryableGenerationError(error.reason, error.retry_after) from None
-        return _fail(generation_id, token, error.reason)
-    if not result.text.strip():
-        return _fail(generation_id, token, "The provider returned an empty answer.")
-    stored = Generation.objects.filter(
-        pk=generation_id, status=Generation.Status.RUNNING, claim_token=token
-    ).update(
-        status=Generation.Status.DONE, text=result.text, error="",
-        latency_ms=result.latency_ms, ttft_ms=result.ttft_ms,
-        tokens_in=result.tokens_in, tokens_out=result.tokens_out,
-        cost=cost_of(version, result), finished_at=timezone.now(),
-    )
-    if not stored:
-        return GenerationOutcome("skipped", "another attempt took over")
-    _after_final(generation)
-    return GenerationOutcome("done")
+    from battles import runner
+
+    outcome = runner.run_batch([generation_id])[generation_id]
+    if outcome.status == "retry":
+        raise RetryableGenerationError(outcome.reason, outcome.retry_after)
+    return GenerationOutcome(outcome.status, outcome.reason)
 
 
 def _after_final(generation: Generation) -> None:
@@ -148,31 +103,6 @@ def _after_final(generation: Generation) -> None:
         from battles import live
 
         live.generation_finished(generation.pk)
-
-
-def _release(generation_id: int, token: uuid.UUID, reason: str) -> None:
-    """Hand the generation back to pending so the retry (or reconciler) can claim it."""
-    Generation.objects.filter(pk=generation_id, status=Generation.Status.RUNNING, claim_token=token).update(
-        status=Generation.Status.PENDING, error=reason
-    )
-
-
-def _fail(generation_id: int, token: uuid.UUID, reason: str) -> GenerationOutcome:
-    failed = Generation.objects.filter(
-        pk=generation_id, status=Generation.Status.RUNNING, claim_token=token
-    ).update(status=Generation.Status.FAILED, error=reason, finished_at=timezone.now())
-    logger.info("generation %s failed: %s", generation_id, reason)
-    if failed:
-        _after_final(Generation.objects.select_related("prompt").get(pk=generation_id))
-    return GenerationOutcome("failed", reason)
-
-
-def mark_failed(*, generation_id: int, reason: str) -> None:
-    """Give up on a generation that is not final (retries exhausted elsewhere)."""
-    if Generation.objects.filter(
-        pk=generation_id, status__in=[Generation.Status.PENDING, Generation.Status.RUNNING]
-    ).update(status=Generation.Status.FAILED, error=reason, finished_at=timezone.now()):
-        _after_final(Generation.objects.select_related("prompt").get(pk=generation_id))
 
 
 def stuck_generations(*, older_than_seconds: float) -> list[int]:

@@ -9,8 +9,10 @@ Live updates: when a generation of a running job reaches a final state, the
 worker renders the job's progress fragment and sends it to the job's channel
 group, at most once per job per ``ARENA_JOB_PROGRESS_INTERVAL`` across all
 workers, from a background thread (see ``ProgressSender``) so that generation
-never waits for it. The page's consumer also re-renders a running job every
-few seconds, which covers updates lost with a killed worker.
+never waits for it; in embedded mode the update is made in-process. The page's
+consumer also re-renders a running job every few seconds, which covers
+updates lost with a killed worker; the reconciler finishes jobs whose last
+update was lost.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import logging
 import os
 import queue
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -79,8 +80,8 @@ def start_generation_job(*, pool: PromptPool, versions: list[LLMVersion], sample
         raise JobError("Choose at least one LLM.")
     if not 1 <= samples <= MAX_SAMPLES:
         raise JobError(f"Samples per prompt must be between 1 and {MAX_SAMPLES}.")
-    llms = {v.llm_id: v.llm for v in LLMVersion.objects.filter(pk__in=[v.pk for v in versions]).select_related("llm")}
-    unusable = sorted(llm.name for llm in llms.values() if not llm.is_active or llm.imported or not llm.base_url)
+    llms = {v.llm for v in LLMVersion.objects.filter(pk__in=[v.pk for v in versions]).select_related("llm")}
+    unusable = sorted(llm.name for llm in llms if not llm.is_active or llm.imported or not llm.base_url)
     if unusable:
         raise JobError(
             "These LLMs cannot generate (retired, imported or without a base URL): " + ", ".join(unusable)
@@ -149,11 +150,11 @@ def finish_idle_jobs() -> int:
 # --- reading progress ----------------------------------------------------------------------------
 
 
-def scope(job: GenerationJob):
-    """The generations a job covers."""
+def scope(job: GenerationJob, *, version_ids: list[int] | None = None):
+    """The generations a job covers (``version_ids``: the job's versions, when already known)."""
     return Generation.objects.filter(
         prompt__pool_id=job.pool_id, prompt__hidden=False,
-        llm_version__in=job.versions.all(), sample__lt=job.samples,
+        llm_version__in=job.versions.all() if version_ids is None else version_ids, sample__lt=job.samples,
     )
 
 
@@ -275,35 +276,38 @@ def duration_display(seconds: float) -> str:
 
 
 def job_progress(job: GenerationJob, *, now=None) -> JobProgress:
+    """The job's numbers, in one pass over its generations (plus one for failure reasons, if any)."""
     now = now or timezone.now()
     versions = list(job.versions.select_related("llm").order_by("llm__name", "number"))
     rows = {v.pk: VersionProgress(version=v) for v in versions}
-    generations = scope(job)
-    for version_id, status, n in generations.values_list("llm_version_id", "status").annotate(n=Count("id")):
-        row = rows[version_id]
-        setattr(row, status, getattr(row, status) + n)
-        row.total += n
-    for version_id, cost in (
-        generations.filter(status=Generation.Status.DONE, finished_at__gte=job.created_at)
-        .values_list("llm_version_id").annotate(cost=Sum("cost"))
-    ):
-        rows[version_id].cost = cost or Decimal(0)
-    for version_id, error, n in (
-        generations.filter(status=Generation.Status.FAILED)
-        .values_list("llm_version_id", "error").annotate(n=Count("id")).order_by("-n")
-    ):
-        if len(rows[version_id].failure_reasons) < FAILURE_REASONS_SHOWN:
-            rows[version_id].failure_reasons.append((error or "(no reason recorded)", n))
-    end = job.finished_at if job.status != GenerationJob.Status.RUNNING and job.finished_at else now
-    elapsed = max((end - job.created_at).total_seconds(), 0.0)
+    generations = scope(job, version_ids=list(rows))
     window_start = max(job.created_at, now - timedelta(seconds=RATE_WINDOW))
-    counts = generations.filter(finished_at__gte=job.created_at).aggregate(
-        total=Count("id"), recent=Count("id", filter=Q(finished_at__gte=window_start))
-    )
+    in_job = Q(finished_at__gte=job.created_at)
+    status = {name: Count("id", filter=Q(status=name)) for name in Generation.Status.values}
+    finished_in_job = recent = 0
+    for counts in generations.values("llm_version_id").annotate(
+        total=Count("id"), cost=Sum("cost", filter=Q(status=Generation.Status.DONE) & in_job),
+        in_job=Count("id", filter=in_job), recent=Count("id", filter=Q(finished_at__gte=window_start)),
+        **status,
+    ):
+        row = rows[counts["llm_version_id"]]
+        row.total, row.cost = counts["total"], counts["cost"] or Decimal(0)
+        for name in Generation.Status.values:
+            setattr(row, name, counts[name])
+        finished_in_job += counts["in_job"]
+        recent += counts["recent"]
+    if any(row.failed for row in rows.values()):
+        for version_id, error, n in (
+            generations.filter(status=Generation.Status.FAILED)
+            .values_list("llm_version_id", "error").annotate(n=Count("id")).order_by("-n")
+        ):
+            if len(rows[version_id].failure_reasons) < FAILURE_REASONS_SHOWN:
+                rows[version_id].failure_reasons.append((error or "(no reason recorded)", n))
+    end = job.finished_at if job.status != GenerationJob.Status.RUNNING and job.finished_at else now
     window = max((now - window_start).total_seconds(), 1.0)
     return JobProgress(
-        job=job, versions=list(rows.values()), finished_in_job=counts["total"],
-        elapsed_seconds=elapsed, recent_per_second=counts["recent"] / window,
+        job=job, versions=list(rows.values()), finished_in_job=finished_in_job,
+        elapsed_seconds=max((end - job.created_at).total_seconds(), 0.0), recent_per_second=recent / window,
     )
 
 
@@ -360,18 +364,44 @@ def notify_jobs_of_llm(llm_id: int) -> None:
         notify(job)
 
 
+def generation_finished(*, pool_id: int | None, version_id: int, sample: int) -> None:
+    """A generation reached done or failed: update the pages of the running jobs that cover it.
+
+    In a worker the update is rendered and sent by the process's background
+    sender; where tasks run in-process (embedded mode) it happens right here,
+    with the job's finish checked every time and the rest throttled.
+    """
+    if pool_id is None:
+        return
+    from celery import current_app
+
+    if not current_app.conf.task_always_eager:
+        progress_sender.put((pool_id, version_id, sample))
+        return
+    throttle = WindowThrottle("")
+    try:
+        for job_id, code in covering_jobs(pool_id=pool_id, version_id=version_id, sample=sample):
+            if finish_job_if_done(job_id) or throttle.take(f"job-progress:{code}",
+                                                          settings.ARENA_JOB_PROGRESS_INTERVAL):
+                update = progress_update(job_id)
+                if update:
+                    _send(*update)
+    except Exception:  # noqa: BLE001  (progress is shown again on load; generation goes on)
+        logger.warning("could not update the progress of jobs covering pool %s", pool_id, exc_info=True)
+
+
 class ProgressSender:
     """Renders and sends job progress from a background thread, so generation never waits for it.
 
-    ``generation_finished`` only puts the generation's scope on a queue. The
-    thread finds the running jobs that cover it, and sends each job's progress
-    when the job's window is free (one send per job per
-    ``ARENA_JOB_PROGRESS_INTERVAL`` across all processes, through Redis);
-    a job whose window was taken is sent as soon as the window opens, so the
-    last change always goes out. Rendering runs the job's aggregate queries,
-    which must not hold up claims and stores. One sender per process (it is
-    started again after a fork); what it had not sent when its process died is
-    covered by the page's own refresh.
+    ``put`` only queues the finished generation's scope. The thread finds the
+    running jobs that cover it, and sends each job's progress when the job's
+    window is free (one send per job per ``ARENA_JOB_PROGRESS_INTERVAL``
+    across all processes, through Redis); a job whose window was taken is sent
+    as soon as the window opens, so the last change always goes out.
+    Rendering runs the job's aggregate queries, which must not hold up claims
+    and stores. One sender per process (it is started again after a fork);
+    what it had not sent when its process died is covered by the page's own
+    refresh and the reconciler.
     """
 
     def __init__(self) -> None:
@@ -379,11 +409,9 @@ class ProgressSender:
         self._lock = threading.Lock()
         self._pid = None
 
-    def generation_finished(self, *, pool_id: int | None, version_id: int, sample: int) -> None:
-        if pool_id is None:
-            return
+    def put(self, scope_key: tuple[int, int, int]) -> None:
         self._ensure_thread()
-        self._queue.put((pool_id, version_id, sample))
+        self._queue.put(scope_key)
 
     def _ensure_thread(self) -> None:
         with self._lock:

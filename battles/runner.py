@@ -25,8 +25,8 @@ Each generation goes: lease → claim → call → release → store.
 Outcomes per generation: done, failed, retry (transient error within the
 retry budget: the generation is pending again and the task schedules a retry
 honouring Retry-After), deferred (no slot before the batch's wait ran out: the
-task re-queues it; nothing was changed) and skipped (already final, or running
-elsewhere).
+task re-queues it; nothing was changed) and skipped (already final, running
+elsewhere, or an unexpected error that is left to the reconciler).
 
 Circuit breaker (``battles.breaker``): while an LLM's breaker is open its
 generations fail at once with the breaker's reason instead of calling the
@@ -41,7 +41,7 @@ import functools
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -52,7 +52,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from battles import breaker, endpoints, generation, jobs
-from battles.limits import Limits, LimiterUnavailable, WaitExpired, estimate_tokens, limiter_for
+from battles.limits import Limiter, LimiterUnavailable, Limits, WaitExpired, estimate_tokens, limiter_for
 from battles.models import LLM, Generation
 from battles.providers import ChatResult, ProviderError, get_provider
 
@@ -62,98 +62,6 @@ logger = logging.getLogger(__name__)
 STALE_GRACE_SECONDS = 30.0
 # A provider slot outlives the call deadline by this much, then frees itself.
 LEASE_GRACE_SECONDS = 15.0
-
-
-
-class Database:
-    """Runs ORM calls on the thread that called ``run_batch``, many per thread hop.
-
-    Every hop between the event loop and that thread costs a GIL handoff; with
-    dozens of generations finishing at once, one hop per call would queue them
-    up behind each other. Calls made while a hop is under way go together in
-    the next one, each with its own result or exception, in order.
-    """
-
-    def __init__(self) -> None:
-        self._queue: list[tuple] = []
-        self._flushing = False
-
-    async def __call__(self, function, *args, **kwargs):
-        future = asyncio.get_running_loop().create_future()
-        self._queue.append((function, args, kwargs, future))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.ensure_future(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        try:
-            while self._queue:
-                calls, self._queue = self._queue, []
-                try:
-                    results = await sync_to_async(_run_calls)(calls)
-                except BaseException as exc:  # noqa: BLE001  (the hop itself failed: fail every call)
-                    results = [(False, exc)] * len(calls)
-                for (_, _, _, future), (ok, value) in zip(calls, results):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        finally:
-            self._flushing = False
-
-
-def _run_calls(calls: list[tuple]) -> list[tuple[bool, object]]:
-    results = []
-    for function, args, kwargs, _ in calls:
-        try:
-            results.append((True, function(*args, **kwargs)))
-        except Exception as exc:  # noqa: BLE001  (handed to the caller's await)
-            results.append((False, exc))
-    return results
-
-
-class Coalescer:
-    """Merges calls made while an earlier one is in flight into one call of ``many``.
-
-    ``many`` takes a list of items and returns a list of results in the same
-    order; it runs on the database thread. Claiming or storing fifty
-    generations then costs two queries instead of a hundred.
-    """
-
-    def __init__(self, db: Database, many) -> None:
-        self.db = db
-        self.many = many
-        self._pending: list[tuple[object, asyncio.Future]] = []
-        self._flushing = False
-
-    async def __call__(self, item):
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((item, future))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.ensure_future(self._flush())
-        return await future
-
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    results = await self.db(self.many, [item for item, _ in batch])
-                except Exception as exc:  # noqa: BLE001  (each caller sees the failure)
-                    results = None
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                if results is not None:
-                    for (_, future), result in zip(batch, results):
-                        if not future.done():
-                            future.set_result(result)
-        finally:
-            self._flushing = False
 
 
 @dataclass(frozen=True)
@@ -213,7 +121,7 @@ async def _run_batch(ids: list[int], takeover: bool) -> dict[int, Outcome]:
         db=database, limiter=limiter, takeover=takeover,
         until=time.monotonic() + settings.ARENA_GENERATION_BATCH_WAIT,
         claim=Coalescer(database, functools.partial(_claim_many, takeover=takeover)),
-        store=Coalescer(database, _store_many),
+        store=Coalescer(database, _store_many), clients=Clients(),
     )
     try:
         results = await asyncio.gather(*(_generate(row, context) for row in rows.values()))
@@ -224,48 +132,15 @@ async def _run_batch(ids: list[int], takeover: bool) -> dict[int, Outcome]:
     return outcomes
 
 
-class Clients:
-    """HTTP clients for the calls of one batch: a few small pools instead of one big one.
-
-    httpcore scans every connection of a pool each time a request starts or
-    ends, so one pool with dozens of connections costs more CPU than the calls
-    themselves; pools of a few connections keep reuse and drop that cost. All
-    clients share one TLS context (building one is the expensive part).
-    """
-
-    PER_CLIENT = 8
-
-    def __init__(self) -> None:
-        self._ssl = httpx.create_ssl_context()
-        self._clients: list[list] = []  # [client, calls in progress]
-
-    @contextlib.asynccontextmanager
-    async def client(self):
-        entry = min((e for e in self._clients if e[1] < self.PER_CLIENT), key=lambda e: e[1], default=None)
-        if entry is None:
-            limits = httpx.Limits(max_connections=self.PER_CLIENT, max_keepalive_connections=self.PER_CLIENT)
-            entry = [httpx.AsyncClient(follow_redirects=False, verify=self._ssl, limits=limits), 0]
-            self._clients.append(entry)
-        entry[1] += 1
-        try:
-            yield entry[0]
-        finally:
-            entry[1] -= 1
-
-    async def aclose(self) -> None:
-        for client, _ in self._clients:
-            await client.aclose()
-
-
 @dataclass
 class _Context:
     db: Database
-    limiter: object
+    limiter: Limiter
     takeover: bool
     until: float
     claim: Coalescer
     store: Coalescer
-    clients: Clients = field(default_factory=Clients)
+    clients: Clients
 
 
 def _load(ids: list[int]) -> dict[int, Generation]:
@@ -280,14 +155,14 @@ async def _generate(row: Generation, context: _Context) -> Outcome:
     try:
         outcome = await _attempt(row, context)
     except Exception:
-        # One broken generation must not take its batch down; it stays
-        # pending or running and the reconciler picks it up again.
+        # One broken generation must not take its batch down. It stays pending
+        # or running and the reconciler queues it again after a while (not at
+        # once: an error that repeats must not spin).
         logger.exception("generation %s: unexpected error", row.pk)
-        return Outcome("deferred", "unexpected error")
-    if outcome.final:
-        jobs.progress_sender.generation_finished(
-            pool_id=row.prompt.pool_id, version_id=row.llm_version_id, sample=row.sample
-        )
+        return Outcome("skipped", "unexpected error; left to the reconciler")
+    if outcome.final and row.prompt.pool_id is not None:
+        await context.db(jobs.generation_finished, pool_id=row.prompt.pool_id, version_id=row.llm_version_id,
+                         sample=row.sample)
     return outcome
 
 
@@ -329,6 +204,11 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         except ProviderError as error:
             await context.limiter.release(lease)
             return await db(_after_error, row, claim, error)
+        except Exception as exc:  # a provider must only raise ProviderError: this is a bug, not a retry
+            logger.exception("generation %s: the provider client failed", row.pk)
+            await context.limiter.release(lease)
+            reason = f"internal error while calling the provider ({type(exc).__name__}); see the worker log"
+            return await db(_fail, row, claim, reason, count=False)
         await context.limiter.release(lease, tokens_used=_tokens_used(result))
         return await context.store((row, claim, result))
     finally:
@@ -500,3 +380,130 @@ def mark_queued(generation_ids: list[int]) -> None:
         Generation.objects.filter(pk__in=generation_ids, status=Generation.Status.PENDING).update(
             due_at=timezone.now()
         )
+
+
+# --- plumbing: the database thread and the HTTP clients ---------------------------------------
+
+
+class Database:
+    """Runs ORM calls on the thread that called ``run_batch``, many per thread hop.
+
+    Every hop between the event loop and that thread costs a GIL handoff; with
+    dozens of generations finishing at once, one hop per call would queue them
+    up behind each other. Calls made while a hop is under way go together in
+    the next one, each with its own result or exception, in order.
+    """
+
+    def __init__(self) -> None:
+        self._queue: list[tuple] = []
+        self._flushing = False
+
+    async def __call__(self, function, *args, **kwargs):
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((function, args, kwargs, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                calls, self._queue = self._queue, []
+                try:
+                    results = await sync_to_async(_run_calls)(calls)
+                except BaseException as exc:  # noqa: BLE001  (the hop itself failed: fail every call)
+                    results = [(False, exc)] * len(calls)
+                for (_, _, _, future), (ok, value) in zip(calls, results):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._flushing = False
+
+
+def _run_calls(calls: list[tuple]) -> list[tuple[bool, object]]:
+    results = []
+    for function, args, kwargs, _ in calls:
+        try:
+            results.append((True, function(*args, **kwargs)))
+        except Exception as exc:  # noqa: BLE001  (handed to the caller's await)
+            results.append((False, exc))
+    return results
+
+
+class Coalescer:
+    """Merges calls made while an earlier one is in flight into one call of ``many``.
+
+    ``many`` takes a list of items and returns a list of results in the same
+    order; it runs on the database thread. Claiming or storing fifty
+    generations then costs two queries instead of a hundred.
+    """
+
+    def __init__(self, db: Database, many) -> None:
+        self.db = db
+        self.many = many
+        self._pending: list[tuple[object, asyncio.Future]] = []
+        self._flushing = False
+
+    async def __call__(self, item):
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.ensure_future(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    results = await self.db(self.many, [item for item, _ in batch])
+                except Exception as exc:  # noqa: BLE001  (each caller sees the failure)
+                    results = None
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                if results is not None:
+                    for (_, future), result in zip(batch, results):
+                        if not future.done():
+                            future.set_result(result)
+        finally:
+            self._flushing = False
+
+
+class Clients:
+    """HTTP clients for the calls of one batch: a few small pools instead of one big one.
+
+    httpcore scans every connection of a pool each time a request starts or
+    ends, so one pool with dozens of connections costs more CPU than the calls
+    themselves; pools of a few connections keep reuse and drop that cost. All
+    clients share one TLS context (building one is the expensive part).
+    """
+
+    PER_CLIENT = 8
+
+    def __init__(self) -> None:
+        self._ssl = httpx.create_ssl_context()
+        self._clients: list[list] = []  # [client, calls in progress]
+
+    @contextlib.asynccontextmanager
+    async def client(self):
+        entry = min((e for e in self._clients if e[1] < self.PER_CLIENT), key=lambda e: e[1], default=None)
+        if entry is None:
+            limits = httpx.Limits(max_connections=self.PER_CLIENT, max_keepalive_connections=self.PER_CLIENT)
+            entry = [httpx.AsyncClient(follow_redirects=False, verify=self._ssl, limits=limits), 0]
+            self._clients.append(entry)
+        entry[1] += 1
+        try:
+            yield entry[0]
+        finally:
+            entry[1] -= 1
+
+    async def aclose(self) -> None:
+        for client, _ in self._clients:
+            await client.aclose()

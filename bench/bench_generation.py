@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -162,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
 
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-"))
-    provider_log = open(tmp / "fake_provider.log", "w"); print("logs in", tmp)
+    provider_log = open(tmp / "fake_provider.log", "w")
     provider = None
     workers: list[subprocess.Popen] = []
+    keep_logs = True
     recreate_database(database_url)
     try:
         import django
@@ -204,19 +206,11 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(process, log_path)
         control.reset()
 
-        from django.db import connection
-
-        connection.close()
         begin = time.monotonic()
         job = jobs.start_generation_job(pool=pool, versions=[llm.current_version()])
         scope = jobs.scope(job)
         open_statuses = [Generation.Status.PENDING, Generation.Status.RUNNING]
-        trace = os.environ.get("BENCH_TRACE")
         while scope.filter(status__in=open_statuses).exists():
-            if trace:
-                counts = dict(scope.values_list("status").annotate(n=__import__("django.db.models").db.models.Count("id")))
-                print(f"{time.monotonic() - begin:6.1f}s in_flight={control.stats()['in_flight']} {counts}", flush=True)
-                time.sleep(0.9)
             if time.monotonic() - begin > options.timeout:
                 raise BenchError(f"timed out after {options.timeout:.0f} s; see the logs in {tmp}")
             time.sleep(0.1)
@@ -239,6 +233,15 @@ def main(argv: list[str] | None = None) -> int:
         ok = done == options.generations and max_in_flight <= options.limit
         with app.connection_for_write() as conn:
             conn.default_channel.queue_delete(queue)
+        import redis
+
+        store = redis.Redis.from_url(redis_url)
+        for leftover in store.scan_iter(match=f"*{queue}*"):  # kombu's bindings for the queue
+            store.delete(leftover)
+        if ok:
+            keep_logs = False
+        else:
+            print(f"logs: {tmp}", file=sys.stderr)
         return 0 if ok else 1
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -255,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:  # noqa: BLE001
             pass
         recreate_database(database_url, drop_only=True)
+        if not keep_logs:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from battles.limits import (
     _LocalState,
     estimate_tokens,
 )
-from tests.support.private_redis import private_redis  # noqa: F401  (fixture)
 
 LEASE = 30.0
 
@@ -168,7 +167,7 @@ def test_a_throttle_window_admits_one_caller_per_window(limiters):
     run(scenario())
 
 
-def test_the_synchronous_throttle_shares_windows_with_the_async_limiter(private_redis):  # noqa: F811
+def test_the_synchronous_throttle_shares_windows_with_the_async_limiter(private_redis):
     k = key()
     assert WindowThrottle(private_redis.url(0)).take(k, 5)
 

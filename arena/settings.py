@@ -83,7 +83,9 @@ if env_bool("ARENA_DB_POOL", False) and DATABASES["default"]["ENGINE"].endswith(
     }
 
 CACHES = {"default": config.cache(REDIS_URL)}
-CHANNEL_LAYERS = {"default": config.channel_layer(REDIS_URL)}
+# Defaults to REDIS_URL; a separate Redis database keeps cache flushes away from websocket groups.
+CHANNEL_LAYER_URL = env_str("CHANNEL_LAYER_URL", REDIS_URL)
+CHANNEL_LAYERS = {"default": config.channel_layer(CHANNEL_LAYER_URL)}
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

@@ -15,6 +15,7 @@ import sys
 LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"
 LOCAL_BROKER_URL = "redis://127.0.0.1:6379/14"
+LOCAL_CHANNEL_LAYER_URL = "redis://127.0.0.1:6379/13"
 
 
 def answers(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -34,6 +35,7 @@ def configure(environ: dict[str, str]) -> list[str]:
         environ["REDIS_URL"] = LOCAL_REDIS_URL
         # Tests clear the cache (FLUSHDB); keep the broker's queues in another database.
         environ.setdefault("CELERY_BROKER_URL", LOCAL_BROKER_URL)
+        environ.setdefault("CHANNEL_LAYER_URL", LOCAL_CHANNEL_LAYER_URL)
     if environ.get("CI", "").lower() == "true":
         if not environ.get("DATABASE_URL", "").startswith("postgres"):
             problems.append("Postgres is required in CI: set DATABASE_URL or start Postgres on 127.0.0.1:5432.")

@@ -35,7 +35,15 @@ def test_both_answers_reach_the_socket_together_and_name_no_model(client, voter,
         await communicator.disconnect()
         return frames
 
-    frames = async_to_sync(frames_until_ready)()
+    try:
+        frames = async_to_sync(frames_until_ready)()
+    except Exception as exc:
+        battle.refresh_from_db()
+        states = [(g.llm_version.model_id, g.status, g.error) for g in (battle.generation_a, battle.generation_b)]
+        raise AssertionError(
+            f"no complete panel arrived ({exc!r}); generations: {states}\n"
+            f"worker log:\n{celery_worker_process.output()[-4000:]}"
+        ) from exc
     for frame in frames:
         for canary in CANARIES:
             assert canary not in frame.lower()

@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     bench_env = {
         "DATABASE_URL": with_database(database_url, BENCH_DB),
         "REDIS_URL": redis_url,
+        "CHANNEL_LAYER_URL": redis_url,
         "CELERY_BROKER_URL": redis_url,
         "CELERY_QUEUE": queue,
         "SECRET_KEY": "bench-only-secret-key",

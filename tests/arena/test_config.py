@@ -91,7 +91,7 @@ def test_half_configured_settings_fail_manage_py_check(tmp_path):
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CHANNEL_LAYER_URL"}}
     env["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/0"
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60

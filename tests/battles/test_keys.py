@@ -314,7 +314,7 @@ def _settings_in_a_fresh_process(**environ):
     import sys
 
     env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "ARENA_ALLOW_PRIVATE_ENDPOINTS",
+           if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CHANNEL_LAYER_URL", "ARENA_ALLOW_PRIVATE_ENDPOINTS",
                         "ARENA_FERNET_KEYS"}}
     env.update(environ, DJANGO_SETTINGS_MODULE="arena.settings")
     code = ("from django.conf import settings; "

@@ -53,7 +53,7 @@ def test_proxy_routes_ws_to_daphne_and_the_rest_to_gunicorn():
 
 def _compose_env(service):
     env = dict(os.environ)
-    for key in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+    for key in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CHANNEL_LAYER_URL"):
         env.pop(key, None)
     env.update({k: str(v) for k, v in service["environment"].items()})
     env["SECRET_KEY"] = "compose-check"

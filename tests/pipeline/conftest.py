@@ -131,5 +131,5 @@ def celery_and_channels_on(redis: PrivateRedis, queue: str):
 
 def isolated_worker_env(redis: PrivateRedis, queue: str, **overrides) -> dict:
     return {**os.environ, "DATABASE_URL": worker_database_url(), "REDIS_URL": redis.url(0),
-            "CELERY_BROKER_URL": redis.url(1), "CELERY_QUEUE": queue, "ARENA_ALLOW_PRIVATE_ENDPOINTS": "1",
+            "CHANNEL_LAYER_URL": redis.url(0), "CELERY_BROKER_URL": redis.url(1), "CELERY_QUEUE": queue, "ARENA_ALLOW_PRIVATE_ENDPOINTS": "1",
             **{key: str(value) for key, value in overrides.items()}}

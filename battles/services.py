@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
@@ -361,7 +362,12 @@ REASON_TAGS = ("correct", "follows_instructions", "clear", "concise", "tone", "f
 
 
 def votes_today(voter) -> int:
-    return Vote.objects.filter(voter=voter, created_at__date=timezone.localdate()).count()
+    return Vote.objects.filter(voter=voter, created_at__gte=start_of_today()).count()
+
+
+def start_of_today():
+    """Midnight in the site's time zone: a range bound keeps the (voter, created_at) index usable."""
+    return timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
 
 
 def _clean_reasons(values) -> list[str]:

@@ -36,12 +36,9 @@ def _wants_fragment(request) -> bool:
 
 
 def _progress(user):
-    from django.utils import timezone
-
-    today = timezone.localdate()
     votes = Vote.objects.filter(voter=user)
     return {
-        "today": votes.filter(created_at__date=today).count(),
+        "today": services.votes_today(user),
         "total": votes.count(),
         "board_after": services.PERSONAL_BOARD_MIN_VOTES,
     }

@@ -412,7 +412,6 @@ def fit_bradley_terry(
         "ties": "half a win each way (tie and both_bad)",
     }
     models = table.models
-    m = len(models)
     if table.n_votes == 0:
         return Leaderboard([], settings, 0, models)
     anchor_idx = _parse_anchor(anchor, models)

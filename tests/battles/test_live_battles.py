@@ -6,7 +6,7 @@ from channels.testing import WebsocketCommunicator
 
 from arena.asgi import application
 from battles import live, services
-from battles.models import Battle, Generation, Vote
+from battles.models import Battle, Vote
 from tests.factories import make_llm, make_user
 from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
 

@@ -249,7 +249,7 @@ def test_unknown_reason_is_refused_and_nothing_is_stored(client, voter):
 
 
 def test_two_versions_of_one_llm_never_meet(voter):
-    from tests.factories import make_generation, make_prompt
+    from tests.factories import make_generation
 
     pool, (alpha, beta), prompts = make_arena(llms=("alpha", "beta"), prompts=6)
     services.update_llm_settings(llm=alpha, temperature=0.1)

@@ -96,3 +96,26 @@ def test_worker_killed_mid_generation_leaves_exactly_one_answer(celery_worker_pr
     time.sleep(1.0)
     assert Generation.objects.get(pk=generation.pk).status == "done"
     assert fake_provider.stats()["requests"]["killable-id"] == 2
+
+
+def test_a_burst_of_votes_causes_one_recomputation_by_the_worker(celery_worker_process, settings):
+    """Real worker, real Redis cache: 12 votes within the debounce window → one new snapshot."""
+    from battles.models import Vote
+    from ratings.models import RatingSnapshot
+    from tests.factories import make_arena, make_user
+
+    settings.ARENA_MIN_VOTE_BASE_MS = 0
+    settings.ARENA_MIN_VOTE_CHARS_PER_SECOND = 1e12
+    settings.ARENA_RATINGS_DEBOUNCE_SECONDS = 2  # the worker reads its own setting (1 s); this one queues
+    make_arena(llms=("burst-a", "burst-b", "burst-c"), prompts=12)
+    voter = make_user("burst-voter")
+    for _ in range(12):
+        battle = services.start_battle(voter=voter)
+        services.record_vote(battle_code=battle.code, voter=voter, outcome="a")
+    assert Vote.objects.filter(flagged=False).count() == 12
+    wait_until(lambda: RatingSnapshot.objects.filter(scope="default").exists(), timeout=30,
+               message="the debounced recomputation")
+    time.sleep(3)  # a second, wrongly scheduled recomputation would land by now
+    snapshots = list(RatingSnapshot.objects.filter(scope="default"))
+    assert len(snapshots) == 1
+    assert snapshots[0].vote_count == 12

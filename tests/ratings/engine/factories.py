@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 
-import numpy as np
 import pytest
 
 from ratings.engine import OUTCOMES, VoteLog, simulate_votes

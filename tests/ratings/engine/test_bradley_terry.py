@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from ratings.engine import VoteTable, fit_bradley_terry, simulate_votes
 from ratings.engine.ranks import interval_ranks, plain_order
 
-from .factories import RATING_PER_LOGIT, make_log, make_strengths, make_table
+from .factories import RATING_PER_LOGIT, make_strengths, make_table
 
 
 def ratings_of(board):

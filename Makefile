@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_PORT ?= 8000
 
-.PHONY: demo test install install-dev serve-demo check bench-ratings bench-generation clean-demo
+.PHONY: demo test install install-dev serve-demo check bench-ratings bench-generation bench-pairing clean-demo
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Arena needs Python 3.11, found " + sys.version.split()[0]'
@@ -43,6 +43,9 @@ check: install
 
 bench-ratings: install-dev
 	$(PY) bench/bench_ratings.py
+
+bench-pairing: install-dev
+	$(PY) bench/bench_pairing.py
 
 bench-generation: install-dev
 	$(PY) bench/bench_generation.py

@@ -2,8 +2,8 @@
 
     python -m ratings leaderboard VOTES.csv [--ci sandwich|bootstrap] [--bootstrap N] [--seed S]
                                             [--anchor MODEL=RATING] [--format csv|json]
-    python -m ratings simulate --policy active|uniform --models N --seed S --format json
-                               [--target-halfwidth 25]
+    python -m ratings simulate --policy active|uniform|oracle --models N --seed S --format json
+                               [--target-halfwidth 25] [--spread 100] [--strengths RATINGS.csv]
 
 Errors in the input are reported on stderr with the line number, exit status 2.
 """
@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 
 from ratings.engine import fit_bradley_terry, read_votes_csv
 from ratings.engine.csvio import VotesFileError
 from ratings.engine.simulate import POLICIES as ENGINE_POLICIES
-from ratings.engine.simulate import random_strengths, run_policy_simulation
+from ratings.engine.simulate import oracle_policy, random_strengths, run_policy_simulation
 from ratings.policies import POLICIES
 
 EXIT_USAGE = 2
@@ -68,16 +69,55 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--format", choices=("csv", "json"), default="csv")
 
     simulate = sub.add_parser("simulate", help="simulated voters: votes needed to reach a target interval width")
-    simulate.add_argument("--policy", choices=sorted(POLICIES), default="uniform")
-    simulate.add_argument("--models", type=_positive_int, default=20)
+    simulate.add_argument("--policy", choices=sorted({*POLICIES, "oracle"}), default="uniform",
+                          help="oracle: the best fixed design for the true strengths, the ceiling for any policy")
+    simulate.add_argument("--models", type=_positive_int, default=None, help="number of models (default 20)")
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--format", choices=("json",), default="json")
     simulate.add_argument("--target-halfwidth", type=float, default=25.0,
                           help="stop when every model's 95%% interval half-width is below this (rating points)")
     simulate.add_argument("--tie-rate", type=float, default=0.3)
-    simulate.add_argument("--spread", type=float, default=100.0,
-                          help="standard deviation of the true ratings (rating points)")
+    simulate.add_argument("--spread", type=float, default=None,
+                          help="standard deviation of the random true ratings (rating points, default 100)")
+    simulate.add_argument("--strengths", metavar="RATINGS.csv", default=None,
+                          help="true ratings from a CSV with columns model and rating (for example the output "
+                               "of the leaderboard command) instead of random ones")
     return parser
+
+
+def read_strengths_csv(path: str) -> dict[str, float]:
+    """``{model: rating}`` from a CSV with ``model`` and ``rating`` columns; VotesFileError says where it is wrong."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise VotesFileError("the file is empty")
+        columns = [name.strip().lower() for name in header]
+        missing = [name for name in ("model", "rating") if name not in columns]
+        if missing:
+            raise VotesFileError(f"line 1: missing column(s) {', '.join(missing)}")
+        model_at, rating_at = columns.index("model"), columns.index("rating")
+        strengths: dict[str, float] = {}
+        for line, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= max(model_at, rating_at):
+                raise VotesFileError(f"line {line}: expected {len(header)} columns, got {len(row)}")
+            model, text = row[model_at].strip(), row[rating_at].strip()
+            if not model:
+                raise VotesFileError(f"line {line}: empty model name")
+            if model in strengths:
+                raise VotesFileError(f"line {line}: model {model!r} appears twice")
+            try:
+                rating = float(text)
+            except ValueError:
+                raise VotesFileError(f"line {line}: rating {text!r} is not a number") from None
+            if not math.isfinite(rating):
+                raise VotesFileError(f"line {line}: rating {text!r} is not a finite number")
+            strengths[model] = rating
+    if len(strengths) < 2:
+        raise VotesFileError("need at least two models")
+    return strengths
 
 
 def _leaderboard(args) -> int:
@@ -114,7 +154,30 @@ def _leaderboard(args) -> int:
 
 
 def _simulate(args) -> int:
-    if args.models < 2:
+    if args.strengths is not None:
+        if args.models is not None or args.spread is not None:
+            print("error: --strengths names the models and their ratings: leave out --models and --spread",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            strengths = read_strengths_csv(args.strengths)
+        except FileNotFoundError:
+            print(f"error: {args.strengths}: no such file", file=sys.stderr)
+            return EXIT_USAGE
+        except (IsADirectoryError, PermissionError) as exc:
+            print(f"error: {args.strengths}: {exc.strerror}", file=sys.stderr)
+            return EXIT_USAGE
+        except (VotesFileError, UnicodeDecodeError, csv.Error) as exc:
+            print(f"error: {args.strengths}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        args.models = 20 if args.models is None else args.models
+        args.spread = 100.0 if args.spread is None else args.spread
+        if not (math.isfinite(args.spread) and args.spread >= 0):
+            print("error: --spread must be a finite number ≥ 0", file=sys.stderr)
+            return EXIT_USAGE
+        strengths = None
+    if strengths is None and args.models < 2:
         print("error: --models must be at least 2", file=sys.stderr)
         return EXIT_USAGE
     if not args.target_halfwidth > 0:
@@ -123,8 +186,12 @@ def _simulate(args) -> int:
     if not 0 <= args.tie_rate < 1:
         print("error: --tie-rate must be in [0, 1)", file=sys.stderr)
         return EXIT_USAGE
-    strengths = random_strengths(args.models, args.seed, spread=args.spread)
-    policy = args.policy if args.policy in ENGINE_POLICIES else POLICIES[args.policy]
+    if strengths is None:
+        strengths = random_strengths(args.models, args.seed, spread=args.spread)
+    if args.policy == "oracle":
+        policy = oracle_policy(strengths, args.tie_rate)
+    else:
+        policy = args.policy if args.policy in ENGINE_POLICIES else POLICIES[args.policy]
     result = run_policy_simulation(strengths, policy, target_halfwidth=args.target_halfwidth,
                                    tie_rate=args.tie_rate, seed=args.seed)
     json.dump(result.to_dict(), sys.stdout, indent=2)

@@ -156,7 +156,30 @@ def uniform_policy(state: PolicyState, rng: np.random.Generator, size: int) -> n
     return np.column_stack([a, b])
 
 
+def oracle_policy(strengths, tie_rate: float = 0.3) -> PairingPolicy:
+    """Pairs drawn from the minimax design for the *true* strengths (:mod:`.design`).
+
+    Not a policy anyone can run (it knows the truth): the ceiling against which
+    uniform and active sampling are measured at the same strengths. ``tie_rate``
+    must be the simulation's, so that it plans with the same tie propensity.
+    """
+    from .design import minimax_design
+
+    _, values = _strength_arrays(strengths)
+    beta = values / RATING_PER_LOGIT
+    iu = np.triu_indices(len(beta), 1)
+    c = tie_scale(expit(beta[iu[0]] - beta[iu[1]]), tie_rate)
+    i, j, weights, _ = minimax_design(beta, c)
+
+    def oracle(state: PolicyState, rng: np.random.Generator, size: int) -> np.ndarray:
+        picks = rng.choice(len(weights), size=size, p=weights)
+        return np.column_stack([i[picks], j[picks]])
+
+    return oracle
+
+
 # The active policy is the app's own (battles.pairing); ratings.policies adapts it to this interface.
+# The oracle needs the true strengths, so it is built per simulation (oracle_policy).
 POLICIES: dict[str, PairingPolicy] = {"uniform": uniform_policy}
 
 
@@ -305,6 +328,6 @@ def table_from_strengths(strengths, n_votes: int, **kwargs) -> VoteTable:
 
 __all__ = [
     "simulate_votes", "simulate_style_votes", "StyleSimulation", "draw_outcomes", "uniform_pairs",
-    "PolicyState", "PairingPolicy", "uniform_policy", "POLICIES", "run_policy_simulation",
+    "PolicyState", "PairingPolicy", "uniform_policy", "oracle_policy", "POLICIES", "run_policy_simulation",
     "SimulationResult", "random_strengths", "table_from_strengths", "tie_scale",
 ]

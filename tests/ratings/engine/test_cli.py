@@ -134,3 +134,53 @@ def test_simulate_prints_votes_needed_and_kendall_tau(capsys):
     assert data["policy"] == "uniform" and data["models"] == 6
     assert data["votes_needed"] > 0 and data["max_halfwidth"] < 40
     assert -1 <= data["kendall_tau"] <= 1
+
+
+def test_simulate_on_the_strengths_of_a_leaderboard_file(capsys, votes_csv, tmp_path):
+    path, _ = votes_csv
+    code, board_csv, err = run(capsys, "leaderboard", str(path), "--format", "csv")
+    assert code == 0, err
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text(board_csv)
+    code, out, err = run(capsys, "simulate", "--policy", "active", "--strengths", str(ratings), "--seed", "1",
+                         "--target-halfwidth", "60")
+    assert code == 0, err
+    data = json.loads(out)
+    expected = {row.split(",")[0]: float(row.split(",")[1]) for row in board_csv.strip().splitlines()[1:]}
+    assert data["truth"] == pytest.approx(expected) and data["models"] == 5
+    assert data["votes_needed"] > 0
+
+
+def test_simulate_oracle_uses_the_true_strengths(capsys):
+    code, out, err = run(capsys, "simulate", "--policy", "oracle", "--models", "5", "--seed", "2",
+                         "--target-halfwidth", "60")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["policy"] == "oracle" and data["votes_needed"] > 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("model,rating\na,1000\na,1100\n", "line 3: model 'a' appears twice"),
+    ("model,rating\na,1000\nb,high\n", "line 3: rating 'high' is not a number"),
+    ("model,rating\na,1000\nb,nan\n", "line 3: rating 'nan' is not a finite number"),
+    ("name,score\na,1000\n", "line 1: missing column(s) model, rating"),
+    ("model,rating\na,1000\n", "need at least two models"),
+    ("model,rating\na,1000\nb\n", "line 3: expected 2 columns, got 1"),
+    ("", "the file is empty"),
+])
+def test_simulate_reports_what_is_wrong_with_a_strengths_file(capsys, tmp_path, text, message):
+    path = tmp_path / "ratings.csv"
+    path.write_text(text)
+    code, out, err = run(capsys, "simulate", "--strengths", str(path))
+    assert code == 2 and out == ""
+    assert message in err
+
+
+def test_simulate_refuses_strengths_with_models_or_spread(capsys, tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("model,rating\na,1000\nb,1100\n")
+    for extra in (["--models", "4"], ["--spread", "50"]):
+        code, out, err = run(capsys, "simulate", "--strengths", str(path), *extra)
+        assert code == 2 and "leave out --models and --spread" in err
+    code, out, err = run(capsys, "simulate", "--strengths", str(tmp_path / "missing.csv"))
+    assert code == 2 and "no such file" in err

@@ -1,47 +1,13 @@
 """A voter logs in and votes through battles with the keyboard in headless Chromium."""
 
-import os
-import shutil
-import tempfile
-
 import pytest
 
 from battles.models import Vote
 from tests.factories import make_arena, make_user
+from tests.support.browser import browser, log_in  # noqa: F401  (fixture)
+from tests.support.browser import wait as _wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def browser():
-    chromium = shutil.which("chromium")
-    driver_path = shutil.which("chromedriver")
-    if not chromium or not driver_path:
-        message = "Debian's chromium and chromium-driver are needed (apt-get install chromium chromium-driver)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    profile = tempfile.mkdtemp(prefix="arena-chromium-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def _wait(driver, condition, timeout=10):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout).until(condition)
 
 
 def test_voter_votes_with_the_keyboard_and_sees_the_reveal(live_server, browser):
@@ -50,10 +16,7 @@ def test_voter_votes_with_the_keyboard_and_sees_the_reveal(live_server, browser)
 
     make_arena(llms=("canaryzephyr", "canaryquokka", "canaryibis"), prompts=4)
     make_user("kbvoter", password="a-long-password")
-    browser.get(f"{live_server.url}/")
-    _wait(browser, lambda d: d.find_elements(By.NAME, "username"))
-    browser.find_element(By.NAME, "username").send_keys("kbvoter")
-    browser.find_element(By.NAME, "password").send_keys("a-long-password", Keys.ENTER)
+    log_in(browser, live_server.url, "kbvoter", "a-long-password")
 
     keys = ["1", "2", "3"]
     for number, key in enumerate(keys, start=1):

@@ -1,0 +1,130 @@
+"""A live battle in headless Chromium, with every real component in between.
+
+The browser talks to daphne (the ASGI server that serves websockets in production) running
+the project's ASGI application; daphne enqueues generations on Redis for a real Celery worker,
+which calls the fake provider over HTTP and announces finished answers on the Redis channel
+layer, from which daphne pushes the panel down the websocket. Nothing is mocked.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+from battles.models import Battle, Vote
+from tests.factories import make_llm, make_user
+from tests.support.browser import browser, log_in, wait  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.pipeline, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+CANARIES = ("canarykestrel", "canarymarmot")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def daphne_server(celery_worker_process, tmp_path):
+    """daphne on a free port, on the worker's database, queue and channel layer."""
+    port = _free_port()
+    log_path = tmp_path / "daphne.log"
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "arena.asgi:application"],
+        cwd=ROOT, env=celery_worker_process.env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited early:\n{log_path.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"daphne did not start listening:\n{log_path.read_text()}")
+            time.sleep(0.2)
+    process.log_path = log_path
+    process.url = f"http://127.0.0.1:{port}"
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+def test_live_battle_with_a_follow_up_voted_by_keyboard(daphne_server, celery_worker_process, fake_provider,
+                                                       browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    fake_provider.reset()
+    fake_provider.configure(latency=0.8, tokens_per_second=300)
+    for name, kind in zip(CANARIES, ("openai", "anthropic")):
+        make_llm(name, provider=kind, base_url=fake_provider.base_url(kind), model_id=f"{name}-id")
+    voter = make_user("livevoter")
+    # The tests hash with MD5 for speed; daphne runs the real settings, so store a hash it knows.
+    voter.password = PBKDF2PasswordHasher().encode("a-long-password", PBKDF2PasswordHasher().salt())
+    voter.save(update_fields=["password"])
+
+    def diagnostics() -> str:
+        battles = [(b.code, b.status, [(t.generation_a.status, t.generation_b.status) for t in b.turns.all()])
+                   for b in Battle.objects.all()]
+        return (f"battles: {battles}\ndaphne log:\n{daphne_server.log_path.read_text()[-3000:]}\n"
+                f"worker log:\n{celery_worker_process.output()[-3000:]}")
+
+    def panel_ready(turns: int):
+        try:
+            wait(browser, lambda d: d.find_elements(By.ID, "vote-form")
+                 and len(d.find_elements(By.CSS_SELECTOR, "#battle-panel .answers:not(.waiting)")) == turns,
+                 timeout=60)
+        except Exception as exc:
+            raise AssertionError(f"the answers of turn {turns} never arrived ({exc!r})\n{diagnostics()}") from exc
+
+    log_in(browser, daphne_server.url, "livevoter", "a-long-password")
+    browser.get(f"{daphne_server.url}/live/")
+    wait(browser, lambda d: d.find_elements(By.NAME, "prompt"))
+    browser.find_element(By.NAME, "prompt").send_keys("Suggest three names for a code review bot.")
+    browser.find_element(By.CSS_SELECTOR, ".live-form button[type=submit]").click()
+
+    # The page opens while both models are writing, and the answers arrive over the websocket.
+    wait(browser, lambda d: "/live/" in d.current_url and d.current_url.rstrip("/") != f"{daphne_server.url}/live")
+    panel_ready(turns=1)
+    page = browser.page_source.lower()
+    assert not any(canary in page for canary in CANARIES), "a model name reached the page before the vote"
+    answers = browser.find_elements(By.CSS_SELECTOR, "#battle-panel .answer .md")
+    assert len(answers) == 2 and all(a.text.strip() for a in answers)
+
+    # A follow-up goes to both models; voting waits for both answers again.
+    follow_up = browser.find_element(By.CSS_SELECTOR, "#follow-up-form textarea[name=prompt]")
+    follow_up.send_keys("Make them shorter.")
+    browser.find_element(By.CSS_SELECTOR, "#follow-up-form button[type=submit]").click()
+    panel_ready(turns=2)
+    page = browser.page_source.lower()
+    assert "follow-up 1" in page and "make them shorter." in page
+    assert not any(canary in page for canary in CANARIES), "a model name reached the page before the vote"
+
+    # Vote for A with the keyboard, confirm, and see both names revealed.
+    browser.find_element(By.TAG_NAME, "body").send_keys("1")
+    wait(browser, lambda d: d.find_element(By.ID, "reasons").is_displayed())
+    browser.switch_to.active_element.send_keys(Keys.CONTROL, Keys.ENTER)
+    wait(browser, lambda d: d.find_elements(By.ID, "next-battle"), timeout=20)
+    revealed = browser.find_element(By.ID, "battle-panel").text.lower()
+    assert all(canary in revealed for canary in CANARIES), revealed
+
+    vote = Vote.objects.get()
+    assert vote.outcome == "a" and vote.live and vote.battle.live
+    assert vote.battle.turns.count() == 2

@@ -120,18 +120,23 @@ def read_strengths_csv(path: str) -> dict[str, float]:
     return strengths
 
 
+def _read_input(path: str, reader):
+    """``reader(path)``, or None after saying on stderr why the file cannot be used."""
+    try:
+        return reader(path)
+    except FileNotFoundError:
+        print(f"error: {path}: no such file", file=sys.stderr)
+    except (IsADirectoryError, PermissionError) as exc:
+        print(f"error: {path}: {exc.strerror}", file=sys.stderr)
+    except (VotesFileError, UnicodeDecodeError, csv.Error) as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+    return None
+
+
 def _leaderboard(args) -> int:
     ci = args.ci or ("bootstrap" if args.bootstrap else "sandwich")
-    try:
-        table = read_votes_csv(args.votes)
-    except FileNotFoundError:
-        print(f"error: {args.votes}: no such file", file=sys.stderr)
-        return EXIT_USAGE
-    except (IsADirectoryError, PermissionError) as exc:
-        print(f"error: {args.votes}: {exc.strerror}", file=sys.stderr)
-        return EXIT_USAGE
-    except VotesFileError as exc:
-        print(f"error: {args.votes}: {exc}", file=sys.stderr)
+    table = _read_input(args.votes, read_votes_csv)
+    if table is None:
         return EXIT_USAGE
     if args.anchor is not None and args.anchor[0] not in table.models:
         print(f"error: anchor model {args.anchor[0]!r} has no votes in {args.votes}", file=sys.stderr)
@@ -159,16 +164,8 @@ def _simulate(args) -> int:
             print("error: --strengths names the models and their ratings: leave out --models and --spread",
                   file=sys.stderr)
             return EXIT_USAGE
-        try:
-            strengths = read_strengths_csv(args.strengths)
-        except FileNotFoundError:
-            print(f"error: {args.strengths}: no such file", file=sys.stderr)
-            return EXIT_USAGE
-        except (IsADirectoryError, PermissionError) as exc:
-            print(f"error: {args.strengths}: {exc.strerror}", file=sys.stderr)
-            return EXIT_USAGE
-        except (VotesFileError, UnicodeDecodeError, csv.Error) as exc:
-            print(f"error: {args.strengths}: {exc}", file=sys.stderr)
+        strengths = _read_input(args.strengths, read_strengths_csv)
+        if strengths is None:
             return EXIT_USAGE
     else:
         args.models = 20 if args.models is None else args.models

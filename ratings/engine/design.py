@@ -22,6 +22,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, logsumexp
 
+from .bt import pair_matrix
+
 
 def pair_moments(beta: np.ndarray, tie_scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i < j) with the per-vote Hessian weight h and score variance g at strengths ``beta`` (logits).
@@ -36,20 +38,12 @@ def pair_moments(beta: np.ndarray, tie_scale: float) -> tuple[np.ndarray, np.nda
     return i, j, h, g
 
 
-def _laplacian(m, i, j, v):
-    out = np.zeros((m, m))
-    out[i, j] = -v
-    out[j, i] = -v
-    out[np.diag_indices(m)] = np.bincount(i, v, minlength=m) + np.bincount(j, v, minlength=m)
-    return out
-
-
 def design_variances(m: int, i, j, h, g, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-vote variances diag(H⁺GH⁺) of each model under ``weights``, with H⁺ and H⁺GH⁺."""
-    hess = _laplacian(m, i, j, weights * h)
+    hess = pair_matrix(m, i, j, weights * h)
     # (H + 11ᵀ/m)⁻¹ acts as H⁺ on vectors orthogonal to 1, which is all we apply it to.
     h_inv = np.linalg.inv(hess + np.full((m, m), 1.0 / m)) - np.full((m, m), 1.0 / m)
-    cov = h_inv @ _laplacian(m, i, j, weights * g) @ h_inv
+    cov = h_inv @ pair_matrix(m, i, j, weights * g) @ h_inv
     return np.diag(cov).copy(), h_inv, cov
 
 

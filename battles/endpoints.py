@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 from django.conf import settings
 
-from battles import url_policy
+from battles import guarded_http, url_policy
 from battles.providers import ChatResult, ProviderError, get_provider
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,20 @@ def check_url(url: str) -> url_policy.Endpoint:
     return url_policy.check_base_url(
         url, allow_private=settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, resolver=resolve_host
     )
+
+
+def _resolve(host: str, port: int):
+    return resolve_host(host, port)  # looked up at call time, so that tests can replace resolve_host
+
+
+def http_client(**options) -> httpx.Client:
+    """A client that connects only to addresses the policy accepts (``battles.guarded_http``)."""
+    return guarded_http.client(allow_private=settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, resolver=_resolve, **options)
+
+
+def async_http_client(**options) -> httpx.AsyncClient:
+    return guarded_http.async_client(allow_private=settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, resolver=_resolve,
+                                     **options)
 
 
 def configuration_warning(url: str) -> str | None:
@@ -122,5 +136,5 @@ def _call(kind: str, request, client: httpx.Client | None) -> ChatResult:
     provider = get_provider(kind)
     if client is not None:
         return provider.chat(client, request)
-    with httpx.Client(follow_redirects=False) as own_client:
+    with http_client() as own_client:
         return provider.chat(own_client, request)

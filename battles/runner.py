@@ -496,7 +496,7 @@ class Clients:
         entry = min((e for e in self._clients if e[1] < self.PER_CLIENT), key=lambda e: e[1], default=None)
         if entry is None:
             limits = httpx.Limits(max_connections=self.PER_CLIENT, max_keepalive_connections=self.PER_CLIENT)
-            entry = [httpx.AsyncClient(follow_redirects=False, verify=self._ssl, limits=limits), 0]
+            entry = [endpoints.async_http_client(verify=self._ssl, limits=limits), 0]
             self._clients.append(entry)
         entry[1] += 1
         try:

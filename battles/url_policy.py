@@ -40,6 +40,7 @@ __all__ = [
     "HostNotResolved",
     "URLRefused",
     "check_base_url",
+    "checked_addresses",
     "system_resolver",
 ]
 
@@ -138,10 +139,25 @@ def check_base_url(url: str, *, allow_private: bool, resolver: Resolver = system
     if port is None:
         port = 443 if parts.scheme.lower() == "https" else 80
 
-    literal = _ip_literal(host, bracketed=parts.netloc.startswith("["))
+    host, addresses = checked_addresses(host, port, allow_private=allow_private, resolver=resolver,
+                                        bracketed=parts.netloc.startswith("["))
+    return Endpoint(url=url, host=host, port=port, addresses=addresses)
+
+
+def checked_addresses(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver,
+                      bracketed: bool = False) -> tuple[str, tuple[str, ...]]:
+    """The host (normalised) and every address it resolves to, each one checked.
+
+    Raises URLRefused when any address must not be called and HostNotResolved
+    when the name has no address now. ``check_base_url`` runs this on the URL;
+    the guarded HTTP transport (``battles.guarded_http``) runs it again when it
+    opens a connection and connects only to these addresses, so a DNS answer
+    that changes in between (rebinding) cannot redirect the call.
+    """
+    literal = _ip_literal(host, bracketed=bracketed)
     if literal is not None:
         _check_address(literal, allow_private=allow_private, shown=host)
-        return Endpoint(url=url, host=host, port=port, addresses=(str(literal),))
+        return host, (str(literal),)
 
     name = host.rstrip(".")
     if not _HOST_CHARS.match(host) or not name:
@@ -164,7 +180,7 @@ def check_base_url(url: str, *, allow_private: bool, resolver: Resolver = system
             raise URLRefused(f"The host {name} resolved to something that is not an IP address.") from None
         _check_address(address, allow_private=allow_private, shown=f"{name} ({address})")
         addresses.append(str(address))
-    return Endpoint(url=url, host=name, port=port, addresses=tuple(dict.fromkeys(addresses)))
+    return name, tuple(dict.fromkeys(addresses))
 
 
 def _ip_literal(host: str, *, bracketed: bool) -> Address | None:

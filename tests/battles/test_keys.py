@@ -288,6 +288,64 @@ def test_a_generation_on_loopback_fails_once_private_endpoints_are_disallowed(fa
     assert fake.stats()["requests"].get("private-model", 0) == 0
 
 
+def _named(base_url: str, name: str) -> str:
+    """The fake provider's base URL with its 127.0.0.1 replaced by a host name."""
+    return base_url.replace("127.0.0.1", name, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_name_that_rebinds_after_the_check_is_not_followed(fake, monkeypatch, settings):
+    settings.ARENA_ALLOW_PRIVATE_ENDPOINTS = False
+    llm = make_llm("alpha", base_url=_named(fake.base_url("openai"), "provider.example"), model_id="rebound-model")
+    answers = iter([["93.184.216.34"]])  # public for the check, then the fake provider on loopback
+
+    def rebinding(host, port):
+        return next(answers, ["127.0.0.1"])
+
+    monkeypatch.setattr(endpoints, "resolve_host", rebinding)
+    prompt = make_prompt(make_pool(), "Say hello")
+    answer = Generation.objects.create(prompt=prompt, llm_version=llm.current_version())
+
+    assert generation.run_generation(generation_id=answer.pk).status == "failed"
+    answer.refresh_from_db()
+    assert "refused when connecting" in answer.error and "loopback" in answer.error
+    assert fake.stats()["requests"].get("rebound-model", 0) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_calls_connect_to_the_address_the_policy_checked(fake, monkeypatch):
+    # provider.example resolves nowhere but through the policy's resolver: the call reaching the
+    # fake provider shows that the connection used the checked address, for both clients.
+    llm = make_llm("alpha", base_url=_named(fake.base_url("anthropic"), "provider.example"), model_id="named-model",
+                   provider="anthropic")
+    seen = []
+
+    def resolver(host, port):
+        seen.append(host)
+        return ["127.0.0.1"]
+
+    monkeypatch.setattr(endpoints, "resolve_host", resolver)
+    prompt = make_prompt(make_pool(), "Say hello")
+    answer = Generation.objects.create(prompt=prompt, llm_version=llm.current_version())
+    assert generation.run_generation(generation_id=answer.pk).status == "done"
+    assert endpoints.check_connection(llm).ok
+    assert fake.stats()["requests"]["named-model"] == 2
+    assert set(seen) == {"provider.example"} and len(seen) >= 4  # a check and a connection per call
+
+
+def test_the_guard_stands_aside_for_an_outbound_proxy(monkeypatch):
+    from battles import guarded_http
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    with endpoints.http_client() as client:
+        assert not isinstance(client._transport._pool._network_backend, guarded_http.GuardedBackend)
+    monkeypatch.delenv("HTTPS_PROXY")
+    for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with endpoints.http_client() as client:
+        assert isinstance(client._transport._pool._network_backend, guarded_http.GuardedBackend)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_host_that_stops_resolving_is_retried(fake, monkeypatch):
     import socket

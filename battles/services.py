@@ -10,6 +10,7 @@ from decimal import Decimal
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -302,7 +303,12 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
     pool_answers = _eligible_generations().exclude(prompt_id__in=seen)
     if category:
         pool_answers = pool_answers.filter(prompt__category=category)
-    candidates = sorted(set(pool_answers.values_list("llm_version_id", "llm_version__llm_id")))
+    # One EXISTS per version stops at its first unseen answer: cheap however large the pools are.
+    candidates = list(
+        LLMVersion.objects.filter(llm__status=LLM.Status.ACTIVE)
+        .filter(Exists(pool_answers.filter(llm_version_id=OuterRef("pk"))))
+        .order_by("pk").values_list("pk", "llm_id")
+    )
     if len({family for _, family in candidates}) < 2:
         return None
     version_ids = [v for v, _ in candidates]
@@ -318,6 +324,7 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
         if pair is None:
             return None
         first, second = version_ids[pair[0]], version_ids[pair[1]]
+        # Two index scans of a few thousand ids beat one query with the intersection in SQL.
         shared = set(pool_answers.filter(llm_version_id=first).values_list("prompt_id", flat=True)) & set(
             pool_answers.filter(llm_version_id=second).values_list("prompt_id", flat=True)
         )

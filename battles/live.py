@@ -72,6 +72,8 @@ def _clean_text(text: str) -> str:
         raise LiveBattleError("Type a prompt first.")
     if len(text) > settings.ARENA_MAX_PROMPT_CHARS:
         raise LiveBattleError(f"That prompt is too long (at most {settings.ARENA_MAX_PROMPT_CHARS} characters).")
+    if "\x00" in text:
+        raise LiveBattleError("The prompt contains a NUL character, which cannot be stored; remove it and send again.")
     return text
 
 

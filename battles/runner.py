@@ -49,6 +49,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from battles import breaker, endpoints, generation, jobs
@@ -330,8 +331,10 @@ def _store_many(items: list[tuple[Generation, Claim, ChatResult]]) -> list[Outco
         Generation.objects.filter(current, status=Generation.Status.RUNNING).update(
             status=Generation.Status.DONE, error="", finished_at=timezone.now(),
             **{
-                name: Case(*(When(pk=pk, then=Value(v[name], output_field=output)) for pk, v in values.items()),
-                           output_field=output)
+                # The cast matters when every value is None (a provider that reports no token counts):
+                # Postgres then types the CASE as text, which an integer column refuses.
+                name: Cast(Case(*(When(pk=pk, then=Value(v[name], output_field=output))
+                                  for pk, v in values.items()), output_field=output), output_field=output)
                 for name, output in _STORED_FIELDS.items()
             },
         )

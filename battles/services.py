@@ -408,7 +408,7 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
     if outcome not in Vote.Outcome.values:
         raise VoteError("That is not a valid choice.")
     reasons_a, reasons_b = _clean_reasons(reasons_a), _clean_reasons(reasons_b)
-    comment = (comment or "").strip()[:2000]
+    comment = (comment or "").replace("\x00", "").strip()[:2000]  # a NUL cannot be stored, and means nothing
     try:
         with transaction.atomic():
             battle = Battle.objects.select_for_update().filter(code=battle_code).first()

@@ -48,6 +48,9 @@ class BoardFilter:
         if len(category) > MAX_CATEGORY_CHARS:
             errors.append("That category name is too long.")
             category = ""
+        elif "\x00" in category:  # no category can hold one (and Postgres refuses it in a query)
+            errors.append("Unknown category.")
+            category = ""
         pool = (params.get("pool") or "").strip()
         if pool:
             try:

@@ -547,7 +547,8 @@ class _Exchange:
             completion.text = "".join(self.parts)
             ttft_ms = None if self.first_delta_at is None else self.elapsed_ms(self.first_delta_at)
         return ChatResult(
-            text=completion.text,
+            # A NUL cannot be stored in Postgres text: keep a visible trace of it instead of failing the answer.
+            text=completion.text.replace("\x00", "\ufffd"),
             tokens_in=completion.tokens_in,
             tokens_out=completion.tokens_out,
             latency_ms=self.elapsed_ms(),

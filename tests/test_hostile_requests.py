@@ -28,6 +28,8 @@ HOSTILE_QUERIES = [
     "format=xml&ci=nonsense&seed=abc",
     "category=writing&category=coding&from=2020-01-01&from=2021-01-01",
     "weights=abc&weight=-1&benchmark=%ZZ",
+    "model=%00abc&style_control=2&page_size=0",
+    "model=00000000-0000-0000-0000-000000000000&category=%00",
     "q=" + "x" * 5000,
 ]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Max, Min, Sum
 from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -102,10 +102,14 @@ def fill_style_features(votes=None) -> int:
     from ratings.engine import style_counts
 
     votes = Vote.objects.all() if votes is None else votes
-    missing = list(Generation.objects.filter(
-        Q(pk__in=votes.values("battle__generation_a")) | Q(pk__in=votes.values("battle__generation_b")),
-        style__isnull=True,
-    ).values_list("pk", flat=True))
+    # One IN per side, not "IN (…) OR IN (…)": Postgres turns a lone IN into a hash semi-join, but an
+    # OR of two keeps both as subplans, re-run per answer once the vote ids outgrow work_mem (minutes at 1M votes).
+    missing = sorted({
+        pk
+        for side in ("battle__generation_a", "battle__generation_b")
+        for pk in Generation.objects.filter(pk__in=votes.filter(battle__isnull=False).values(side),
+                                            style__isnull=True).values_list("pk", flat=True)
+    })
     # Ids first, then texts in batches: nothing is written while a cursor is open.
     for start in range(0, len(missing), STYLE_BATCH):
         texts = Generation.objects.filter(pk__in=missing[start:start + STYLE_BATCH]).values_list("pk", "text")

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_PORT ?= 8000
 
-.PHONY: demo test install install-dev serve-demo check bench-ratings bench-generation bench-pairing bench-battle clean-demo
+.PHONY: demo test install install-dev serve-demo check bench-ratings bench-generation bench-pairing bench-scale clean-demo
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Arena needs Python 3.11, found " + sys.version.split()[0]'
@@ -47,8 +47,8 @@ bench-ratings: install-dev
 bench-pairing: install-dev
 	$(PY) bench/bench_pairing.py
 
-bench-battle: install-dev
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(PY) bench/bench_battle.py
+bench-scale: install-dev
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(PY) bench/bench_scale.py
 
 bench-generation: install-dev
 	$(PY) bench/bench_generation.py

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.db.models import Count
 
+from arena.db import stream
 from battles.models import Generation, LLMVersion
 
 
@@ -56,7 +57,7 @@ def generation_summary(version_ids=None, *, include_imported: bool = False) -> l
         "llm_version_id", "latency_ms", "ttft_ms", "tokens_in", "tokens_out", "cost"
     )
     answers: dict[int, int] = {}
-    for version_id, latency, ttft, tokens_in, tokens_out, cost in rows.iterator(chunk_size=5000):
+    for version_id, latency, ttft, tokens_in, tokens_out, cost in stream(rows, 5000):
         values = bucket(version_id)
         answers[version_id] = answers.get(version_id, 0) + 1
         for key, value in (("latency", latency), ("ttft", ttft), ("in", tokens_in), ("out", tokens_out),

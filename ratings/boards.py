@@ -21,6 +21,7 @@ from django.db.models import Count, Max, Min, Sum
 from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
 from django.utils import timezone
 
+from arena.db import stream
 from battles.models import Generation, LLMVersion, Vote
 from ratings import analysis, services
 from ratings.filters import BoardFilter
@@ -184,7 +185,7 @@ def _fit_style(votes) -> tuple[dict, int, int]:
     rows = votes.order_by("id").values_list(*columns)
     model_a, model_b, outcome, style_a, style_b = [], [], [], [], []
     skipped = 0
-    for row in rows.iterator(chunk_size=20_000):
+    for row in stream(rows, 20_000):
         a_style, b_style = row[3:7], row[7:11]
         if None in a_style or None in b_style:
             skipped += 1

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q
 
+from arena.db import stream
 from battles.models import LLM
 from ratings import analysis, boards
 from ratings.filters import BoardFilter
@@ -49,7 +50,7 @@ def reason_tally(votes, version_ids: set[int]) -> ReasonTally:
     tally = ReasonTally()
     with_reasons = votes.exclude(Q(reasons_a=[]) & Q(reasons_b=[]))
     rows = with_reasons.values_list("version_a_id", "outcome", "reasons_a", "reasons_b")
-    for version_a, outcome, reasons_a, reasons_b in rows.iterator(chunk_size=5000):
+    for version_a, outcome, reasons_a, reasons_b in stream(rows, 5000):
         side = "a" if version_a in version_ids else "b"
         own, other = (reasons_a, reasons_b) if side == "a" else (reasons_b, reasons_a)
         result = _result(side, outcome)

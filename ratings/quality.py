@@ -7,6 +7,7 @@ from collections import Counter
 from django.conf import settings
 from django.db import transaction
 
+from arena.db import stream
 from battles.models import Battle, Vote
 from ratings.engine.outliers import sequential_outlier_test
 from ratings.models import VoterCheck
@@ -26,7 +27,7 @@ def detect_outlier_voters(*, alpha: float | None = None) -> list[VoterCheck]:
         .order_by("created_at", "id")
         .values_list("voter_id", "version_a_id", "version_b_id", "outcome")
     )
-    results = sequential_outlier_test(rows.iterator(chunk_size=10_000), alpha=alpha)
+    results = sequential_outlier_test(stream(rows, 10_000), alpha=alpha)
     flagged_voters = {r.voter for r in results if r.flagged}
     with transaction.atomic():
         for result in results:
@@ -57,7 +58,7 @@ def detect_outlier_voters(*, alpha: float | None = None) -> list[VoterCheck]:
 
 def integrity_summary() -> dict:
     flag_counts = Counter()
-    for flags in Vote.objects.filter(flagged=True).values_list("flags", flat=True).iterator(chunk_size=5000):
+    for flags in stream(Vote.objects.filter(flagged=True).values_list("flags", flat=True), 5000):
         flag_counts.update(flags)
     return {
         "votes": Vote.objects.count(),

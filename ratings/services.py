@@ -14,7 +14,7 @@ import time
 import trueskill
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, QuerySet
 
 from battles.models import LLMVersion, Vote
@@ -103,10 +103,16 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
     if online and counts:
         ordered = votes.order_by("created_at", "id").values_list("version_a_id", "version_b_id", "outcome")
         model_a, model_b, outcome = [], [], []
-        for a, b, o in ordered.iterator(chunk_size=20_000):
-            model_a.append(labels[a])
-            model_b.append(labels[b])
-            outcome.append(o)
+        # A plain cursor, not .iterator(): outside a transaction Django declares its server-side
+        # cursor WITH HOLD, which materialises the whole ordered result first (6× slower at 1M votes).
+        sql, params = ordered.query.sql_with_params()
+        with connections[ordered.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(50_000):
+                for a, b, o in rows:
+                    model_a.append(labels[a])
+                    model_b.append(labels[b])
+                    outcome.append(o)
         log = VoteLog.from_votes(model_a, model_b, outcome)
         elo = online_elo(log, k=settings.ARENA_ELO_K)
         skill = trueskill_ratings(log)

@@ -141,7 +141,7 @@ def votes(request):
         "page_size": size,
         "next": _page_link(request, number + 1) if start + size < count else None,
         "previous": _page_link(request, number - 1) if number > 1 else None,
-        "results": [records.vote_record(vote) for vote in page],
+        "results": list(map(records.vote_recorder(), page)),
     })
 
 

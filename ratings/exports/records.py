@@ -1,18 +1,20 @@
 """Votes, battles and leaderboard rows as flat records: what the exports and the API send.
 
 Querysets are ordered by vote id (the order votes were stored, stable under pagination
-because votes are never deleted) and read with ``iterator()``, so a caller can stream any
-number of them in constant memory.
+because votes are never deleted), yield plain values, and are read with ``stream()``, so a
+caller can stream any number of them in constant memory.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.db.models import Q, QuerySet
 from django.utils.crypto import salted_hmac
 
-from battles.models import Vote
+from battles.models import LLMVersion, Vote
+from arena.db import stream  # noqa: F401  (the exports read their rows with it)
 from ratings import boards
 from ratings.filters import BoardFilter
 
@@ -42,14 +44,6 @@ def voter_pseudonym(voter_id: int | None) -> str | None:
     return salted_hmac("ratings.exports.voter", str(voter_id)).hexdigest()[:16]
 
 
-def _winner(vote: Vote) -> str:
-    if vote.outcome == Vote.Outcome.A:
-        return vote.version_a.llm.name
-    if vote.outcome == Vote.Outcome.B:
-        return vote.version_b.llm.name
-    return vote.outcome
-
-
 def _strings(value) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
@@ -61,74 +55,116 @@ def filtered_votes(flt: BoardFilter, *, model: uuid.UUID | None = None) -> Query
     return votes.order_by("id")
 
 
+# Rows are plain values, not model instances: building eight related objects per vote cost
+# most of an export's time. Model names come from one small table of versions.
+VOTE_COLUMNS = (
+    "pk", "created_at", "outcome", "version_a_id", "version_b_id", "reasons_a", "reasons_b", "comment",
+    "flagged", "flags", "insider", "live", "imported", "time_to_vote_ms", "voter_id", "battle__code",
+    "battle__prompt__category", "battle__prompt__pool__name",
+)
+BATTLE_COLUMNS = (
+    "pk", "created_at", "outcome", "version_a_id", "version_b_id", "flagged", "insider", "battle__code",
+    "battle__created_at", "battle__live", "battle__identity_leak", "battle__prompt__category",
+    "battle__prompt__pool__name", "battle__prompt__text", "battle__generation_a__text",
+    "battle__generation_b__text",
+)
+
+
 def vote_queryset(flt: BoardFilter, *, model: uuid.UUID | None = None) -> QuerySet:
-    return filtered_votes(flt, model=model).select_related(
-        "version_a__llm", "version_b__llm", "battle__prompt__pool"
-    )
-
-
-def vote_record(vote: Vote) -> dict:
-    battle = vote.battle
-    prompt = battle.prompt if battle is not None else None
-    return {
-        "id": vote.pk,
-        "created_at": vote.created_at.isoformat(),
-        "outcome": vote.outcome,
-        "winner": _winner(vote),
-        "model_a": vote.version_a.llm.name,
-        "model_b": vote.version_b.llm.name,
-        "version_a": vote.version_a.label,
-        "version_b": vote.version_b.label,
-        "reasons_a": _strings(vote.reasons_a),
-        "reasons_b": _strings(vote.reasons_b),
-        "comment": vote.comment,
-        "flagged": vote.flagged,
-        "flags": _strings(vote.flags),
-        "insider": vote.insider,
-        "live": vote.live,
-        "imported": vote.imported,
-        "time_to_vote_ms": vote.time_to_vote_ms,
-        "battle": str(battle.code) if battle is not None else None,
-        "category": prompt.category if prompt is not None else None,
-        "pool": prompt.pool.name if prompt is not None and prompt.pool is not None else None,
-        "voter": voter_pseudonym(vote.voter_id),
-    }
+    return filtered_votes(flt, model=model).values(*VOTE_COLUMNS)
 
 
 def battle_queryset(flt: BoardFilter, *, model: uuid.UUID | None = None) -> QuerySet:
     """Voted battles (votes that have a battle), with the prompt and both answers."""
-    return filtered_votes(flt, model=model).filter(battle__isnull=False).select_related(
-        "version_a__llm", "version_b__llm", "battle__prompt__pool", "battle__generation_a",
-        "battle__generation_b",
-    )
+    return filtered_votes(flt, model=model).filter(battle__isnull=False).values(*BATTLE_COLUMNS)
 
 
-def battle_record(vote: Vote) -> dict:
-    """A voted battle: prompt, both answers, outcome. A live battle's follow-up turns are not
-    included (its first prompt and answers are)."""
-    battle = vote.battle
-    prompt = battle.prompt
-    return {
-        "battle": str(battle.code),
-        "created_at": battle.created_at.isoformat(),
-        "category": prompt.category,
-        "pool": prompt.pool.name if prompt.pool is not None else None,
-        "prompt": prompt.text,
-        "model_a": vote.version_a.llm.name,
-        "model_b": vote.version_b.llm.name,
-        "version_a": vote.version_a.label,
-        "version_b": vote.version_b.label,
-        "answer_a": battle.generation_a.text,
-        "answer_b": battle.generation_b.text,
-        "outcome": vote.outcome,
-        "winner": _winner(vote),
-        "vote_id": vote.pk,
-        "voted_at": vote.created_at.isoformat(),
-        "live": battle.live,
-        "identity_leak": battle.identity_leak,
-        "flagged": vote.flagged,
-        "insider": vote.insider,
-    }
+class _Versions(dict):
+    """version id → (LLM name, board label), loaded on first use of an unknown id."""
+
+    def __missing__(self, version_id):
+        for version in LLMVersion.objects.select_related("llm").exclude(pk__in=list(self)):
+            self[version.pk] = (version.llm.name, version.label)
+        if version_id not in self:
+            raise KeyError(version_id)
+        return self[version_id]
+
+
+def _winner(row: dict, versions: _Versions) -> str:
+    if row["outcome"] == Vote.Outcome.A:
+        return versions[row["version_a_id"]][0]
+    if row["outcome"] == Vote.Outcome.B:
+        return versions[row["version_b_id"]][0]
+    return row["outcome"]
+
+
+def vote_recorder():
+    """A function turning a ``vote_queryset`` row into the export/API record."""
+    versions = _Versions()
+    pseudonyms = functools.lru_cache(maxsize=100_000)(voter_pseudonym)
+
+    def vote_record(row: dict) -> dict:
+        model_a, label_a = versions[row["version_a_id"]]
+        model_b, label_b = versions[row["version_b_id"]]
+        code = row["battle__code"]
+        return {
+            "id": row["pk"],
+            "created_at": row["created_at"].isoformat(),
+            "outcome": row["outcome"],
+            "winner": _winner(row, versions),
+            "model_a": model_a,
+            "model_b": model_b,
+            "version_a": label_a,
+            "version_b": label_b,
+            "reasons_a": _strings(row["reasons_a"]),
+            "reasons_b": _strings(row["reasons_b"]),
+            "comment": row["comment"],
+            "flagged": row["flagged"],
+            "flags": _strings(row["flags"]),
+            "insider": row["insider"],
+            "live": row["live"],
+            "imported": row["imported"],
+            "time_to_vote_ms": row["time_to_vote_ms"],
+            "battle": str(code) if code is not None else None,
+            "category": row["battle__prompt__category"],
+            "pool": row["battle__prompt__pool__name"],
+            "voter": pseudonyms(row["voter_id"]),
+        }
+
+    return vote_record
+
+
+def battle_recorder():
+    """A function turning a ``battle_queryset`` row into a voted battle: prompt, both answers,
+    outcome. A live battle's follow-up turns are not included (its first prompt and answers are)."""
+    versions = _Versions()
+
+    def battle_record(row: dict) -> dict:
+        model_a, label_a = versions[row["version_a_id"]]
+        model_b, label_b = versions[row["version_b_id"]]
+        return {
+            "battle": str(row["battle__code"]),
+            "created_at": row["battle__created_at"].isoformat(),
+            "category": row["battle__prompt__category"],
+            "pool": row["battle__prompt__pool__name"],
+            "prompt": row["battle__prompt__text"],
+            "model_a": model_a,
+            "model_b": model_b,
+            "version_a": label_a,
+            "version_b": label_b,
+            "answer_a": row["battle__generation_a__text"],
+            "answer_b": row["battle__generation_b__text"],
+            "outcome": row["outcome"],
+            "winner": _winner(row, versions),
+            "vote_id": row["pk"],
+            "voted_at": row["created_at"].isoformat(),
+            "live": row["battle__live"],
+            "identity_leak": row["battle__identity_leak"],
+            "flagged": row["flagged"],
+            "insider": row["insider"],
+        }
+
+    return battle_record
 
 
 def leaderboard(flt: BoardFilter, *, style_control: bool = False) -> tuple[dict, list[dict]]:

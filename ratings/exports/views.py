@@ -78,18 +78,18 @@ def _export(request, fmt: str, kind: str, queryset, to_record, fields):
     flt, model, problem = _parse(request)
     if problem:
         return _bad_request(problem)
-    rows = queryset(flt, model=model).iterator(chunk_size=CHUNK)
-    return _streaming(kind, fmt, streams.render(fmt, fields, streams.mapped(rows, to_record)))
+    rows = records.stream(queryset(flt, model=model), CHUNK)
+    return _streaming(kind, fmt, streams.render(fmt, fields, streams.mapped(rows, to_record())))
 
 
 @insiders_only
 def votes(request, fmt):
-    return _export(request, fmt, "votes", records.vote_queryset, records.vote_record, records.VOTE_FIELDS)
+    return _export(request, fmt, "votes", records.vote_queryset, records.vote_recorder, records.VOTE_FIELDS)
 
 
 @insiders_only
 def battles(request, fmt):
-    return _export(request, fmt, "battles", records.battle_queryset, records.battle_record, records.BATTLE_FIELDS)
+    return _export(request, fmt, "battles", records.battle_queryset, records.battle_recorder, records.BATTLE_FIELDS)
 
 
 @insiders_only

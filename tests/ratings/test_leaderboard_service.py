@@ -104,3 +104,17 @@ def test_snapshots_are_kept_with_their_settings():
     snapshot = RatingSnapshot.objects.latest()
     assert snapshot.settings["scale"] == 400 and snapshot.settings["base"] == 10
     assert len(snapshot.vote_hash) == 64
+
+
+def test_the_recompute_task_also_fits_the_style_controlled_default_board(client):
+    from ratings import boards, tasks
+    from ratings.filters import BoardFilter
+
+    _vote_many({}, voters=2, prompts=6)
+    RatingSnapshot.objects.all().delete()
+    tasks.recompute_leaderboard()
+    style = RatingSnapshot.objects.get(scope=services.STYLE_SCOPE)
+    assert style.vote_count == services.counted_votes().count() > 0
+    # The page then reuses it: no second style fit on the first visit.
+    assert boards.style_snapshot(BoardFilter()).pk == style.pk
+    assert RatingSnapshot.objects.filter(scope=services.STYLE_SCOPE).count() == 1

@@ -102,22 +102,23 @@ def _guard(transport, backend):
     return transport
 
 
+def _build(client_cls, transport_cls, backend_cls, *, allow_private, resolver, verify, options):
+    if proxy_configured():
+        return client_cls(verify=verify, follow_redirects=False, **options)
+    limits = options.pop("limits", httpx.Limits())
+    transport = _guard(transport_cls(verify=verify, limits=limits),
+                       backend_cls(allow_private=allow_private, resolver=resolver))
+    return client_cls(transport=transport, follow_redirects=False, **options)
+
+
 def client(*, allow_private: bool, resolver, verify: ssl.SSLContext | bool = True, **options) -> httpx.Client:
     """An httpx.Client whose connections go only to checked addresses (see the module docstring)."""
-    if proxy_configured():
-        return httpx.Client(verify=verify, follow_redirects=False, **options)
-    limits = options.pop("limits", httpx.Limits())
-    transport = _guard(httpx.HTTPTransport(verify=verify, limits=limits),
-                       GuardedBackend(allow_private=allow_private, resolver=resolver))
-    return httpx.Client(transport=transport, follow_redirects=False, **options)
+    return _build(httpx.Client, httpx.HTTPTransport, GuardedBackend, allow_private=allow_private,
+                  resolver=resolver, verify=verify, options=options)
 
 
 def async_client(*, allow_private: bool, resolver, verify: ssl.SSLContext | bool = True,
                  **options) -> httpx.AsyncClient:
     """The async twin of ``client``."""
-    if proxy_configured():
-        return httpx.AsyncClient(verify=verify, follow_redirects=False, **options)
-    limits = options.pop("limits", httpx.Limits())
-    transport = _guard(httpx.AsyncHTTPTransport(verify=verify, limits=limits),
-                       AsyncGuardedBackend(allow_private=allow_private, resolver=resolver))
-    return httpx.AsyncClient(transport=transport, follow_redirects=False, **options)
+    return _build(httpx.AsyncClient, httpx.AsyncHTTPTransport, AsyncGuardedBackend, allow_private=allow_private,
+                  resolver=resolver, verify=verify, options=options)

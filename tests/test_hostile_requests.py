@@ -23,6 +23,7 @@ HOSTILE_QUERIES = [
     "category=%00%ff&pool=<script>alert(1)</script>",
     "pool=00000000-0000-0000-0000-000000000000&group=../../etc",
     "group=admin&insider=maybe&flagged=-1&nolive=2&style=yes",
+    "style=1&insider=1&flagged=1",
     "period=century&points=1e309",
     "points=-5&page=-1&limit=99999999999999999999",
     "format=xml&ci=nonsense&seed=abc",
@@ -53,6 +54,9 @@ def arena_with_votes():
     pool, llms, prompts = make_arena(llms=("alpha", "beta", "gamma"), prompts=3)
     voted = make_llms("delta", "epsilon")
     cast_votes(voted, strong_weak("delta", "epsilon", wins=12, losses=4))
+    # A second group the votes do not connect to the first (a young arena).
+    apart = make_llms("zeta", "eta")
+    cast_votes(apart, strong_weak("zeta", "eta", wins=9, losses=5))
     return llms
 
 

@@ -257,8 +257,12 @@ def fit_style_controlled(
     hess[np.arange(m, m + k), np.arange(m, m + k)] += ridge
     shift = max(np.trace(hess[:m, :m]) / m, 1e-12) / m
     hess[:m, :m] += shift
-    h_inv = scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess, check_finite=False), np.eye(m + k),
-                                   check_finite=False)
+    try:
+        h_inv = scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess, check_finite=False), np.eye(m + k),
+                                       check_finite=False)
+    except np.linalg.LinAlgError:
+        # Groups of models the votes do not connect add null directions the shift does not fill.
+        h_inv = np.linalg.pinv(hess, hermitian=True)
     centre = np.eye(m + k)
     centre[:m, :m] -= 1.0 / m
     h_inv = centre @ h_inv @ centre.T

@@ -94,3 +94,18 @@ def test_style_rows_must_match_the_votes():
     sim = simulate_style_votes(make_strengths(4, seed=3), 100, [0.2, 0.1, 0.0, 0.0], seed=5)
     with pytest.raises(ValueError, match="one row per vote"):
         fit_style_controlled(sim.votes, sim.style_a[:-1], sim.style_b)
+
+
+def test_models_the_votes_do_not_connect_still_get_a_style_controlled_board():
+    # Two separate groups (a young arena): the Hessian has one null direction per group.
+    from ratings.engine import VoteLog
+
+    rng = np.random.default_rng(4)
+    pairs = [("a", "b"), ("c", "d")] * 40
+    log = VoteLog.from_votes([p[0] for p in pairs], [p[1] for p in pairs],
+                             [str(o) for o in rng.choice(["a", "b", "tie"], size=len(pairs))])
+    style_a = rng.uniform(1, 9, size=(len(pairs), len(STYLE_FEATURES)))
+    style_b = rng.uniform(1, 9, size=(len(pairs), len(STYLE_FEATURES)))
+    board = fit_style_controlled(log, style_a, style_b)
+    assert {row.model for row in board.rows} == {"a", "b", "c", "d"}
+    assert all(np.isfinite([row.rating, row.lower, row.upper]).all() for row in board.rows)

@@ -52,7 +52,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from battles import breaker, endpoints, generation, jobs
+from battles import breaker, endpoints, generation, jobs, signals
 from battles.limits import Limiter, LimiterUnavailable, Limits, WaitExpired, estimate_tokens, limiter_for
 from battles.models import LLM, Generation
 from battles.providers import ChatResult, ProviderError, get_provider
@@ -339,6 +339,8 @@ def _store_many(items: list[tuple[Generation, Claim, ChatResult]]) -> list[Outco
             },
         )
         stored = set(Generation.objects.filter(current, status=Generation.Status.DONE).values_list("pk", flat=True))
+        if stored:
+            signals.answers_stored.send(sender=Generation, generation_ids=sorted(stored))
         for llm_id in {row.llm_version.llm_id for row, claim, _ in answered if claim.failures and row.pk in stored}:
             breaker.record_success(llm_id=llm_id)
         for row, claim, _ in answered:

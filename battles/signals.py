@@ -6,3 +6,7 @@ vote_recorded = Signal()
 
 # Sent after a transaction that stored imported votes has committed; kwargs: count.
 votes_imported = Signal()
+
+# Sent when generated answers have been stored (committed); kwargs: generation_ids.
+# The ratings app measures their style then, so that no board has to on first view.
+answers_stored = Signal()

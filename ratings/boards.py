@@ -100,8 +100,6 @@ def fill_style_features(votes=None) -> int:
 
     ``votes`` defaults to every vote. Returns the number of answers filled in.
     """
-    from ratings.engine import style_counts
-
     votes = Vote.objects.all() if votes is None else votes
     # One IN per side, not "IN (…) OR IN (…)": Postgres turns a lone IN into a hash semi-join, but an
     # OR of two keeps both as subplans, re-run per answer once the vote ids outgrow work_mem (minutes at 1M votes).
@@ -111,15 +109,24 @@ def fill_style_features(votes=None) -> int:
         for pk in Generation.objects.filter(pk__in=votes.filter(battle__isnull=False).values(side),
                                             style__isnull=True).values_list("pk", flat=True)
     })
+    return store_style_features(missing)
+
+
+def store_style_features(generation_ids) -> int:
+    """Measure and store the style of these answers (those that have none yet); returns how many."""
+    from ratings.engine import style_counts
+
+    ids = list(generation_ids)
     # Ids first, then texts in batches: nothing is written while a cursor is open.
-    for start in range(0, len(missing), STYLE_BATCH):
-        texts = Generation.objects.filter(pk__in=missing[start:start + STYLE_BATCH]).values_list("pk", "text")
-        GenerationStyle.objects.bulk_create(
-            [GenerationStyle(generation_id=pk, **dict(zip(STYLE_FIELDS, style_counts(text or ""))))
-             for pk, text in texts],
-            ignore_conflicts=True,
-        )
-    return len(missing)
+    stored = 0
+    for start in range(0, len(ids), STYLE_BATCH):
+        texts = (Generation.objects.filter(pk__in=ids[start:start + STYLE_BATCH], style__isnull=True)
+                 .values_list("pk", "text"))
+        rows = [GenerationStyle(generation_id=pk, **dict(zip(STYLE_FIELDS, style_counts(text or ""))))
+                for pk, text in texts]
+        GenerationStyle.objects.bulk_create(rows, ignore_conflicts=True)
+        stored += len(rows)
+    return stored
 
 
 def style_settings() -> dict:

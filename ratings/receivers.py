@@ -22,3 +22,14 @@ def on_votes_imported(sender, count, **kwargs):
     """Imported historical votes change the Bradley–Terry boards (not the online ratings)."""
     if count:
         services.schedule_recompute()
+
+
+def on_answers_stored(sender, generation_ids, **kwargs):
+    """Measure the style of new answers now, in the worker, not at the first style-controlled fit."""
+    from ratings import boards
+
+    try:
+        boards.store_style_features(generation_ids)
+    except Exception:
+        # The answers are stored; the first style fit measures whatever is missing.
+        logger.exception("could not measure the style of %d answers", len(generation_ids))

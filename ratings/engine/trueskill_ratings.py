@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from statistics import NormalDist
 
 import trueskill
 
@@ -22,9 +23,31 @@ SIGMA = trueskill.SIGMA
 _MAX_DRAW_PROBABILITY = 0.99
 
 
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def _cdf(x: float, mu: float = 0.0, sigma: float = 1.0) -> float:
+    return 0.5 * math.erfc(-(x - mu) / (sigma * _SQRT2))
+
+
+def _pdf(x: float, mu: float = 0.0, sigma: float = 1.0) -> float:
+    z = (x - mu) / sigma
+    return _INV_SQRT_2PI / abs(sigma) * math.exp(-0.5 * z * z)
+
+
+def _ppf(p: float, mu: float = 0.0, sigma: float = 1.0) -> float:
+    return NormalDist(mu, sigma).inv_cdf(p)
+
+
+# The package's own backend computes erfc in Python (to about 1e-7); math.erfc is C, accurate to double precision and
+# about three times faster, which is most of a replay of a million votes.
+_FAST_NORMAL = (_cdf, _pdf, _ppf)
+
+
 def make_env(draw_probability: float) -> trueskill.TrueSkill:
     p = min(max(float(draw_probability), 0.0), _MAX_DRAW_PROBABILITY)
-    return trueskill.TrueSkill(draw_probability=p, backend=None)
+    return trueskill.TrueSkill(draw_probability=p, backend=_FAST_NORMAL)
 
 
 def observed_draw_probability(outcomes: Iterable[int]) -> float:

@@ -86,3 +86,17 @@ def test_online_signals_accept_an_empty_vote_list():
     assert online_elo([]) == {}
     assert trueskill_ratings([]) == {}
     assert online_elo(VoteLog.from_tuples([])) == {}
+
+
+def test_the_fast_normal_functions_agree_with_the_trueskill_package():
+    from trueskill import backends as mathematics
+
+    from ratings.engine.trueskill_ratings import _FAST_NORMAL
+
+    cdf, pdf, ppf = _FAST_NORMAL
+    for x in [k / 4 for k in range(-40, 41)]:
+        assert cdf(x) == pytest.approx(mathematics.cdf(x), abs=2e-7)
+        assert pdf(x) == pytest.approx(mathematics.pdf(x), rel=1e-9, abs=1e-300)
+        assert cdf(x, 25.0, 8.0) == pytest.approx(mathematics.cdf(x, 25.0, 8.0), abs=2e-7)
+    for p in (0.01, 0.3, 0.5, 0.65, 0.99):
+        assert ppf(p) == pytest.approx(mathematics.ppf(p), abs=1e-6)

@@ -26,10 +26,13 @@ def on_votes_imported(sender, count, **kwargs):
 
 def on_answers_stored(sender, generation_ids, **kwargs):
     """Measure the style of new answers now, in the worker, not at the first style-controlled fit."""
+    from django.db import transaction
+
     from ratings import boards
 
     try:
-        boards.store_style_features(generation_ids)
+        with transaction.atomic():  # a savepoint if the caller is in a transaction: its work stays intact
+            boards.store_style_features(generation_ids)
     except Exception:
         # The answers are stored; the first style fit measures whatever is missing.
         logger.exception("could not measure the style of %d answers", len(generation_ids))

@@ -1,7 +1,7 @@
 """Votes, battles and leaderboard rows as flat records: what the exports and the API send.
 
 Querysets are ordered by vote id (the order votes were stored, stable under pagination
-because votes are never deleted), yield plain values, and are read with ``stream()``, so a
+because votes are never deleted), yield plain values, and are read with ``arena.db.stream``, so a
 caller can stream any number of them in constant memory.
 """
 
@@ -14,7 +14,6 @@ from django.db.models import Q, QuerySet
 from django.utils.crypto import salted_hmac
 
 from battles.models import LLMVersion, Vote
-from arena.db import stream  # noqa: F401  (the exports read their rows with it)
 from ratings import boards
 from ratings.filters import BoardFilter
 

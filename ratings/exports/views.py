@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from arena.db import stream
 from battles.models import LLM, PromptPool
 from battles.roles import ALL_ROLES
 from ratings.api.params import within_calendar
@@ -78,7 +79,7 @@ def _export(request, fmt: str, kind: str, queryset, to_record, fields):
     flt, model, problem = _parse(request)
     if problem:
         return _bad_request(problem)
-    rows = records.stream(queryset(flt, model=model), CHUNK)
+    rows = stream(queryset(flt, model=model), CHUNK)
     return _streaming(kind, fmt, streams.render(fmt, fields, streams.mapped(rows, to_record())))
 
 

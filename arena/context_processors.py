@@ -5,7 +5,7 @@ def site(request):
     user = getattr(request, "user", None)
     roles = set()
     if user is not None and user.is_authenticated:
-        from battles.roles import roles_of
+        from arena.roles import roles_of
 
         roles = roles_of(user)
     return {"SITE_NAME": settings.SITE_NAME, "user_roles": roles, "EMBEDDED": settings.EMBEDDED}

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from battles.views import healthz
+from arena.views import healthz
 
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

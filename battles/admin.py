@@ -295,7 +295,7 @@ class PromptPoolAdmin(admin.ModelAdmin):
         return admin_views.urls(self) + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
-        from battles.imports.admin_views import can_upload
+        from arena.files.flow import can_upload
 
         extra_context = {**(extra_context or {}), "can_upload_prompts": can_upload(request.user)}
         return super().changelist_view(request, extra_context=extra_context)

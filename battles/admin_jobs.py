@@ -18,7 +18,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from battles import breaker, jobs, stats
+from battles import breaker, jobs
+from battles import selectors as stats
 from battles.models import Generation, GenerationJob
 
 

@@ -32,9 +32,9 @@ from django.db.models import Count, Q, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from arena.roles import ADMIN, roles_of
 from battles.limits import LimiterUnavailable, WindowThrottle
 from battles.models import LLM, Generation, GenerationJob, LLMVersion, PromptPool
-from battles.roles import ADMIN, roles_of
 
 logger = logging.getLogger(__name__)
 

@@ -302,6 +302,10 @@ class BattleTurn(models.Model):
         return f"{self.battle_id} turn {self.number}"
 
 
+# The reasons a voter may tick for either side; votes store these names.
+REASON_TAGS = ("correct", "follows_instructions", "clear", "concise", "tone", "formatting", "safe", "hallucinated")
+
+
 class Vote(models.Model):
     class Outcome(models.TextChoices):
         A = "a", "A is better"

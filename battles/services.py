@@ -14,12 +14,12 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from arena.roles import is_insider
 from battles import endpoints, keys, url_policy
 from battles.integrity import find_identity_mentions, identity_terms, minimum_vote_ms
-from battles.models import LLM, Battle, Generation, LLMVersion, Prompt, PromptPool, Vote
+from battles.models import LLM, REASON_TAGS, Battle, Generation, LLMVersion, Prompt, PromptPool, Vote
 from battles.pairing import PairingState, choose_pair
-from battles.roles import is_insider
-from battles.signals import vote_recorded
+from battles.signals import current_estimates, vote_recorded
 from battles.text import prompt_hash
 
 _rng = secrets.SystemRandom()
@@ -253,27 +253,8 @@ def _eligible_generations():
     )
 
 
-# The ratings app registers a function returning the latest estimates
-# (see ratings.apps); battles never imports ratings.
-_estimates_provider = None
-
-
-@dataclass(frozen=True)
-class RatingEstimates:
-    """Latest Bradley–Terry estimates per LLM version id (rating points)."""
-
-    ratings: dict[int, float]
-    covariance: dict[tuple[int, int], float]
-    votes: dict[int, int]
-
-
-def register_estimates_provider(provider) -> None:
-    global _estimates_provider
-    _estimates_provider = provider
-
-
 def _pairing_state(version_ids: list[int], families: list[int]) -> PairingState:
-    estimates = _estimates_provider() if _estimates_provider else None
+    estimates = current_estimates()
     state = PairingState.unseen(len(version_ids), families, target_halfwidth=25.0)
     if estimates is None:
         return state
@@ -364,9 +345,6 @@ def skip_battle(*, battle_code, voter) -> bool:
 
 
 # --- Votes ----------------------------------------------------------------
-
-REASON_TAGS = ("correct", "follows_instructions", "clear", "concise", "tone", "formatting", "safe", "hallucinated")
-
 
 def votes_today(voter) -> int:
     return Vote.objects.filter(voter=voter, created_at__gte=start_of_today()).count()

@@ -1,12 +1,42 @@
+"""The seam between battles and the apps that listen to it (ratings, the realtime pushes).
+
+Every signal here is sent after the transaction that made the change has
+committed, so a receiver always sees the stored rows. Battles never imports
+its listeners; they connect in their ``AppConfig.ready()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 from django.dispatch import Signal
 
-# Sent after the transaction that stored a vote has committed; kwargs: vote.
-# The ratings app listens; battles never imports ratings.
+# kwargs: vote. The ratings app updates online ratings and schedules a refit.
 vote_recorded = Signal()
 
-# Sent after a transaction that stored imported votes has committed; kwargs: count.
+# kwargs: count. Imported votes change the Bradley–Terry boards.
 votes_imported = Signal()
 
-# Sent when generated answers have been stored (committed); kwargs: generation_ids.
-# The ratings app measures their style then, so that no board has to on first view.
+# kwargs: generation_ids. The ratings app measures the answers' style then, so that no board has to on first view.
 answers_stored = Signal()
+
+# Sent by the pairing policy when it chooses a pair; no kwargs. A receiver answers with the
+# latest RatingEstimates (the ratings app does); with no answer every LLM counts as unseen.
+estimates_wanted = Signal()
+
+
+@dataclass(frozen=True)
+class RatingEstimates:
+    """Latest Bradley–Terry estimates per LLM version id (rating points)."""
+
+    ratings: dict[int, float]
+    covariance: dict[tuple[int, int], float]
+    votes: dict[int, int]
+
+
+def current_estimates() -> RatingEstimates | None:
+    """The first estimates a receiver of ``estimates_wanted`` gives, or None."""
+    for _receiver, answer in estimates_wanted.send(sender=RatingEstimates):
+        if isinstance(answer, RatingEstimates):
+            return answer
+    return None

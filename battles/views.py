@@ -5,7 +5,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from battles import live, services
+from battles import live, models, services
 from battles.models import Battle, Prompt, Vote
 
 VOTE_CHOICES = [
@@ -26,7 +26,7 @@ REASON_LABELS = {
 def vote_form_context() -> dict:
     return {
         "choices": VOTE_CHOICES,
-        "reason_tags": [(tag, REASON_LABELS[tag]) for tag in services.REASON_TAGS],
+        "reason_tags": [(tag, REASON_LABELS[tag]) for tag in models.REASON_TAGS],
         "reason_sides": [("A", "reasons_a"), ("B", "reasons_b")],
     }
 
@@ -165,11 +165,3 @@ def my_board(request):
 def skip(request, code):
     services.skip_battle(battle_code=code, voter=request.user)
     return redirect("battles:battle")
-
-
-def healthz(request):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return HttpResponse("ok", content_type="text/plain")

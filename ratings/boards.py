@@ -39,7 +39,7 @@ HISTORY_CACHE_SECONDS = 24 * 3600
 def generation_stats(version_ids) -> dict[int, dict]:
     """Latency and cost per LLM version (``battles.stats.generation_summary``, the one read
     path for these numbers), keyed by version id, in the names the board rows use."""
-    from battles.stats import generation_summary
+    from battles.selectors import generation_summary
 
     version_ids = sorted(set(version_ids))
     if not version_ids:

@@ -17,8 +17,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from arena.roles import ADMIN, ALL_ROLES, EVAL_LEAD
 from battles.models import Vote
-from battles.roles import ADMIN, ALL_ROLES, EVAL_LEAD
 from ratings.services import DEFAULT_SCOPE
 
 MAX_CATEGORY_CHARS = 50

@@ -45,7 +45,7 @@ def _result(side: str, outcome: str) -> str:
 
 def reason_tally(votes, version_ids: set[int]) -> ReasonTally:
     """Count the reason tags of ``votes`` (already restricted to this model) by result."""
-    from battles.services import REASON_TAGS
+    from battles.models import REASON_TAGS
 
     tally = ReasonTally()
     with_reasons = votes.exclude(Q(reasons_a=[]) & Q(reasons_b=[]))

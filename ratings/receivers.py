@@ -36,3 +36,8 @@ def on_answers_stored(sender, generation_ids, **kwargs):
     except Exception:
         # The answers are stored; the first style fit measures whatever is missing.
         logger.exception("could not measure the style of %d answers", len(generation_ids))
+
+
+def on_estimates_wanted(sender, **kwargs):
+    """The pairing policy asks for the latest Bradley–Terry estimates (from the cached snapshot)."""
+    return services.pairing_estimates()

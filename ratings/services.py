@@ -222,7 +222,7 @@ def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
 
 def pairing_estimates():
     """The latest default board as the pairing policy needs it (by LLM version id)."""
-    from battles.services import RatingEstimates
+    from battles.signals import RatingEstimates
 
     snapshot = latest_snapshot()
     if snapshot is None:

@@ -13,8 +13,8 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from arena.roles import ALL_ROLES, can_see_leaderboard
 from battles.models import LLM, Prompt, PromptPool
-from battles.roles import ALL_ROLES, can_see_leaderboard
 from ratings import analysis, boards, charts
 from ratings.filters import BoardFilter
 

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
-from battles.imports.prompts import RowError, clean_text
-from battles.imports.reading import FileRejected, describe_json_type, iter_json_objects, open_text, split_keys
+from arena.files.reading import FileRejected, describe_json_type, iter_json_objects, open_text, split_keys
+from arena.files.report import RowError
+from battles.imports.prompts import clean_text
 
 KEYS = (
     "prompt_id", "external_id", "prompt", "text", "model", "answer", "response",

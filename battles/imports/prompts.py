@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from battles.imports.reading import (
+from arena.files.reading import (
     FileRejected,
     Line,
     check_repeated_columns,
@@ -38,6 +38,7 @@ from battles.imports.reading import (
     split_keys,
     unknown_columns_problem,
 )
+from arena.files.report import RowError
 
 COLUMNS = ("text", "category", "tags", "id", "external_id")
 # Mirror the model's field lengths (a test keeps them in step).
@@ -55,13 +56,6 @@ class PromptRow:
     category: str = ""
     tags: tuple[str, ...] = ()
     external_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    line: int | None
-    reason: str
-    is_row: bool = True  # False for a problem with the header rather than with a row
 
 
 def clean_text(value, *, max_chars: int, what: str = "text") -> tuple[str | None, str | None]:

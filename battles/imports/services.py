@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import BinaryIO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from arena.files.reading import FileRejected
+from arena.files.report import ImportReport, RowError, iter_good_rows, read_rows
+from arena.files.uploads import upload_limit
 from battles.imports.generations import GenerationRow, parse_generations
-from battles.imports.prompts import PromptRow, RowError, parse_prompts
-from battles.imports.reading import FileRejected
-from battles.imports.report import ImportReport
+from battles.imports.prompts import PromptRow, parse_prompts
 from battles.imports.votes import VoteRow, parse_votes
-from battles.signals import votes_imported
 from battles.models import LLM, Generation, LLMVersion, Prompt, PromptPool, Vote
 from battles.services import create_llm
+from battles.signals import votes_imported
 from battles.text import prompt_hash
 
 QUERY_CHUNK = 1000
@@ -34,31 +35,6 @@ POOL_NAME_MAX = 200  # PromptPool.name
 def _chunks(items: list, size: int = QUERY_CHUNK) -> Iterable[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
-
-
-def upload_limit(max_bytes: int | None) -> int:
-    """``max_bytes``, or the upload limit when it is None."""
-    return max_bytes if max_bytes is not None else settings.ARENA_MAX_UPLOAD_BYTES
-
-
-def iter_good_rows(report: ImportReport, items: Iterable) -> Iterator:
-    """The parsed rows that are good; a ``RowError`` is counted and listed in the report instead."""
-    for item in items:
-        if isinstance(item, RowError):
-            report.rows += item.is_row
-            report.error(item.line, item.reason)
-        else:
-            report.rows += 1
-            yield item
-
-
-def read_rows(report: ImportReport, items: Iterable) -> list | None:
-    """The good rows as a list, or None when the file is refused whole (the report says why)."""
-    try:
-        return list(iter_good_rows(report, items))
-    except FileRejected as exc:
-        report.reject(exc.reason, exc.line)
-        return None
 
 
 def clean_pool_name(name: str) -> str:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO
 
-from battles.imports.prompts import RowError
-from battles.imports.reading import FileRejected, choose_delimiter, iter_data_records, open_csv
+from arena.files.reading import FileRejected, choose_delimiter, iter_data_records, open_csv
+from arena.files.report import RowError
 
 WINNERS = {
     "model_a": "a",

@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from battles.roles import is_insider
+from arena.roles import is_insider
 from ratings.models import ApiToken
 
 TOKEN_PREFIX = "arena_"

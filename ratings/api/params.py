@@ -16,7 +16,7 @@ import uuid
 
 from django.conf import settings
 
-from battles.roles import ADMIN, ALL_ROLES, EVAL_LEAD
+from arena.roles import ADMIN, ALL_ROLES, EVAL_LEAD
 from ratings.filters import CALENDAR_END, CALENDAR_START, MAX_CATEGORY_CHARS, BoardFilter
 
 BOOLEANS = {"true": True, "false": False, "1": True, "0": False}

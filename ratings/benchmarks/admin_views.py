@@ -7,7 +7,7 @@ preview is a dry run of the whole import, so what it shows is exactly what confi
 
 from __future__ import annotations
 
-from battles.imports.admin_views import UploadFlow
+from arena.files.flow import UploadFlow
 from ratings.benchmarks.services import import_benchmarks
 
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import BinaryIO
 
-from battles.imports.prompts import RowError
-from battles.imports.reading import (
+from arena.files.reading import (
     FileRejected,
     check_repeated_columns,
     choose_delimiter,
@@ -31,6 +30,7 @@ from battles.imports.reading import (
     open_csv,
     unknown_columns_problem,
 )
+from arena.files.report import RowError
 
 REQUIRED = ("model", "benchmark", "score")
 COLUMNS = (*REQUIRED, "higher_is_better", "source", "date")

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from battles.imports.report import ImportReport
-from battles.imports.services import read_rows, upload_limit
+from arena.files.report import ImportReport, read_rows
+from arena.files.uploads import upload_limit
 from battles.models import LLM, LLMVersion
 from ratings.benchmarks.parsing import ScoreRow, parse_scores
 from ratings.engine.benchmarks import (

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
-from battles.roles import ADMIN, roles_of
+from arena.roles import ADMIN, roles_of
 from ratings.benchmarks import services
 from ratings.benchmarks.charts import slope_chart
 from ratings.models import Benchmark

@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from arena.db import stream
+from arena.roles import ALL_ROLES
 from battles.models import LLM, PromptPool
-from battles.roles import ALL_ROLES
 from ratings.api.params import within_calendar
 from ratings.exports import records, streams
 from ratings.filters import BoardFilter

@@ -6,7 +6,6 @@ which calls the fake provider over HTTP and announces finished answers on the Re
 layer, from which daphne pushes the panel down the websocket. Nothing is mocked.
 """
 
-import os
 import socket
 import subprocess
 import sys

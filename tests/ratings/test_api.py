@@ -7,7 +7,8 @@ import pytest
 import schemathesis
 from django.core.management import CommandError, call_command
 from django.utils import timezone
-from hypothesis import HealthCheck, settings as hypothesis_settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from battles.models import Vote
 from ratings import services

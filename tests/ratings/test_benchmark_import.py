@@ -6,7 +6,7 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from battles.imports.uploads import UploadStore
+from arena.files.uploads import UploadStore
 from ratings.benchmarks import parsing
 from ratings.benchmarks.services import import_benchmarks, resolve_stored_scores
 from ratings.models import Benchmark, BenchmarkScore, ModelAlias

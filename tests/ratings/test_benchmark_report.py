@@ -141,8 +141,8 @@ def test_ties_in_benchmark_scores_share_the_average_rank(board):
 
 
 def test_scores_under_an_alias_or_another_spelling_count_for_the_llm(board):
-    from ratings.models import ModelAlias
     from battles.models import LLM
+    from ratings.models import ModelAlias
 
     ModelAlias.objects.create(name="Model Zero (2024-06)", llm=LLM.objects.get(name="m00"))
     import_scores("model,benchmark,score\nModel Zero (2024-06),B,1\nM01,B,2\nm02,B,3\nunknown,B,4\n")
@@ -164,7 +164,7 @@ def test_the_composite_weights_benchmarks_and_is_compared_like_one(board):
 
 def test_style_controlled_ranks_come_from_the_style_board():
     """An engine fit: 'verbose' wins by length alone, so it leads the raw board only."""
-    from ratings.engine import simulate_style_votes, fit_style_controlled
+    from ratings.engine import fit_style_controlled, simulate_style_votes
 
     strengths = {"verbose": 0, "m1": 40, "m2": 80, "m3": 120, "m4": 160}
     for name in strengths:

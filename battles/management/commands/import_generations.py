@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from battles.imports import cli
+from arena.files import cli
 from battles.imports.services import import_generations
 
 

@@ -5,8 +5,9 @@ import json
 
 import pytest
 
-from battles.imports.prompts import PromptRow, RowError, parse_prompts
-from battles.imports.reading import FileRejected
+from arena.files.reading import FileRejected
+from arena.files.report import RowError
+from battles.imports.prompts import PromptRow, parse_prompts
 
 
 def parse(data, *, filename="prompts.csv", max_chars=100, max_bytes=10**6, **kwargs):

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from battles.imports.reading import FileRejected, iter_csv_records, iter_lines
+from arena.files.reading import FileRejected, iter_csv_records, iter_lines
 
 
 class CountingStream(io.BytesIO):

@@ -1,6 +1,6 @@
 """The import report: exact counts, capped listings, ok/failed. No database."""
 
-from battles.imports.report import ImportReport
+from arena.files.report import ImportReport
 
 
 def test_counts_stay_exact_when_the_listing_is_capped():

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from battles import stats
+from battles import selectors as stats
 from tests.factories import make_generation, make_llm, make_pool, make_prompt
 
 

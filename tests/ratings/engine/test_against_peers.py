@@ -6,8 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from ratings.engine import OUTCOMES, fit_bradley_terry, online_elo
-from ratings.engine import bt
+from ratings.engine import OUTCOMES, bt, fit_bradley_terry, online_elo
 
 from .factories import RATING_PER_LOGIT, log_columns, make_log, peer
 

@@ -1,11 +1,10 @@
 import numpy as np
-
-from ratings.policies import POLICIES
 import pytest
 from scipy.special import expit
 
 from ratings.engine import simulate_votes
 from ratings.engine.simulate import run_policy_simulation, uniform_policy
+from ratings.policies import POLICIES
 
 from .factories import RATING_PER_LOGIT, make_strengths
 

@@ -3,8 +3,14 @@ import json
 import numpy as np
 import pytest
 
-from ratings.engine import (STYLE_FEATURES, fit_bradley_terry, fit_style_controlled, simulate_style_votes,
-                            style_counts, style_matrix)
+from ratings.engine import (
+    STYLE_FEATURES,
+    fit_bradley_terry,
+    fit_style_controlled,
+    simulate_style_votes,
+    style_counts,
+    style_matrix,
+)
 
 from .factories import make_strengths
 

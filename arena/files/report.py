@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+from arena.files.reading import FileRejected
 
 # Counts are always exact; only the listed entries are capped, so that a file
 # with a million bad rows cannot exhaust memory or flood a page.
@@ -79,3 +82,30 @@ class ImportReport:
             out.append(f"... and {self.duplicate_count - len(self.duplicates)} more duplicates")
         out.extend(self.notes)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int | None
+    reason: str
+    is_row: bool = True  # False for a problem with the header rather than with a row
+
+
+def iter_good_rows(report: ImportReport, items: Iterable) -> Iterator:
+    """The parsed rows that are good; a ``RowError`` is counted and listed in the report instead."""
+    for item in items:
+        if isinstance(item, RowError):
+            report.rows += item.is_row
+            report.error(item.line, item.reason)
+        else:
+            report.rows += 1
+            yield item
+
+
+def read_rows(report: ImportReport, items: Iterable) -> list | None:
+    """The good rows as a list, or None when the file is refused whole (the report says why)."""
+    try:
+        return list(iter_good_rows(report, items))
+    except FileRejected as exc:
+        report.reject(exc.reason, exc.line)
+        return None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandError
 
-from battles.imports.report import ImportReport
+from arena.files.report import ImportReport
 
 
 def check_readable(path: str) -> Path:

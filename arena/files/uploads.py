@@ -16,6 +16,7 @@ import secrets
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile, StopUpload
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -188,3 +189,8 @@ class StoringUploadHandler(FileUploadHandler):
         if self.token is not None:
             self.store.delete(self.token)
             self.token = None
+
+
+def upload_limit(max_bytes: int | None) -> int:
+    """``max_bytes``, or the upload limit when it is None."""
+    return max_bytes if max_bytes is not None else settings.ARENA_MAX_UPLOAD_BYTES

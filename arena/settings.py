@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "battles",
     "ratings",
 ]
+# Demo tooling (fake provider, demo data, demo commands); a production deployment can leave it out.
+if env_bool("ARENA_DEMO_TOOLS", True):
+    INSTALLED_APPS.append("battles.demo")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -102,7 +105,7 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-generations": {
-        "task": "battles.tasks.reconcile_generations",
+        "task": "battles.generation.tasks.reconcile_generations",
         "schedule": env_float("RECONCILE_EVERY_SECONDS", 60.0),
     },
     "detect-outlier-voters": {
@@ -192,7 +195,7 @@ ARENA_FERNET_KEYS = env_list("ARENA_FERNET_KEYS", []) or (
 ARENA_ALLOW_PRIVATE_ENDPOINTS = env_bool("ARENA_ALLOW_PRIVATE_ENDPOINTS", EMBEDDED)
 # Wall-clock budget of the admin's "test connection" call (seconds).
 ARENA_TEST_CONNECTION_DEADLINE = env_float("TEST_CONNECTION_DEADLINE", 15.0)
-# Generation jobs (see battles.runner, battles.limits and battles.jobs)
+# Generation jobs (see battles.generation.runner, battles.generation.limits and battles.generation.jobs)
 # Generations per worker task; they run concurrently inside it, within each LLM's limits.
 ARENA_GENERATION_BATCH_SIZE = env_int("GENERATION_BATCH_SIZE", 50)
 # A batch stops waiting for provider slots after this many seconds and re-queues what it has not started,

@@ -13,7 +13,7 @@ urlpatterns = [
     path("benchmarks/", include("ratings.benchmarks.urls")),
     path("exports/", include("ratings.exports.urls")),
     path("api/", include("ratings.api.urls")),
-    path("", include("battles.urls")),
+    path("", include("battles.voting.urls")),
 ]
 
 handler404 = "arena.errors.not_found"

@@ -40,7 +40,7 @@ class LLM(models.Model):
     api_key_encrypted = models.TextField(
         blank=True,
         editable=False,
-        help_text="The API key as a Fernet token (see battles.keys); never the key in clear.",
+        help_text="The API key as a Fernet token (see battles.catalog.keys); never the key in clear.",
     )
     api_key_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     price_input_per_mtok = models.DecimalField(
@@ -51,7 +51,7 @@ class LLM(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     imported = models.BooleanField(default=False, help_text="Created by an import; has no endpoint.")
-    # Limits shared by every worker (see battles.limits); 0 means unlimited.
+    # Limits shared by every worker (see battles.generation.limits); 0 means unlimited.
     max_concurrency = models.PositiveIntegerField(
         default=50, help_text="Calls in flight at once, across all workers (0 = unlimited)."
     )
@@ -66,7 +66,7 @@ class LLM(models.Model):
     )
     breaker_reason = models.TextField(blank=True, editable=False)
     consecutive_failures = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Failed generations since the last success (see battles.breaker)."
+        default=0, editable=False, help_text="Failed generations since the last success (see battles.generation.breaker)."
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -213,7 +213,7 @@ class GenerationJob(models.Model):
 
     The job owns no generations: its scope is the pool's visible prompts ×
     ``versions`` × samples below ``samples``, so progress is always read from
-    the generations themselves (see ``battles.jobs``).
+    the generations themselves (see ``battles.generation.jobs``).
     """
 
     class Status(models.TextChoices):

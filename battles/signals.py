@@ -20,6 +20,23 @@ votes_imported = Signal()
 # kwargs: generation_ids. The ratings app measures the answers' style then, so that no board has to on first view.
 answers_stored = Signal()
 
+# --- the generation pipeline (it never imports voting, job pages or websocket code) ---
+
+# A generation reached done or failed (its row is committed). kwargs: generation_id, pool_id (None for a
+# live battle's answer), version_id, sample, status. Live battles and job pages listen.
+generation_finished = Signal()
+
+# A generation job's state changed (cancelled, finished) after commit. kwargs: job_id.
+job_changed = Signal()
+
+# An LLM's circuit breaker was reset (after commit). kwargs: llm_id.
+breaker_reset = Signal()
+
+# --- voting ---
+
+# A live battle has something new to show (both answers of a turn, a failure), after commit. kwargs: battle_code.
+live_battle_changed = Signal()
+
 # Sent by the pairing policy when it chooses a pair; no kwargs. A receiver answers with the
 # latest RatingEstimates (the ratings app does); with no answer every LLM counts as unseen.
 estimates_wanted = Signal()

@@ -3,13 +3,13 @@
     .venv/bin/python bench/bench_generation.py [--generations 2000] [--latency 1.0] [--limit 50]
                                                [--workers 1] [--concurrency 4] [--batch-size 50]
 
-The fake provider runs as its own process (``python -m battles.fake_provider
+The fake provider runs as its own process (``python -m battles.demo.fake_provider
 --latency 1 --tokens-per-second 0``: every answer costs exactly the latency);
 one LLM points at it with ``max_concurrency = --limit``; real Celery workers
 (prefork, the production settings) run a generation job of ``--generations``
 answers against a fresh Postgres database (``arena_bench``, created and dropped
 here) and Redis (broker, limits, channel layer). The clock runs from starting
-the job (``battles.jobs.start_generation_job``) until no generation is pending
+the job (``battles.generation.jobs.start_generation_job``) until no generation is pending
 or running.
 
 The ideal is generations × latency / limit (40 s by default). The last line is
@@ -36,6 +36,9 @@ import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from battles.catalog import llms
+from battles.generation import job_state
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -86,7 +89,7 @@ def recreate_database(database_url: str, *, drop_only: bool = False) -> None:
 
 def start_fake_provider(port: int, latency: float, log) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "battles.fake_provider", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "battles.demo.fake_provider", "--host", "127.0.0.1", "--port", str(port),
          "--latency", str(latency), "--tokens-per-second", "0"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -178,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         call_command("migrate", verbosity=0)
 
         from arena.celery import app
-        from battles import jobs, services
-        from battles.fake_provider import FakeProviderControl
+        from battles import jobs
+        from battles.core.text import prompt_hash
+        from battles.demo.fake_provider import FakeProviderControl
         from battles.models import Generation, Prompt, PromptPool
-        from battles.text import prompt_hash
 
         port = free_port()
         provider = start_fake_provider(port, options.latency, provider_log)
@@ -194,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         Prompt.objects.bulk_create(
             [Prompt(pool=pool, text=t, category="bench", text_hash=prompt_hash(t)) for t in texts], batch_size=1000
         )
-        llm = services.create_llm(name="bench-model", provider="openai", base_url=control.openai_base_url,
+        llm = llms.create_llm(name="bench-model", provider="openai", base_url=control.openai_base_url,
                                   model_id="bench-model")
         llm.max_concurrency = options.limit
         llm.save(update_fields=["max_concurrency"])
@@ -209,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
 
         begin = time.monotonic()
         job = jobs.start_generation_job(pool=pool, versions=[llm.current_version()])
-        scope = jobs.scope(job)
+        scope = job_state.scope(job)
         open_statuses = [Generation.Status.PENDING, Generation.Status.RUNNING]
         while scope.filter(status__in=open_statuses).exists():
             if time.monotonic() - begin > options.timeout:

@@ -8,7 +8,7 @@ with ties, 30% tie share) vote under three policies until every model's 95% sand
 narrower than ±25 points:
 
 * uniform — every pair equally likely (the baseline of the ratios);
-* active — the app's own policy (``battles.pairing`` with its default settings);
+* active — the app's own policy (``battles.core.pairing`` with its default settings);
 * oracle — pairs drawn from the minimax design computed from the *true* strengths
   (``ratings.engine.design``): the best any fixed allocation can do, which no real policy knows.
 

@@ -31,6 +31,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from battles.catalog import llms
+from battles.voting import serving, votes
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -89,14 +92,13 @@ def main(argv=None) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from battles import services
     from battles.models import Battle, Generation, Prompt, PromptPool
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     pool = PromptPool.objects.create(name="bench")
     versions = [
-        services.create_llm(name=f"model-{k}", provider="openai", base_url="http://127.0.0.1:9/v1",
+        llms.create_llm(name=f"model-{k}", provider="openai", base_url="http://127.0.0.1:9/v1",
                             model_id=f"model-{k}").current_version()
         for k in range(args.llms)
     ]
@@ -124,20 +126,20 @@ def main(argv=None) -> int:
 
     voter = User.objects.create_user("bench-voter", password="unused")
     voter.groups.add(Group.objects.get_or_create(name="voter")[0])
-    services.start_battle(voter=voter)  # warm-up: first queries, imports, caches
+    serving.start_battle(voter=voter)  # warm-up: first queries, imports, caches
 
     def reload_open_battle():
-        assert services.current_battle(voter=voter) is not None
+        assert serving.current_battle(voter=voter) is not None
 
     def new_battle():
-        services.skip_battle(battle_code=services.current_battle(voter=voter).code, voter=voter)
-        services.start_battle(voter=voter)
+        serving.skip_battle(battle_code=serving.current_battle(voter=voter).code, voter=voter)
+        serving.start_battle(voter=voter)
 
     def vote():
-        battle = services.current_battle(voter=voter) or services.start_battle(voter=voter)
+        battle = serving.current_battle(voter=voter) or serving.start_battle(voter=voter)
         Battle.objects.filter(pk=battle.pk).update(created_at=battle.created_at - time_offset)
-        services.record_vote(battle_code=battle.code, voter=voter, outcome="a")
-        services.start_battle(voter=voter)
+        votes.record_vote(battle_code=battle.code, voter=voter, outcome="a")
+        serving.start_battle(voter=voter)
 
     import datetime
 

@@ -37,7 +37,7 @@ HISTORY_CACHE_SECONDS = 24 * 3600
 
 
 def generation_stats(version_ids) -> dict[int, dict]:
-    """Latency and cost per LLM version (``battles.stats.generation_summary``, the one read
+    """Latency and cost per LLM version (``battles.selectors.generation_summary``, the one read
     path for these numbers), keyed by version id, in the names the board rows use."""
     from battles.selectors import generation_summary
 

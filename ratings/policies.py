@@ -1,6 +1,6 @@
 """Pairing policies for the simulator, by name: the engine's uniform one and the app's active one.
 
-``active`` is exactly the policy that serves battles (``battles.pairing``,
+``active`` is exactly the policy that serves battles (``battles.core.pairing``,
 pure NumPy), with the app's default settings, so that
 ``python -m ratings simulate --policy active`` measures what voters get.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from battles.pairing import DEFAULTS, PairingState, plan_batch
+from battles.core.pairing import DEFAULTS, PairingState, plan_batch
 from ratings.engine.simulate import POLICIES as ENGINE_POLICIES
 from ratings.engine.simulate import PairingPolicy, PolicyState
 

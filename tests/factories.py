@@ -5,9 +5,9 @@ import itertools
 import pytest
 from django.contrib.auth.models import Group, User
 
-from battles import services
+from battles.catalog import llms
+from battles.core.text import prompt_hash
 from battles.models import LLM, Generation, Prompt, PromptPool
-from battles.text import prompt_hash
 
 _seq = itertools.count(1)
 
@@ -21,7 +21,7 @@ def make_user(username=None, *, role="voter", password="pw-for-tests", **extra) 
 
 def make_llm(name=None, *, provider="openai", base_url="http://127.0.0.1:9/v1", model_id=None, **extra) -> LLM:
     name = name or f"llm-{next(_seq)}"
-    return services.create_llm(
+    return llms.create_llm(
         name=name, provider=provider, base_url=base_url, model_id=model_id or name, **extra
     )
 

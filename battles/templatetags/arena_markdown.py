@@ -1,7 +1,7 @@
 from django import template
 from django.utils.safestring import mark_safe
 
-from battles.rendering import render_markdown
+from battles.core.rendering import render_markdown
 
 register = template.Library()
 

@@ -1,6 +1,6 @@
 """Admin pages to upload benchmark scores: upload, preview with the full report, confirm.
 
-The same flow and limits as the prompt upload (``battles.imports.admin_views.UploadFlow``): the
+The same flow and limits as the prompt upload (``battles.admin.prompt_upload.UploadFlow``): the
 file waits on disk under a random token between the preview and the confirmation, and the
 preview is a dry run of the whole import, so what it shows is exactly what confirming stores.
 """

@@ -178,7 +178,7 @@ def oracle_policy(strengths, tie_rate: float = 0.3) -> PairingPolicy:
     return oracle
 
 
-# The active policy is the app's own (battles.pairing); ratings.policies adapts it to this interface.
+# The active policy is the app's own (battles.core.pairing); ratings.policies adapts it to this interface.
 # The oracle needs the true strengths, so it is built per simulation (oracle_policy).
 POLICIES: dict[str, PairingPolicy] = {"uniform": uniform_policy}
 

@@ -17,9 +17,10 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from arena.asgi import application
-from battles import breaker, jobs, tasks
-from battles.fake_provider.answers import answer
+from battles.demo.fake_provider.answers import answer
+from battles.generation import breaker, job_state, jobs, tasks
 from battles.models import LLM, Generation, GenerationJob
+from battles.realtime import job_pushes
 from tests.factories import make_llm, make_pool, make_prompt, make_user
 from tests.pipeline.conftest import (
     WorkerProcess,
@@ -66,7 +67,7 @@ def wait_until(predicate, timeout=60, interval=0.1, message="condition"):
 
 
 def wait_for_job(job, timeout=60):
-    wait_until(lambda: not jobs.scope(job).filter(status__in=["pending", "running"]).exists(), timeout=timeout,
+    wait_until(lambda: not job_state.scope(job).filter(status__in=["pending", "running"]).exists(), timeout=timeout,
                message=f"job {job.code} to have nothing pending or running")
     wait_until(lambda: GenerationJob.objects.get(pk=job.pk).status == "finished", timeout=10,
                message="the job to be marked finished")
@@ -98,7 +99,7 @@ def test_429_500_cut_stream_and_slow_drip_are_retried_and_never_stored_partially
     make_prompt(pool, "Explain what a load balancer does, with an example.")
     job = start(pool, *llms.values())
     wait_for_job(job)
-    for generation in jobs.scope(job).select_related("prompt", "llm_version"):
+    for generation in job_state.scope(job).select_related("prompt", "llm_version"):
         assert generation.status == "done", generation.error
         assert generation.attempts == 2, generation.llm_version.model_id
         assert generation.text == expected(generation)  # the whole answer, not the part before the fault
@@ -113,7 +114,7 @@ def test_a_transient_fault_that_outlasts_the_retry_budget_fails_with_the_reason_
     make_prompt(pool, "Summarise the plot of a heist film in three lines.")
     job = start(pool, llm)
     wait_for_job(job, timeout=90)
-    generation = jobs.scope(job).get()
+    generation = job_state.scope(job).get()
     assert generation.status == "failed"
     assert generation.attempts == MAX_RETRIES + 1
     assert "HTTP 500" in generation.error and f"gave up after {MAX_RETRIES + 1} attempts" in generation.error
@@ -129,7 +130,7 @@ def test_401_fails_after_exactly_one_attempt_with_a_clear_reason(worker, fake_pr
         make_prompt(pool, f"Question {i}: what is a race condition?")
     job = start(pool, llm)
     wait_for_job(job)
-    for generation in jobs.scope(job):
+    for generation in job_state.scope(job):
         assert generation.status == "failed"
         assert generation.attempts == 1
         assert generation.error.startswith("HTTP 401") and "API key" in generation.error
@@ -150,18 +151,18 @@ def test_the_breaker_stops_calls_after_repeated_failures_and_a_reset_lets_the_jo
     llm.refresh_from_db()
     assert llm.breaker_opened_at is not None
     assert "401" in llm.breaker_reason
-    failed = jobs.scope(job).filter(status="failed")
+    failed = job_state.scope(job).filter(status="failed")
     assert failed.count() == 8
     assert failed.filter(error__startswith="Circuit breaker open").count() == 8 - BREAKER_THRESHOLD
-    assert "Circuit breaker open" in jobs.render_progress(job)
+    assert "Circuit breaker open" in job_pushes.render_progress(job)
 
     fake_provider.reset()
     assert breaker.reset(llm=llm)
     second = start(pool, llm)
     assert second.queued == 8
     wait_for_job(second)
-    assert jobs.scope(second).filter(status="done").count() == 8
-    assert all(g.attempts == 1 for g in jobs.scope(second))  # a new job gives each a fresh budget
+    assert job_state.scope(second).filter(status="done").count() == 8
+    assert all(g.attempts == 1 for g in job_state.scope(second))  # a new job gives each a fresh budget
 
 
 def test_the_provider_concurrency_limit_holds_across_worker_processes(worker, fake_provider):
@@ -175,7 +176,7 @@ def test_the_provider_concurrency_limit_holds_across_worker_processes(worker, fa
     stats = fake_provider.stats()
     assert stats["requests"]["narrow-id"] == 24
     assert stats["max_in_flight"]["narrow-id"] == 3
-    assert jobs.scope(job).filter(status="done").count() == 24
+    assert job_state.scope(job).filter(status="done").count() == 24
 
 
 def test_a_worker_killed_in_the_middle_of_a_stream_completes_the_answer_exactly_once(worker, fake_provider):
@@ -184,7 +185,7 @@ def test_a_worker_killed_in_the_middle_of_a_stream_completes_the_answer_exactly_
     pool = make_pool()
     prompt = make_prompt(pool, "Describe how TCP slow start works.")
     job = start(pool, llm)
-    generation = jobs.scope(job).get()
+    generation = job_state.scope(job).get()
     wait_until(lambda: fake_provider.stats()["in_flight"].get("streamer-id") == 1, message="the call to start")
     time.sleep(1.0)  # well into the stream
     assert Generation.objects.get(pk=generation.pk).status == "running"

@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from battles import services
-from battles.fake_provider.answers import answer
+from battles.demo.fake_provider.answers import answer
+from battles.generation import jobs
 from battles.models import Generation
+from battles.voting import serving, votes
 from tests.factories import make_llm, make_pool, make_prompt
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
@@ -38,7 +39,7 @@ def test_worker_generates_every_answer_once(celery_worker_process, fake_provider
     pool = make_pool()
     prompts = [make_prompt(pool, f"Pipeline prompt {i}: how do I rotate a log file?") for i in range(4)]
     llms = _llms(fake_provider, "pipe-one", "pipe-two")
-    queued = services.enqueue_generations(pool=pool, versions=[llm.current_version() for llm in llms])
+    queued = jobs.enqueue_generations(pool=pool, versions=[llm.current_version() for llm in llms])
     assert queued == 8
     generations = Generation.objects.filter(prompt__pool=pool)
     wait_until(lambda: generations.filter(status="done").count() == 8, message="8 done generations")
@@ -56,7 +57,7 @@ def test_transient_errors_are_retried_and_401_fails_once_with_a_reason(celery_wo
     flaky, locked = _llms(fake_provider, "flaky", "locked")
     fake_provider.set_faults("flaky-id", ["500", "429"])
     fake_provider.set_faults("locked-id", ["401"])
-    services.enqueue_generations(pool=pool, versions=[flaky.current_version(), locked.current_version()])
+    jobs.enqueue_generations(pool=pool, versions=[flaky.current_version(), locked.current_version()])
     flaky_gen = Generation.objects.get(llm_version__llm=flaky)
     locked_gen = Generation.objects.get(llm_version__llm=locked)
     wait_until(lambda: Generation.objects.filter(pk=flaky_gen.pk, status="done").exists(), timeout=90,
@@ -77,7 +78,7 @@ def test_worker_killed_mid_generation_leaves_exactly_one_answer(celery_worker_pr
     prompt = make_prompt(pool, "Explain what a write-ahead log is.")
     (llm,) = _llms(fake_provider, "killable")
     fake_provider.set_faults("killable-id", ["hang"])  # the first request hangs
-    services.enqueue_generations(pool=pool, versions=[llm.current_version()])
+    jobs.enqueue_generations(pool=pool, versions=[llm.current_version()])
     generation = Generation.objects.get(prompt=prompt)
     wait_until(lambda: fake_provider.stats()["requests"].get("killable-id", 0) == 1
                and Generation.objects.get(pk=generation.pk).status == "running",
@@ -110,8 +111,8 @@ def test_a_burst_of_votes_causes_one_recomputation_by_the_worker(celery_worker_p
     make_arena(llms=("burst-a", "burst-b", "burst-c"), prompts=12)
     voter = make_user("burst-voter")
     for _ in range(12):
-        battle = services.start_battle(voter=voter)
-        services.record_vote(battle_code=battle.code, voter=voter, outcome="a")
+        battle = serving.start_battle(voter=voter)
+        votes.record_vote(battle_code=battle.code, voter=voter, outcome="a")
     assert Vote.objects.filter(flagged=False).count() == 12
     wait_until(lambda: RatingSnapshot.objects.filter(scope="default").exists(), timeout=30,
                message="the debounced recomputation")

@@ -5,8 +5,8 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
 from arena.asgi import application
-from battles import live
 from battles.models import Battle
+from battles.voting import live
 from tests.factories import make_llm
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]

@@ -12,8 +12,8 @@ import uuid
 
 import pytest
 
-from battles import jobs
-from battles.fake_provider.answers import answer
+from battles.demo.fake_provider.answers import answer
+from battles.generation import job_state, jobs
 from battles.models import LLM, GenerationJob
 from tests.factories import make_llm, make_pool, make_prompt
 from tests.pipeline.conftest import (
@@ -55,7 +55,7 @@ def test_a_job_survives_a_redis_restart_and_stores_every_answer_exactly_once(pri
             make_prompt(pool, f"Restart prompt {i}: how does a message queue acknowledge work?")
         with celery_and_channels_on(private_redis, queue):
             job = jobs.start_generation_job(pool=pool, versions=[llm.current_version()])
-        scope = jobs.scope(job)
+        scope = job_state.scope(job)
         wait_until(lambda: scope.filter(status="done").count() >= GENERATIONS // 4, message="a quarter done")
 
         private_redis.restart()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from battles import services as battle_services
+from battles.voting import serving, votes
 from ratings.benchmarks import services
 from ratings.benchmarks.services import board_from_rows
 from ratings.models import Benchmark
@@ -191,10 +191,10 @@ def test_the_report_with_style_control_uses_the_style_controlled_snapshot(settin
     strength = {"alpha": 3, "beta": 2, "gamma": 1}
     for n in range(2):
         voter = make_user(f"v{n}")
-        while (battle := battle_services.start_battle(voter=voter)) is not None:
+        while (battle := serving.start_battle(voter=voter)) is not None:
             a = battle.generation_a.llm_version.llm.name
             b = battle.generation_b.llm_version.llm.name
-            battle_services.record_vote(battle_code=battle.code, voter=voter,
+            votes.record_vote(battle_code=battle.code, voter=voter,
                                         outcome="a" if strength[a] > strength[b] else "b")
     import_scores(scores_csv("Truth", {"alpha": 3, "beta": 2, "gamma": 1}))
     out, err = report_rows("--style-control")

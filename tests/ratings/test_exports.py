@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from battles import services as battle_services
 from battles.models import Battle, Vote
+from battles.voting import serving, votes
 from ratings import services
 from ratings.csvsafe import csv_line, safe_cell
 from ratings.exports import streams
@@ -30,8 +30,8 @@ def _instant_votes(settings):
 
 
 def vote_once(voter, *, outcome="a", comment="", reasons_a=()):
-    battle = battle_services.start_battle(voter=voter)
-    battle_services.record_vote(battle_code=battle.code, voter=voter, outcome=outcome, comment=comment,
+    battle = serving.start_battle(voter=voter)
+    votes.record_vote(battle_code=battle.code, voter=voter, outcome=outcome, comment=comment,
                                 reasons_a=list(reasons_a))
     return Battle.objects.get(pk=battle.pk)
 

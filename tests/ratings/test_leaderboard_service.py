@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from battles import services as battle_services
+from battles.voting import serving, votes
 from ratings import services
 from ratings.models import OnlineRating, RatingSnapshot
 from tests.factories import make_arena, make_user
@@ -23,11 +23,11 @@ def _vote_many(outcomes_by_winner, *, voters=4, prompts=12):
     strength = {"alpha": 3, "beta": 2, "gamma": 1}
     for n in range(voters):
         voter = make_user(f"v{n}")
-        while (battle := battle_services.start_battle(voter=voter)) is not None:
+        while (battle := serving.start_battle(voter=voter)) is not None:
             a = battle.generation_a.llm_version.llm.name
             b = battle.generation_b.llm_version.llm.name
             outcome = "a" if strength[a] > strength[b] else "b"
-            battle_services.record_vote(battle_code=battle.code, voter=voter, outcome=outcome)
+            votes.record_vote(battle_code=battle.code, voter=voter, outcome=outcome)
 
 
 def test_votes_update_online_elo_and_produce_a_snapshot():
@@ -53,8 +53,8 @@ def test_snapshot_ratings_are_centred_on_1000_with_intervals():
 def test_insider_votes_do_not_count_on_the_default_board():
     make_arena(llms=("alpha", "beta"), prompts=3)
     lead = make_user("lead", role="eval_lead")
-    battle = battle_services.start_battle(voter=lead)
-    battle_services.record_vote(battle_code=battle.code, voter=lead, outcome="a")
+    battle = serving.start_battle(voter=lead)
+    votes.record_vote(battle_code=battle.code, voter=lead, outcome="a")
     assert OnlineRating.objects.count() == 0
     assert services.latest_snapshot().vote_count == 0
 

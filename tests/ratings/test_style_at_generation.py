@@ -2,7 +2,7 @@
 
 import pytest
 
-from battles import generation
+from battles.generation import runner
 from battles.models import Generation
 from ratings.engine import style_counts
 from ratings.models import GenerationStyle
@@ -17,7 +17,7 @@ def test_a_stored_answer_has_its_style_features_at_once(fake_provider):  # noqa:
     llm = make_llm("styled", base_url=fake_provider.base_url("openai"), model_id="styled-model")
     answer = Generation.objects.create(prompt=make_prompt(make_pool(), "Explain caching with a list."),
                                        llm_version=llm.current_version())
-    assert generation.run_generation(generation_id=answer.pk).status == "done"
+    assert runner.run_generation(generation_id=answer.pk).status == "done"
     answer.refresh_from_db()
     style = GenerationStyle.objects.get(generation=answer)
     assert (style.length, style.headers, style.bold, style.list_items) == tuple(style_counts(answer.text))

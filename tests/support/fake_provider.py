@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from battles.fake_provider import FakeProviderControl, FakeProviderServer
+from battles.demo.fake_provider import FakeProviderControl, FakeProviderServer
 
 
 class FakeProvider(FakeProviderControl):
@@ -44,3 +44,16 @@ def fake_provider():
     finally:
         handle.close()
         server.stop()
+
+
+@pytest.fixture
+def fake(fake_provider):
+    """The session's fake provider, with faults, counters and timing reset."""
+    fake_provider.reset()
+    yield fake_provider
+
+
+@pytest.fixture
+def provider(fake):
+    """The fake provider, reset: no faults, no latency, fresh counters (the name the pipeline tests use)."""
+    return fake

@@ -2,8 +2,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from battles import jobs
+from battles.generation import job_state, jobs
 from battles.models import LLM, GenerationJob, PromptPool
+from battles.realtime import job_pushes
 
 
 class Command(BaseCommand):
@@ -47,7 +48,7 @@ class Command(BaseCommand):
 
     def _wait(self, job, timeout):
         deadline = time.monotonic() + timeout
-        generations = jobs.scope(job)
+        generations = job_state.scope(job)
         while True:
             open_count = generations.filter(status__in=["pending", "running"]).count()
             if open_count == 0:
@@ -55,8 +56,8 @@ class Command(BaseCommand):
             if time.monotonic() > deadline:
                 raise CommandError(f"Timed out with {open_count} generation(s) unfinished.")
             time.sleep(1)
-        if jobs.finish_if_done(GenerationJob.objects.get(pk=job.pk)):
-            jobs.notify(job)
+        if job_state.finish_if_done(GenerationJob.objects.get(pk=job.pk)):
+            job_pushes.notify(job)
         done = generations.filter(status="done").count()
         failed = generations.filter(status="failed")
         self.stdout.write(f"Done: {done}, failed: {failed.count()}.")

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from arena.files import cli
-from battles.imports.services import import_generations
+from battles.catalog.imports.services import import_generations
 
 
 class Command(BaseCommand):

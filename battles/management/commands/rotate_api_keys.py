@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from battles import keys, services
+from battles.catalog import keys, llms
 
 
 class Command(BaseCommand):
@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            report = services.rotate_stored_api_keys()
+            report = llms.rotate_stored_api_keys()
         except keys.KeyStoreError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(f"Re-encrypted {report.rotated} stored API key(s) under the first Fernet key.")

@@ -1,0 +1,101 @@
+"""Demo data: a prompt pool, four LLMs served by the fake provider, and their answers."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.db import transaction
+
+from battles.catalog import pools
+from battles.models import LLM, PromptPool
+
+DEMO_DIR = Path(__file__).resolve().parent / "data"
+DEMO_POOL = "Demo prompts"
+
+
+@dataclass(frozen=True)
+class DemoLLM:
+    name: str
+    provider: str
+    price_in: float
+    price_out: float
+
+
+# Two of each wire format, so the demo exercises both provider clients.
+DEMO_LLMS = (
+    DemoLLM("aurora-large", LLM.Provider.OPENAI, 5.0, 15.0),
+    DemoLLM("basalt-mini", LLM.Provider.ANTHROPIC, 0.25, 1.25),
+    DemoLLM("cedar-chat", LLM.Provider.OPENAI, 1.0, 3.0),
+    DemoLLM("drift-7b", LLM.Provider.ANTHROPIC, 0.1, 0.2),
+)
+
+
+def fake_provider_port() -> int:
+    return int(os.environ.get("FAKE_PROVIDER_PORT", "8765"))
+
+
+def base_url(provider: str, port: int) -> str:
+    root = f"http://127.0.0.1:{port}"
+    return f"{root}/v1" if provider == LLM.Provider.OPENAI else root
+
+
+def load_prompts() -> list[dict]:
+    with open(DEMO_DIR / "prompts.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def write_answer_book(path: Path) -> Path:
+    """The fake provider's answer book: demo answers keyed by model and prompt text."""
+    prompts = {p["id"]: p["text"] for p in load_prompts()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(DEMO_DIR / "answers.jsonl", encoding="utf-8") as src, open(path, "w", encoding="utf-8") as out:
+        for line in src:
+            if line.strip():
+                row = json.loads(line)
+                out.write(json.dumps({"model": row["model"], "prompt": prompts[row["prompt_id"]], "text": row["text"]}) + "\n")
+    return path
+
+
+def answer_book_path() -> Path:
+    return Path(settings.BASE_DIR) / "var" / "demo_answer_book.jsonl"
+
+
+def load_pool_and_llms(*, port: int) -> tuple[PromptPool, list[LLM]]:
+    with transaction.atomic():
+        pool, _ = PromptPool.objects.get_or_create(
+            name=DEMO_POOL, defaults={"description": "Realistic internal prompts written for the demo."}
+        )
+        for row in load_prompts():
+            pools.add_prompt(
+                pool=pool, text=row["text"], category=row["category"], tags=row.get("tags", []),
+                external_id=row["id"],
+            )
+    llms = []
+    for demo in DEMO_LLMS:
+        llm = LLM.objects.filter(name=demo.name).first()
+        if llm is None:
+            llm = llms.create_llm(
+                name=demo.name, provider=demo.provider, base_url=base_url(demo.provider, port),
+                model_id=demo.name, max_tokens=1024,
+                price_input_per_mtok=demo.price_in, price_output_per_mtok=demo.price_out,
+            )
+        llms.append(llm)
+    return pool, llms
+
+
+def create_demo_users() -> list[tuple[str, str, str]]:
+    """demo/demo (voter) and admin/admin (admin); only ever called in embedded mode."""
+    created = []
+    for username, role, staff in (("demo", "voter", False), ("admin", "admin", True)):
+        user, _ = User.objects.get_or_create(username=username)
+        user.set_password(username)
+        user.is_staff = user.is_superuser = staff
+        user.save()
+        user.groups.add(Group.objects.get(name=role))
+        created.append((username, username, role))
+    return created

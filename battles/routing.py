@@ -1,8 +1,0 @@
-from django.urls import path
-
-from battles import consumers
-
-websocket_urlpatterns = [
-    path("ws/live/<uuid:code>/", consumers.LiveBattleConsumer.as_asgi()),
-    path("ws/jobs/<uuid:code>/", consumers.JobProgressConsumer.as_asgi()),
-]

@@ -1,0 +1,43 @@
+"""What the voter's pages show, shared by the views and the live panel's consumer."""
+
+from __future__ import annotations
+
+from battles.models import REASON_TAGS, Battle, Vote
+
+VOTE_CHOICES = [
+    ("a", "A is better", "1"),
+    ("b", "B is better", "2"),
+    ("tie", "Tie", "3"),
+    ("both_bad", "Both are bad", "4"),
+]
+
+
+REASON_LABELS = {
+    "correct": "Correct", "follows_instructions": "Follows instructions", "clear": "Clear",
+    "concise": "Concise", "tone": "Good tone", "formatting": "Good formatting", "safe": "Safe",
+    "hallucinated": "Hallucinated",
+}
+
+
+def vote_form_context() -> dict:
+    return {
+        "choices": VOTE_CHOICES,
+        "reason_tags": [(tag, REASON_LABELS[tag]) for tag in REASON_TAGS],
+        "reason_sides": [("A", "reasons_a"), ("B", "reasons_b")],
+    }
+
+
+def reveal_context(vote: Vote, *, replayed: bool = False) -> dict:
+    """What the reveal shows: the vote, both names and the answers' costs."""
+    battle = Battle.objects.select_related(
+        "prompt", "version_a__llm", "version_b__llm",
+        "generation_a__llm_version__llm", "generation_b__llm_version__llm",
+    ).get(pk=vote.battle_id)
+    turns = list(battle.turns.select_related("prompt", "generation_a", "generation_b")) if battle.live else []
+    return {
+        "battle": battle,
+        "vote": vote,
+        "replayed": replayed,
+        "turns": turns,
+        "sides": [("A", battle.generation_a), ("B", battle.generation_b)],
+    }

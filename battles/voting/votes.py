@@ -1,0 +1,177 @@
+"""Votes: the one vote of a battle, stored with the battle's closing; the voter's own board."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from arena.roles import is_insider
+from battles.core.integrity import minimum_vote_ms
+from battles.models import REASON_TAGS, Battle, Generation, LLMVersion, Vote
+from battles.signals import vote_recorded
+
+
+class VoteError(Exception):
+    """A vote that was not stored; ``message`` is shown to the voter."""
+
+    status_code = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class VoteNotAllowed(VoteError):
+    status_code = 403
+
+
+class VoteConflict(VoteError):
+    status_code = 409
+
+
+class VoteLimitReached(VoteError):
+    status_code = 429
+
+
+@dataclass(frozen=True)
+class VoteResult:
+    vote: Vote
+    replayed: bool  # True when this was a repeat of an already stored vote
+
+
+def votes_today(voter) -> int:
+    return Vote.objects.filter(voter=voter, created_at__gte=start_of_today()).count()
+
+
+def start_of_today():
+    """Midnight in the site's time zone: a range bound keeps the (voter, created_at) index usable."""
+    return timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
+
+
+def _clean_reasons(values) -> list[str]:
+    values = list(dict.fromkeys(values))
+    unknown = [v for v in values if v not in REASON_TAGS]
+    if unknown:
+        raise VoteError(f"Unknown reason: {', '.join(unknown)}.")
+    return values
+
+
+def _answers_of(battle: Battle) -> list[Generation]:
+    """Every answer the voter saw: both sides of every turn of a live battle."""
+    if not battle.live:
+        return [battle.generation_a, battle.generation_b]
+    answers = []
+    for turn in battle.turns.select_related("generation_a", "generation_b"):
+        answers += [turn.generation_a, turn.generation_b]
+    return answers
+
+
+def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(), comment: str = "") -> VoteResult:
+    """Store the one vote of a battle, closing the battle in the same transaction.
+
+    Sending the same outcome again returns the stored vote (``replayed``);
+    a different outcome raises ``VoteConflict``. A battle served to someone
+    else raises ``VoteNotAllowed``; a live battle whose answers are not all
+    complete cannot be voted on. The vote is flagged (kept, excluded from the
+    default board) when an answer names a model or the vote came faster than
+    anyone can read. Listeners hear ``vote_recorded`` only after commit.
+    """
+    if outcome not in Vote.Outcome.values:
+        raise VoteError("That is not a valid choice.")
+    reasons_a, reasons_b = _clean_reasons(reasons_a), _clean_reasons(reasons_b)
+    comment = (comment or "").replace("\x00", "").strip()[:2000]  # a NUL cannot be stored, and means nothing
+    try:
+        with transaction.atomic():
+            battle = Battle.objects.select_for_update().filter(code=battle_code).first()
+            if battle is None:
+                raise VoteError("This battle does not exist.")
+            if battle.voter_id != voter.pk:
+                raise VoteNotAllowed("This battle was served to someone else; your vote was not stored.")
+            existing = Vote.objects.filter(battle=battle).first()
+            if existing is not None:
+                return _replay(existing, outcome)
+            if battle.status == Battle.Status.FAILED:
+                raise VoteConflict("One side of this battle could not answer, so it cannot be voted on.")
+            if battle.status != Battle.Status.OPEN:
+                raise VoteConflict("This battle was skipped; your vote was not stored.")
+            answers = _answers_of(battle)
+            if any(g.status != Generation.Status.DONE for g in answers):
+                raise VoteConflict("Both answers must be complete before you vote; your vote was not stored.")
+            if votes_today(voter) >= settings.ARENA_DAILY_VOTE_CAP:
+                raise VoteLimitReached(
+                    f"You have reached today's limit of {settings.ARENA_DAILY_VOTE_CAP} votes; "
+                    "this vote was not stored. Thank you — come back tomorrow!"
+                )
+            now = timezone.now()
+            closed = Battle.objects.filter(pk=battle.pk, status=Battle.Status.OPEN).update(
+                status=Battle.Status.VOTED, closed_at=now
+            )
+            if not closed:
+                raise VoteConflict("This battle is already closed; your vote was not stored.")
+            served_at = max([battle.created_at] + [g.finished_at for g in answers if g.finished_at])
+            time_to_vote_ms = max(0, int((now - served_at).total_seconds() * 1000))
+            flags = []
+            if battle.identity_leak:
+                flags.append("identity_leak")
+            minimum = minimum_vote_ms(
+                sum(len(g.text) for g in answers), base_ms=settings.ARENA_MIN_VOTE_BASE_MS,
+                chars_per_second=settings.ARENA_MIN_VOTE_CHARS_PER_SECOND,
+            )
+            if time_to_vote_ms < minimum:
+                flags.append("too_fast")
+            vote = Vote.objects.create(
+                battle=battle, voter=voter, outcome=outcome,
+                version_a_id=battle.version_a_id, version_b_id=battle.version_b_id,
+                time_to_vote_ms=time_to_vote_ms, reasons_a=reasons_a, reasons_b=reasons_b, comment=comment,
+                insider=is_insider(voter), live=battle.live, flagged=bool(flags), flags=flags,
+            )
+            transaction.on_commit(lambda: vote_recorded.send(sender=Vote, vote=vote))
+            return VoteResult(vote=vote, replayed=False)
+    except IntegrityError:
+        # A concurrent request stored the vote first (the one-vote constraint).
+        existing = Vote.objects.filter(battle__code=battle_code).first()
+        if existing is None:
+            raise
+        return _replay(existing, outcome)
+
+
+def _replay(existing: Vote, outcome: str) -> VoteResult:
+    if existing.outcome != outcome:
+        raise VoteConflict(
+            "You already voted on this battle with a different choice; a vote cannot be changed."
+        )
+    return VoteResult(vote=existing, replayed=True)
+
+
+PERSONAL_BOARD_MIN_VOTES = 20
+
+
+def personal_leaderboard(*, voter) -> list[dict]:
+    """The voter's own board: a smoothed win rate per LLM version over their votes.
+
+    Ties and both-bad count half a win; the rate is (wins + 1) / (battles + 2),
+    so a model seen twice cannot top the board on luck alone.
+    """
+    rows = (
+        Vote.objects.filter(voter=voter)
+        .values_list("version_a_id", "version_b_id", "outcome")
+        .annotate(n=models.Count("id"))
+        .order_by()
+    )
+    wins: dict[int, float] = {}
+    battles: dict[int, int] = {}
+    for a, b, outcome, n in rows:
+        score_a = {"a": 1.0, "b": 0.0}.get(outcome, 0.5)
+        for version, score in ((a, score_a), (b, 1.0 - score_a)):
+            wins[version] = wins.get(version, 0.0) + score * n
+            battles[version] = battles.get(version, 0) + n
+    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=battles).select_related("llm")}
+    board = [
+        {"model": labels[v], "battles": battles[v], "wins": wins[v], "rate": (wins[v] + 1) / (battles[v] + 2)}
+        for v in battles
+    ]
+    return sorted(board, key=lambda row: (-row["rate"], row["model"]))

@@ -1,0 +1,64 @@
+from html.parser import HTMLParser
+
+from battles.core.rendering import render_markdown
+
+
+def _attributes(html):
+    """Every (tag, attribute, value) the browser would actually see."""
+    found = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found.extend((tag, name, value or "") for name, value in attrs)
+
+    Collector().feed(html)
+    return found
+
+
+def test_raw_html_in_an_answer_is_shown_as_text():
+    html = render_markdown('Hello <script>alert("x")</script> <img src=x onerror=alert(1)>')
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_images_become_links_and_are_never_loaded():
+    html = render_markdown("![chart](https://tracker.example/pixel.png)")
+    assert "<img" not in html
+    assert 'href="https://tracker.example/pixel.png"' in html
+
+
+def test_links_get_noopener_noreferrer_nofollow():
+    html = render_markdown("[docs](https://example.com)")
+    assert 'rel="noopener noreferrer nofollow"' in html
+
+
+def test_javascript_urls_do_not_become_links():
+    for text in ("[x](javascript:alert(1))", "<javascript:alert(1)>", "[x](JaVaScRiPt:alert(1))"):
+        html = render_markdown(text).lower()
+        assert "href" not in html and "<a" not in html
+
+
+def test_markdown_structure_survives_sanitising():
+    html = render_markdown("# Title\n\n- one\n- **two**\n\n```python\nprint(1)\n```\n\n|a|b|\n|-|-|\n|1|2|")
+    for tag in ("<h1>", "<li>", "<strong>", '<code class="language-python">', "<table>"):
+        assert tag in html
+
+
+def test_data_and_event_handler_attributes_are_dropped():
+    html = render_markdown('[x](data:text/html,<script>alert(1)</script>) <a href="#" onclick="x()">y</a>')
+    attributes = _attributes(html)
+    assert not [a for a in attributes if a[1].startswith("on")]
+    assert not [a for a in attributes if a[1] == "href" and a[2].startswith("data:")]
+
+
+def test_hostile_answer_cannot_smuggle_tags_through_markdown_constructs():
+    hostile = (
+        "[click](https://ok.example \"title\" onmouseover=alert(1))\n\n"
+        "<svg/onload=alert(1)>\n\n`<iframe src=x>`\n\n> <style>body{display:none}</style>"
+    )
+    html = render_markdown(hostile)
+    tags = {tag for tag, _, _ in _attributes(html)} | set()
+    assert not [a for a in _attributes(html) if a[1].startswith("on")]
+    for bad in ("<svg", "<iframe", "<style", "<script"):
+        assert bad not in html
+    assert tags <= {"a", "code", "p", "blockquote"}

@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -92,8 +93,6 @@ def database(url: str, sqlite_path: Path) -> dict:
         raise ImproperlyConfigured(
             f"DATABASE_URL scheme {scheme!r} is not supported (use postgres://… or sqlite:///…)"
         )
-    import dj_database_url
-
     try:
         parsed = dj_database_url.parse(url)
     except ValueError as exc:

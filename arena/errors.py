@@ -1,5 +1,6 @@
 """Friendly error pages: a person never sees a traceback."""
 
+from django.http import HttpResponse
 from django.shortcuts import render
 
 
@@ -7,8 +8,6 @@ def _page(request, status, title, message):
     try:
         return render(request, "error.html", {"title": title, "message": message}, status=status)
     except Exception:  # the error page itself must not fail
-        from django.http import HttpResponse
-
         return HttpResponse(f"{title}: {message}", status=status, content_type="text/plain")
 
 

@@ -16,7 +16,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from battles.catalog import keys
 from battles.catalog.llms import VERSIONED_FIELDS, update_llm_settings
 from battles.egress import endpoints, url_policy
-from battles.generation import breaker
+from battles.generation import breaker, connection_check
 from battles.models import LLM, Generation, LLMVersion
 
 
@@ -239,7 +239,7 @@ class LLMAdmin(admin.ModelAdmin):
         # Versions are loaded here: the calls run in threads, which must not touch the database.
         versions = [llm.current_version() for llm in llms]
         with ThreadPoolExecutor(max_workers=len(llms)) as pool:
-            checks = list(pool.map(lambda llm, v: endpoints.check_connection(llm, version=v), llms, versions))
+            checks = list(pool.map(lambda llm, v: connection_check.check_connection(llm, version=v), llms, versions))
         for llm, check in zip(llms, checks):
             self.message_user(request, _connection_message(llm, check),
                               messages.SUCCESS if check.ok else messages.ERROR)
@@ -257,14 +257,14 @@ class LLMAdmin(admin.ModelAdmin):
             raise Http404("No such LLM.")
         if not self.has_change_permission(request, llm):
             raise PermissionDenied
-        check = endpoints.check_connection(llm) if request.method == "POST" else None
+        check = connection_check.check_connection(llm) if request.method == "POST" else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": llm,
             "title": f"Test connection: {llm.name}",
             "check": check,
-            "prompt": endpoints.TEST_PROMPT,
+            "prompt": connection_check.TEST_PROMPT,
         }
         return TemplateResponse(request, "admin/battles/llm/test_connection.html", context)
 

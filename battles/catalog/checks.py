@@ -5,6 +5,7 @@ from django.core.checks import Error, Tags, register
 from django.db import DatabaseError
 
 from battles.catalog import keys
+from battles.models import LLM
 
 
 @register(Tags.security)
@@ -20,8 +21,6 @@ def check_stored_api_keys(app_configs, databases=None, **kwargs):
     """
     if not databases or "default" not in databases:
         return []
-    from battles.models import LLM
-
     try:
         tokens = list(LLM.objects.exclude(api_key_encrypted="").values_list("name", "api_key_encrypted"))
     except DatabaseError:

@@ -29,6 +29,10 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import redis
+import redis.asyncio
+import redis.exceptions
+
 logger = logging.getLogger(__name__)
 
 # How often a caller waiting for a free slot asks again, when no release
@@ -295,8 +299,6 @@ class RedisLimiter(Limiter):
 
     def __init__(self, url: str) -> None:
         super().__init__()
-        import redis.asyncio
-
         self._redis = redis.asyncio.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._release_script = self._redis.register_script(_RELEASE)
@@ -306,8 +308,6 @@ class RedisLimiter(Limiter):
         return [base + ":slots", base + ":rpm", base + ":tpm"]
 
     async def _call(self, coroutine):
-        import redis.exceptions
-
         try:
             return await coroutine
         except (redis.exceptions.RedisError, OSError) as exc:
@@ -447,8 +447,6 @@ class WindowThrottle:
     def __init__(self, redis_url: str) -> None:
         self._redis = None
         if redis_url:
-            import redis
-
             self._redis = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
 
     def take(self, key: str, seconds: float) -> bool:
@@ -460,8 +458,6 @@ class WindowThrottle:
                     return False
                 _local.windows[key] = now + seconds
                 return True
-        import redis.exceptions
-
         try:
             return bool(self._redis.set("arena:window:" + key, "1", nx=True, px=max(1, int(seconds * 1000))))
         except (redis.exceptions.RedisError, OSError) as exc:

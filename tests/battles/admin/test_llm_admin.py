@@ -8,8 +8,8 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from battles.catalog import keys, llms
-from battles.egress import endpoints
 from battles.egress.providers import ChatResult
+from battles.generation import connection_check
 from battles.models import LLM
 from tests.factories import make_llm, make_user
 from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
@@ -233,8 +233,8 @@ def test_test_connection_shows_the_answer_and_the_latency(staff, fake):
     assert response.status_code == 200
     assert 'data-ok="true"' in page and " ms<" in page
     sent = fake.last_request("conn-model")
-    assert sent["body"]["max_tokens"] == endpoints.TEST_MAX_TOKENS
-    assert sent["body"]["messages"][-1]["content"] == endpoints.TEST_PROMPT
+    assert sent["body"]["max_tokens"] == connection_check.TEST_MAX_TOKENS
+    assert sent["body"]["messages"][-1]["content"] == connection_check.TEST_PROMPT
 
 
 def test_test_connection_works_for_anthropic_too(staff, fake):
@@ -245,7 +245,7 @@ def test_test_connection_works_for_anthropic_too(staff, fake):
 
 def test_the_answer_is_escaped(staff, monkeypatch):
     llm = make_llm("alpha")
-    monkeypatch.setattr(endpoints, "_call", lambda kind, request, client: ChatResult(
+    monkeypatch.setattr(connection_check, "call_provider", lambda kind, request, client: ChatResult(
         text="<script>alert(1)</script>", tokens_in=1, tokens_out=1, latency_ms=5, ttft_ms=None,
         finish_reason="stop",
     ))
@@ -302,7 +302,7 @@ def test_test_connection_reports_every_failure_without_a_500(staff, fake, settin
     elif setup == "unexpected":
         def explode(kind, request, client):
             raise RuntimeError("boom")
-        monkeypatch.setattr(endpoints, "_call", explode)
+        monkeypatch.setattr(connection_check, "call_provider", explode)
     response = staff.post(connection_url(llm))
     assert response.status_code == 200
     page = response.content.decode()

@@ -15,7 +15,7 @@ from arena import config
 from battles.catalog import keys, llms
 from battles.egress import endpoints
 from battles.egress.providers import ProviderError
-from battles.generation import jobs, requests, runner
+from battles.generation import connection_check, jobs, requests, runner
 from battles.models import LLM, Generation
 from tests.factories import make_llm, make_pool, make_prompt
 from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
@@ -330,7 +330,7 @@ def test_calls_connect_to_the_address_the_policy_checked(fake, monkeypatch):
     prompt = make_prompt(make_pool(), "Say hello")
     answer = Generation.objects.create(prompt=prompt, llm_version=llm.current_version())
     assert runner.run_generation(generation_id=answer.pk).status == "done"
-    assert endpoints.check_connection(llm).ok
+    assert connection_check.check_connection(llm).ok
     assert fake.stats()["requests"]["named-model"] == 2
     assert set(seen) == {"provider.example"} and len(seen) >= 4  # a check and a connection per call
 

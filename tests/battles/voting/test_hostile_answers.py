@@ -10,8 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from battles.egress import endpoints
-from battles.generation import runner
+from battles.generation import connection_check, runner
 from battles.models import Generation
 from tests.factories import make_llm, make_pool, make_prompt
 
@@ -69,5 +68,5 @@ def test_an_answer_with_nul_characters_is_stored_not_failed(hostile_server, prov
     # The OpenAI-style stream above reports no usage: unknown token counts are stored as unknown.
     assert (answer.tokens_in, answer.tokens_out) == ((None, None) if provider == "openai" else (3, 5))
     # The admin's "test connection" (a non-streamed call) shows the same text.
-    check = endpoints.check_connection(llm)
+    check = connection_check.check_connection(llm)
     assert check.ok and check.text == answer.text

@@ -100,7 +100,7 @@ def database(url: str, sqlite_path: Path) -> dict:
     if parsed["ENGINE"].endswith("postgresql"):
         parsed["CONN_MAX_AGE"] = 60
         parsed["CONN_HEALTH_CHECKS"] = True
-    return parsed
+    return dict(parsed)
 
 
 def _check_redis_url(url: str) -> None:

@@ -37,9 +37,6 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from battles.catalog import llms
-from battles.generation import job_state
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -181,9 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         call_command("migrate", verbosity=0)
 
         from arena.celery import app
-        from battles import jobs
+        from battles.catalog import llms
         from battles.core.text import prompt_hash
         from battles.demo.fake_provider import FakeProviderControl
+        from battles.generation import job_state, jobs
         from battles.models import Generation, Prompt, PromptPool
 
         port = free_port()

@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args(argv)
 
-    jobs = []
+    jobs: list[tuple[str, int, object]] = []
     for spread in (float(s) for s in args.spreads.split(",") if s):
         name = f"{args.models} models, spread {spread:g}"
         jobs += [(name, seed, random_strengths(args.models, seed, spread=spread)) for seed in range(args.seeds)]

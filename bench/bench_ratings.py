@@ -365,7 +365,7 @@ def main(argv=None) -> int:
     for key in boot_peers:
         ratio("ours: BT + 100-round bootstrap from string columns", key)
     if boot_peers:
-        fastest = min(boot_peers, key=f.get)
+        fastest = min(boot_peers, key=lambda name: f[name])
         print(f"  fastest bootstrap peer: {fastest} -> "
               f"{f[fastest] / f['ours: BT + 100-round bootstrap from string columns']:.1f}x (goal >= 10x)")
     ratio("ours: BT + sandwich intervals (from the table)", "arena-rank: BT + sandwich intervals")

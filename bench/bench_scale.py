@@ -31,9 +31,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from battles.catalog import llms
-from battles.voting import serving, votes
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -92,7 +89,9 @@ def main(argv=None) -> int:
     from django.core.management import call_command
     from django.db import connection
 
+    from battles.catalog import llms
     from battles.models import Battle, Generation, Prompt, PromptPool
+    from battles.voting import serving, votes
 
     call_command("migrate", verbosity=0)
     started = time.perf_counter()

@@ -9,6 +9,7 @@ to SQLite and skipping the pipeline tests.
 from __future__ import annotations
 
 import os
+from collections.abc import MutableMapping
 import socket
 import sys
 
@@ -26,7 +27,7 @@ def answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
-def configure(environ: dict[str, str]) -> list[str]:
+def configure(environ: MutableMapping[str, str]) -> list[str]:
     """Fill in service URLs; returns the problems that make a CI run impossible."""
     problems = []
     if not environ.get("DATABASE_URL") and answers("127.0.0.1", 5432):

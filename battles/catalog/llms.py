@@ -96,6 +96,8 @@ def update_llm_settings(*, llm: LLM, **changes) -> LLMVersion:
     with transaction.atomic():
         LLM.objects.select_for_update().get(pk=llm.pk)
         current = llm.versions.order_by("-number").first()
+        if current is None:  # every LLM is created with its version 1
+            raise ValueError(f"LLM {llm.pk} has no version")
         values = {field: getattr(current, field) for field in VERSIONED_FIELDS}
         values.update(changes)
         if all(getattr(current, f) == values[f] for f in VERSIONED_FIELDS):

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from battles.catalog import pools
+from battles.catalog.llms import create_llm
 from battles.models import LLM, PromptPool
 
 DEMO_DIR = Path(__file__).resolve().parent / "data"
@@ -75,11 +76,11 @@ def load_pool_and_llms(*, port: int) -> tuple[PromptPool, list[LLM]]:
                 pool=pool, text=row["text"], category=row["category"], tags=row.get("tags", []),
                 external_id=row["id"],
             )
-    llms = []
+    llms: list[LLM] = []
     for demo in DEMO_LLMS:
         llm = LLM.objects.filter(name=demo.name).first()
         if llm is None:
-            llm = llms.create_llm(
+            llm = create_llm(
                 name=demo.name, provider=demo.provider, base_url=base_url(demo.provider, port),
                 model_id=demo.name, max_tokens=1024,
                 price_input_per_mtok=demo.price_in, price_output_per_mtok=demo.price_out,

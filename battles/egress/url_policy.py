@@ -108,7 +108,7 @@ class Endpoint:
 def system_resolver(host: str, port: int) -> list[str]:
     """The addresses ``host`` resolves to, as ``socket.getaddrinfo`` sees them."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
+    return [str(info[4][0]) for info in infos]
 
 
 def check_base_url(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> Endpoint:

@@ -139,7 +139,7 @@ def fail(row: Generation, claim: Claim, reason: str, *, count: bool = True) -> O
     return Outcome("failed", reason, attempts=claim.attempts)
 
 
-STORED_FIELDS = {
+STORED_FIELDS: dict[str, models.Field] = {
     "text": models.TextField(),
     "latency_ms": models.PositiveIntegerField(),
     "ttft_ms": models.PositiveIntegerField(),
@@ -209,14 +209,14 @@ def lost_generations() -> list[int]:
     now = timezone.now()
     stuck = stuck_generations(older_than_seconds=stale_after_seconds())
     with transaction.atomic():
-        overdue = Generation.objects.filter(
+        pending = Generation.objects.filter(
             status=Generation.Status.PENDING,
             due_at__lt=now - timedelta(seconds=settings.ARENA_GENERATION_REQUEUE_AFTER),
         ).order_by("pk")
         if connection.features.has_select_for_update_skip_locked:
             # Two reconcilers at once (a beat that queued twice while the broker was down) split the rows.
-            overdue = overdue.select_for_update(skip_locked=True)
-        overdue = list(overdue.values_list("pk", flat=True))
+            pending = pending.select_for_update(skip_locked=True)
+        overdue = list(pending.values_list("pk", flat=True))
         mark_queued(overdue)
     return stuck + overdue
 
@@ -231,7 +231,7 @@ def mark_queued(generation_ids: list[int]) -> None:
 
 def stuck_generations(*, older_than_seconds: float) -> list[int]:
     """Generations left running past the deadline: their worker is gone."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
         Generation.objects.filter(status=Generation.Status.RUNNING, started_at__lt=cutoff).values_list(
             "id", flat=True

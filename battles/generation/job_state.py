@@ -26,12 +26,12 @@ def scope(job: GenerationJob, *, version_ids: list[int] | None = None) -> QueryS
 
 
 def covering_jobs(*, pool_id: int, version_id: int, sample: int) -> list[tuple[int, str]]:
-    """Running jobs whose scope holds a generation of this pool, version and sample."""
-    return list(
-        GenerationJob.objects.filter(
+    """Running jobs whose scope holds a generation of this pool, version and sample: (id, code)."""
+    return [
+        (pk, str(code)) for pk, code in GenerationJob.objects.filter(
             status=GenerationJob.Status.RUNNING, pool_id=pool_id, versions=version_id, samples__gt=sample
         ).values_list("pk", "code")
-    )
+    ]
 
 
 def finish_if_done(job: GenerationJob) -> bool:

@@ -315,7 +315,7 @@ class RedisLimiter(Limiter):
 
     async def try_acquire_many(self, leases: list[Lease], lease_seconds: float) -> tuple[int, float]:
         limits = leases[0].limits
-        args = [int(lease_seconds * 1000), limits.max_concurrency, limits.requests_per_minute,
+        args: list[int | str] = [int(lease_seconds * 1000), limits.max_concurrency, limits.requests_per_minute,
                 limits.tokens_per_minute, IDLE_EXPIRY_MS]
         for lease in leases:
             args += [lease.lease_id, lease.tokens]

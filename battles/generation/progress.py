@@ -142,17 +142,18 @@ def job_progress(job: GenerationJob, *, now=None) -> JobProgress:
     generations = scope(job, version_ids=list(rows))
     window_start = max(job.created_at, now - timedelta(seconds=RATE_WINDOW))
     in_job = Q(finished_at__gte=job.created_at)
-    status = {name: Count("id", filter=Q(status=name)) for name in Generation.Status.values}
+    status = Generation.Status
     finished_in_job = recent = 0
     for counts in generations.values("llm_version_id").annotate(
-        total=Count("id"), cost=Sum("cost", filter=Q(status=Generation.Status.DONE) & in_job),
+        total=Count("id"), cost=Sum("cost", filter=Q(status=status.DONE) & in_job),
         in_job=Count("id", filter=in_job), recent=Count("id", filter=Q(finished_at__gte=window_start)),
-        **status,
+        pending=Count("id", filter=Q(status=status.PENDING)), running=Count("id", filter=Q(status=status.RUNNING)),
+        done=Count("id", filter=Q(status=status.DONE)), failed=Count("id", filter=Q(status=status.FAILED)),
     ):
         row = rows[counts["llm_version_id"]]
         row.total, row.cost = counts["total"], counts["cost"] or Decimal(0)
-        for name in Generation.Status.values:
-            setattr(row, name, counts[name])
+        row.pending, row.running = counts["pending"], counts["running"]
+        row.done, row.failed = counts["done"], counts["failed"]
         finished_in_job += counts["in_job"]
         recent += counts["recent"]
     if any(row.failed for row in rows.values()):

@@ -82,7 +82,7 @@ def generate_batch(self, generation_ids: list[int]):
     if deferred:
         claims.mark_queued(deferred)
         _publish(generate_batch, (deferred,))
-    counts = {}
+    counts: dict[str, int] = {}
     for outcome in outcomes.values():
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     return counts

@@ -130,7 +130,7 @@ class ProgressSender:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._pid = None
+        self._pid: int | None = None
 
     def put(self, scope_key: tuple[int, int, int]) -> None:
         self._ensure_thread()

@@ -29,6 +29,8 @@ def vote_form_context() -> dict:
 
 def reveal_context(vote: Vote, *, replayed: bool = False) -> dict:
     """What the reveal shows: the vote, both names and the answers' costs."""
+    if vote.battle_id is None:
+        raise ValueError("an imported vote has no battle to reveal")
     battle = Battle.objects.select_related(
         "prompt", "version_a__llm", "version_b__llm",
         "generation_a__llm_version__llm", "generation_b__llm_version__llm",

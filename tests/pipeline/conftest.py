@@ -36,7 +36,7 @@ class WorkerProcess:
         self.log_path = log_path
         self.concurrency = concurrency
         self.beat_schedule = beat_schedule
-        self.process = None
+        self.process: subprocess.Popen | None = None
 
     def start(self, timeout=60):
         self.log = open(self.log_path, "w")
@@ -57,6 +57,7 @@ class WorkerProcess:
         raise RuntimeError(f"celery worker did not become ready:\n{self.log_path.read_text()}")
 
     def children(self) -> list[int]:
+        assert self.process is not None, "start() first"
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in path.read_text().split()]
 

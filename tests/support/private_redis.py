@@ -36,7 +36,7 @@ class PrivateRedis:
     def __init__(self, log_path: Path):
         self.port = free_port()
         self.log_path = log_path
-        self.process = None
+        self.process: subprocess.Popen | None = None
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"

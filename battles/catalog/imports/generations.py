@@ -122,7 +122,7 @@ def clean_generation(line: int, values: dict, *, max_chars: int) -> GenerationRo
             external_id = str(external_id).strip()
             if len(external_id) > EXTERNAL_ID_MAX:
                 problems.append(f"prompt_id longer than {EXTERNAL_ID_MAX} characters")
-    prompt_text = ""
+    prompt_text: str | None = ""
     if prompt_value is not None:
         prompt_text, problem = clean_text(prompt_value, max_chars=max_chars, what="prompt text")
         if problem:
@@ -151,7 +151,7 @@ def clean_generation(line: int, values: dict, *, max_chars: int) -> GenerationRo
     if problems:
         return RowError(line, "; ".join(problems))
     return GenerationRow(
-        line=line, model=model.strip(), answer=answer_value, external_id=external_id or "",
+        line=line, model=str(model).strip(), answer=answer_value, external_id=external_id or "",
         prompt_text=prompt_text or "", sample=numbers.pop("sample") or 0, **numbers,
     )
 
@@ -173,6 +173,7 @@ def parse_generations(stream: BinaryIO, *, max_bytes: int, max_chars: int) -> It
         if problem:
             yield RowError(line, problem)
             continue
+        assert obj is not None  # iter_json_objects gives an object whenever it gives no problem
         values, unknown = split_keys(obj, KEYS)
         if unknown:
             yield RowError(line, unknown)

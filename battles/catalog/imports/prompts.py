@@ -140,6 +140,7 @@ def clean_prompt(line: int, values: dict, *, max_chars: int, category_default: s
         problems.append(problem)
     if problems:
         return RowError(line, "; ".join(problems))
+    assert text is not None  # clean_text gave a problem otherwise
     return PromptRow(line=line, text=text, category=category, tags=tags, external_id=external_id)
 
 
@@ -173,6 +174,7 @@ def _jsonl_rows(lines, *, max_chars: int, category_default: str):
         if problem:
             yield RowError(line, problem)
             continue
+        assert obj is not None  # iter_json_objects gives an object whenever it gives no problem
         values, unknown = split_keys(obj, COLUMNS)
         if "text" not in values:
             yield RowError(line, "missing key 'text'" + (f" (found: {quoted(obj)})" if obj else ""))

@@ -159,7 +159,7 @@ def _current_versions(llms: Iterable[LLM]) -> dict[int, int]:
 
 
 def _note_unknown_models(names: set[str], report: ImportReport) -> None:
-    known = set()
+    known: set[str] = set()
     for chunk in _chunks(sorted(names)):
         known.update(LLM.objects.filter(name__in=chunk).values_list("name", flat=True))
     unknown = sorted(names - known)
@@ -286,7 +286,8 @@ def import_generations(*, source: BinaryIO, pool_name: str | None = None, valid_
     if dry_run or (not report.ok and not valid_only) or not new:
         return report
     with transaction.atomic():
-        prompt_ids = _create_prompts(new, pool_name) if new_prompts else {}
+        # A prompt is only ever new when a pool was named (see _resolve_prompt).
+        prompt_ids = _create_prompts(new, pool_name) if new_prompts and pool_name else {}
         names = sorted({row.model for row, _ in new})
         for name in names:
             if name not in llms:

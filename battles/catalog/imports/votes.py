@@ -111,4 +111,5 @@ def parse_votes(stream: BinaryIO, *, max_bytes: int) -> Iterator[VoteRow | RowEr
         if problems:
             yield RowError(record.line, "; ".join(problems))
             continue
+        assert outcome is not None  # an unknown winner is a problem above
         yield VoteRow(record.line, model_a, model_b, outcome, timestamp)

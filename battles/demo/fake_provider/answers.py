@@ -85,7 +85,7 @@ class AnswerBook:
                     continue
                 try:
                     row = json.loads(line)
-                except ValueError as exc:
+                except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
                 if not isinstance(row, dict):
                     raise ValueError(f"{path}:{number}: expected a JSON object")

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from amqp.exceptions import ChannelError
 
 from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
 from tests.support.private_redis import PrivateRedis, private_redis  # noqa: F401  (fixture)
@@ -73,6 +75,26 @@ class WorkerProcess:
 
     def output(self) -> str:
         return self.log_path.read_text()
+
+    def idle(self) -> bool:
+        """True when no task waits in the worker's queue and the worker runs, holds or schedules none.
+
+        Asked over Celery's remote control, so a test can wait for "everything queued has run"
+        instead of sleeping and hoping.
+        """
+        from arena.celery import app
+
+        with app.connection_for_read() as conn:
+            try:
+                if conn.default_channel.queue_declare(self.queue, passive=True).message_count:
+                    return False
+            except ChannelError:
+                pass  # the Redis transport drops an emptied queue: nothing waits in it
+        inspect = app.control.inspect(destination=[f"test-{self.queue}@{socket.gethostname()}"], timeout=2.0)
+        for replies in (inspect.active(), inspect.reserved(), inspect.scheduled()):
+            if not replies or any(replies.values()):
+                return False  # no answer yet, or tasks in hand
+        return True
 
 
 @pytest.fixture

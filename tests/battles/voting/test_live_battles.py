@@ -145,7 +145,7 @@ def test_live_socket_refuses_other_users_and_other_origins(client, voter, live_l
     intruder = make_user("intruder")
     client.force_login(intruder)
     connected, code, _ = _first_frame(f"/ws/live/{battle.code}/", client)
-    assert not connected or code == 4403
+    assert (connected, code) == (False, 4403)
     client.force_login(voter)
     connected, _, _ = _first_frame(f"/ws/live/{battle.code}/", client, origin="http://evil.example")
     assert not connected

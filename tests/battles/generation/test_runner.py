@@ -2,6 +2,7 @@
 tests/pipeline)."""
 
 import asyncio
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -99,11 +100,13 @@ def test_finished_generations_are_skipped_without_a_call(provider):
 
 def test_database_calls_made_while_one_runs_go_together_in_the_next_call_in_order():
     seen = []
+    first_running, finish_first = threading.Event(), threading.Event()
 
     def many(items):
         seen.append(list(items))
         if "a" in items:
-            time.sleep(0.2)  # a slow first call: b and c arrive meanwhile
+            first_running.set()
+            finish_first.wait(10)  # a slow first call: b and c arrive meanwhile
         if "boom" in items:
             raise ValueError("bad batch")
         return [item.upper() for item in items]
@@ -112,8 +115,11 @@ def test_database_calls_made_while_one_runs_go_together_in_the_next_call_in_orde
         database = concurrency.Database()
         coalesced = concurrency.Coalescer(database, many)
         first = asyncio.ensure_future(coalesced("a"))
-        await asyncio.sleep(0.05)
-        rest = await asyncio.gather(coalesced("b"), coalesced("c"))
+        await asyncio.get_running_loop().run_in_executor(None, first_running.wait, 10)
+        later = [asyncio.ensure_future(coalesced("b")), asyncio.ensure_future(coalesced("c"))]
+        await asyncio.sleep(0)  # both are queued behind the running call
+        finish_first.set()
+        rest = await asyncio.gather(*later)
         failed = await asyncio.gather(coalesced("boom"), return_exceptions=True)
         return [await first, *rest], failed
 

@@ -69,7 +69,7 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
     ``online``: also replay the votes in order for Elo and TrueSkill (filtered boards; the
     default board reads the incrementally updated ``OnlineRating`` rows instead).
     """
-    from ratings.engine import VoteLog, VoteTable, fit_bradley_terry, online_elo, trueskill_ratings
+    from ratings.engine import VoteLog, VoteTable, fit_bradley_terry, online_elo, trueskill_ratings, with_robustness
 
     votes = counted_votes() if votes is None else votes
     counts = aggregated_counts(votes) if counts is None else counts
@@ -83,7 +83,7 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
     if counts:
         table = VoteTable.from_counts((labels[a], labels[b], outcome, n) for a, b, outcome, n in counts)
         board = fit_bradley_terry(table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES)
-        payload = board.to_dict()
+        payload = with_robustness(board)
         if board.covariance is not None and scope == DEFAULT_SCOPE:
             # Kept for the pairing policy (the active rule needs the joint uncertainty).
             payload["covariance_models"] = list(board.models)

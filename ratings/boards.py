@@ -1,6 +1,6 @@
 """Leaderboards for any vote filter, from one aggregated query, cached as snapshots.
 
-The default board is the background snapshot (``services.recompute_now``). A filtered
+The default board is the background snapshot (``tasks.recompute_now``). A filtered
 board is looked up by its canonical scope and its vote-set hash: the aggregated counts are
 read (one GROUP BY query), hashed, and a stored snapshot with that scope, hash and engine
 settings is reused; otherwise the board is fitted from those same counts and stored. The
@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max, Min, Sum
@@ -23,10 +24,20 @@ from django.utils import timezone
 
 from arena.db import stream
 from battles.models import Generation, LLMVersion, Vote
+from battles.selectors import generation_summary
 from ratings import analysis, services
+from ratings.engine import (
+    DEFAULT_STYLE_RIDGE,
+    STYLE_FEATURES,
+    VoteLog,
+    VoteTable,
+    fit_bradley_terry,
+    fit_style_controlled,
+    style_counts,
+)
 from ratings.filters import BoardFilter
 from ratings.models import GenerationStyle, RatingSnapshot
-from ratings.services import STYLE_SCOPE, STYLE_SUFFIX
+from ratings.scopes import STYLE_SCOPE, STYLE_SUFFIX
 
 STYLE_FIELDS = ("length", "headers", "bold", "list_items")  # the order of style_counts
 STYLE_BATCH = 2000
@@ -39,8 +50,6 @@ HISTORY_CACHE_SECONDS = 24 * 3600
 def generation_stats(version_ids) -> dict[int, dict]:
     """Latency and cost per LLM version (``battles.stats.generation_summary``, the one read
     path for these numbers), keyed by version id, in the names the board rows use."""
-    from battles.selectors import generation_summary
-
     version_ids = sorted(set(version_ids))
     if not version_ids:
         return {}
@@ -114,8 +123,6 @@ def fill_style_features(votes=None) -> int:
 
 def store_style_features(generation_ids) -> int:
     """Measure and store the style of these answers (those that have none yet); returns how many."""
-    from ratings.engine import style_counts
-
     ids = list(generation_ids)
     # Ids first, then texts in batches: nothing is written while a cursor is open.
     stored = 0
@@ -130,8 +137,6 @@ def store_style_features(generation_ids) -> int:
 
 
 def style_settings() -> dict:
-    from ratings.engine import DEFAULT_STYLE_RIDGE, STYLE_FEATURES
-
     return {
         **services.engine_settings(),
         "method": "bradley_terry_style_controlled",
@@ -183,10 +188,6 @@ def style_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
 
 
 def _fit_style(votes) -> tuple[dict, int, int]:
-    import numpy as np
-
-    from ratings.engine import VoteLog, fit_style_controlled
-
     columns = ["version_a_id", "version_b_id", "outcome"]
     columns += [f"battle__generation_{side}__style__{name}" for side in "ab" for name in STYLE_FIELDS]
     # No ORDER BY: the fit does not depend on the order, and sorting a million joined rows
@@ -366,8 +367,6 @@ def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
     [{"rating", "lower", "upper", "votes"} | None, ...]}}``. One query for the span, one
     aggregated query for the counts; the fits are cached by the counts' hash.
     """
-    from ratings.engine import VoteTable, fit_bradley_terry
-
     points = points or settings.ARENA_HISTORY_POINTS
     votes = flt.votes()
     span = votes.aggregate(first=Min("created_at"), last=Max("created_at"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from arena.db import stream
-from battles.models import LLM
+from battles.models import LLM, REASON_TAGS
 from ratings import analysis, boards
 from ratings.filters import BoardFilter
 
@@ -45,8 +45,6 @@ def _result(side: str, outcome: str) -> str:
 
 def reason_tally(votes, version_ids: set[int]) -> ReasonTally:
     """Count the reason tags of ``votes`` (already restricted to this model) by result."""
-    from battles.models import REASON_TAGS
-
     tally = ReasonTally()
     with_reasons = votes.exclude(Q(reasons_a=[]) & Q(reasons_b=[]))
     rows = with_reasons.values_list("version_a_id", "outcome", "reasons_a", "reasons_b")

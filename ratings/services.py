@@ -13,19 +13,23 @@ import time
 
 import trueskill
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections, transaction
 from django.db.models import Count, QuerySet
 
 from battles.models import LLMVersion, Vote
+from battles.signals import RatingEstimates
+from ratings.engine import (
+    VoteLog,
+    VoteTable,
+    elo_update,
+    fit_bradley_terry,
+    online_elo,
+    trueskill_ratings,
+    with_robustness,
+)
 from ratings.models import OnlineRating, RatingSnapshot
+from ratings.scopes import DEFAULT_SCOPE
 
-DEFAULT_SCOPE = "default"
-# Style-controlled boards are snapshots of their own: the vote filter's scope plus this suffix
-# (see ratings.boards.style_snapshot, which computes one on request when it is stale).
-STYLE_SUFFIX = "|style"
-STYLE_SCOPE = DEFAULT_SCOPE + STYLE_SUFFIX
-RECOMPUTE_PENDING_KEY = "ratings:recompute-pending"
 DEFAULT_DRAW_PROBABILITY = 0.3
 
 
@@ -69,8 +73,6 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
     ``online``: also replay the votes in order for Elo and TrueSkill (filtered boards; the
     default board reads the incrementally updated ``OnlineRating`` rows instead).
     """
-    from ratings.engine import VoteLog, VoteTable, fit_bradley_terry, online_elo, trueskill_ratings, with_robustness
-
     votes = counted_votes() if votes is None else votes
     counts = aggregated_counts(votes) if counts is None else counts
     version_ids = {a for a, _, _, _ in counts} | {b for _, b, _, _ in counts}
@@ -136,23 +138,6 @@ def latest_snapshot(scope: str = DEFAULT_SCOPE) -> RatingSnapshot | None:
     return RatingSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-pk").first()
 
 
-def schedule_recompute() -> bool:
-    """Queue one recomputation for a burst of votes; True if this call queued it."""
-    from ratings import tasks
-
-    delay = settings.ARENA_RATINGS_DEBOUNCE_SECONDS
-    # The key expires on its own, so a lost task cannot block recomputation for long.
-    if not cache.add(RECOMPUTE_PENDING_KEY, 1, timeout=max(60, int(delay * 10))):
-        return False
-    tasks.recompute_leaderboard.apply_async(countdown=delay)
-    return True
-
-
-def recompute_now() -> RatingSnapshot:
-    cache.delete(RECOMPUTE_PENDING_KEY)
-    return compute_snapshot()
-
-
 def _draw_probability() -> float:
     snapshot = latest_snapshot()
     if snapshot is None:
@@ -167,8 +152,6 @@ def _draw_probability() -> float:
 
 def apply_vote_to_online_ratings(*, vote: Vote) -> None:
     """Move Elo and TrueSkill for one counted vote."""
-    from ratings.engine import elo_update
-
     if vote.insider or vote.flagged:
         return
     env = trueskill.TrueSkill(draw_probability=_draw_probability())
@@ -222,8 +205,6 @@ def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
 
 def pairing_estimates():
     """The latest default board as the pairing policy needs it (by LLM version id)."""
-    from battles.signals import RatingEstimates
-
     snapshot = latest_snapshot()
     if snapshot is None:
         return None

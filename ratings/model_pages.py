@@ -87,7 +87,7 @@ def opponents(snapshot, labels: list[str]) -> list[dict]:
     table = boards.head_to_head(snapshot)
     if table is None:
         return []
-    ratings = {row["model"]: row["rating"] for row in snapshot.payload.get("rows", [])}
+    ratings = snapshot.data.ratings()
     index = {name: k for k, name in enumerate(table.models)}
     out = []
     for label in labels:
@@ -113,15 +113,14 @@ def model_page(llm: LLM, flt: BoardFilter) -> dict:
     version_ids = {v.pk for v in versions}
     labels = [v.label for v in versions]
     snapshot = boards.board_snapshot(flt)
-    stats = boards.generation_stats(version_ids | set((snapshot.payload.get("version_ids") or {}).values())
-                                    if snapshot else version_ids)
+    stats = boards.generation_stats(version_ids | set(snapshot.data.version_ids.values()) if snapshot else version_ids)
     rows = boards.board_rows(snapshot, stats=stats)
     own_rows = [row for row in rows if row["model"] in labels]
     n_models = len(rows)
 
     profile = []
     for category, category_snapshot in boards.category_boards(flt):
-        category_rows = category_snapshot.payload.get("rows", [])
+        category_rows = category_snapshot.data.rows
         for row in category_rows:
             if row["model"] in labels:
                 profile.append({**row, "category": category, "models": len(category_rows),

@@ -63,7 +63,7 @@ def leaderboard(request):
         "robustness": boards.robustness_of(snapshot),
         "interval_chart": mark_safe(charts.interval_chart(rows)),
         "style_chart": mark_safe(charts.interval_chart(
-            [r for r in style.payload.get("rows", [])], label="Style-controlled ratings with 95% intervals"
+            style.data.rows, label="Style-controlled ratings with 95% intervals"
         )) if style else "",
         "has_cost": any(r["cost_per_1000"] is not None for r in rows),
         "has_latency": any(r["latency_p50_ms"] is not None for r in rows),
@@ -91,7 +91,7 @@ def pairs(request):
     table = boards.head_to_head(snapshot)
     if table is not None:
         models = table.models
-        ratings = {row["model"]: row["rating"] for row in snapshot.payload["rows"]}
+        ratings = snapshot.data.ratings()
         predicted = analysis.predicted_matrix(models, ratings)
         most = max((max(row) for row in table.battles), default=0)
         percent = (lambda v: "" if v is None else f"{100 * v:.0f}%")
@@ -161,7 +161,7 @@ def decision(request):
 def quality(request):
     context = _page(request)
     snapshot = boards.board_snapshot(context["filter"])
-    totals = snapshot.payload.get("outcome_totals", {}) if snapshot else {}
+    totals = (snapshot.data.outcome_totals or {}) if snapshot else {}
     context.update({
         "snapshot": snapshot,
         "bias": analysis.position_bias(totals),

@@ -242,7 +242,7 @@ def arena_board(*, style_control: bool = False) -> ArenaBoard:
     """
     flt = BoardFilter()
     snapshot = boards.style_snapshot(flt) if style_control else boards.board_snapshot(flt)
-    rows = snapshot.payload.get("rows", []) if snapshot is not None else []
+    rows = snapshot.data.rows if snapshot is not None else []
     board = board_from_rows(rows, snapshot=snapshot, style_control=style_control)
     board.available = bool(rows)
     return board

@@ -260,3 +260,18 @@ def test_the_style_controlled_board_is_reproducible(three):
     assert again.pk != first.pk and again.vote_hash == first.vote_hash
     assert again.payload["rows"] == first.payload["rows"]
     assert again.payload["coefficients"] == first.payload["coefficients"]
+
+
+def test_the_board_page_shows_the_snapshots_warnings_and_style_details(client):
+    llms = make_llms("fancy", "plain", "middle")
+    texts = {"fancy": "# Title\n\n**bold**\n\n- one\n- two\n", "plain": "Just an answer.",
+             "middle": "## Heading\n\nSome words, **one bold**."}
+    # fancy wins every vote: the board cannot place it yet, and says so.
+    cast_votes(llms, [("fancy", "plain", "a", 6), ("fancy", "middle", "a", 6), ("middle", "plain", "a", 4),
+                      ("plain", "middle", "a", 3)], texts=texts)
+    import_votes(llms, [("fancy", "plain", "a", 2)])
+    client.force_login(make_user(role="eval_lead"))
+    page = client.get("/leaderboard/?style=1").content.decode()
+    assert "Note: the votes do not yet place 2 groups of models against each other" in page
+    assert "2 votes without stored answers (imported) are left out of the style-controlled fit." in page
+    assert "Style coefficients (log-odds per standard deviation): length " in page

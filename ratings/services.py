@@ -1,8 +1,10 @@
-"""Feeding the rating engine from the database, and keeping its results.
+"""The snapshot service: feeding the rating engine from the database, and keeping its results.
 
 The Bradley–Terry fit reads one aggregated query (counts per version pair
-and outcome), never every vote. Elo and TrueSkill move once per counted
-vote, in commit order.
+and outcome), never every vote, and is stored as a ``RatingSnapshot`` (its
+payload in the form ``ratings.snapshots`` defines). Elo and TrueSkill move
+once per counted vote, in commit order. Boards for a vote filter are built on
+this in ``ratings.boards``; the background recomputation is ``ratings.tasks``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,11 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
+from arena.files.flow import can_upload
+from ratings.api.auth import SHOWN_PREFIX, can_use_api, hash_token, new_raw_token, revoke
+from ratings.benchmarks import admin_views
 from ratings.benchmarks.parsing import RESERVED_BENCHMARKS
+from ratings.benchmarks.services import resolve_stored_scores
 from ratings.models import ApiToken, Benchmark, BenchmarkScore, ModelAlias
 
 
@@ -44,13 +48,9 @@ class BenchmarkAdmin(admin.ModelAdmin):
     change_list_template = "admin/ratings/benchmark/change_list.html"
 
     def get_urls(self):
-        from ratings.benchmarks import admin_views
-
         return admin_views.urls(self) + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
-        from arena.files.flow import can_upload
-
         extra_context = {**(extra_context or {}), "can_upload_scores": can_upload(request.user)}
         return super().changelist_view(request, extra_context=extra_context)
 
@@ -106,8 +106,6 @@ class ModelAliasAdmin(admin.ModelAdmin):
         self._resolve(request)
 
     def _resolve(self, request):
-        from ratings.benchmarks.services import resolve_stored_scores
-
         changed = resolve_stored_scores()
         if changed:
             self.message_user(request, f"{changed} benchmark score(s) now resolve differently.")
@@ -119,8 +117,6 @@ class ApiTokenForm(forms.ModelForm):
         fields = ["owner", "name"]
 
     def clean_owner(self):
-        from ratings.api.auth import can_use_api
-
         owner = self.cleaned_data["owner"]
         if not can_use_api(owner):
             raise forms.ValidationError("Only active eval leads and admins can use the API.")
@@ -149,8 +145,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return ("owner", "name", "prefix", "created_at", "last_used_at", "revoked_at")
 
     def save_model(self, request, obj, form, change):
-        from ratings.api.auth import SHOWN_PREFIX, hash_token, new_raw_token
-
         if change:
             return  # nothing about a token can be edited
         raw = new_raw_token()
@@ -170,7 +164,5 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens")
     def revoke_tokens(self, request, queryset):
-        from ratings.api.auth import revoke
-
         count = sum(revoke(token) for token in queryset.filter(revoked_at__isnull=True))
         self.message_user(request, f"Revoked {count} token(s).")

@@ -1,6 +1,6 @@
 """Leaderboards for any vote filter, from one aggregated query, cached as snapshots.
 
-The default board is the background snapshot (``services.recompute_now``). A filtered
+The default board is the background snapshot (``tasks.recompute_now``). A filtered
 board is looked up by its canonical scope and its vote-set hash: the aggregated counts are
 read (one GROUP BY query), hashed, and a stored snapshot with that scope, hash and engine
 settings is reused; otherwise the board is fitted from those same counts and stored. The
@@ -15,6 +15,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max, Min, Sum
@@ -23,10 +24,21 @@ from django.utils import timezone
 
 from arena.db import stream
 from battles.models import Generation, LLMVersion, Vote
+from battles.selectors import generation_summary
 from ratings import analysis, services
+from ratings.engine import (
+    DEFAULT_STYLE_RIDGE,
+    STYLE_FEATURES,
+    VoteLog,
+    VoteTable,
+    fit_bradley_terry,
+    fit_style_controlled,
+    style_counts,
+)
 from ratings.filters import BoardFilter
 from ratings.models import GenerationStyle, RatingSnapshot
-from ratings.services import STYLE_SCOPE, STYLE_SUFFIX
+from ratings.scopes import STYLE_SCOPE, STYLE_SUFFIX
+from ratings.snapshots import SnapshotPayload, style_payload
 
 STYLE_FIELDS = ("length", "headers", "bold", "list_items")  # the order of style_counts
 STYLE_BATCH = 2000
@@ -39,8 +51,6 @@ HISTORY_CACHE_SECONDS = 24 * 3600
 def generation_stats(version_ids) -> dict[int, dict]:
     """Latency and cost per LLM version (``battles.selectors.generation_summary``, the one read
     path for these numbers), keyed by version id, in the names the board rows use."""
-    from battles.selectors import generation_summary
-
     version_ids = sorted(set(version_ids))
     if not version_ids:
         return {}
@@ -61,8 +71,10 @@ def generation_stats(version_ids) -> dict[int, dict]:
 
 
 def _reusable(scope: str, digest: str, engine: dict, *, needs=("pairs",)) -> RatingSnapshot | None:
+    """The newest snapshot of this scope and vote set, if fitted with ``engine`` and holding the
+    parts ``needs`` names (fields of ``SnapshotPayload``; older snapshots may lack some)."""
     snapshot = RatingSnapshot.objects.filter(scope=scope, vote_hash=digest).order_by("-computed_at", "-pk").first()
-    if snapshot is None or snapshot.settings != engine or any(key not in snapshot.payload for key in needs):
+    if snapshot is None or snapshot.settings != engine or not snapshot.data.has(*needs):
         return None
     return snapshot
 
@@ -81,7 +93,7 @@ def board_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
     """The Bradley–Terry snapshot of ``flt``'s votes (see the module docstring)."""
     if flt.is_default:
         snapshot = services.latest_snapshot()
-        if snapshot is None or "pairs" not in snapshot.payload:
+        if snapshot is None or not snapshot.data.has("pairs"):
             # No background snapshot yet (or one from before head-to-head data was kept).
             snapshot = services.compute_snapshot()
         return snapshot
@@ -114,8 +126,6 @@ def fill_style_features(votes=None) -> int:
 
 def store_style_features(generation_ids) -> int:
     """Measure and store the style of these answers (those that have none yet); returns how many."""
-    from ratings.engine import style_counts
-
     ids = list(generation_ids)
     # Ids first, then texts in batches: nothing is written while a cursor is open.
     stored = 0
@@ -130,8 +140,6 @@ def store_style_features(generation_ids) -> int:
 
 
 def style_settings() -> dict:
-    from ratings.engine import DEFAULT_STYLE_RIDGE, STYLE_FEATURES
-
     return {
         **services.engine_settings(),
         "method": "bradley_terry_style_controlled",
@@ -171,10 +179,9 @@ def style_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
         return snapshot
     started = time.perf_counter()
     fill_style_features(votes)
-    payload, used, skipped = _fit_style(votes)
+    payload, used = _fit_style(votes)
     snapshot = RatingSnapshot.objects.create(
-        scope=scope, settings=engine, vote_count=used, vote_hash=digest,
-        payload={**payload, "votes_without_answers": skipped},
+        scope=scope, settings=engine, vote_count=used, vote_hash=digest, payload=payload.to_json(),
         duration_ms=int((time.perf_counter() - started) * 1000),
     )
     if scope != STYLE_SCOPE:
@@ -182,11 +189,8 @@ def style_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
     return snapshot
 
 
-def _fit_style(votes) -> tuple[dict, int, int]:
-    import numpy as np
-
-    from ratings.engine import VoteLog, fit_style_controlled
-
+def _fit_style(votes) -> tuple[SnapshotPayload, int]:
+    """The style-controlled board of ``votes`` and the number of votes it was fitted on."""
     columns = ["version_a_id", "version_b_id", "outcome"]
     columns += [f"battle__generation_{side}__style__{name}" for side in "ab" for name in STYLE_FIELDS]
     # No ORDER BY: the fit does not depend on the order, and sorting a million joined rows
@@ -207,13 +211,12 @@ def _fit_style(votes) -> tuple[dict, int, int]:
     ids = set(model_a) | set(model_b)
     labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
     if not outcome:
-        return {"rows": [], "coefficients": {}, "version_ids": {}}, 0, skipped
+        return style_payload(None, version_ids={}, votes_without_answers=skipped), 0
     log = VoteLog.from_votes([labels[a] for a in model_a], [labels[b] for b in model_b], outcome)
     board = fit_style_controlled(log, np.array(style_a, float), np.array(style_b, float),
                                  min_votes=settings.ARENA_MIN_VOTES)
-    payload = board.to_dict()
-    payload["version_ids"] = {label: pk for pk, label in labels.items()}
-    return payload, len(outcome), skipped
+    version_ids = {label: pk for pk, label in labels.items()}
+    return style_payload(board, version_ids=version_ids, votes_without_answers=skipped), len(outcome)
 
 
 # --- rows for the pages ------------------------------------------------------------------
@@ -226,10 +229,10 @@ def board_rows(snapshot: RatingSnapshot | None, *, style: RatingSnapshot | None 
     rows = services.leaderboard_rows(snapshot)
     if not rows:
         return []
-    version_ids = snapshot.payload.get("version_ids", {})
+    version_ids = snapshot.data.version_ids
     stats = generation_stats(version_ids.values()) if stats is None else stats
     codes = dict(LLMVersion.objects.filter(pk__in=version_ids.values()).values_list("pk", "llm__code"))
-    styled = {r["model"]: r for r in (style.payload.get("rows", []) if style else [])}
+    styled = {r["model"]: r for r in (style.data.rows if style else [])}
     out = []
     for row in rows:
         version_id = version_ids.get(row["model"])
@@ -257,7 +260,7 @@ def robustness_of(snapshot: RatingSnapshot | None) -> dict | None:
     """The engine's "votes to flip #1", with ``fragile`` set when first place is fragile."""
     if snapshot is None:
         return None
-    result = snapshot.payload.get("robustness")
+    result = snapshot.data.robustness
     if not result:
         return None
     share = result.get("share_of_votes")
@@ -267,10 +270,10 @@ def robustness_of(snapshot: RatingSnapshot | None) -> dict | None:
 
 
 def head_to_head(snapshot: RatingSnapshot | None) -> analysis.HeadToHead | None:
-    if snapshot is None or not snapshot.payload.get("pairs"):
+    if snapshot is None or not snapshot.data.pairs:
         return None
-    order = [row["model"] for row in snapshot.payload.get("rows", [])]
-    return analysis.head_to_head(snapshot.payload["models"], snapshot.payload["pairs"], order)
+    payload = snapshot.data
+    return analysis.head_to_head(payload.models, payload.pairs, [row["model"] for row in payload.rows])
 
 
 # --- per category -----------------------------------------------------------------------
@@ -307,7 +310,7 @@ def category_boards(flt: BoardFilter) -> list[tuple[str, RatingSnapshot]]:
         by_key.setdefault((snapshot.scope, snapshot.vote_hash), snapshot)
     for category, key in wanted.items():
         snapshot = by_key.get(key)
-        if snapshot is not None and snapshot.settings == engine and "online" in snapshot.payload:
+        if snapshot is not None and snapshot.settings == engine and snapshot.data.has("online"):
             found[category] = snapshot
         else:
             scoped = base.with_changes(category=category)
@@ -332,18 +335,18 @@ def decision(flt: BoardFilter) -> Decision:
     recommended model with its evidence; the same over all categories."""
     overall_snapshot = board_snapshot(flt.without_category())
     boards = category_boards(flt)
-    version_ids = set((overall_snapshot.payload.get("version_ids") or {}).values()) if overall_snapshot else set()
+    version_ids = set(overall_snapshot.data.version_ids.values()) if overall_snapshot else set()
     for _, snapshot in boards:
-        version_ids |= set(snapshot.payload.get("version_ids", {}).values())
+        version_ids |= set(snapshot.data.version_ids.values())
     stats = generation_stats(version_ids)
     codes = dict(LLMVersion.objects.filter(pk__in=version_ids).values_list("pk", "llm__code"))
     min_votes = settings.ARENA_MIN_VOTES
 
     def rows_of(snapshot):
-        ids = snapshot.payload.get("version_ids", {})
+        ids = snapshot.data.version_ids
         return [{**row, **empty_stats(), **stats.get(ids.get(row["model"]), {}),
                  "llm_code": codes.get(ids.get(row["model"]))}
-                for row in snapshot.payload.get("rows", [])]
+                for row in snapshot.data.rows]
 
     overall = None
     if overall_snapshot is not None:
@@ -366,8 +369,6 @@ def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
     [{"rating", "lower", "upper", "votes"} | None, ...]}}``. One query for the span, one
     aggregated query for the counts; the fits are cached by the counts' hash.
     """
-    from ratings.engine import VoteTable, fit_bradley_terry
-
     points = points or settings.ARENA_HISTORY_POINTS
     votes = flt.votes()
     span = votes.aggregate(first=Min("created_at"), last=Max("created_at"))

@@ -16,7 +16,7 @@ import json
 import math
 import sys
 
-from ratings.engine import fit_bradley_terry, read_votes_csv
+from ratings.engine import fit_bradley_terry, read_votes_csv, with_robustness
 from ratings.engine.csvio import VotesFileError
 from ratings.engine.simulate import POLICIES as ENGINE_POLICIES
 from ratings.engine.simulate import oracle_policy, random_strengths, run_policy_simulation
@@ -145,7 +145,7 @@ def _leaderboard(args) -> int:
                               anchor=args.anchor)
     out = sys.stdout
     if args.format == "json":
-        json.dump(board.to_dict(), out, indent=2)
+        json.dump(with_robustness(board), out, indent=2)
         out.write("\n")
     else:
         writer = csv.writer(out, lineterminator="\n")

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from arena.roles import ADMIN, ALL_ROLES, EVAL_LEAD
 from battles.models import Vote
-from ratings.services import DEFAULT_SCOPE
+from ratings.scopes import DEFAULT_SCOPE
 
 MAX_CATEGORY_CHARS = 50
 TRUE_VALUES = ("1", "on", "true", "yes")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from arena.db import stream
-from battles.models import LLM
+from battles.models import LLM, REASON_TAGS
 from ratings import analysis, boards
 from ratings.filters import BoardFilter
 
@@ -45,8 +45,6 @@ def _result(side: str, outcome: str) -> str:
 
 def reason_tally(votes, version_ids: set[int]) -> ReasonTally:
     """Count the reason tags of ``votes`` (already restricted to this model) by result."""
-    from battles.models import REASON_TAGS
-
     tally = ReasonTally()
     with_reasons = votes.exclude(Q(reasons_a=[]) & Q(reasons_b=[]))
     rows = with_reasons.values_list("version_a_id", "outcome", "reasons_a", "reasons_b")
@@ -89,7 +87,7 @@ def opponents(snapshot, labels: list[str]) -> list[dict]:
     table = boards.head_to_head(snapshot)
     if table is None:
         return []
-    ratings = {row["model"]: row["rating"] for row in snapshot.payload.get("rows", [])}
+    ratings = snapshot.data.ratings()
     index = {name: k for k, name in enumerate(table.models)}
     out = []
     for label in labels:
@@ -115,15 +113,14 @@ def model_page(llm: LLM, flt: BoardFilter) -> dict:
     version_ids = {v.pk for v in versions}
     labels = [v.label for v in versions]
     snapshot = boards.board_snapshot(flt)
-    stats = boards.generation_stats(version_ids | set((snapshot.payload.get("version_ids") or {}).values())
-                                    if snapshot else version_ids)
+    stats = boards.generation_stats(version_ids | set(snapshot.data.version_ids.values()) if snapshot else version_ids)
     rows = boards.board_rows(snapshot, stats=stats)
     own_rows = [row for row in rows if row["model"] in labels]
     n_models = len(rows)
 
     profile = []
     for category, category_snapshot in boards.category_boards(flt):
-        category_rows = category_snapshot.payload.get("rows", [])
+        category_rows = category_snapshot.data.rows
         for row in category_rows:
             if row["model"] in labels:
                 profile.append({**row, "category": category, "models": len(category_rows),

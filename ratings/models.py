@@ -1,4 +1,5 @@
 import uuid
+from functools import cached_property
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -6,6 +7,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from battles.models import LLM, Generation, LLMVersion
+from ratings.snapshots import SnapshotPayload
 
 
 class OnlineRating(models.Model):
@@ -38,6 +40,11 @@ class RatingSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.scope} @ {self.computed_at:%Y-%m-%d %H:%M} ({self.vote_count} votes)"
+
+    @cached_property
+    def data(self) -> SnapshotPayload:
+        """The payload, read (``ratings.snapshots``): every reader goes through this."""
+        return SnapshotPayload.from_json(self.payload)
 
 
 class VoterCheck(models.Model):

@@ -11,6 +11,7 @@ from arena.db import stream
 from battles.models import Battle, Vote
 from ratings.engine.outliers import sequential_outlier_test
 from ratings.models import VoterCheck
+from ratings.signals import votes_reflagged
 
 OUTLIER_FLAG = "outlier_voter"
 
@@ -50,9 +51,7 @@ def detect_outlier_voters(*, alpha: float | None = None) -> list[VoterCheck]:
                 vote.save(update_fields=["flags", "flagged"])
                 changed += 1
     if changed:
-        from ratings.services import schedule_recompute
-
-        transaction.on_commit(schedule_recompute)
+        transaction.on_commit(lambda: votes_reflagged.send(sender=Vote, count=changed))
     return list(VoterCheck.objects.filter(flagged=True).select_related("voter"))
 
 

@@ -1,6 +1,8 @@
 import logging
 
-from ratings import services
+from django.db import transaction
+
+from ratings import boards, services, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -13,7 +15,7 @@ def on_vote_recorded(sender, vote, **kwargs):
         # The vote is stored; a failed rating update must not fail the voter's request.
         logger.exception("online rating update failed for vote %s", vote.pk)
     try:
-        services.schedule_recompute()
+        tasks.schedule_recompute()
     except Exception:
         logger.exception("could not schedule a leaderboard recomputation")
 
@@ -21,15 +23,17 @@ def on_vote_recorded(sender, vote, **kwargs):
 def on_votes_imported(sender, count, **kwargs):
     """Imported historical votes change the Bradley–Terry boards (not the online ratings)."""
     if count:
-        services.schedule_recompute()
+        tasks.schedule_recompute()
+
+
+def on_votes_reflagged(sender, count, **kwargs):
+    """Votes flagged or unflagged by the outlier check leave or rejoin the boards."""
+    if count:
+        tasks.schedule_recompute()
 
 
 def on_answers_stored(sender, generation_ids, **kwargs):
     """Measure the style of new answers now, in the worker, not at the first style-controlled fit."""
-    from django.db import transaction
-
-    from ratings import boards
-
     try:
         with transaction.atomic():  # a savepoint if the caller is in a transaction: its work stays intact
             boards.store_style_features(generation_ids)

@@ -1,8 +1,10 @@
-"""Feeding the rating engine from the database, and keeping its results.
+"""The snapshot service: feeding the rating engine from the database, and keeping its results.
 
 The Bradley–Terry fit reads one aggregated query (counts per version pair
-and outcome), never every vote. Elo and TrueSkill move once per counted
-vote, in commit order.
+and outcome), never every vote, and is stored as a ``RatingSnapshot`` (its
+payload in the form ``ratings.snapshots`` defines). Elo and TrueSkill move
+once per counted vote, in commit order. Boards for a vote filter are built on
+this in ``ratings.boards``; the background recomputation is ``ratings.tasks``.
 """
 
 from __future__ import annotations
@@ -13,19 +15,23 @@ import time
 
 import trueskill
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connections, transaction
 from django.db.models import Count, QuerySet
 
 from battles.models import LLMVersion, Vote
+from battles.signals import RatingEstimates
+from ratings.engine import (
+    VoteLog,
+    VoteTable,
+    elo_update,
+    fit_bradley_terry,
+    online_elo,
+    trueskill_ratings,
+)
 from ratings.models import OnlineRating, RatingSnapshot
+from ratings.scopes import DEFAULT_SCOPE
+from ratings.snapshots import board_payload, empty_board_payload
 
-DEFAULT_SCOPE = "default"
-# Style-controlled boards are snapshots of their own: the vote filter's scope plus this suffix
-# (see ratings.boards.style_snapshot, which computes one on request when it is stale).
-STYLE_SUFFIX = "|style"
-STYLE_SCOPE = DEFAULT_SCOPE + STYLE_SUFFIX
-RECOMPUTE_PENDING_KEY = "ratings:recompute-pending"
 DEFAULT_DRAW_PROBABILITY = 0.3
 
 
@@ -69,8 +75,6 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
     ``online``: also replay the votes in order for Elo and TrueSkill (filtered boards; the
     default board reads the incrementally updated ``OnlineRating`` rows instead).
     """
-    from ratings.engine import VoteLog, VoteTable, fit_bradley_terry, online_elo, trueskill_ratings
-
     votes = counted_votes() if votes is None else votes
     counts = aggregated_counts(votes) if counts is None else counts
     version_ids = {a for a, _, _, _ in counts} | {b for _, b, _, _ in counts}
@@ -83,81 +87,56 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
     if counts:
         table = VoteTable.from_counts((labels[a], labels[b], outcome, n) for a, b, outcome, n in counts)
         board = fit_bradley_terry(table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES)
-        payload = board.to_dict()
-        if board.covariance is not None and scope == DEFAULT_SCOPE:
-            # Kept for the pairing policy (the active rule needs the joint uncertainty).
-            payload["covariance_models"] = list(board.models)
-            payload["covariance"] = [[round(float(x), 4) for x in row] for row in board.covariance]
-        # Per unordered pair (indices into "models"): wins of each side, ties, both bad;
-        # the head-to-head tables are read from here, not from the votes again.
-        pairs = table.pair_counts()
-        payload["models"] = list(table.models)
-        payload["pairs"] = [
-            [int(x) for x in cell]
-            for cell in zip(pairs.i, pairs.j, pairs.wins_i, pairs.wins_j, pairs.ties, pairs.both_bad)
-        ]
+        payload = board_payload(board, table, covariance=scope == DEFAULT_SCOPE)
     else:
-        payload = {"rows": [], "models": [], "pairs": []}
+        payload = empty_board_payload()
     if online:
-        payload["online"] = {}
-    if online and counts:
-        ordered = votes.order_by("created_at", "id").values_list("version_a_id", "version_b_id", "outcome")
-        model_a, model_b, outcome = [], [], []
-        # A plain cursor, not a server-side one (.iterator() or arena.db.stream): Postgres plans a
-        # cursor for a fast first row (index walk, no parallel workers), which took 12–14 s at 1M votes
-        # against 2 s here. Three small columns per vote: the whole result fits in memory comfortably.
-        sql, params = ordered.query.sql_with_params()
-        with connections[ordered.db].cursor() as cursor:
-            cursor.execute(sql, params)
-            while rows := cursor.fetchmany(50_000):
-                for a, b, o in rows:
-                    model_a.append(labels[a])
-                    model_b.append(labels[b])
-                    outcome.append(o)
-        log = VoteLog.from_votes(model_a, model_b, outcome)
-        elo = online_elo(log, k=settings.ARENA_ELO_K)
-        skill = trueskill_ratings(log)
-        payload["online"] = {
-            label: {"elo": elo[label], "trueskill_mu": skill[label][0], "trueskill_sigma": skill[label][1]}
-            for label in elo
-        }
+        payload.online = replayed_online_ratings(votes, labels) if counts else {}
     outcomes = {o: 0 for o in Vote.Outcome.values}
     for *_, outcome, n in counts:
         outcomes[outcome] += n
-    payload["outcome_totals"] = outcomes
-    payload["version_ids"] = {label: pk for pk, label in labels.items()}
+    payload.outcome_totals = outcomes
+    payload.version_ids = {label: pk for pk, label in labels.items()}
     return RatingSnapshot.objects.create(
         scope=scope, settings=engine, vote_count=total, vote_hash=vote_set_hash(counts),
-        payload=payload, duration_ms=int((time.perf_counter() - started) * 1000),
+        payload=payload.to_json(), duration_ms=int((time.perf_counter() - started) * 1000),
     )
+
+
+def replayed_online_ratings(votes: QuerySet, labels: dict[int, str]) -> dict[str, dict]:
+    """Elo and TrueSkill replayed over ``votes`` in commit order, by version label (``labels``:
+    version pk -> label, for every version of the votes)."""
+    ordered = votes.order_by("created_at", "id").values_list("version_a_id", "version_b_id", "outcome")
+    model_a, model_b, outcome = [], [], []
+    # A plain cursor, not a server-side one (.iterator() or arena.db.stream): Postgres plans a
+    # cursor for a fast first row (index walk, no parallel workers), which took 12–14 s at 1M votes
+    # against 2 s here. Three small columns per vote: the whole result fits in memory comfortably.
+    sql, params = ordered.query.sql_with_params()
+    with connections[ordered.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(50_000):
+            for a, b, o in rows:
+                model_a.append(labels[a])
+                model_b.append(labels[b])
+                outcome.append(o)
+    log = VoteLog.from_votes(model_a, model_b, outcome)
+    elo = online_elo(log, k=settings.ARENA_ELO_K)
+    skill = trueskill_ratings(log)
+    return {
+        label: {"elo": elo[label], "trueskill_mu": skill[label][0], "trueskill_sigma": skill[label][1]}
+        for label in elo
+    }
 
 
 def latest_snapshot(scope: str = DEFAULT_SCOPE) -> RatingSnapshot | None:
     return RatingSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-pk").first()
 
 
-def schedule_recompute() -> bool:
-    """Queue one recomputation for a burst of votes; True if this call queued it."""
-    from ratings import tasks
-
-    delay = settings.ARENA_RATINGS_DEBOUNCE_SECONDS
-    # The key expires on its own, so a lost task cannot block recomputation for long.
-    if not cache.add(RECOMPUTE_PENDING_KEY, 1, timeout=max(60, int(delay * 10))):
-        return False
-    tasks.recompute_leaderboard.apply_async(countdown=delay)
-    return True
-
-
-def recompute_now() -> RatingSnapshot:
-    cache.delete(RECOMPUTE_PENDING_KEY)
-    return compute_snapshot()
-
-
 def _draw_probability() -> float:
     snapshot = latest_snapshot()
     if snapshot is None:
         return DEFAULT_DRAW_PROBABILITY
-    totals = snapshot.payload.get("outcome_totals") or {}
+    totals = snapshot.data.outcome_totals or {}
     count = sum(totals.values())
     if count < 20:
         return DEFAULT_DRAW_PROBABILITY
@@ -167,8 +146,6 @@ def _draw_probability() -> float:
 
 def apply_vote_to_online_ratings(*, vote: Vote) -> None:
     """Move Elo and TrueSkill for one counted vote."""
-    from ratings.engine import elo_update
-
     if vote.insider or vote.flagged:
         return
     env = trueskill.TrueSkill(draw_probability=_draw_probability())
@@ -202,14 +179,15 @@ def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
     """
     if snapshot is None:
         return []
-    version_ids = snapshot.payload.get("version_ids", {})
-    if "online" in snapshot.payload:
-        replayed = snapshot.payload["online"]
+    payload = snapshot.data
+    version_ids = payload.version_ids
+    if payload.online is not None:
+        replayed = payload.online
         return [{**row, "elo": None, "trueskill_mu": None, "trueskill_sigma": None, **replayed.get(row["model"], {})}
-                for row in snapshot.payload.get("rows", [])]
+                for row in payload.rows]
     online = {r.llm_version_id: r for r in OnlineRating.objects.filter(llm_version_id__in=version_ids.values())}
     rows = []
-    for row in snapshot.payload.get("rows", []):
+    for row in payload.rows:
         extra = online.get(version_ids.get(row["model"]))
         rows.append({
             **row,
@@ -222,18 +200,16 @@ def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
 
 def pairing_estimates():
     """The latest default board as the pairing policy needs it (by LLM version id)."""
-    from battles.signals import RatingEstimates
-
     snapshot = latest_snapshot()
     if snapshot is None:
         return None
-    payload = snapshot.payload
-    ids = payload.get("version_ids", {})
-    ratings = {ids[r["model"]]: r["rating"] for r in payload.get("rows", []) if r["model"] in ids}
-    votes = {ids[r["model"]]: r["votes"] for r in payload.get("rows", []) if r["model"] in ids}
+    payload = snapshot.data
+    ids = payload.version_ids
+    ratings = {ids[r["model"]]: r["rating"] for r in payload.rows if r["model"] in ids}
+    votes = {ids[r["model"]]: r["votes"] for r in payload.rows if r["model"] in ids}
     covariance = {}
-    order = [ids.get(name) for name in payload.get("covariance_models", [])]
-    for i, row in enumerate(payload.get("covariance") or []):
+    order = [ids.get(name) for name in payload.covariance_models or []]
+    for i, row in enumerate(payload.covariance or []):
         for j, value in enumerate(row):
             if order[i] is not None and order[j] is not None:
                 covariance[(order[i], order[j])] = value

@@ -4,19 +4,18 @@ Every page reads the same filter from the query string (see ``ratings.filters``)
 shows the snapshot it was computed from: vote count, vote-set hash, engine settings, time.
 """
 
-from functools import wraps
-
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_GET
 
-from arena.roles import ALL_ROLES, can_see_leaderboard
+from arena.roles import ALL_ROLES
 from battles.models import LLM, Prompt, PromptPool
 from ratings import analysis, boards, charts
+from ratings.access import insiders_only
+from ratings.benchmarks.services import model_benchmark_ranks
 from ratings.filters import BoardFilter
+from ratings.model_pages import model_page as build_model_page
+from ratings.quality import integrity_summary
 
 TABS = (
     ("ratings:leaderboard", "Board"),
@@ -26,20 +25,6 @@ TABS = (
     ("ratings:decision", "Decision"),
     ("ratings:quality", "Data quality"),
 )
-
-
-def insiders_only(view):
-    """GET only, signed in, eval lead or admin; everyone else gets 403."""
-
-    @require_GET
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not can_see_leaderboard(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _page(request, *, style_toggle: bool = False) -> dict:
@@ -78,7 +63,7 @@ def leaderboard(request):
         "robustness": boards.robustness_of(snapshot),
         "interval_chart": mark_safe(charts.interval_chart(rows)),
         "style_chart": mark_safe(charts.interval_chart(
-            [r for r in style.payload.get("rows", [])], label="Style-controlled ratings with 95% intervals"
+            style.data.rows, label="Style-controlled ratings with 95% intervals"
         )) if style else "",
         "has_cost": any(r["cost_per_1000"] is not None for r in rows),
         "has_latency": any(r["latency_p50_ms"] is not None for r in rows),
@@ -106,7 +91,7 @@ def pairs(request):
     table = boards.head_to_head(snapshot)
     if table is not None:
         models = table.models
-        ratings = {row["model"]: row["rating"] for row in snapshot.payload["rows"]}
+        ratings = snapshot.data.ratings()
         predicted = analysis.predicted_matrix(models, ratings)
         most = max((max(row) for row in table.battles), default=0)
         percent = (lambda v: "" if v is None else f"{100 * v:.0f}%")
@@ -174,11 +159,9 @@ def decision(request):
 
 @insiders_only
 def quality(request):
-    from ratings.quality import integrity_summary
-
     context = _page(request)
     snapshot = boards.board_snapshot(context["filter"])
-    totals = snapshot.payload.get("outcome_totals", {}) if snapshot else {}
+    totals = (snapshot.data.outcome_totals or {}) if snapshot else {}
     context.update({
         "snapshot": snapshot,
         "bias": analysis.position_bias(totals),
@@ -190,18 +173,14 @@ def quality(request):
 
 @insiders_only
 def model_page(request, code):
-    from ratings.model_pages import model_page as build
-
     llm = get_object_or_404(LLM, code=code)
     context = _page(request)
-    data = build(llm, context["filter"])
+    data = build_model_page(llm, context["filter"])
     history = data["history"]
     context.update(data)
     context["history_chart"] = mark_safe(charts.line_chart(history["labels"], history["series"], bands=True))
     # SLOT benchmark_ranks: the benchmark comparison puts this model's benchmark ranks against
     # its arena rank here (see templates/ratings/model.html); nothing is shown while it is absent.
-    from ratings.benchmarks.services import model_benchmark_ranks
-
     context["benchmark_ranks"] = model_benchmark_ranks(llm)
     context["vibes_gap_threshold"] = settings.ARENA_VIBES_GAP_THRESHOLD
     return render(request, "ratings/model.html", context)
@@ -209,6 +188,4 @@ def model_page(request, code):
 
 @insiders_only
 def integrity(request):
-    from ratings.quality import integrity_summary
-
     return render(request, "ratings/integrity.html", integrity_summary())

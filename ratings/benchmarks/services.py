@@ -22,6 +22,7 @@ from django.db import transaction
 from arena.files.report import ImportReport, read_rows
 from arena.files.uploads import upload_limit
 from battles.models import LLM, LLMVersion
+from ratings import boards
 from ratings.benchmarks.parsing import ScoreRow, parse_scores
 from ratings.engine.benchmarks import (
     ArenaEntry,
@@ -31,6 +32,7 @@ from ratings.engine.benchmarks import (
     compare_benchmark,
     composite_scores,
 )
+from ratings.filters import BoardFilter
 from ratings.models import Benchmark, BenchmarkScore, ModelAlias, RatingSnapshot
 
 COMPOSITE = "composite"
@@ -238,12 +240,9 @@ def arena_board(*, style_control: bool = False) -> ArenaBoard:
 
     Uses the leaderboard's snapshots (``ratings.boards``), which are computed when missing.
     """
-    from ratings import boards
-    from ratings.filters import BoardFilter
-
     flt = BoardFilter()
     snapshot = boards.style_snapshot(flt) if style_control else boards.board_snapshot(flt)
-    rows = snapshot.payload.get("rows", []) if snapshot is not None else []
+    rows = snapshot.data.rows if snapshot is not None else []
     board = board_from_rows(rows, snapshot=snapshot, style_control=style_control)
     board.available = bool(rows)
     return board

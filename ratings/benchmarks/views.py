@@ -7,10 +7,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from arena.roles import ADMIN, roles_of
+from ratings.access import insiders_only
 from ratings.benchmarks import services
 from ratings.benchmarks.charts import slope_chart
 from ratings.models import Benchmark
-from ratings.views import insiders_only
 
 
 def _context(request, report, **extra) -> dict:

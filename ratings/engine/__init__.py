@@ -13,7 +13,8 @@ from .bt import (
 from .csvio import VotesFileError, read_votes_csv
 from .data import OUTCOMES, VoteLog, VoteTable
 from .elo import elo_update, online_elo
-from .ranks import interval_ranks, plain_order
+from .ranks import interval_ranks, kendall_tau, plain_order
+from .robustness import board_robustness, with_robustness
 from .simulate import (
     POLICIES,
     PolicyState,
@@ -42,6 +43,8 @@ __all__ = [
     "RatingRow",
     "INITIAL_RATING",
     "RATING_PER_LOGIT",
+    "board_robustness",
+    "with_robustness",
     "online_elo",
     "elo_update",
     "trueskill_ratings",
@@ -61,6 +64,7 @@ __all__ = [
     "POLICIES",
     "interval_ranks",
     "plain_order",
+    "kendall_tau",
     "read_votes_csv",
     "VotesFileError",
 ]

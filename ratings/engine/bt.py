@@ -24,6 +24,7 @@ from statistics import NormalDist
 import numpy as np
 import scipy.linalg
 import scipy.sparse
+from scipy.optimize import minimize
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
@@ -46,7 +47,7 @@ _TOL = 1e-9
 # 1e-7 logit units is 2e-5 rating points: far below what bootstrap quantiles can resolve.
 _BOOTSTRAP_TOL = 1e-7
 # Dense Newton up to this many models; above, L-BFGS (one dense m x m solve costs m^3).
-_DENSE_LIMIT = 2000
+DENSE_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def newton_fit(m, i, j, nw, sw, lam, beta0=None, *, tol=_TOL, max_iter=200) -> n
 
     ``nw`` are the (weighted) vote counts per pair and ``sw`` the (weighted) scores of i.
     """
-    if m > _DENSE_LIMIT:
+    if m > DENSE_LIMIT:
         return _lbfgs_fit(m, i, j, nw, sw, lam, beta0)
     beta = np.zeros(m) if beta0 is None else np.array(beta0, dtype=float)
     f = _objective(beta, i, j, nw, sw, lam)
@@ -148,8 +149,6 @@ def newton_fit(m, i, j, nw, sw, lam, beta0=None, *, tol=_TOL, max_iter=200) -> n
 
 
 def _lbfgs_fit(m, i, j, nw, sw, lam, beta0=None):
-    from scipy.optimize import minimize
-
     def fun(beta):
         delta = beta[i] - beta[j]
         p = expit(delta)
@@ -319,7 +318,8 @@ class Leaderboard:
 
     ``covariance`` (sandwich, rating points², in ``models`` order, relative to the anchor when
     one is given) and ``bootstrap_ratings`` (rounds x models, rating points) are kept for
-    callers that need more than the intervals.
+    callers that need more than the intervals; ``beta`` and ``pairs`` (the fit's sufficient
+    statistics) for refits such as ``robustness.board_robustness``.
     """
 
     rows: list[RatingRow]
@@ -330,23 +330,15 @@ class Leaderboard:
     covariance: np.ndarray | None = field(default=None, repr=False)
     bootstrap_ratings: np.ndarray | None = field(default=None, repr=False)
     beta: np.ndarray | None = field(default=None, repr=False)
-    _pairs: PairData | None = field(default=None, repr=False)
+    pairs: PairData | None = field(default=None, repr=False)
 
     @property
     def by_model(self) -> dict[str, RatingRow]:
         return {row.model: row for row in self.rows}
 
-    @cached_property
-    def robustness(self) -> dict | None:
-        """How many votes would have to be dropped to change which model is first."""
-        from .robustness import votes_to_flip_first
-
-        if self._pairs is None or len(self.rows) < 2:
-            return None
-        return votes_to_flip_first(self._pairs, self.models, beta=self.beta)
-
-    def to_dict(self, *, robustness: bool = True) -> dict:
-        out = {
+    def to_dict(self) -> dict:
+        """The board as JSON-ready data; ``robustness.with_robustness`` adds "votes to flip #1"."""
+        return {
             "method": "bradley_terry",
             "settings": dict(self.settings),
             "n_votes": self.n_votes,
@@ -354,9 +346,6 @@ class Leaderboard:
             "rows": [asdict(row) for row in self.rows],
             "warnings": list(self.warnings),
         }
-        if robustness:
-            out["robustness"] = self.robustness
-        return out
 
 
 def _parse_anchor(anchor, models):

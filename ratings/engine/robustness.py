@@ -9,6 +9,10 @@ and the step repeated from the new fit until another model is actually first. Th
 trimmed by bisection on refits. The count is verified by an exact refit, so it is an upper
 bound on the true minimum (which is a combinatorial problem); the challengers tried are the
 next few models by rating and the smallest count is reported.
+
+The refits make this a step after the fit, not part of it: ``board_robustness`` takes a fitted
+``Leaderboard``, and ``with_robustness`` is the board's JSON with the result added (what the CLI
+prints and what a snapshot stores).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import numpy as np
 import scipy.linalg
 from scipy.special import expit
 
-from .bt import PairData, fit_pairs, hessian
+from .bt import Leaderboard, PairData, fit_pairs, hessian
 
 METHOD = "greedy influence removal, verified by refitting (an upper bound on the minimum)"
 
@@ -118,3 +122,16 @@ def votes_to_flip_first(data: PairData, models: tuple[str, ...], *, beta: np.nda
         "share_of_votes": (best[0] / total) if best and total else None,
         "dropped": dropped,
     }
+
+
+def board_robustness(board: Leaderboard) -> dict | None:
+    """How many votes would have to be dropped to change which model is first (None for a
+    board with fewer than two models or without its pair data)."""
+    if board.pairs is None or len(board.rows) < 2:
+        return None
+    return votes_to_flip_first(board.pairs, board.models, beta=board.beta)
+
+
+def with_robustness(board: Leaderboard) -> dict:
+    """``board.to_dict()`` plus ``"robustness"`` (``board_robustness``), the last key."""
+    return {**board.to_dict(), "robustness": board_robustness(board)}

@@ -18,6 +18,9 @@ from scipy.special import expit
 
 from .bt import INITIAL_RATING, RATING_PER_LOGIT, PairData, fit_pairs, hessian, sandwich_covariance
 from .data import A_WINS, B_WINS, BOTH_BAD, TIE, VoteLog, VoteTable
+from .design import minimax_design
+from .ranks import kendall_tau
+from .style import style_matrix
 
 
 def _strength_arrays(strengths) -> tuple[tuple[str, ...], np.ndarray]:
@@ -101,8 +104,6 @@ def simulate_style_votes(strengths, n_votes: int, coefficients, *, style_means=N
     (a − b)/(a + b) features exactly as :func:`ratings.engine.style.style_matrix` computes
     them, and γ = ``coefficients``.
     """
-    from .style import style_matrix
-
     names, values = _strength_arrays(strengths)
     rng = _rng(seed)
     m = len(names)
@@ -163,8 +164,6 @@ def oracle_policy(strengths, tie_rate: float = 0.3) -> PairingPolicy:
     uniform and active sampling are measured at the same strengths. ``tie_rate``
     must be the simulation's, so that it plans with the same tie propensity.
     """
-    from .design import minimax_design
-
     _, values = _strength_arrays(strengths)
     beta = values / RATING_PER_LOGIT
     iu = np.triu_indices(len(beta), 1)
@@ -303,9 +302,7 @@ def run_policy_simulation(strengths, policy: str | PairingPolicy = "uniform", *,
         state, beta = state_new, beta_new
 
     fitted = state.ratings
-    from scipy.stats import kendalltau  # imported here: scipy.stats takes 0.3 s to import
-
-    tau = float(kendalltau(values, fitted).statistic)
+    tau = kendall_tau(values, fitted)
     return SimulationResult(
         policy=policy_name,
         models=m,

@@ -19,10 +19,10 @@ from django.utils import timezone
 from arena.db import stream
 from arena.roles import ALL_ROLES
 from battles.models import LLM, PromptPool
+from ratings.access import insiders_only
 from ratings.api.params import within_calendar
 from ratings.exports import records, streams
 from ratings.filters import BoardFilter
-from ratings.views import insiders_only
 
 CHUNK = 2000
 

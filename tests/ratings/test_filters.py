@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from django.http import QueryDict
 
-from ratings import boards, services
+from ratings import boards, scopes, services
 from ratings.filters import BoardFilter
 from tests.factories import make_pool, make_user
 from tests.ratings.board_factories import cast_votes, days_ago, import_votes, make_llms
@@ -30,14 +30,14 @@ def _board_votes(query: str) -> int:
 
 def test_no_parameters_is_the_default_board():
     flt = _filter("")
-    assert flt.is_default and flt.scope() == services.DEFAULT_SCOPE
+    assert flt.is_default and flt.scope() == scopes.DEFAULT_SCOPE
     assert str(flt.votes().query) == str(services.counted_votes().query)
 
 
 def test_equal_filters_give_the_same_scope_whatever_the_parameter_order():
     one = _filter("category=coding&insider=1&from=2025-01-01")
     two = _filter("from=2025-01-01&insider=on&category=coding&unknown=x")
-    assert one.scope() == two.scope() != services.DEFAULT_SCOPE
+    assert one.scope() == two.scope() != scopes.DEFAULT_SCOPE
     assert _filter("category=coding").scope() != _filter("category=writing").scope()
 
 

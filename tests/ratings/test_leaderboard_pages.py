@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ratings import boards, services
+from ratings import boards, scopes, services
 from ratings.filters import BoardFilter
 from ratings.models import GenerationStyle, RatingSnapshot
 from tests.factories import make_user
@@ -126,7 +126,7 @@ def test_style_toggle_fits_the_style_controlled_board_beside_the_raw_one(client)
     response = client.get("/leaderboard/?style=1")
     page = response.content.decode()
     assert "Style-controlled" in page and "Style rank" in page
-    style = RatingSnapshot.objects.get(scope=services.STYLE_SCOPE)
+    style = RatingSnapshot.objects.get(scope=scopes.STYLE_SCOPE)
     assert style.vote_count == 60 and style.payload["votes_without_answers"] == 3
     assert set(style.payload["coefficients"]) == {"length", "headers", "bold", "list_items"}
     fancy_style = GenerationStyle.objects.filter(generation__llm_version__llm__name="fancy",
@@ -137,7 +137,7 @@ def test_style_toggle_fits_the_style_controlled_board_beside_the_raw_one(client)
     assert all(row["style_rating"] is not None and row["style_rank"] >= 1 for row in rows.values())
 
     client.get("/leaderboard/?style=1")  # same votes: reused
-    assert RatingSnapshot.objects.filter(scope=services.STYLE_SCOPE).count() == 1
+    assert RatingSnapshot.objects.filter(scope=scopes.STYLE_SCOPE).count() == 1
     client.get("/leaderboard/?style=1&category=coding")
     assert RatingSnapshot.objects.get(scope="votes?category=coding|style").vote_count == 30
 
@@ -260,3 +260,18 @@ def test_the_style_controlled_board_is_reproducible(three):
     assert again.pk != first.pk and again.vote_hash == first.vote_hash
     assert again.payload["rows"] == first.payload["rows"]
     assert again.payload["coefficients"] == first.payload["coefficients"]
+
+
+def test_the_board_page_shows_the_snapshots_warnings_and_style_details(client):
+    llms = make_llms("fancy", "plain", "middle")
+    texts = {"fancy": "# Title\n\n**bold**\n\n- one\n- two\n", "plain": "Just an answer.",
+             "middle": "## Heading\n\nSome words, **one bold**."}
+    # fancy wins every vote: the board cannot place it yet, and says so.
+    cast_votes(llms, [("fancy", "plain", "a", 6), ("fancy", "middle", "a", 6), ("middle", "plain", "a", 4),
+                      ("plain", "middle", "a", 3)], texts=texts)
+    import_votes(llms, [("fancy", "plain", "a", 2)])
+    client.force_login(make_user(role="eval_lead"))
+    page = client.get("/leaderboard/?style=1").content.decode()
+    assert "Note: the votes do not yet place 2 groups of models against each other" in page
+    assert "2 votes without stored answers (imported) are left out of the style-controlled fit." in page
+    assert "Style coefficients (log-odds per standard deviation): length " in page

@@ -3,7 +3,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from battles.voting import serving, votes
-from ratings import services
+from ratings import boards, scopes, services, tasks
+from ratings.filters import BoardFilter
 from ratings.models import OnlineRating, RatingSnapshot
 from tests.factories import make_arena, make_user
 
@@ -76,15 +77,13 @@ def test_same_votes_give_the_same_hash_and_numbers():
 
 
 def test_a_burst_of_votes_queues_one_recomputation(settings, monkeypatch):
-    from ratings import tasks
-
     calls = []
     monkeypatch.setattr(tasks.recompute_leaderboard, "apply_async", lambda **kw: calls.append(kw))
-    results = [services.schedule_recompute() for _ in range(25)]
+    results = [tasks.schedule_recompute() for _ in range(25)]
     assert results.count(True) == 1
     assert calls == [{"countdown": settings.ARENA_RATINGS_DEBOUNCE_SECONDS}]
-    services.recompute_now()  # the task clears the marker before it reads the votes
-    assert services.schedule_recompute() is True
+    tasks.recompute_now()  # the task clears the marker before it reads the votes
+    assert tasks.schedule_recompute() is True
 
 
 def test_leaderboard_page_is_for_eval_leads_and_admins(client):
@@ -107,14 +106,11 @@ def test_snapshots_are_kept_with_their_settings():
 
 
 def test_the_recompute_task_also_fits_the_style_controlled_default_board(client):
-    from ratings import boards, tasks
-    from ratings.filters import BoardFilter
-
     _vote_many({}, voters=2, prompts=6)
     RatingSnapshot.objects.all().delete()
     tasks.recompute_leaderboard()
-    style = RatingSnapshot.objects.get(scope=services.STYLE_SCOPE)
+    style = RatingSnapshot.objects.get(scope=scopes.STYLE_SCOPE)
     assert style.vote_count == services.counted_votes().count() > 0
     # The page then reuses it: no second style fit on the first visit.
     assert boards.style_snapshot(BoardFilter()).pk == style.pk
-    assert RatingSnapshot.objects.filter(scope=services.STYLE_SCOPE).count() == 1
+    assert RatingSnapshot.objects.filter(scope=scopes.STYLE_SCOPE).count() == 1

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from battles.models import Vote
-from ratings import quality, services
+from ratings import quality, services, tasks
 from ratings.models import VoterCheck
 from tests.factories import make_llm, make_user
 
@@ -57,3 +57,17 @@ def test_integrity_page_lists_outlier_voters_for_eval_leads_only(client):
     client.force_login(make_user("lead", role="eval_lead"))
     page = client.get("/leaderboard/integrity/")
     assert page.status_code == 200 and b"contrarian" in page.content and b"outlier_voter" in page.content
+
+
+def test_flagging_votes_queues_one_recomputation_after_the_commit(settings, monkeypatch,
+                                                                  django_capture_on_commit_callbacks):
+    _votes()
+    calls = []
+    monkeypatch.setattr(tasks.recompute_leaderboard, "apply_async", lambda **kw: calls.append(kw))
+    with django_capture_on_commit_callbacks(execute=True):
+        quality.detect_outlier_voters()
+    assert calls == [{"countdown": settings.ARENA_RATINGS_DEBOUNCE_SECONDS}]
+    tasks.recompute_now()  # clears the debounce marker, as the queued task would
+    with django_capture_on_commit_callbacks(execute=True):
+        quality.detect_outlier_voters()  # the same voters: no vote changes, nothing queued
+    assert len(calls) == 1

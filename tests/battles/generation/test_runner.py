@@ -3,7 +3,6 @@ tests/pipeline)."""
 
 import asyncio
 import threading
-import time
 import uuid
 from datetime import timedelta
 

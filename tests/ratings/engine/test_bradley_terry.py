@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ratings.engine import VoteTable, fit_bradley_terry, simulate_votes
+from ratings.engine import VoteTable, fit_bradley_terry, simulate_votes, with_robustness
 from ratings.engine.ranks import interval_ranks, plain_order
 
 from .factories import RATING_PER_LOGIT, make_strengths, make_table
@@ -213,7 +213,7 @@ def test_a_model_that_won_every_vote_still_gets_finite_numbers():
 
 def test_to_dict_is_json_serialisable_and_states_its_settings():
     board = fit_bradley_terry(make_table(5, 800), ci="bootstrap", bootstrap_rounds=20, seed=3, min_votes=5)
-    data = json.loads(json.dumps(board.to_dict()))
+    data = json.loads(json.dumps(with_robustness(board)))
     assert data["settings"]["ci"] == "bootstrap" and data["settings"]["bootstrap_rounds"] == 20
     assert data["settings"]["seed"] == 3 and data["settings"]["min_votes"] == 5
     assert data["n_votes"] == 800
@@ -245,7 +245,7 @@ def test_the_large_board_solver_agrees_with_newton(monkeypatch):
 
     table = make_table(12, 3000, seed=14)
     newton = fit_bradley_terry(table, ci="none").by_model
-    monkeypatch.setattr(bt, "_DENSE_LIMIT", 5)  # force L-BFGS, used above 2,000 models
+    monkeypatch.setattr(bt, "DENSE_LIMIT", 5)  # force L-BFGS, used above 2,000 models
     lbfgs = fit_bradley_terry(table, ci="none").by_model
     for model, row in newton.items():
         assert lbfgs[model].rating == pytest.approx(row.rating, abs=0.01)

@@ -91,9 +91,9 @@ def test_online_signals_accept_an_empty_vote_list():
 def test_the_fast_normal_functions_agree_with_the_trueskill_package():
     from trueskill import backends as mathematics
 
-    from ratings.engine.trueskill_ratings import _FAST_NORMAL
+    from ratings.engine.trueskill_ratings import FAST_NORMAL
 
-    cdf, pdf, ppf = _FAST_NORMAL
+    cdf, pdf, ppf = FAST_NORMAL
     for x in [k / 4 for k in range(-40, 41)]:
         assert cdf(x) == pytest.approx(mathematics.cdf(x), abs=2e-7)
         assert pdf(x) == pytest.approx(mathematics.pdf(x), rel=1e-9, abs=1e-300)

@@ -2,7 +2,7 @@ import itertools
 
 import numpy as np
 
-from ratings.engine import VoteTable, fit_bradley_terry
+from ratings.engine import VoteTable, board_robustness, fit_bradley_terry, with_robustness
 
 from .factories import make_log
 
@@ -51,7 +51,7 @@ def test_votes_to_flip_is_an_upper_bound_close_to_the_exhaustive_minimum():
         ("x", "z", "a", 8), ("x", "z", "b", 4),
         ("y", "z", "a", 8), ("y", "z", "b", 3), ("y", "z", "both_bad", 2),
     ])
-    result = fit_bradley_terry(table).robustness
+    result = board_robustness(fit_bradley_terry(table))
     exact = brute_force_minimum(table, limit=7)
     assert exact is not None and exact >= 4
     assert exact <= result["votes_to_flip"] <= exact + 1
@@ -61,7 +61,7 @@ def test_votes_to_flip_is_an_upper_bound_close_to_the_exhaustive_minimum():
 def test_dropping_the_reported_votes_really_changes_the_leader():
     table = make_log(8, 4000, seed=12).to_table()
     board = fit_bradley_terry(table)
-    result = board.robustness
+    result = board_robustness(board)
     assert result["leader"] == board.rows[0].model
     assert result["votes_to_flip"] == sum(d["votes"] for d in result["dropped"])
     assert leader(drop_votes(table, result["dropped"])) != result["leader"]
@@ -74,4 +74,20 @@ def test_a_clearer_lead_needs_more_votes_to_flip():
                                    ("y", "z", "a", 50), ("z", "y", "a", 50)])
     clear = VoteTable.from_counts([("x", "y", "a", 75), ("x", "y", "b", 25), ("x", "z", "a", 75), ("z", "x", "a", 25),
                                    ("y", "z", "a", 50), ("z", "y", "a", 50)])
-    assert fit_bradley_terry(close).robustness["votes_to_flip"] < fit_bradley_terry(clear).robustness["votes_to_flip"]
+    assert (board_robustness(fit_bradley_terry(close))["votes_to_flip"]
+            < board_robustness(fit_bradley_terry(clear))["votes_to_flip"])
+
+
+def test_with_robustness_is_the_board_json_plus_robustness_as_the_last_key():
+    board = fit_bradley_terry(make_log(4, 600, seed=3).to_table())
+    data = with_robustness(board)
+    assert list(data) == [*board.to_dict(), "robustness"]
+    assert {k: v for k, v in data.items() if k != "robustness"} == board.to_dict()
+    assert data["robustness"] == board_robustness(board)
+    assert "robustness" not in board.to_dict()  # the fit itself never refits
+
+
+def test_a_board_without_votes_has_no_robustness():
+    board = fit_bradley_terry(VoteTable.from_counts([]))
+    assert board_robustness(board) is None
+    assert with_robustness(board)["robustness"] is None

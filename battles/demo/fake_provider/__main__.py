@@ -2,7 +2,7 @@
 
 import argparse
 
-from battles.demo.fake_provider.server import add_cli_arguments, serve_from_options
+from battles.demo.fake_provider.cli import add_cli_arguments, serve_from_options
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,8 +10,10 @@ No Django import anywhere in this package.
 """
 
 from battles.egress.providers.anthropic import AnthropicProvider
-from battles.egress.providers.base import ChatRequest, ChatResult, Provider, ProviderError, parse_retry_after
+from battles.egress.providers.base import Provider
+from battles.egress.providers.errors import ProviderError, parse_retry_after
 from battles.egress.providers.openai_compatible import OpenAICompatibleProvider
+from battles.egress.providers.types import ChatRequest, ChatResult
 
 __all__ = [
     "PROVIDERS",

@@ -15,20 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from battles.egress.providers.base import (
-    ChatRequest,
-    Completion,
-    Provider,
-    ProviderError,
-    StreamParser,
-    error_message,
-    load_json,
-    redact,
-    shape_error,
-    token_count,
-    truncated_error,
-)
+from battles.egress.providers.base import Provider
+from battles.egress.providers.errors import ProviderError, error_message, redact, shape_error, truncated_error
+from battles.egress.providers.parsing import Completion, StreamParser, load_json, token_count
 from battles.egress.providers.sse import ServerSentEvent
+from battles.egress.providers.types import ChatRequest
 
 ANTHROPIC_VERSION = "2023-06-01"
 _RETRYABLE_ERROR_TYPES = frozenset({"overloaded_error", "api_error", "rate_limit_error", "timeout_error"})

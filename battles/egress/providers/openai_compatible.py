@@ -15,21 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from battles.egress.providers.base import (
-    ChatRequest,
-    Completion,
-    Provider,
+from battles.egress.providers.base import Provider
+from battles.egress.providers.errors import (
     ProviderError,
-    StreamParser,
     error_message,
-    load_json,
     redact,
     shape_error,
     status_is_retryable,
-    token_count,
     truncated_error,
 )
+from battles.egress.providers.parsing import Completion, StreamParser, load_json, token_count
 from battles.egress.providers.sse import ServerSentEvent
+from battles.egress.providers.types import ChatRequest
 
 # Error types/codes that describe the request, not the server: retrying cannot help.
 _CLIENT_ERROR_KINDS = frozenset(

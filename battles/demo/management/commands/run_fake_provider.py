@@ -5,7 +5,7 @@ The same options as ``python -m battles.demo.fake_provider``; runs until Ctrl-C 
 
 from django.core.management.base import BaseCommand, CommandError
 
-from battles.demo.fake_provider.server import add_cli_arguments, serve_from_options
+from battles.demo.fake_provider.cli import add_cli_arguments, serve_from_options
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ import pytest
 
 from battles.egress.providers import PROVIDERS, ChatRequest, ProviderError, get_provider, parse_retry_after
 from battles.egress.providers.anthropic import AnthropicProvider
-from battles.egress.providers.base import redact
+from battles.egress.providers.errors import redact
 from battles.egress.providers.openai_compatible import OpenAICompatibleProvider
 from battles.egress.providers.sse import ServerSentEvent
 

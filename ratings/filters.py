@@ -9,6 +9,7 @@ equal scopes whatever the order or spelling of the parameters.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
@@ -110,10 +111,15 @@ class BoardFilter:
         return out
 
     def scope(self) -> str:
-        """The canonical snapshot scope: ``default`` or ``votes?<sorted parameters>``."""
+        """The canonical snapshot scope: ``default`` or ``votes?<sorted parameters>``, or
+        ``votes#<SHA-256 of that>`` when it is too long to store (a category in a non-Latin
+        script takes up to 12 characters per letter once percent-encoded)."""
         if self.is_default:
             return DEFAULT_SCOPE
-        return "votes?" + urlencode(sorted(self.params().items()))
+        scope = "votes?" + urlencode(sorted(self.params().items()))
+        if len(scope) > MAX_SCOPE_CHARS:
+            return "votes#" + hashlib.sha256(scope.encode()).hexdigest()
+        return scope
 
     def query_string(self, **extra) -> str:
         params = {**self.params(), **{k: v for k, v in extra.items() if v}}
@@ -171,6 +177,8 @@ class BoardFilter:
         return votes
 
 
+# RatingSnapshot.scope holds 200 characters, and a style-controlled board's scope adds "|style".
+MAX_SCOPE_CHARS = 190
 CALENDAR_START = dt.date(1900, 1, 2)
 CALENDAR_END = dt.date(9999, 12, 30)
 

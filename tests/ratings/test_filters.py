@@ -57,6 +57,14 @@ def test_choosing_the_eval_lead_group_includes_insider_votes():
     assert not _filter("group=voter").include_insider
 
 
+def test_a_filter_too_long_to_name_in_full_gets_a_scope_that_fits():
+    flt = _filter("category=" + "\N{GRINNING FACE}" * 50 + "&insider=1")
+    assert flt.category == "\N{GRINNING FACE}" * 50
+    assert flt.scope().startswith("votes#") and len(flt.scope()) < 190
+    assert flt.scope() == _filter("insider=1&category=" + "\N{GRINNING FACE}" * 50).scope()
+    assert flt.scope() != flt.with_changes(include_insider=False).scope()
+
+
 # --- the vote set ------------------------------------------------------------------------
 
 
@@ -141,3 +149,9 @@ def test_dates_at_the_ends_of_the_calendar_do_not_break_the_pages(client, query)
     client.force_login(make_user("lead-calendar", role="eval_lead"))
     for page in ("/leaderboard/", "/leaderboard/pairs/", "/leaderboard/quality/", "/leaderboard/decision/"):
         assert client.get(page + query).status_code == 200
+
+
+def test_a_long_category_in_a_non_latin_script_does_not_break_the_board(client, eval_lead):
+    make_llms("alpha", "beta")
+    client.force_login(eval_lead)
+    assert client.get("/leaderboard/", {"category": "\N{GRINNING FACE}" * 50, "style": "1"}).status_code == 200

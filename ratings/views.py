@@ -1,6 +1,6 @@
 """Leaderboard pages for eval leads and admins (post-vote pages: they name models).
 
-Every page reads the same filter from the query string (see ``ratings.filters``) and
+Every page reads the same filter from the query string (see ``ratings.filter_params``) and
 shows the snapshot it was computed from: vote count, vote-set hash, engine settings, time.
 """
 
@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 from arena.roles import ALL_ROLES, can_see_leaderboard
 from battles.models import LLM, Prompt, PromptPool
 from ratings import analysis, boards, charts
-from ratings.filters import BoardFilter
+from ratings.filter_params import page_filter
 
 TABS = (
     ("ratings:leaderboard", "Board"),
@@ -44,7 +44,7 @@ def insiders_only(view):
 
 def _page(request, *, style_toggle: bool = False) -> dict:
     """The filter and what the filter form needs (two queries: categories and pools)."""
-    flt, errors = BoardFilter.from_query(request.GET)
+    flt, errors = page_filter(request.GET)
     style = style_toggle and request.GET.get("style") == "1"
     extra = {"style": "1"} if style else {}
     return {

@@ -1,15 +1,15 @@
 """Which votes a board counts: the filter of the leaderboard pages and its canonical scope.
 
 A filter comes from the query string (``category``, ``pool``, ``from``, ``to``, ``group``,
-``insider``, ``flagged``, ``nolive``; ``style`` is read by the views), turns into a vote
-queryset, and names its cached snapshots by a canonical scope string: equal filters give
-equal scopes whatever the order or spelling of the parameters.
+``insider``, ``flagged``, ``nolive``, parsed by ``ratings.filter_params``; ``style`` is read by
+the views), turns into a vote queryset, and names its cached snapshots by a canonical scope
+string: equal filters give equal scopes whatever the order or spelling of the parameters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
+import hashlib
 from dataclasses import dataclass, replace
 from urllib.parse import urlencode
 
@@ -17,12 +17,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from arena.roles import ADMIN, ALL_ROLES, EVAL_LEAD
 from battles.models import Vote
 from ratings.scopes import DEFAULT_SCOPE
-
-MAX_CATEGORY_CHARS = 50
-TRUE_VALUES = ("1", "on", "true", "yes")
 
 
 @dataclass(frozen=True)
@@ -38,51 +34,6 @@ class BoardFilter:
     include_insider: bool = False
     include_flagged: bool = False
     include_live: bool = True
-
-    @classmethod
-    def from_query(cls, params) -> tuple[BoardFilter, list[str]]:
-        """Parse request parameters; returns the filter and the problems found (the
-        offending parameters are ignored, never guessed)."""
-        errors = []
-        category = (params.get("category") or "").strip()
-        if len(category) > MAX_CATEGORY_CHARS:
-            errors.append("That category name is too long.")
-            category = ""
-        elif "\x00" in category:  # no category can hold one (and Postgres refuses it in a query)
-            errors.append("Unknown category.")
-            category = ""
-        pool = (params.get("pool") or "").strip()
-        if pool:
-            try:
-                pool = str(uuid.UUID(pool))
-            except ValueError:
-                errors.append("Unknown prompt pool.")
-                pool = ""
-        dates = {}
-        for key in ("from", "to"):
-            value = (params.get(key) or "").strip()
-            dates[key] = None
-            if value:
-                try:
-                    dates[key] = dt.date.fromisoformat(value)
-                except ValueError:
-                    errors.append(f"“{value}” is not a date (use YYYY-MM-DD).")
-        if dates["from"] and dates["to"] and dates["from"] > dates["to"]:
-            errors.append("The start date is after the end date.")
-            dates["from"] = dates["to"] = None
-        group = (params.get("group") or "").strip()
-        if group and group not in ALL_ROLES:
-            errors.append("Unknown voter group.")
-            group = ""
-        include_insider = _flag(params, "insider")
-        if group in (EVAL_LEAD, ADMIN):
-            # Every vote of an eval lead or admin is an insider vote: the group alone means them.
-            include_insider = True
-        return cls(
-            category=category, pool=pool, date_from=dates["from"], date_to=dates["to"], group=group,
-            include_insider=include_insider, include_flagged=_flag(params, "flagged"),
-            include_live=not _flag(params, "nolive"),
-        ), errors
 
     @property
     def is_default(self) -> bool:
@@ -110,10 +61,15 @@ class BoardFilter:
         return out
 
     def scope(self) -> str:
-        """The canonical snapshot scope: ``default`` or ``votes?<sorted parameters>``."""
+        """The canonical snapshot scope: ``default`` or ``votes?<sorted parameters>``, or
+        ``votes#<SHA-256 of that>`` when it is too long to store (a category in a non-Latin
+        script takes up to 12 characters per letter once percent-encoded)."""
         if self.is_default:
             return DEFAULT_SCOPE
-        return "votes?" + urlencode(sorted(self.params().items()))
+        scope = "votes?" + urlencode(sorted(self.params().items()))
+        if len(scope) > MAX_SCOPE_CHARS:
+            return "votes#" + hashlib.sha256(scope.encode()).hexdigest()
+        return scope
 
     def query_string(self, **extra) -> str:
         params = {**self.params(), **{k: v for k, v in extra.items() if v}}
@@ -171,10 +127,7 @@ class BoardFilter:
         return votes
 
 
+# RatingSnapshot.scope holds 200 characters, and a style-controlled board's scope adds "|style".
+MAX_SCOPE_CHARS = 190
 CALENDAR_START = dt.date(1900, 1, 2)
 CALENDAR_END = dt.date(9999, 12, 30)
-
-
-def _flag(params, key: str) -> bool:
-    return (params.get(key) or "").strip().lower() in TRUE_VALUES
-

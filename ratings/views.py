@@ -1,6 +1,6 @@
 """Leaderboard pages for eval leads and admins (post-vote pages: they name models).
 
-Every page reads the same filter from the query string (see ``ratings.filters``) and
+Every page reads the same filter from the query string (see ``ratings.filter_params``) and
 shows the snapshot it was computed from: vote count, vote-set hash, engine settings, time.
 """
 
@@ -13,7 +13,7 @@ from battles.models import LLM, Prompt, PromptPool
 from ratings import analysis, boards, charts
 from ratings.access import insiders_only
 from ratings.benchmarks.services import model_benchmark_ranks
-from ratings.filters import BoardFilter
+from ratings.filter_params import page_filter
 from ratings.model_pages import model_page as build_model_page
 from ratings.quality import integrity_summary
 
@@ -29,7 +29,7 @@ TABS = (
 
 def _page(request, *, style_toggle: bool = False) -> dict:
     """The filter and what the filter form needs (two queries: categories and pools)."""
-    flt, errors = BoardFilter.from_query(request.GET)
+    flt, errors = page_filter(request.GET)
     style = style_toggle and request.GET.get("style") == "1"
     extra = {"style": "1"} if style else {}
     return {

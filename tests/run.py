@@ -9,9 +9,9 @@ to SQLite and skipping the pipeline tests.
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
 import socket
 import sys
+from collections.abc import MutableMapping
 
 LOCAL_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/test"
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
+from ninja.security import HttpBearer
 
 from arena.roles import is_insider
 from ratings.models import ApiToken
@@ -69,9 +70,8 @@ def bearer_token(header: str | None) -> str:
     return value.strip()
 
 
-def authenticate(header: str | None) -> ApiToken:
-    """The active token named by an Authorization header, its owner loaded; raises AuthError."""
-    raw = bearer_token(header)
+def active_token(raw: str) -> ApiToken:
+    """The active token ``raw``, its owner loaded, its use recorded; raises AuthError."""
     token = ApiToken.objects.select_related("owner").filter(token_hash=hash_token(raw)).first()
     if token is None or token.revoked_at is not None:
         raise AuthError(401, "invalid_token", "the token is unknown or has been revoked")
@@ -82,3 +82,17 @@ def authenticate(header: str | None) -> ApiToken:
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
     ).update(last_used_at=now)
     return token
+
+
+class BearerToken(HttpBearer):
+    """The API's security scheme (``Authorization: Bearer <token>``), for django-ninja.
+
+    Every failure raises ``AuthError``, which says what is wrong: 401 for a missing,
+    malformed, unknown or revoked token, 403 for an owner who lost the role.
+    """
+
+    def __call__(self, request) -> ApiToken:
+        return self.authenticate(request, bearer_token(request.headers.get(self.header)))
+
+    def authenticate(self, request, token: str) -> ApiToken:
+        return active_token(token)

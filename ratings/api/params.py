@@ -1,129 +1,99 @@
-"""Strict query parameters for the JSON API.
+"""The query parameters of each API endpoint, one class per endpoint.
 
-The vote filter uses the leaderboard pages' parameter names (``ratings.filters``), so a
-page's query string works on the API as it is: ``category``, ``pool`` (a pool's code),
-``from`` and ``to`` (YYYY-MM-DD, inclusive), ``group`` (voter, eval_lead, admin),
-``insider``, ``flagged``, ``nolive``. Unlike the pages, the API refuses a malformed value
-with HTTP 400 naming the parameter instead of ignoring it; every value the OpenAPI schema
-allows is accepted (an unknown pool or a ``from`` after ``to`` simply match no votes).
+django-ninja validates a request's query against the class and writes the endpoint's
+parameters in the OpenAPI document from it. The vote filter is the leaderboard pages'
+(``ratings.filter_params``), so a page's query string works on the API as it is; unlike
+the pages, the API refuses a malformed value with HTTP 400 naming the parameter. Every
+value the schema allows is accepted (an unknown pool or a ``from`` after ``to`` simply match
+no votes).
 """
 
-from __future__ import annotations
-
-import datetime as dt
-import re
-import uuid
+from typing import Annotated
 
 from django.conf import settings
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from arena.roles import ADMIN, ALL_ROLES, EVAL_LEAD
-from ratings.filters import CALENDAR_END, CALENDAR_START, MAX_CATEGORY_CHARS, BoardFilter
+from ratings.filter_params import WHOLE, Code, FilterParams, Flag, flag, problem, spelled, text, whole
 
-BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 MAX_PAGE = 10_000_000
 MAX_NAME_CHARS = 100  # Benchmark.name
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_INTEGER = re.compile(r"0|[1-9][0-9]{0,8}")
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+PageNumber = whole(1, MAX_PAGE)
+# Its upper bound is a setting, checked and described when used rather than fixed at import.
+PageSize = Annotated[int, Field(ge=1), spelled(WHOLE)]
+BenchmarkName = text(MAX_NAME_CHARS, allow_empty=False)
 
 
-class ParameterError(ValueError):
+class BadParameter(Exception):
+    """A query parameter the API refuses; answered with 400 naming it.
+
+    Not a ValueError: raised inside validation, it passes through pydantic unchanged.
+    """
+
     def __init__(self, parameter: str, detail: str):
         super().__init__(detail)
         self.parameter = parameter
         self.detail = detail
 
 
-def boolean(params, name: str, default: bool) -> bool:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    if raw not in BOOLEANS:
-        raise ParameterError(name, f"{name} must be one of true, false, 1, 0")
-    return BOOLEANS[raw]
+def refuse_unknown(query, known) -> None:
+    """Raise ``BadParameter`` for the first parameter of ``query`` not in ``known``.
 
-
-def text(params, name: str, *, max_length: int, min_length: int = 0) -> str | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    if len(raw) < min_length:
-        raise ParameterError(name, f"{name} must not be empty")
-    if "\x00" in raw:
-        raise ParameterError(name, f"{name} must not contain NUL characters")
-    if len(raw) > max_length:
-        raise ParameterError(name, f"{name} is longer than {max_length} characters")
-    return raw
-
-
-def date(params, name: str) -> dt.date | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    try:
-        if not _DATE.fullmatch(raw):
-            raise ValueError
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise ParameterError(name, f"{name} must be a date written YYYY-MM-DD") from None
-
-
-def code(params, name: str) -> uuid.UUID | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    if not _UUID.fullmatch(raw):
-        raise ParameterError(name, f"{name} must be a code (UUID)")
-    return uuid.UUID(raw)
-
-
-def integer(params, name: str, *, default: int, minimum: int, maximum: int) -> int:
-    raw = params.get(name)
-    if raw is None:
-        return default
-    value = int(raw) if _INTEGER.fullmatch(raw) else None
-    if value is None or not minimum <= value <= maximum:
-        raise ParameterError(name, f"{name} must be an integer from {minimum} to {maximum}")
-    return value
-
-
-def board_filter(params) -> BoardFilter:
-    """The vote filter of a request, strictly parsed."""
-    group = params.get("group")
-    if group is not None and group not in ALL_ROLES:
-        raise ParameterError("group", f"group must be one of {', '.join(ALL_ROLES)}")
-    pool = code(params, "pool")
-    include_insider = boolean(params, "insider", False)
-    if group in (EVAL_LEAD, ADMIN):
-        include_insider = True  # as on the pages: these groups' votes are all insider votes
-    return within_calendar(BoardFilter(
-        category=text(params, "category", max_length=MAX_CATEGORY_CHARS) or "",
-        pool=str(pool) if pool else "",
-        date_from=date(params, "from"),
-        date_to=date(params, "to"),
-        group=group or "",
-        include_insider=include_insider,
-        include_flagged=boolean(params, "flagged", False),
-        include_live=not boolean(params, "nolive", False),
-    ))
-
-
-def within_calendar(flt: BoardFilter) -> BoardFilter:
-    """``flt`` without date bounds that lie beyond any vote.
-
-    They change nothing, and at the ends of the calendar turning them into aware datetimes
-    would overflow.
+    A misspelt filter would otherwise be ignored silently, and the answer would look right
+    while covering other votes.
     """
-    changes = {}
-    if flt.date_from is not None and flt.date_from <= CALENDAR_START:
-        changes["date_from"] = None
-    if flt.date_to is not None and flt.date_to >= CALENDAR_END:
-        changes["date_to"] = None
-    return flt.with_changes(**changes) if changes else flt
+    unknown = sorted(set(query) - set(known))
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise BadParameter(unknown[0], f"unknown parameter {unknown[0]!r} (known: {names})")
 
 
-def page(params) -> tuple[int, int]:
-    number = integer(params, "page", default=1, minimum=1, maximum=MAX_PAGE)
-    size = integer(params, "page_size", default=min(settings.ARENA_API_PAGE_SIZE, settings.ARENA_API_MAX_PAGE_SIZE),
-                   minimum=1, maximum=settings.ARENA_API_MAX_PAGE_SIZE)
-    return number, size
+class StrictQuery(BaseModel):
+    """A query that may hold only the class's fields (by their query names)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def refuse_unknown_parameters(cls, data, info: ValidationInfo):
+        # django-ninja validates with the request in the context; the check runs before any
+        # field is parsed, so an unknown parameter is reported first, as it always was.
+        request = (info.context or {}).get("request")
+        if request is not None:
+            refuse_unknown(request.GET, [field.alias or name for name, field in cls.model_fields.items()])
+        return data
+
+
+class LeaderboardQuery(FilterParams, StrictQuery):
+    style_control: Flag = flag("Use the style-controlled board (answer length and markdown held equal).")
+
+
+def default_page_size() -> int:
+    return min(settings.ARENA_API_PAGE_SIZE, settings.ARENA_API_MAX_PAGE_SIZE)
+
+
+def describe_page_size(schema: dict) -> None:
+    schema["maximum"] = settings.ARENA_API_MAX_PAGE_SIZE
+    schema["description"] = f"Votes per page (default {default_page_size()})."
+
+
+class VoteQuery(FilterParams, StrictQuery):
+    model: Code = Field(None, description="Only votes where either side is a version of this LLM (its code).")
+    page: PageNumber = Field(1, description="Page number, from 1.")
+    page_size: PageSize = Field(None, json_schema_extra=describe_page_size)
+
+    @field_validator("page_size", mode="wrap")
+    @classmethod
+    def within_page_size(cls, value, handler):
+        maximum = settings.ARENA_API_MAX_PAGE_SIZE
+        try:
+            size = handler(value)
+        except ValidationError:
+            size = None
+        if size is None or size > maximum:
+            raise problem("malformed", f"must be an integer from 1 to {maximum}")
+        return size
+
+
+class BenchmarkQuery(StrictQuery):
+    benchmark: BenchmarkName = Field(None, description="One benchmark (its name, ignoring case) or `composite`; "
+                                                       "default all.")
+    style_control: Flag = flag("Use the style-controlled board (answer length and markdown held equal).")

@@ -1,105 +1,145 @@
 """The read-only JSON API: leaderboards, models, votes, benchmark comparisons.
 
+Built with django-ninja: each endpoint's query parameters are a class in
+``ratings.api.params`` and its answers classes in ``ratings.api.schemas``; the same classes
+validate and make the OpenAPI document served at /api/schema/ (ninja's own document and docs
+pages are off: the docs page loads its assets from a CDN).
+
 Every endpoint but the schema needs ``Authorization: Bearer <token>`` (see
-``ratings.api.auth``); session cookies are not accepted, so there is no CSRF surface.
-Errors are JSON: ``{"error": code, "detail": message}`` plus ``parameter`` for a bad query
-parameter. The OpenAPI document in ``ratings.api.schema`` describes all of it, and the tests
-hold the views to it with schemathesis.
+``ratings.api.auth``); session cookies are not accepted, so there is no CSRF surface. Errors
+are JSON: ``{"error": code, "detail": message}`` plus ``parameter`` for a bad query
+parameter. Answers are never cached (``Cache-Control: no-store``). Only GET is answered; see
+``ratings.api.urls``.
 """
 
-from __future__ import annotations
-
-import functools
-import json
 from functools import wraps
+from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from ninja import NinjaAPI, Query, Router, Status
+from ninja.errors import ValidationError
+from ninja.renderers import JSONRenderer
 
 from battles.models import LLM, LLMVersion
-from ratings.api import params
-from ratings.api.auth import AuthError, authenticate
-from ratings.api.schema import openapi_document
+from ratings.api.auth import AuthError, BearerToken
+from ratings.api.params import (
+    BadParameter,
+    BenchmarkQuery,
+    LeaderboardQuery,
+    VoteQuery,
+    default_page_size,
+    refuse_unknown,
+)
+from ratings.api.schemas import BenchmarkReport, Error, Leaderboard, ModelList, VotePage
 from ratings.benchmarks import services as benchmark_services
 from ratings.exports import records
+from ratings.filter_params import within_calendar
 from ratings.models import Benchmark
 
+DESCRIPTION = (
+    "Read-only access to the arena's leaderboards, models, votes and benchmark comparison. "
+    "Authenticate with `Authorization: Bearer <token>` (tokens: admin, or `manage.py "
+    "create_api_token USER`). Vote filters use the leaderboard pages' parameter names. Votes are "
+    "paginated by page number in the order they were stored (stable: votes are never deleted)."
+)
 
-def error(status: int, code: str, detail: str, **extra) -> JsonResponse:
-    response = JsonResponse({"error": code, "detail": detail, **extra}, status=status)
-    response["Cache-Control"] = "no-store"
+
+class Renderer(JSONRenderer):
+    # Names stay readable, and a NaN (not JSON) fails loudly instead of reaching a client.
+    json_dumps_params = {"ensure_ascii": False, "allow_nan": False}
+
+
+class ArenaAPI(NinjaAPI):
+    def get_content_type(self) -> str:
+        return self.renderer.media_type  # JSON has no charset parameter (RFC 8259): plain application/json
+
+
+api = ArenaAPI(title="Arena API", version="1.0.0", description=DESCRIPTION, urls_namespace="api",
+               openapi_url=None, docs_url=None, servers=[{"url": "/"}], renderer=Renderer())
+
+
+def error(request, status: int, code: str, detail: str, **extra):
+    return api.create_response(request, {"error": code, "detail": detail, **extra}, status=status)
+
+
+@api.exception_handler(AuthError)
+def refuse_access(request, exc: AuthError):
+    response = error(request, exc.status, exc.code, exc.detail)
+    if exc.status == 401:
+        challenge = 'Bearer realm="arena"'
+        if exc.code == "invalid_token":
+            challenge += ', error="invalid_token"'
+        response["WWW-Authenticate"] = challenge
     return response
 
 
-def _json(data: dict) -> JsonResponse:
-    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "allow_nan": False})
-    response["Cache-Control"] = "no-store"
-    return response
+@api.exception_handler(BadParameter)
+def refuse_parameter(request, exc: BadParameter):
+    return error(request, 400, "bad_request", exc.detail, parameter=exc.parameter)
 
 
-FILTER_PARAMETERS = ("category", "pool", "from", "to", "group", "insider", "flagged", "nolive")
+@api.exception_handler(ValidationError)
+def refuse_value(request, exc: ValidationError):
+    # The first bad parameter, in the order the query class declares them; the message of
+    # each type is a predicate that follows the parameter's name.
+    first = exc.errors[0]
+    parameter = str(first["loc"][-1])
+    return error(request, 400, "bad_request", f"{parameter} {first['msg']}", parameter=parameter)
 
 
-def api_view(*, parameters: tuple[str, ...] = ()):
-    """GET only, bearer token required; parameter errors become 400 JSON.
-
-    A query parameter not in ``parameters`` is refused: a misspelt filter would otherwise be
-    ignored silently and the answer would look right while covering other votes.
-    """
-    return functools.partial(_api_view, parameters=frozenset(parameters))
-
-
-def _api_view(view, *, parameters: frozenset[str]):
-    @csrf_exempt
-    @wraps(view)
+def no_store(run):
+    @wraps(run)
     def wrapped(request, *args, **kwargs):
-        if request.method != "GET":
-            response = error(405, "method_not_allowed", "this endpoint only answers GET")
-            response["Allow"] = "GET"
-            return response
-        try:
-            request.api_token = authenticate(request.headers.get("Authorization"))
-        except AuthError as exc:
-            response = error(exc.status, exc.code, exc.detail)
-            if exc.status == 401:
-                challenge = 'Bearer realm="arena"'
-                if exc.code == "invalid_token":
-                    challenge += ', error="invalid_token"'
-                response["WWW-Authenticate"] = challenge
-            return response
-        try:
-            unknown = sorted(set(request.GET) - parameters)
-            if unknown:
-                known = ", ".join(sorted(parameters)) or "none"
-                raise params.ParameterError(unknown[0], f"unknown parameter {unknown[0]!r} (known: {known})")
-            return view(request, *args, **kwargs)
-        except params.ParameterError as exc:
-            return error(400, "bad_request", exc.detail, parameter=exc.parameter)
+        response = run(request, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
 
     return wrapped
 
 
-@csrf_exempt
+def documented(descriptions: dict[int, str]) -> dict:
+    """``openapi_extra`` describing each response (status → text)."""
+    responses = {status: {"description": text} for status, text in descriptions.items()}
+    if 401 in responses:
+        responses[401]["headers"] = {"WWW-Authenticate": {
+            "description": "Bearer challenge (RFC 6750).", "required": True, "schema": {"type": "string"},
+        }}
+    return {"responses": responses}
+
+
+ERRORS = {400: Error, 401: Error, 403: Error}
+REFUSALS = {
+    400: "A query parameter is malformed or unknown; `parameter` names it.",
+    401: "No token, a malformed Authorization header, or an unknown or revoked token.",
+    403: "The token's owner is no longer an active eval lead or admin.",
+}
+
+# Everything but the schema: token required, and never cached (errors included: the
+# decorator wraps ninja's whole handling of a request, authentication and parsing too).
+data = Router(auth=BearerToken())
+data.add_decorator(no_store, mode="view")
+
+
+@api.get("/schema/", auth=None, response=dict[str, Any], operation_id="schema", summary="This document",
+         openapi_extra=documented({200: "The OpenAPI document."}))
 def schema(request):
-    if request.method != "GET":
-        response = error(405, "method_not_allowed", "this endpoint only answers GET")
-        response["Allow"] = "GET"
-        return response
-    body = json.dumps(openapi_document(), ensure_ascii=False, indent=1)
-    return HttpResponse(body, content_type="application/json")
+    return api.get_openapi_schema()
 
 
-@api_view(parameters=(*FILTER_PARAMETERS, "style_control"))
-def leaderboard(request):
-    flt = params.board_filter(request.GET)
-    style = params.boolean(request.GET, "style_control", False)
-    meta, rows = records.leaderboard(flt, style_control=style)
-    return _json({**meta, "rows": rows})
+@data.get("/leaderboard/", response={200: Leaderboard, **ERRORS}, operation_id="leaderboard",
+          summary="The Bradley–Terry leaderboard for a vote filter",
+          openapi_extra=documented({200: "The board, best first, with its provenance.", **REFUSALS}))
+def leaderboard(request, query: Query[LeaderboardQuery]):
+    meta, rows = records.leaderboard(within_calendar(query.board_filter()), style_control=query.style_control)
+    return {**meta, "rows": rows}
 
 
-@api_view()
+@data.get("/models/", response={200: ModelList, **ERRORS}, operation_id="models",
+          summary="Every LLM with its versions",
+          openapi_extra=documented({200: "All LLMs by name.", **REFUSALS}))
 def models(request):
+    # No parameters, so no query class to refuse unknown ones.
+    refuse_unknown(request.GET, ())
     versions: dict[int, list[dict]] = {}
     for version in LLMVersion.objects.select_related("llm").order_by("llm_id", "number"):
         versions.setdefault(version.llm_id, []).append({
@@ -107,7 +147,7 @@ def models(request):
             "created_at": version.created_at.isoformat(),
         })
     results = [{
-        "code": str(llm.code),
+        "code": llm.code,
         "name": llm.name,
         "provider": llm.provider,
         "status": llm.status,
@@ -117,42 +157,44 @@ def models(request):
         "created_at": llm.created_at.isoformat(),
         "versions": versions.get(llm.pk, []),
     } for llm in LLM.objects.order_by("name")]
-    return _json({"count": len(results), "results": results})
+    return {"count": len(results), "results": results}
 
 
-def _page_link(request, number: int) -> str:
+def page_link(request, number: int) -> str:
     query = request.GET.copy()
     query["page"] = str(number)
     return f"{request.path}?{urlencode(sorted(query.lists()), doseq=True)}"
 
 
-@api_view(parameters=(*FILTER_PARAMETERS, "model", "page", "page_size"))
-def votes(request):
-    flt = params.board_filter(request.GET)
-    model = params.code(request.GET, "model")
-    number, size = params.page(request.GET)
-    queryset = records.filtered_votes(flt, model=model)
-    count = queryset.count()
+@data.get("/votes/", response={200: VotePage, **ERRORS}, operation_id="votes",
+          summary="Votes, with reasons, comment and flags, one page at a time",
+          openapi_extra=documented({200: "A page of votes, oldest first.", **REFUSALS}))
+def votes(request, query: Query[VoteQuery]):
+    flt = within_calendar(query.board_filter())
+    number, size = query.page, query.page_size or default_page_size()
+    count = records.filtered_votes(flt, model=query.model).count()
     start = (number - 1) * size
-    page = list(records.vote_queryset(flt, model=model)[start:start + size]) if start < count else []
-    return _json({
+    page = list(records.vote_queryset(flt, model=query.model)[start:start + size]) if start < count else []
+    return {
         "count": count,
         "page": number,
         "page_size": size,
-        "next": _page_link(request, number + 1) if start + size < count else None,
-        "previous": _page_link(request, number - 1) if number > 1 else None,
+        "next": page_link(request, number + 1) if start + size < count else None,
+        "previous": page_link(request, number - 1) if number > 1 else None,
         "results": list(map(records.vote_recorder(), page)),
-    })
+    }
 
 
-@api_view(parameters=("benchmark", "style_control"))
-def benchmarks(request):
-    name = params.text(request.GET, "benchmark", max_length=params.MAX_NAME_CHARS, min_length=1)
-    style = params.boolean(request.GET, "style_control", False)
+@data.get("/benchmarks/", response={200: BenchmarkReport, 404: Error, **ERRORS}, operation_id="benchmarks",
+          summary="Benchmark ranks against arena ranks: vibes gap, flags, rank correlations",
+          openapi_extra=documented({200: "One comparison per benchmark, and the weighted composite.", **REFUSALS,
+                                    404: "No benchmark has that name."}))
+def benchmarks(request, query: Query[BenchmarkQuery]):
     try:
-        report = benchmark_services.compare(benchmark=name or None, style_control=style)
+        report = benchmark_services.compare(benchmark=query.benchmark or None, style_control=query.style_control)
     except Benchmark.DoesNotExist:
-        return error(404, "not_found", f"no benchmark named {name!r}", parameter="benchmark")
+        detail = f"no benchmark named {query.benchmark!r}"
+        return Status(404, {"error": "not_found", "detail": detail, "parameter": "benchmark"})
     composite = None
     if report.composite is not None:
         composite = {
@@ -161,11 +203,14 @@ def benchmarks(request):
             "left_out": report.composite.left_out,
             "min_coverage": benchmark_services.COMPOSITE_MIN_COVERAGE,
         }
-    return _json({
-        "style_control": style,
+    return {
+        "style_control": query.style_control,
         "board": records.provenance(report.board.snapshot),
         "settings": report.settings,
         "comparisons": [c.to_dict() for c in report.comparisons],
         "composite": composite,
         "notes": report.notes,
-    })
+    }
+
+
+api.add_router("", data)

@@ -1,6 +1,6 @@
 """CSV and JSON exports for eval leads and admins: votes, battles, leaderboards.
 
-The vote set is chosen with the leaderboard pages' filter (``ratings.filters``: category,
+The vote set is chosen with the leaderboard pages' filter (``ratings.filter_params``: category,
 pool, from, to, group, insider, flagged, nolive), plus ``model`` (an LLM's code) for votes
 and battles and ``style=1`` for the leaderboard. Votes and battles are streamed; see
 ``ratings.exports.streams`` for the formats.
@@ -20,8 +20,8 @@ from arena.db import stream
 from arena.roles import ALL_ROLES
 from battles.models import LLM, PromptPool
 from ratings.access import insiders_only
-from ratings.api.params import within_calendar
 from ratings.exports import records, streams
+from ratings.filter_params import page_filter, within_calendar
 from ratings.filters import BoardFilter
 
 CHUNK = 2000
@@ -32,7 +32,7 @@ def _bad_request(message: str) -> HttpResponse:
 
 
 def _parse(request) -> tuple[BoardFilter | None, uuid.UUID | None, str | None]:
-    flt, errors = BoardFilter.from_query(request.GET)
+    flt, errors = page_filter(request.GET)
     if errors:
         return None, None, " ".join(errors)
     flt = within_calendar(flt)

@@ -1,9 +1,12 @@
 import datetime as dt
 
 import pytest
+from django.contrib.auth.models import Group
 from django.http import QueryDict
+from django.utils import timezone
 
 from ratings import boards, scopes, services
+from ratings.filter_params import FilterParams, page_filter
 from ratings.filters import BoardFilter
 from tests.factories import make_pool, make_user
 from tests.ratings.board_factories import cast_votes, days_ago, import_votes, make_llms
@@ -12,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _filter(query: str) -> BoardFilter:
-    flt, errors = BoardFilter.from_query(QueryDict(query))
+    flt, errors = page_filter(QueryDict(query))
     assert errors == []
     return flt
 
@@ -42,19 +45,64 @@ def test_equal_filters_give_the_same_scope_whatever_the_parameter_order():
 
 
 def test_bad_parameters_are_reported_and_ignored():
-    flt, errors = BoardFilter.from_query(QueryDict("from=yesterday&pool=nope&group=ceo&category=" + "x" * 60))
-    assert len(errors) == 4
+    flt, errors = page_filter(QueryDict("from=yesterday&pool=nope&group=ceo&category=" + "x" * 60))
+    assert errors == ["That category name is too long.", "Unknown prompt pool.",
+                      "“yesterday” is not a date (use YYYY-MM-DD).", "Unknown voter group."]
     assert flt.is_default
 
 
 def test_a_start_date_after_the_end_date_is_refused():
-    flt, errors = BoardFilter.from_query(QueryDict("from=2025-02-01&to=2025-01-01"))
+    flt, errors = page_filter(QueryDict("from=2025-02-01&to=2025-01-01"))
     assert errors and flt.date_from is None and flt.date_to is None
 
 
 def test_choosing_the_eval_lead_group_includes_insider_votes():
     assert _filter("group=eval_lead").include_insider
     assert not _filter("group=voter").include_insider
+
+
+def test_a_filter_too_long_to_name_in_full_gets_a_scope_that_fits():
+    flt = _filter("category=" + "\N{GRINNING FACE}" * 50 + "&insider=1")
+    assert flt.category == "\N{GRINNING FACE}" * 50
+    assert flt.scope().startswith("votes#") and len(flt.scope()) < 190
+    assert flt.scope() == _filter("insider=1&category=" + "\N{GRINNING FACE}" * 50).scope()
+    assert flt.scope() != flt.with_changes(include_insider=False).scope()
+
+
+def test_a_bad_parameter_leaves_the_others_in_place():
+    flt, errors = page_filter(QueryDict("category=a%00b&to=2025-02-30&group=voter&from=2025-01-01"))
+    assert errors == ["Unknown category.", "“2025-02-30” is not a date (use YYYY-MM-DD)."]
+    assert flt == BoardFilter(group="voter", date_from=dt.date(2025, 1, 1))
+
+
+def test_the_pages_read_a_query_as_a_form_sends_it():
+    flt = _filter("category=+coding+&pool=&from=&group=+voter&insider=ON&flagged=yes&nolive=off")
+    assert flt == BoardFilter(category="coding", group="voter", include_insider=True, include_flagged=True)
+    assert _filter("insider=maybe&flagged=0") == BoardFilter()
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("category=" + "x" * 51, "category"),
+    ("category=a%00b", "category"),
+    ("pool=nope", "pool"),
+    ("pool=12345678123456781234567812345678", "pool"),
+    ("from=2025-1-1", "from"),
+    ("to=20250101", "to"),
+    ("group=ceo", "group"),
+])
+def test_what_the_api_refuses_the_pages_report_and_leave_out(query, parameter):
+    flt, errors = page_filter(QueryDict(query))
+    assert len(errors) == 1 and flt.is_default
+    with pytest.raises(ValueError) as refused:
+        FilterParams.model_validate(QueryDict(query).dict())
+    assert [error["loc"] for error in refused.value.errors()] == [(parameter,)]
+
+
+def test_the_api_and_the_pages_read_a_good_query_alike():
+    query = QueryDict("category=coding&pool=0b6f5a1e-3c2d-4e5f-8a9b-0c1d2e3f4a5b&from=2025-01-01&to=2025-02-01"
+                      "&group=eval_lead&flagged=1&nolive=true")
+    assert FilterParams.model_validate(query.dict()).board_filter() == _filter(query.urlencode())
+    assert _filter(query.urlencode()).include_insider  # eval_lead votes are insider votes
 
 
 # --- the vote set ------------------------------------------------------------------------
@@ -105,8 +153,6 @@ def test_date_range_is_inclusive_of_both_days():
     cast_votes(llms, [("alpha", "beta", "a", 1)], when=days_ago(10))
     cast_votes(llms, [("alpha", "beta", "a", 2)], when=days_ago(5))
     cast_votes(llms, [("alpha", "beta", "a", 4)], when=days_ago(0))
-    from django.utils import timezone
-
     today = timezone.localdate()
     five = (today - dt.timedelta(days=5)).isoformat()
     assert _board_votes(f"from={five}") == 6
@@ -117,8 +163,6 @@ def test_date_range_is_inclusive_of_both_days():
 def test_voter_group_filter_counts_the_votes_of_that_group_once():
     llms = make_llms("alpha", "beta")
     voter = make_user("both-groups", role="voter")
-    from django.contrib.auth.models import Group
-
     voter.groups.add(Group.objects.get_or_create(name="admin")[0])  # two groups: still one vote each
     cast_votes(llms, [("alpha", "beta", "a", 3)], voter=voter)
     cast_votes(llms, [("alpha", "beta", "b", 2)], insider=True)
@@ -136,8 +180,12 @@ def test_an_empty_filtered_board_is_stored_once():
 
 @pytest.mark.parametrize("query", ["?to=9999-12-31", "?from=0001-01-01", "?from=0001-01-01&to=9999-12-31"])
 def test_dates_at_the_ends_of_the_calendar_do_not_break_the_pages(client, query):
-    from tests.factories import make_user
-
     client.force_login(make_user("lead-calendar", role="eval_lead"))
     for page in ("/leaderboard/", "/leaderboard/pairs/", "/leaderboard/quality/", "/leaderboard/decision/"):
         assert client.get(page + query).status_code == 200
+
+
+def test_a_long_category_in_a_non_latin_script_does_not_break_the_board(client, eval_lead):
+    make_llms("alpha", "beta")
+    client.force_login(eval_lead)
+    assert client.get("/leaderboard/", {"category": "\N{GRINNING FACE}" * 50, "style": "1"}).status_code == 200

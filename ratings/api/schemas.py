@@ -1,0 +1,176 @@
+"""What the API answers: one class per JSON object.
+
+django-ninja checks every answer against its class before sending it and writes the
+response schemas of the OpenAPI document from the same classes. A field without a default
+is always sent (possibly null, when its type allows it).
+"""
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from battles.models import LLM, Vote
+
+# Sent as the application writes them (``datetime.isoformat()``); read back, they would be
+# rewritten in pydantic's own spelling.
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Coefficient = Annotated[float, Field(ge=-1, le=1)]
+
+
+class Error(BaseModel):
+    error: str = Field(description="A stable code: bad_request, unauthorized, invalid_token, forbidden, "
+                                   "not_found, method_not_allowed.")
+    detail: str = Field(description="A message for people.")
+    parameter: str = Field(None, description="The query parameter at fault.")
+
+
+class Board(BaseModel):
+    """Provenance of a snapshot: the same votes and settings give the same numbers."""
+
+    scope: str
+    computed_at: Timestamp
+    vote_count: int = Field(ge=0)
+    vote_hash: str = Field(description="SHA-256 over the aggregated vote counts.")
+    settings: dict[str, Any] = Field(description="Engine settings of the fit.")
+
+
+class LeaderboardRow(BaseModel):
+    rank: int = Field(ge=1, description="1 + the number of models whose interval lies wholly above this one.")
+    model: str = Field(description="Board label (LLM name, with the version after the first).")
+    llm: uuid.UUID | None = Field(description="The LLM's code.")
+    rating: float
+    lower: float
+    upper: float
+    votes: int
+    wins: int | None
+    losses: int | None
+    ties: int | None
+    both_bad: int | None
+    win_rate: float | None
+    provisional: bool
+    elo: float | None
+    trueskill_mu: float | None
+    trueskill_sigma: float | None
+    style_rating: float | None
+    style_lower: float | None
+    style_upper: float | None
+    style_rank: int | None
+    latency_p50_ms: float | None
+    cost_per_1000: float | None
+
+
+class Leaderboard(BaseModel):
+    filter: dict[str, str] = Field(description="The filter parameters that differ from the default board.")
+    style_control: bool
+    board: Board | None
+    style_board: Board | None
+    rows: list[LeaderboardRow]
+
+
+class ModelVersion(BaseModel):
+    number: int = Field(ge=1)
+    label: str
+    model_id: str
+    created_at: Timestamp
+
+
+class Model(BaseModel):
+    code: uuid.UUID
+    name: str
+    provider: str
+    status: Literal[tuple(LLM.Status.values)]
+    imported: bool
+    price_input_per_mtok: float
+    price_output_per_mtok: float
+    created_at: Timestamp
+    versions: list[ModelVersion]
+
+
+class ModelList(BaseModel):
+    count: int = Field(ge=0)
+    results: list[Model]
+
+
+class VoteRecord(BaseModel):
+    id: int
+    created_at: Timestamp
+    outcome: Literal[tuple(Vote.Outcome.values)]
+    winner: str = Field(description="The winning LLM's name, or tie / both_bad.")
+    model_a: str
+    model_b: str
+    version_a: str
+    version_b: str
+    reasons_a: list[str]
+    reasons_b: list[str]
+    comment: str
+    flagged: bool
+    flags: list[str]
+    insider: bool
+    live: bool
+    imported: bool
+    time_to_vote_ms: int | None
+    battle: uuid.UUID | None
+    category: str | None
+    pool: str | None
+    voter: str | None = Field(description="A stable pseudonym, not the user.")
+
+
+class VotePage(BaseModel):
+    count: int = Field(ge=0, description="Votes matching the filter.")
+    page: int = Field(ge=1)
+    page_size: int = Field(ge=1)
+    next: str | None = Field(description="Path and query of the next page.")
+    previous: str | None = Field(description="Path and query of the previous page.")
+    results: list[VoteRecord]
+
+
+class Correlation(BaseModel):
+    estimate: Coefficient | None
+    lower: Coefficient | None
+    upper: Coefficient | None
+    rounds: int = Field(ge=0, description="Bootstrap rounds in which the coefficient was defined.")
+
+
+class ComparisonRow(BaseModel):
+    model: str = Field(description="The LLM's name.")
+    score: float
+    benchmark_rank: float = Field(ge=1, description="Mid-rank, 1 = best.")
+    arena_rank: float = Field(ge=1)
+    arena_rank_best: int = Field(ge=1)
+    arena_rank_worst: int = Field(ge=1)
+    gap: float = Field(description="benchmark_rank - arena_rank.")
+    outside: float = Field(ge=0, description="Distance of the benchmark rank outside [best, worst].")
+    flagged: bool
+    rating: float
+    lower: float
+    upper: float
+    votes: int
+
+
+class Comparison(BaseModel):
+    benchmark: str
+    higher_is_better: bool
+    n_models: int = Field(ge=0)
+    spearman: Correlation
+    kendall: Correlation
+    rows: list[ComparisonRow]
+    missing_on_arena: list[str]
+    missing_on_benchmark: list[str]
+    settings: dict[str, Any]
+
+
+class Composite(BaseModel):
+    weights: dict[str, float]
+    coverage: dict[str, float]
+    left_out: list[str]
+    min_coverage: float
+
+
+class BenchmarkReport(BaseModel):
+    style_control: bool
+    board: Board | None
+    settings: dict[str, Any]
+    comparisons: list[Comparison]
+    composite: Composite | None
+    notes: list[str]

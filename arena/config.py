@@ -90,9 +90,7 @@ def database(url: str, sqlite_path: Path) -> dict:
         }
     scheme = urlsplit(url).scheme
     if scheme not in {"postgres", "postgresql", "sqlite"}:
-        raise ImproperlyConfigured(
-            f"DATABASE_URL scheme {scheme!r} is not supported (use postgres://… or sqlite:///…)"
-        )
+        raise ImproperlyConfigured(f"DATABASE_URL scheme {scheme!r} is not supported (use postgres://… or sqlite:///…)")
     try:
         parsed = dj_database_url.parse(url)
     except ValueError as exc:
@@ -125,8 +123,9 @@ def channel_layer(redis_url: str) -> dict:
     }
 
 
-def configuration_problems(*, database_engine: str, broker_url: str, channel_backend: str,
-                           cache_backend: str, secret_key_from_env: bool) -> list[tuple[str, str]]:
+def configuration_problems(
+    *, database_engine: str, broker_url: str, channel_backend: str, cache_backend: str, secret_key_from_env: bool
+) -> list[tuple[str, str]]:
     """Half-configured combinations, as (id, message) pairs.
 
     A Celery broker means work happens in another process; that process can
@@ -137,28 +136,36 @@ def configuration_problems(*, database_engine: str, broker_url: str, channel_bac
     problems = []
     in_memory_layer = channel_backend.endswith("InMemoryChannelLayer")
     if broker_url and in_memory_layer:
-        problems.append((
-            "arena.E001",
-            "CELERY_BROKER_URL is set but the channel layer is in-memory: workers could not "
-            "reach websockets. Set REDIS_URL so channels-redis is used.",
-        ))
+        problems.append(
+            (
+                "arena.E001",
+                "CELERY_BROKER_URL is set but the channel layer is in-memory: workers could not "
+                "reach websockets. Set REDIS_URL so channels-redis is used.",
+            )
+        )
     if broker_url and database_engine.endswith("sqlite3"):
-        problems.append((
-            "arena.E002",
-            "A Celery broker is configured with a SQLite database: workers and web would not "
-            "share data reliably. Set DATABASE_URL to Postgres.",
-        ))
+        problems.append(
+            (
+                "arena.E002",
+                "A Celery broker is configured with a SQLite database: workers and web would not "
+                "share data reliably. Set DATABASE_URL to Postgres.",
+            )
+        )
     if broker_url and cache_backend.endswith("LocMemCache"):
-        problems.append((
-            "arena.E003",
-            "A Celery broker is configured with a per-process cache: rate limits and debouncing "
-            "would not be shared. Set REDIS_URL.",
-        ))
+        problems.append(
+            (
+                "arena.E003",
+                "A Celery broker is configured with a per-process cache: rate limits and debouncing "
+                "would not be shared. Set REDIS_URL.",
+            )
+        )
     if database_engine.endswith("postgresql") and not secret_key_from_env:
-        problems.append((
-            "arena.E004",
-            "DATABASE_URL points at a real database but SECRET_KEY is not set.",
-        ))
+        problems.append(
+            (
+                "arena.E004",
+                "DATABASE_URL points at a real database but SECRET_KEY is not set.",
+            )
+        )
     return problems
 
 

@@ -7,7 +7,7 @@ from django.shortcuts import render
 def _page(request, status, title, message):
     try:
         return render(request, "error.html", {"title": title, "message": message}, status=status)
-    except Exception:  # the error page itself must not fail
+    except Exception:  # noqa: BLE001  (the error page itself must not fail)
         return HttpResponse(f"{title}: {message}", status=status, content_type="text/plain")
 
 

@@ -188,9 +188,7 @@ ARENA_ALLOW_SAME_LLM_PAIRS = env_bool("ALLOW_SAME_LLM_PAIRS", False)
 ARENA_OUTLIER_ALPHA = env_float("OUTLIER_ALPHA", 0.01)
 # Provider API keys stored in the database are encrypted with these Fernet keys (comma-separated):
 # the first encrypts, all decrypt; rotate with `manage.py rotate_api_keys`. Embedded mode makes one in var/.
-ARENA_FERNET_KEYS = env_list("ARENA_FERNET_KEYS", []) or (
-    [config.embedded_fernet_key(BASE_DIR)] if EMBEDDED else []
-)
+ARENA_FERNET_KEYS = env_list("ARENA_FERNET_KEYS", []) or ([config.embedded_fernet_key(BASE_DIR)] if EMBEDDED else [])
 # Base URLs on private networks or loopback (a local vLLM or Ollama); on by default only in embedded mode.
 ARENA_ALLOW_PRIVATE_ENDPOINTS = env_bool("ARENA_ALLOW_PRIVATE_ENDPOINTS", EMBEDDED)
 # Wall-clock budget of the admin's "test connection" call (seconds).

@@ -14,7 +14,11 @@ class BattlesConfig(AppConfig):
         from battles.voting import live
 
         signals.generation_finished.connect(live.on_generation_finished, dispatch_uid="battles.voting.live.generation")
-        signals.generation_finished.connect(job_pushes.on_generation_finished, dispatch_uid="battles.generation.jobs.generation")
+        signals.generation_finished.connect(
+            job_pushes.on_generation_finished, dispatch_uid="battles.generation.jobs.generation"
+        )
         signals.job_changed.connect(job_pushes.on_job_changed, dispatch_uid="battles.generation.jobs.changed")
         signals.breaker_reset.connect(job_pushes.on_breaker_reset, dispatch_uid="battles.generation.jobs.breaker")
-        signals.live_battle_changed.connect(live_pushes.on_live_battle_changed, dispatch_uid="battles.voting.live.changed")
+        signals.live_battle_changed.connect(
+            live_pushes.on_live_battle_changed, dispatch_uid="battles.voting.live.changed"
+        )

@@ -61,12 +61,16 @@ class LLM(models.Model):
         help_text="Input plus output tokens per minute (0 = unlimited); estimated before a call, corrected after.",
     )
     breaker_opened_at = models.DateTimeField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="Set when repeated failures stopped all calls to this LLM; an admin resets it.",
     )
     breaker_reason = models.TextField(blank=True, editable=False)
     consecutive_failures = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Failed generations since the last success (see battles.generation.breaker)."
+        default=0,
+        editable=False,
+        help_text="Failed generations since the last success (see battles.generation.breaker).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -174,7 +178,8 @@ class Generation(models.Model):
     llm_version = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="generations")
     sample = models.PositiveSmallIntegerField(default=0)
     context = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text="Earlier turns of a live conversation, as chat messages sent before the prompt.",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)

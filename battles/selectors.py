@@ -60,13 +60,20 @@ def generation_summary(version_ids=None, *, include_imported: bool = False) -> l
     for version_id, latency, ttft, tokens_in, tokens_out, cost in stream(rows, 5000):
         values = bucket(version_id)
         answers[version_id] = answers.get(version_id, 0) + 1
-        for key, value in (("latency", latency), ("ttft", ttft), ("in", tokens_in), ("out", tokens_out),
-                           ("cost", cost)):
+        for key, value in (
+            ("latency", latency),
+            ("ttft", ttft),
+            ("in", tokens_in),
+            ("out", tokens_out),
+            ("cost", cost),
+        ):
             if value is not None:
                 values[key].append(value)
     failed = dict(
         generations.filter(status=Generation.Status.FAILED)
-        .values_list("llm_version_id").annotate(n=Count("id")).values_list("llm_version_id", "n")
+        .values_list("llm_version_id")
+        .annotate(n=Count("id"))
+        .values_list("llm_version_id", "n")
     )
     wanted = set(version_ids) if version_ids is not None else set(answers) | set(failed)
     versions = LLMVersion.objects.filter(pk__in=wanted).select_related("llm")
@@ -76,22 +83,24 @@ def generation_summary(version_ids=None, *, include_imported: bool = False) -> l
         latency, ttft = sorted(values["latency"]), sorted(values["ttft"])
         costs: list[Decimal] = values["cost"]
         mean_cost = sum(costs, Decimal(0)) / len(costs) if costs else None
-        summary.append({
-            "version_id": version.pk,
-            "label": version.label,
-            "llm": version.llm.name,
-            "answers": answers.get(version.pk, 0),
-            "failed": failed.get(version.pk, 0),
-            "p50_latency_ms": percentile(latency, 50),
-            "p95_latency_ms": percentile(latency, 95),
-            "p50_ttft_ms": percentile(ttft, 50),
-            "p95_ttft_ms": percentile(ttft, 95),
-            "mean_tokens_in": _mean(values["in"]),
-            "mean_tokens_out": _mean(values["out"]),
-            "tokens_in": sum(values["in"]),
-            "tokens_out": sum(values["out"]),
-            "cost": sum(costs, Decimal(0)) if costs else None,
-            "cost_per_1000": mean_cost * 1000 if mean_cost is not None else None,
-        })
+        summary.append(
+            {
+                "version_id": version.pk,
+                "label": version.label,
+                "llm": version.llm.name,
+                "answers": answers.get(version.pk, 0),
+                "failed": failed.get(version.pk, 0),
+                "p50_latency_ms": percentile(latency, 50),
+                "p95_latency_ms": percentile(latency, 95),
+                "p50_ttft_ms": percentile(ttft, 50),
+                "p95_ttft_ms": percentile(ttft, 95),
+                "mean_tokens_in": _mean(values["in"]),
+                "mean_tokens_out": _mean(values["out"]),
+                "tokens_in": sum(values["in"]),
+                "tokens_out": sum(values["out"]),
+                "cost": sum(costs, Decimal(0)) if costs else None,
+                "cost_per_1000": mean_cost * 1000 if mean_cost is not None else None,
+            }
+        )
     summary.sort(key=lambda row: (row["label"].casefold(), row["version_id"]))
     return summary

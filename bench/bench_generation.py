@@ -86,19 +86,53 @@ def recreate_database(database_url: str, *, drop_only: bool = False) -> None:
 
 def start_fake_provider(port: int, latency: float, log) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "battles.demo.fake_provider", "--host", "127.0.0.1", "--port", str(port),
-         "--latency", str(latency), "--tokens-per-second", "0"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "battles.demo.fake_provider",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--latency",
+            str(latency),
+            "--tokens-per-second",
+            "0",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 
 def start_worker(index: int, queue: str, concurrency: int, env: dict, log_path: Path) -> tuple[subprocess.Popen, Path]:
     log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "arena", "worker", "-Q", queue, "--pool", "prefork",
-         "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--loglevel", "INFO", "--hostname", f"bench{index}-{queue}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "arena",
+            "worker",
+            "-Q",
+            queue,
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"bench{index}-{queue}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     return process, log_path
 
@@ -190,19 +224,23 @@ def main(argv: list[str] | None = None) -> int:
         control.wait_until_ready()
 
         pool = PromptPool.objects.create(name="bench")
-        texts = [f"Bench prompt {i}: how would you plan a small {i % 97}-step migration?"
-                 for i in range(options.generations)]
+        texts = [
+            f"Bench prompt {i}: how would you plan a small {i % 97}-step migration?" for i in range(options.generations)
+        ]
         Prompt.objects.bulk_create(
             [Prompt(pool=pool, text=t, category="bench", text_hash=prompt_hash(t)) for t in texts], batch_size=1000
         )
-        llm = llms.create_llm(name="bench-model", provider="openai", base_url=control.openai_base_url,
-                                  model_id="bench-model")
+        llm = llms.create_llm(
+            name="bench-model", provider="openai", base_url=control.openai_base_url, model_id="bench-model"
+        )
         llm.max_concurrency = options.limit
         llm.save(update_fields=["max_concurrency"])
 
         worker_env = {**os.environ, **bench_env}
-        started = [start_worker(i, queue, options.concurrency, worker_env, tmp / f"worker{i}.log")
-                   for i in range(options.workers)]
+        started = [
+            start_worker(i, queue, options.concurrency, worker_env, tmp / f"worker{i}.log")
+            for i in range(options.workers)
+        ]
         workers = [process for process, _ in started]
         for process, log_path in started:
             wait_ready(process, log_path)
@@ -227,8 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         ratio = elapsed / ideal
         print(f"generations: {options.generations} (done {done}, failed {failed}); provider requests: {requests}")
         print(f"workers: {options.workers} × prefork {options.concurrency}, batch size {options.batch_size}")
-        print(f"fake provider: latency {options.latency:g} s, limit {options.limit} concurrent; "
-              f"max_in_flight={max_in_flight}{'' if max_in_flight <= options.limit else '  (OVER THE LIMIT)'}")
+        print(
+            f"fake provider: latency {options.latency:g} s, limit {options.limit} concurrent; "
+            f"max_in_flight={max_in_flight}{'' if max_in_flight <= options.limit else '  (OVER THE LIMIT)'}"
+        )
         print(f"measured: {elapsed:.2f} s")
         print(f"ideal: {ideal:.2f} s")
         print(f"generation_time_ratio_to_ideal={ratio:.3f}")

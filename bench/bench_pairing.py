@@ -38,9 +38,19 @@ from ratings.policies import POLICIES  # noqa: E402
 
 # Published Elo ratings, Chatbot Arena leaderboard of 10 May 2023 (13 models).
 LMSYS_MAY_2023 = {
-    "gpt-4": 1274, "claude-v1": 1224, "gpt-3.5-turbo": 1155, "vicuna-13b": 1083, "koala-13b": 1022,
-    "rwkv-4-raven-14b": 989, "oasst-pythia-12b": 928, "chatglm-6b": 918, "stablelm-tuned-alpha-7b": 906,
-    "alpaca-13b": 904, "fastchat-t5-3b": 902, "dolly-v2-12b": 863, "llama-13b": 826,
+    "gpt-4": 1274,
+    "claude-v1": 1224,
+    "gpt-3.5-turbo": 1155,
+    "vicuna-13b": 1083,
+    "koala-13b": 1022,
+    "rwkv-4-raven-14b": 989,
+    "oasst-pythia-12b": 928,
+    "chatglm-6b": 918,
+    "stablelm-tuned-alpha-7b": 906,
+    "alpaca-13b": 904,
+    "fastchat-t5-3b": 902,
+    "dolly-v2-12b": 863,
+    "llama-13b": 826,
 }
 POLICY_NAMES = ("uniform", "active", "oracle")
 
@@ -71,8 +81,9 @@ def main(argv=None) -> int:
         jobs += [(name, seed, random_strengths(args.models, seed, spread=spread)) for seed in range(args.seeds)]
     if args.large_models and args.large_seeds:
         name = f"{args.large_models} models, spread 100"
-        jobs += [(name, seed, random_strengths(args.large_models, seed, spread=100.0))
-                 for seed in range(args.large_seeds)]
+        jobs += [
+            (name, seed, random_strengths(args.large_models, seed, spread=100.0)) for seed in range(args.large_seeds)
+        ]
     name = "LMSYS leaderboard 2023-05-10 (13 models)"
     jobs += [(name, seed, {k: float(v) for k, v in LMSYS_MAY_2023.items()}) for seed in range(args.seeds)]
 
@@ -84,15 +95,20 @@ def main(argv=None) -> int:
     by_scenario: dict[str, list] = {}
     for scenario, seed, out in results:
         by_scenario.setdefault(scenario, []).append((seed, out))
-    print(f"votes until every 95% interval is within ±25 points ({len(jobs)} simulations × 3 policies, "
-          f"{elapsed:.0f} s)\n")
-    print(f"{'scenario':44} {'seeds':>5} {'uniform':>8} {'active':>8} {'oracle':>8} "
-          f"{'active_saving':>14} {'oracle_saving':>14}")
+    print(
+        f"votes until every 95% interval is within ±25 points ({len(jobs)} simulations × 3 policies, {elapsed:.0f} s)\n"
+    )
+    print(
+        f"{'scenario':44} {'seeds':>5} {'uniform':>8} {'active':>8} {'oracle':>8} "
+        f"{'active_saving':>14} {'oracle_saving':>14}"
+    )
     for scenario, rows in by_scenario.items():
         means = {p: float(np.mean([out[p][0] for _, out in rows])) for p in POLICY_NAMES}
-        print(f"{scenario:44} {len(rows):>5} {means['uniform']:>8.0f} {means['active']:>8.0f} "
-              f"{means['oracle']:>8.0f} {1 - means['active'] / means['uniform']:>14.1%} "
-              f"{1 - means['oracle'] / means['uniform']:>14.1%}")
+        print(
+            f"{scenario:44} {len(rows):>5} {means['uniform']:>8.0f} {means['active']:>8.0f} "
+            f"{means['oracle']:>8.0f} {1 - means['active'] / means['uniform']:>14.1%} "
+            f"{1 - means['oracle'] / means['uniform']:>14.1%}"
+        )
     print("\nper seed: votes (Kendall τ at stop) uniform / active / oracle")
     for scenario, rows in by_scenario.items():
         print(scenario)

@@ -123,8 +123,14 @@ def fastchat_loss_and_grad(ratings, matchups, outcomes, weights, alpha):
 def fastchat_fit(matchups, outcomes, n_models, alpha, weights):
     from scipy.optimize import minimize
 
-    result = minimize(fastchat_loss_and_grad, np.zeros(n_models), args=(matchups, outcomes, weights, alpha),
-                      jac=True, method="L-BFGS-B", options={"maxiter": 100, "gtol": 1e-6})
+    result = minimize(
+        fastchat_loss_and_grad,
+        np.zeros(n_models),
+        args=(matchups, outcomes, weights, alpha),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": 100, "gtol": 1e-6},
+    )
     return result.x
 
 
@@ -149,7 +155,9 @@ def fastchat_bootstrap(df, rounds, processes):
     with mp.get_context("spawn").Pool(processes) as pool:
         betas = np.array(pool.map(fit, list(boot)))
     ratings = 1000.0 + 400.0 * (betas - betas.mean(axis=1, keepdims=True))
-    return dict(zip(models, np.quantile(ratings, 0.025, axis=0))), dict(zip(models, np.quantile(ratings, 0.975, axis=0)))
+    return dict(zip(models, np.quantile(ratings, 0.025, axis=0))), dict(
+        zip(models, np.quantile(ratings, 0.975, axis=0))
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,8 +193,12 @@ def arena_rank_style(df, feature_cols):
 def evalica_args(df):
     import evalica
 
-    code = {"model_a": evalica.Winner.X, "model_b": evalica.Winner.Y, "tie": evalica.Winner.Draw,
-            "tie (bothbad)": evalica.Winner.Draw}
+    code = {
+        "model_a": evalica.Winner.X,
+        "model_b": evalica.Winner.Y,
+        "tie": evalica.Winner.Draw,
+        "tie (bothbad)": evalica.Winner.Draw,
+    }
     return df["model_a"].to_numpy(), df["model_b"].to_numpy(), [code[w] for w in df["winner"]]
 
 
@@ -206,8 +218,9 @@ def write_csv(path: Path, names, a, b, outcome) -> None:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["question_id", "model_a", "model_b", "winner", "judge", "turn", "language", "tstamp"])
         for k, (i, j, o) in enumerate(zip(a.tolist(), b.tolist(), outcome.tolist())):
-            writer.writerow([f"{k:08x}", names[i], names[j], label[o], f"judge_{k % 997}", 1 + k % 3, "English",
-                             f"{1.7e9 + k:.1f}"])
+            writer.writerow(
+                [f"{k:08x}", names[i], names[j], label[o], f"judge_{k % 997}", 1 + k % 3, "English", f"{1.7e9 + k:.1f}"]
+            )
 
 
 # Started from a small helper process: a child forked from this (large) process would count the
@@ -225,8 +238,13 @@ sys.stderr.write(err.decode())
 
 def run_cli(path: Path, *args: str) -> tuple[float, int, int]:
     """Wall time, peak RSS (bytes) and exit code of ``python -m ratings leaderboard``."""
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "ratings", "leaderboard", str(path),
-                           *args], cwd=ROOT, capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "ratings", "leaderboard", str(path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     wall, rss, code = proc.stdout.split()
     if int(code) != 0:
         print(proc.stderr, file=sys.stderr)
@@ -243,8 +261,9 @@ def main(argv=None) -> int:
     parser.add_argument("--csv-rows", type=int, default=1_670_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-slow-peers", action="store_true",
-                        help="skip arena-rank's and evalica's bootstraps (minutes each)")
+    parser.add_argument(
+        "--skip-slow-peers", action="store_true", help="skip arena-rank's and evalica's bootstraps (minutes each)"
+    )
     parser.add_argument("--skip-peers", action="store_true", help="only time our engine")
     args = parser.parse_args(argv)
     report = Report()
@@ -261,7 +280,7 @@ def main(argv=None) -> int:
     col_o = [OUTCOMES[o] for o in log.outcome.tolist()]
     table = log.to_table()
 
-    print("\nour engine (best of %d)" % args.repeat)
+    print(f"\nour engine (best of {args.repeat})")
     t, _ = best_of(args.repeat, lambda: VoteTable.from_votes(col_a, col_b, col_o))
     report.add("ours: VoteTable from string columns", t)
     t, board = best_of(args.repeat, lambda: fit_bradley_terry(VoteTable.from_votes(col_a, col_b, col_o), ci="none"))
@@ -273,26 +292,31 @@ def main(argv=None) -> int:
     report.add("ours: BT + sandwich intervals (from the table)", t)
     t, boot = best_of(args.repeat, lambda: fit_bradley_terry(table, ci="bootstrap", bootstrap_rounds=100, seed=1))
     report.add("ours: BT + 100-round bootstrap (from the table)", t, "(goal < 1 s)")
-    t, _ = best_of(args.repeat, lambda: fit_bradley_terry(VoteTable.from_votes(col_a, col_b, col_o), ci="bootstrap",
-                                                          bootstrap_rounds=100, seed=1))
+    t, _ = best_of(
+        args.repeat,
+        lambda: fit_bradley_terry(
+            VoteTable.from_votes(col_a, col_b, col_o), ci="bootstrap", bootstrap_rounds=100, seed=1
+        ),
+    )
     report.add("ours: BT + 100-round bootstrap from string columns", t)
     t, robustness = best_of(1, lambda: board_robustness(sandwich))
-    report.add("ours: robustness (votes to flip #1)", t,
-               f"({robustness['votes_to_flip']} votes, {robustness['challenger']})")
+    report.add(
+        "ours: robustness (votes to flip #1)", t, f"({robustness['votes_to_flip']} votes, {robustness['challenger']})"
+    )
     t, _ = best_of(args.repeat, lambda: online_elo(log))
     report.add("ours: online Elo over all votes (VoteLog)", t, "(goal < 0.5 s)")
-    tuples = list(zip(col_a, col_b, col_o))
-    t, _ = best_of(args.repeat, lambda: online_elo(tuples))
+    vote_tuples = list(zip(col_a, col_b, col_o))
+    t, _ = best_of(args.repeat, lambda: online_elo(vote_tuples))
     report.add("ours: online Elo over all votes (string tuples)", t)
-    del tuples
+    vote_tuples.clear()  # free the memory before the next measurement
     t, _ = best_of(1, lambda: trueskill_ratings(log))
     report.add("ours: TrueSkill over all votes", t)
 
     style = simulate_style_votes(strengths, args.votes, STYLE_COEFFICIENTS, seed=rng_seed + 2)
     t, style_board = best_of(args.repeat, lambda: fit_style_controlled(style.votes, style.style_a, style.style_b))
     report.add("ours: style-controlled BT + sandwich", t, "(goal < 1 s)")
-    print("        coefficients %s (planted %s)" % (
-        {k: round(v, 3) for k, v in style_board.coefficients.items()}, STYLE_COEFFICIENTS))
+    fitted = {k: round(v, 3) for k, v in style_board.coefficients.items()}
+    print(f"        coefficients {fitted} (planted {STYLE_COEFFICIENTS})")
 
     with tempfile.TemporaryDirectory() as tmp:
         csv_path = Path(tmp) / "votes.csv"
@@ -303,9 +327,12 @@ def main(argv=None) -> int:
         wall = min(r[0] for r in results)
         rss = max(r[1] for r in results)
         assert all(r[2] == 0 for r in results), "the CLI failed"
-        report.add(f"ours: python -m ratings leaderboard, {args.csv_rows:,} rows ({size / 1e6:.0f} MB)", wall,
-                   f"(goal < 5 s) peak RSS {rss / 2 ** 20:.0f} MiB (goal < 1024)")
-        report.figures["cli_peak_rss_mib"] = rss / 2 ** 20
+        report.add(
+            f"ours: python -m ratings leaderboard, {args.csv_rows:,} rows ({size / 1e6:.0f} MB)",
+            wall,
+            f"(goal < 5 s) peak RSS {rss / 2**20:.0f} MiB (goal < 1024)",
+        )
+        report.figures["cli_peak_rss_mib"] = rss / 2**20
 
     if not args.skip_peers:
         import pandas as pd
@@ -323,13 +350,25 @@ def main(argv=None) -> int:
         else:
             xs, ys, ws = evalica_args(df)
             t, result = once(lambda: evalica.bradley_terry(xs, ys, ws, tie_weight=0.5, tolerance=1e-9, limit=1000))
-            report.add("evalica: single BT fit", t,
-                       f"(max gap {max_rating_gap(ours_ratings, evalica_ratings(result.scores)):.3f})")
+            report.add(
+                "evalica: single BT fit",
+                t,
+                f"(max gap {max_rating_gap(ours_ratings, evalica_ratings(result.scores)):.3f})",
+            )
             t, _ = once(lambda: evalica.elo(xs, ys, ws, k=4.0))
             report.add("evalica: online Elo", t)
             if not args.skip_slow_peers:
-                t, _ = once(lambda: evalica.bootstrap(evalica.bradley_terry, xs, ys, ws, n_resamples=100,
-                                                      bootstrap_method="percentile", random_state=1))
+                t, _ = once(
+                    lambda: evalica.bootstrap(
+                        evalica.bradley_terry,
+                        xs,
+                        ys,
+                        ws,
+                        n_resamples=100,
+                        bootstrap_method="percentile",
+                        random_state=1,
+                    )
+                )
                 report.add("evalica: BT + 100-round percentile bootstrap", t)
         try:
             import arena_rank  # noqa: F401
@@ -337,11 +376,17 @@ def main(argv=None) -> int:
             print("  arena-rank not installed: skipped")
         else:
             t, (theirs, _) = once(lambda: arena_rank_bt(df, "sandwich"))
-            report.add("arena-rank: BT + sandwich intervals", t, f"(max gap {max_rating_gap(ours_ratings, theirs):.3f})")
+            report.add(
+                "arena-rank: BT + sandwich intervals", t, f"(max gap {max_rating_gap(ours_ratings, theirs):.3f})"
+            )
             feature_cols = []
-            sdf = pd.DataFrame({"model_a": [style.votes.models[i] for i in style.votes.a.tolist()],
-                                "model_b": [style.votes.models[i] for i in style.votes.b.tolist()],
-                                "winner": [ARENA_LABEL[OUTCOMES[o]] for o in style.votes.outcome.tolist()]})
+            sdf = pd.DataFrame(
+                {
+                    "model_a": [style.votes.models[i] for i in style.votes.a.tolist()],
+                    "model_b": [style.votes.models[i] for i in style.votes.b.tolist()],
+                    "winner": [ARENA_LABEL[OUTCOMES[o]] for o in style.votes.outcome.tolist()],
+                }
+            )
             from ratings.engine import style_matrix
 
             feats = style_matrix(style.style_a, style.style_b)
@@ -361,14 +406,23 @@ def main(argv=None) -> int:
         if peer_key in f and ours_key in f:
             print(f"  {peer_key:<58} {f[peer_key] / f[ours_key]:8.1f}x   vs {ours_key}")
 
-    boot_peers = [k for k in ("FastChat-style scipy: BT + 100-round bootstrap", "evalica: BT + 100-round percentile "
-                              "bootstrap", "arena-rank: BT + 100-round bootstrap") if k in f]
+    boot_peers = [
+        k
+        for k in (
+            "FastChat-style scipy: BT + 100-round bootstrap",
+            "evalica: BT + 100-round percentile bootstrap",
+            "arena-rank: BT + 100-round bootstrap",
+        )
+        if k in f
+    ]
     for key in boot_peers:
         ratio("ours: BT + 100-round bootstrap from string columns", key)
     if boot_peers:
         fastest = min(boot_peers, key=lambda name: f[name])
-        print(f"  fastest bootstrap peer: {fastest} -> "
-              f"{f[fastest] / f['ours: BT + 100-round bootstrap from string columns']:.1f}x (goal >= 10x)")
+        print(
+            f"  fastest bootstrap peer: {fastest} -> "
+            f"{f[fastest] / f['ours: BT + 100-round bootstrap from string columns']:.1f}x (goal >= 10x)"
+        )
     ratio("ours: BT + sandwich intervals (from the table)", "arena-rank: BT + sandwich intervals")
     ratio("ours: single BT fit from string columns", "FastChat-style scipy: single BT fit")
     ratio("ours: single BT fit from string columns", "evalica: single BT fit")

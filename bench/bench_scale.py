@@ -97,25 +97,38 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     pool = PromptPool.objects.create(name="bench")
     versions = [
-        llms.create_llm(name=f"model-{k}", provider="openai", base_url="http://127.0.0.1:9/v1",
-                            model_id=f"model-{k}").current_version()
+        llms.create_llm(
+            name=f"model-{k}", provider="openai", base_url="http://127.0.0.1:9/v1", model_id=f"model-{k}"
+        ).current_version()
         for k in range(args.llms)
     ]
     prompts = Prompt.objects.bulk_create(
-        [Prompt(pool=pool, text=f"Prompt {i}: explain topic {i} briefly.", category="writing",
-                text_hash=hashlib.sha256(f"prompt {i}".encode()).hexdigest()) for i in range(args.prompts)],
+        [
+            Prompt(
+                pool=pool,
+                text=f"Prompt {i}: explain topic {i} briefly.",
+                category="writing",
+                text_hash=hashlib.sha256(f"prompt {i}".encode()).hexdigest(),
+            )
+            for i in range(args.prompts)
+        ],
         batch_size=2000,
     )
     answer = "A reasonably long answer that explains the topic in a few sentences. " * 8
     Generation.objects.bulk_create(
-        (Generation(prompt=p, llm_version=v, status="done", text=answer, latency_ms=900, tokens_out=120)
-         for p in prompts for v in versions),
+        (
+            Generation(prompt=p, llm_version=v, status="done", text=answer, latency_ms=900, tokens_out=120)
+            for p in prompts
+            for v in versions
+        ),
         batch_size=5000,
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    print(f"loaded {args.llms} LLMs × {args.prompts} prompts = {args.llms * args.prompts:,} answers "
-          f"in {time.perf_counter() - started:.0f} s")
+    print(
+        f"loaded {args.llms} LLMs × {args.prompts} prompts = {args.llms * args.prompts:,} answers "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
 
     # In production a vote queues the (debounced) recomputation for a worker; without a broker
     # Celery would run it inside the request here. Queue it nowhere: the bench times the request.
@@ -147,17 +160,21 @@ def main(argv=None) -> int:
     serve = _timed(new_battle, args.rounds)
     store = _timed(vote, args.rounds)
     print(f"{'path':40} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'ratio to baseline':>18}")
-    for name, (p50, p95, queries) in (("current_battle (baseline: reload)", baseline),
-                                      ("skip + start_battle (new battle)", serve),
-                                      ("record_vote + start_battle", store)):
+    for name, (p50, p95, queries) in (
+        ("current_battle (baseline: reload)", baseline),
+        ("skip + start_battle (new battle)", serve),
+        ("record_vote + start_battle", store),
+    ):
         print(f"{name:40} {p50:>8.1f} {p95:>8.1f} {queries:>8.0f} {p50 / baseline[0]:>18.1f}")
     if args.votes:
         _load_votes(args.llms, args.prompts, args.votes)
         baseline = _timed(reload_open_battle, args.rounds)
         serve = _timed(new_battle, args.rounds)
         print(f"\nafter {args.votes:,} more votes:")
-        for name, (p50, p95, queries) in (("current_battle (baseline: reload)", baseline),
-                                          ("skip + start_battle (new battle)", serve)):
+        for name, (p50, p95, queries) in (
+            ("current_battle (baseline: reload)", baseline),
+            ("skip + start_battle (new battle)", serve),
+        ):
             print(f"{name:40} {p50:>8.1f} {p95:>8.1f} {queries:>8.0f} {p50 / baseline[0]:>18.1f}")
         _time_boards()
     connection.close()
@@ -211,9 +228,16 @@ def _load_votes(n_llms: int, n_prompts: int, n_votes: int) -> None:
 
 
 BOARD_PAGES = (
-    "/leaderboard/", "/leaderboard/?from={since}", "/leaderboard/?style=1", "/leaderboard/pairs/",
-    "/leaderboard/history/", "/leaderboard/cost/", "/leaderboard/decision/", "/leaderboard/quality/",
-    "/leaderboard/integrity/", "/leaderboard/?category=writing&group=voter",
+    "/leaderboard/",
+    "/leaderboard/?from={since}",
+    "/leaderboard/?style=1",
+    "/leaderboard/pairs/",
+    "/leaderboard/history/",
+    "/leaderboard/cost/",
+    "/leaderboard/decision/",
+    "/leaderboard/quality/",
+    "/leaderboard/integrity/",
+    "/leaderboard/?category=writing&group=voter",
 )
 
 

@@ -157,10 +157,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
         raw = getattr(request, "_arena_new_token", None)
         if raw is None:
             return super().response_add(request, obj, post_url_continue)
-        return TemplateResponse(request, "admin/ratings/apitoken/created.html", {
-            **self.admin_site.each_context(request), "opts": self.opts, "title": "New API token",
-            "token": obj, "raw_token": raw,
-        })
+        return TemplateResponse(
+            request,
+            "admin/ratings/apitoken/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "New API token",
+                "token": obj,
+                "raw_token": raw,
+            },
+        )
 
     @admin.action(description="Revoke selected tokens")
     def revoke_tokens(self, request, queryset):

@@ -57,8 +57,9 @@ class HeadToHead:
         return (self.wins[i][j] + 0.5 * self.draws[i][j]) / n if n else None
 
 
-def head_to_head(models: Sequence[str], pairs: Iterable[Sequence[int]],
-                 order: Sequence[str] | None = None) -> HeadToHead:
+def head_to_head(
+    models: Sequence[str], pairs: Iterable[Sequence[int]], order: Sequence[str] | None = None
+) -> HeadToHead:
     """Tables from snapshot pairs ``[i, j, wins_i, wins_j, ties, both_bad]`` (indices into
     ``models``); ``order`` lists the models to show, e.g. best first."""
     shown = list(order if order is not None else models)
@@ -110,7 +111,7 @@ def pareto_front(points: Iterable[tuple[str, float | None, float]]) -> set[str]:
     better). Points without a cost are never on the front."""
     known = sorted(((cost, -score, key) for key, cost, score in points if cost is not None))
     front, best = set(), -math.inf
-    for cost, neg_score, key in known:
+    for _cost, neg_score, key in known:
         if -neg_score > best:
             front.add(key)
             best = -neg_score
@@ -167,16 +168,19 @@ def route(category: str, rows: Sequence[dict], *, votes: int, min_votes: int) ->
         result.reason = "Clear leader: its interval lies above every other model's."
     elif result.cheapest is not None:
         result.recommended = result.cheapest
-        result.reason = (f"{len(leaders)} models are statistically tied for first; "
-                         "this is the cheapest of them.")
+        result.reason = f"{len(leaders)} models are statistically tied for first; this is the cheapest of them."
     elif result.fastest is not None:
         result.recommended = result.fastest
-        result.reason = (f"{len(leaders)} models are statistically tied for first and their cost is "
-                         "unknown; this is the fastest of them.")
+        result.reason = (
+            f"{len(leaders)} models are statistically tied for first and their cost is "
+            "unknown; this is the fastest of them."
+        )
     else:
         result.recommended = leaders[0]
-        result.reason = (f"{len(leaders)} models are statistically tied for first; cost and latency are "
-                         "unknown, so this is the best rated of them.")
+        result.reason = (
+            f"{len(leaders)} models are statistically tied for first; cost and latency are "
+            "unknown, so this is the best rated of them."
+        )
     recommended = result.recommended
     result.enough_evidence = not recommended.get("provisional", False)
     if not result.enough_evidence:

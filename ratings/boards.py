@@ -115,12 +115,15 @@ def fill_style_features(votes=None) -> int:
     votes = Vote.objects.all() if votes is None else votes
     # One IN per side, not "IN (…) OR IN (…)": Postgres turns a lone IN into a hash semi-join, but an
     # OR of two keeps both as subplans, re-run per answer once the vote ids outgrow work_mem (minutes at 1M votes).
-    missing = sorted({
-        pk
-        for side in ("battle__generation_a", "battle__generation_b")
-        for pk in Generation.objects.filter(pk__in=votes.filter(battle__isnull=False).values(side),
-                                            style__isnull=True).values_list("pk", flat=True)
-    })
+    missing = sorted(
+        {
+            pk
+            for side in ("battle__generation_a", "battle__generation_b")
+            for pk in Generation.objects.filter(
+                pk__in=votes.filter(battle__isnull=False).values(side), style__isnull=True
+            ).values_list("pk", flat=True)
+        }
+    )
     return store_style_features(missing)
 
 
@@ -130,10 +133,12 @@ def store_style_features(generation_ids) -> int:
     # Ids first, then texts in batches: nothing is written while a cursor is open.
     stored = 0
     for start in range(0, len(ids), STYLE_BATCH):
-        texts = (Generation.objects.filter(pk__in=ids[start:start + STYLE_BATCH], style__isnull=True)
-                 .values_list("pk", "text"))
-        rows = [GenerationStyle(generation_id=pk, **dict(zip(STYLE_FIELDS, style_counts(text or ""))))
-                for pk, text in texts]
+        texts = Generation.objects.filter(pk__in=ids[start : start + STYLE_BATCH], style__isnull=True).values_list(
+            "pk", "text"
+        )
+        rows = [
+            GenerationStyle(generation_id=pk, **dict(zip(STYLE_FIELDS, style_counts(text or "")))) for pk, text in texts
+        ]
         GenerationStyle.objects.bulk_create(rows, ignore_conflicts=True)
         stored += len(rows)
     return stored
@@ -181,7 +186,11 @@ def style_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
     fill_style_features(votes)
     payload, used = _fit_style(votes)
     snapshot = RatingSnapshot.objects.create(
-        scope=scope, settings=engine, vote_count=used, vote_hash=digest, payload=payload.to_json(),
+        scope=scope,
+        settings=engine,
+        vote_count=used,
+        vote_hash=digest,
+        payload=payload.to_json(),
         duration_ms=int((time.perf_counter() - started) * 1000),
     )
     if scope != STYLE_SCOPE:
@@ -213,8 +222,9 @@ def _fit_style(votes) -> tuple[SnapshotPayload, int]:
     if not outcome:
         return style_payload(None, version_ids={}, votes_without_answers=skipped), 0
     log = VoteLog.from_votes([labels[a] for a in model_a], [labels[b] for b in model_b], outcome)
-    board = fit_style_controlled(log, np.array(style_a, float), np.array(style_b, float),
-                                 min_votes=settings.ARENA_MIN_VOTES)
+    board = fit_style_controlled(
+        log, np.array(style_a, float), np.array(style_b, float), min_votes=settings.ARENA_MIN_VOTES
+    )
     version_ids = {label: pk for pk, label in labels.items()}
     return style_payload(board, version_ids=version_ids, votes_without_answers=skipped), len(outcome)
 
@@ -222,8 +232,9 @@ def _fit_style(votes) -> tuple[SnapshotPayload, int]:
 # --- rows for the pages ------------------------------------------------------------------
 
 
-def board_rows(snapshot: RatingSnapshot | None, *, style: RatingSnapshot | None = None,
-               stats: dict[int, dict] | None = None) -> list[dict]:
+def board_rows(
+    snapshot: RatingSnapshot | None, *, style: RatingSnapshot | None = None, stats: dict[int, dict] | None = None
+) -> list[dict]:
     """The snapshot's rows, best first, with Elo, TrueSkill, win rate, latency and cost,
     the style-controlled rating and rank (when ``style`` is given) and the LLM's code."""
     rows = services.leaderboard_rows(snapshot)
@@ -237,23 +248,32 @@ def board_rows(snapshot: RatingSnapshot | None, *, style: RatingSnapshot | None 
     for row in rows:
         version_id = version_ids.get(row["model"])
         s = styled.get(row["model"])
-        out.append({
-            **row,
-            "version_id": version_id,
-            "llm_code": codes.get(version_id),
-            "win_rate": row["wins"] / row["votes"] if row["votes"] else None,
-            **empty_stats(), **stats.get(version_id, {}),
-            "style_rating": s["rating"] if s else None,
-            "style_lower": s["lower"] if s else None,
-            "style_upper": s["upper"] if s else None,
-            "style_rank": s["rank"] if s else None,
-        })
+        out.append(
+            {
+                **row,
+                "version_id": version_id,
+                "llm_code": codes.get(version_id),
+                "win_rate": row["wins"] / row["votes"] if row["votes"] else None,
+                **empty_stats(),
+                **stats.get(version_id, {}),
+                "style_rating": s["rating"] if s else None,
+                "style_lower": s["lower"] if s else None,
+                "style_upper": s["upper"] if s else None,
+                "style_rank": s["rank"] if s else None,
+            }
+        )
     return out
 
 
 def empty_stats() -> dict:
-    return {"latency_p50_ms": None, "latency_p95_ms": None, "ttft_p50_ms": None, "tokens_out_mean": None,
-            "cost_per_1000": None, "answers": None}
+    return {
+        "latency_p50_ms": None,
+        "latency_p95_ms": None,
+        "ttft_p50_ms": None,
+        "tokens_out_mean": None,
+        "cost_per_1000": None,
+        "answers": None,
+    }
 
 
 def robustness_of(snapshot: RatingSnapshot | None) -> dict | None:
@@ -264,9 +284,16 @@ def robustness_of(snapshot: RatingSnapshot | None) -> dict | None:
     if not result:
         return None
     share = result.get("share_of_votes")
-    return {**result, "percent": 100 * share if share is not None else None, "fragile": analysis.fragile_top(
-        result, snapshot.vote_count, max_share=settings.ARENA_FRAGILE_TOP_SHARE,
-        max_votes=settings.ARENA_FRAGILE_TOP_VOTES)}
+    return {
+        **result,
+        "percent": 100 * share if share is not None else None,
+        "fragile": analysis.fragile_top(
+            result,
+            snapshot.vote_count,
+            max_share=settings.ARENA_FRAGILE_TOP_SHARE,
+            max_votes=settings.ARENA_FRAGILE_TOP_VOTES,
+        ),
+    }
 
 
 def head_to_head(snapshot: RatingSnapshot | None) -> analysis.HeadToHead | None:
@@ -285,7 +312,8 @@ def category_boards(flt: BoardFilter) -> list[tuple[str, RatingSnapshot]]:
     for a board filtered by that category."""
     base = flt.without_category()
     rows = (
-        base.votes().filter(battle__isnull=False)
+        base.votes()
+        .filter(battle__isnull=False)
         .values_list("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
         .annotate(n=Count("id"))
         .order_by("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
@@ -314,8 +342,9 @@ def category_boards(flt: BoardFilter) -> list[tuple[str, RatingSnapshot]]:
             found[category] = snapshot
         else:
             scoped = base.with_changes(category=category)
-            found[category] = services.compute_snapshot(scope=key[0], votes=scoped.votes(),
-                                                        counts=per_category[category], online=True)
+            found[category] = services.compute_snapshot(
+                scope=key[0], votes=scoped.votes(), counts=per_category[category], online=True
+            )
             _prune(key[0])
     return sorted(found.items(), key=lambda item: (-item[1].vote_count, item[0]))
 
@@ -344,16 +373,26 @@ def decision(flt: BoardFilter) -> Decision:
 
     def rows_of(snapshot):
         ids = snapshot.data.version_ids
-        return [{**row, **empty_stats(), **stats.get(ids.get(row["model"]), {}),
-                 "llm_code": codes.get(ids.get(row["model"]))}
-                for row in snapshot.data.rows]
+        return [
+            {
+                **row,
+                **empty_stats(),
+                **stats.get(ids.get(row["model"]), {}),
+                "llm_code": codes.get(ids.get(row["model"])),
+            }
+            for row in snapshot.data.rows
+        ]
 
     overall = None
     if overall_snapshot is not None:
-        overall = analysis.route("All categories", rows_of(overall_snapshot), votes=overall_snapshot.vote_count,
-                                 min_votes=min_votes)
-    routes = [analysis.route(category, rows_of(snapshot), votes=snapshot.vote_count, min_votes=min_votes)
-              for category, snapshot in boards if not flt.category or category == flt.category]
+        overall = analysis.route(
+            "All categories", rows_of(overall_snapshot), votes=overall_snapshot.vote_count, min_votes=min_votes
+        )
+    routes = [
+        analysis.route(category, rows_of(snapshot), votes=snapshot.vote_count, min_votes=min_votes)
+        for category, snapshot in boards
+        if not flt.category or category == flt.category
+    ]
     return Decision(overall=overall, routes=routes, snapshot=overall_snapshot)
 
 
@@ -379,8 +418,10 @@ def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
     period = "hour" if days <= 2 else "day" if days <= 62 else "week" if days <= 2 * 365 else "month"
     trunc = {"hour": TruncHour, "day": TruncDate, "week": TruncWeek, "month": TruncMonth}[period]("created_at")
     rows = list(
-        votes.annotate(period=trunc).values_list("period", "version_a_id", "version_b_id", "outcome")
-        .annotate(n=Count("id")).order_by("period", "version_a_id", "version_b_id", "outcome")
+        votes.annotate(period=trunc)
+        .values_list("period", "version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id"))
+        .order_by("period", "version_a_id", "version_b_id", "outcome")
     )
     if period in ("week", "month"):
         rows = [(p.date(), a, b, o, n) for p, a, b, o, n in rows]
@@ -412,8 +453,12 @@ def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
         table = VoteTable.from_counts((a, b, o, n) for (a, b, o), n in sorted(cumulative.items()))
         board = fit_bradley_terry(table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES)
         for row in board.rows:
-            series[row.model][position] = {"rating": row.rating, "lower": row.lower, "upper": row.upper,
-                                           "votes": row.votes}
+            series[row.model][position] = {
+                "rating": row.rating,
+                "lower": row.lower,
+                "upper": row.upper,
+                "votes": row.votes,
+            }
         position += 1
     result = {"period": period, "labels": [_period_label(p, period) for p in chosen], "series": series}
     cache.set(key, result, HISTORY_CACHE_SECONDS)

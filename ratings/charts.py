@@ -12,8 +12,20 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-PALETTE = ("#3056d3", "#d9480f", "#1f8a4c", "#9c36b5", "#e8590c", "#0b7285", "#c2255c", "#5c940d",
-           "#495057", "#1864ab", "#a61e4d", "#2b8a3e")
+PALETTE = (
+    "#3056d3",
+    "#d9480f",
+    "#1f8a4c",
+    "#9c36b5",
+    "#e8590c",
+    "#0b7285",
+    "#c2255c",
+    "#5c940d",
+    "#495057",
+    "#1864ab",
+    "#a61e4d",
+    "#2b8a3e",
+)
 INK, MUTED, LINE = "#1d2330", "#5d6677", "#dfe3ea"
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
@@ -55,12 +67,20 @@ def _scale(low: float, high: float, start: float, end: float, *, pad: float = 0.
 
 
 def _svg(width: int, height: int, body: list[str], label: str) -> str:
-    return (f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{_e(label)}" '
-            f'xmlns="http://www.w3.org/2000/svg" {FONT}>' + "".join(body) + "</svg>")
+    return (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{_e(label)}" '
+        f'xmlns="http://www.w3.org/2000/svg" {FONT}>' + "".join(body) + "</svg>"
+    )
 
 
-def interval_chart(rows: Sequence[dict], *, label: str = "Ratings with 95% intervals",
-                   lower: str = "lower", upper: str = "upper", value: str = "rating") -> str:
+def interval_chart(
+    rows: Sequence[dict],
+    *,
+    label: str = "Ratings with 95% intervals",
+    lower: str = "lower",
+    upper: str = "upper",
+    value: str = "rating",
+) -> str:
     """One line per model (best first): the interval as a bar, the rating as a dot."""
     if not rows:
         return ""
@@ -72,14 +92,16 @@ def interval_chart(rows: Sequence[dict], *, label: str = "Ratings with 95% inter
     body = []
     for tick in nice_ticks(lo, hi, 6):
         px = x(tick)
-        body.append(f'<line x1="{px:.1f}" y1="{top - 6}" x2="{px:.1f}" y2="{height - 24}" stroke="{LINE}"/>'
-                    f'<text x="{px:.1f}" y="{height - 8}" text-anchor="middle" fill="{MUTED}">{_fmt(tick)}</text>')
+        body.append(
+            f'<line x1="{px:.1f}" y1="{top - 6}" x2="{px:.1f}" y2="{height - 24}" stroke="{LINE}"/>'
+            f'<text x="{px:.1f}" y="{height - 8}" text-anchor="middle" fill="{MUTED}">{_fmt(tick)}</text>'
+        )
     for k, row in enumerate(rows):
         y = top + k * row_h + row_h / 2
         colour = MUTED if row.get("provisional") else PALETTE[0]
         name = row["model"]
         body.append(
-            f'<g><title>{_e(name)}: {_fmt(row[value], 1)} ({_fmt(row[lower])} to {_fmt(row[upper])})</title>'
+            f"<g><title>{_e(name)}: {_fmt(row[value], 1)} ({_fmt(row[lower])} to {_fmt(row[upper])})</title>"
             f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end" fill="{INK}">{_e(_short(name, 28))}</text>'
             f'<line x1="{x(row[lower]):.1f}" y1="{y:.1f}" x2="{x(row[upper]):.1f}" y2="{y:.1f}" '
             f'stroke="{colour}" stroke-width="6" stroke-linecap="round" opacity="0.35"/>'
@@ -92,8 +114,15 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def scatter_chart(points: Sequence[dict], *, x_label: str, y_label: str, front: set[str] = frozenset(),
-                  log_x: bool = False, label: str = "") -> str:
+def scatter_chart(
+    points: Sequence[dict],
+    *,
+    x_label: str,
+    y_label: str,
+    front: set[str] = frozenset(),
+    log_x: bool = False,
+    label: str = "",
+) -> str:
     """Points ``{"key", "x", "y", "low", "high"}`` (y with its interval) and the Pareto
     front (keys in ``front``) joined by a line and drawn in a stronger colour."""
     points = [p for p in points if p.get("x") is not None and (not log_x or p["x"] > 0)]
@@ -109,41 +138,51 @@ def scatter_chart(points: Sequence[dict], *, x_label: str, y_label: str, front: 
     y, ylo, yhi = _scale(min(lows), max(highs), bottom, top, pad=0.08)
     body = []
     for tick in nice_ticks(ylo, yhi, 5):
-        body.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{right}" y2="{y(tick):.1f}" stroke="{LINE}"/>'
-                    f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_fmt(tick)}</text>')
+        body.append(
+            f'<line x1="{left}" y1="{y(tick):.1f}" x2="{right}" y2="{y(tick):.1f}" stroke="{LINE}"/>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_fmt(tick)}</text>'
+        )
     if log_x:
         ticks = [t for t in range(math.floor(xlo), math.ceil(xhi) + 1) if xlo <= t <= xhi]
         for t in ticks:
-            body.append(f'<text x="{x(t):.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">'
-                        f'{_e(_compact(10 ** t))}</text>')
+            body.append(
+                f'<text x="{x(t):.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">'
+                f"{_e(_compact(10**t))}</text>"
+            )
     else:
         for tick in nice_ticks(xlo, xhi, 6):
-            body.append(f'<text x="{x(tick):.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">'
-                        f'{_e(_compact(tick))}</text>')
-    body.append(f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="{MUTED}"/>'
-                f'<text x="{(left + right) / 2:.0f}" y="{height - 6}" text-anchor="middle" '
-                f'fill="{INK}">{_e(x_label)}</text>'
-                f'<text x="14" y="{(top + bottom) / 2:.0f}" text-anchor="middle" fill="{INK}" '
-                f'transform="rotate(-90 14 {(top + bottom) / 2:.0f})">{_e(y_label)}</text>')
+            body.append(
+                f'<text x="{x(tick):.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">'
+                f"{_e(_compact(tick))}</text>"
+            )
+    body.append(
+        f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="{MUTED}"/>'
+        f'<text x="{(left + right) / 2:.0f}" y="{height - 6}" text-anchor="middle" '
+        f'fill="{INK}">{_e(x_label)}</text>'
+        f'<text x="14" y="{(top + bottom) / 2:.0f}" text-anchor="middle" fill="{INK}" '
+        f'transform="rotate(-90 14 {(top + bottom) / 2:.0f})">{_e(y_label)}</text>'
+    )
     on_front = sorted((p for p in points if p["key"] in front), key=lambda p: tx(p["x"]))
     if len(on_front) > 1:
         path = " ".join(f"{x(tx(p['x'])):.1f},{y(p['y']):.1f}" for p in on_front)
-        body.append(f'<polyline class="pareto" points="{path}" fill="none" stroke="{PALETTE[2]}" '
-                    f'stroke-width="2" stroke-dasharray="5 4"/>')
+        body.append(
+            f'<polyline class="pareto" points="{path}" fill="none" stroke="{PALETTE[2]}" '
+            f'stroke-width="2" stroke-dasharray="5 4"/>'
+        )
     for p in points:
         px, py = x(tx(p["x"])), y(p["y"])
         best = p["key"] in front
         colour = PALETTE[2] if best else PALETTE[0]
-        tip = f'{p["key"]}: {y_label} {_fmt(p["y"], 1)}, {x_label} {_compact(p["x"])}'
+        tip = f"{p['key']}: {y_label} {_fmt(p['y'], 1)}, {x_label} {_compact(p['x'])}"
         if best:
             tip += " (Pareto front)"
         group = ' class="front"' if best else ""
         body.append(
-            f'<g{group}><title>{_e(tip)}</title>'
+            f"<g{group}><title>{_e(tip)}</title>"
             f'<line x1="{px:.1f}" y1="{y(p.get("low", p["y"])):.1f}" x2="{px:.1f}" y2="{y(p.get("high", p["y"])):.1f}" '
             f'stroke="{colour}" opacity="0.4" stroke-width="3"/>'
             f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{6 if best else 4.5}" fill="{colour}"/>'
-            f'{_point_label(px, py, p["key"], right)}</g>'
+            f"{_point_label(px, py, p['key'], right)}</g>"
         )
     return _svg(width, height, body, label or f"{y_label} against {x_label}")
 
@@ -167,8 +206,14 @@ def _compact(value: float) -> str:
     return f"{value:.3g}"
 
 
-def line_chart(x_labels: Sequence[str], series: dict[str, Sequence[dict | None]], *, y_label: str = "Rating",
-               bands: bool = False, label: str = "Rating over time") -> str:
+def line_chart(
+    x_labels: Sequence[str],
+    series: dict[str, Sequence[dict | None]],
+    *,
+    y_label: str = "Rating",
+    bands: bool = False,
+    label: str = "Rating over time",
+) -> str:
     """One line per series over the x positions; points are ``{"rating", "lower", "upper"}``
     or None (no data yet). ``bands`` shades each interval (readable for a few series)."""
     values = [p for points in series.values() for p in points if p]
@@ -183,14 +228,19 @@ def line_chart(x_labels: Sequence[str], series: dict[str, Sequence[dict | None]]
     y, ylo, yhi = _scale(min(lows), max(highs), bottom, top, pad=0.08)
     body = []
     for tick in nice_ticks(ylo, yhi, 5):
-        body.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{right}" y2="{y(tick):.1f}" stroke="{LINE}"/>'
-                    f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_fmt(tick)}</text>')
+        body.append(
+            f'<line x1="{left}" y1="{y(tick):.1f}" x2="{right}" y2="{y(tick):.1f}" stroke="{LINE}"/>'
+            f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_fmt(tick)}</text>'
+        )
     step = max(1, math.ceil(n / 8))
     for k in range(0, n, step):
-        body.append(f'<text x="{x(k):.1f}" y="{bottom + 18}" text-anchor="middle" '
-                    f'fill="{MUTED}">{_e(x_labels[k])}</text>')
-    body.append(f'<text x="14" y="{(top + bottom) / 2:.0f}" text-anchor="middle" fill="{INK}" '
-                f'transform="rotate(-90 14 {(top + bottom) / 2:.0f})">{_e(y_label)}</text>')
+        body.append(
+            f'<text x="{x(k):.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">{_e(x_labels[k])}</text>'
+        )
+    body.append(
+        f'<text x="14" y="{(top + bottom) / 2:.0f}" text-anchor="middle" fill="{INK}" '
+        f'transform="rotate(-90 14 {(top + bottom) / 2:.0f})">{_e(y_label)}</text>'
+    )
     for s, (name, points) in enumerate(series.items()):
         colour = PALETTE[s % len(PALETTE)]
         present = [(k, p) for k, p in enumerate(points) if p]
@@ -203,15 +253,21 @@ def line_chart(x_labels: Sequence[str], series: dict[str, Sequence[dict | None]]
             body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
         if bands and len(present) == 1:
             k, p = present[0]
-            body.append(f'<line x1="{x(k):.1f}" y1="{y(p["lower"]):.1f}" x2="{x(k):.1f}" y2="{y(p["upper"]):.1f}" '
-                        f'stroke="{colour}" stroke-width="6" opacity="0.2"/>')
+            body.append(
+                f'<line x1="{x(k):.1f}" y1="{y(p["lower"]):.1f}" x2="{x(k):.1f}" y2="{y(p["upper"]):.1f}" '
+                f'stroke="{colour}" stroke-width="6" opacity="0.2"/>'
+            )
         for k, p in present:
-            body.append(f'<circle cx="{x(k):.1f}" cy="{y(p["rating"]):.1f}" r="3" fill="{colour}">'
-                        f'<title>{_e(name)} at {_e(x_labels[k])}: {_fmt(p["rating"], 1)} '
-                        f'({_fmt(p["lower"])} to {_fmt(p["upper"])})</title></circle>')
+            body.append(
+                f'<circle cx="{x(k):.1f}" cy="{y(p["rating"]):.1f}" r="3" fill="{colour}">'
+                f"<title>{_e(name)} at {_e(x_labels[k])}: {_fmt(p['rating'], 1)} "
+                f"({_fmt(p['lower'])} to {_fmt(p['upper'])})</title></circle>"
+            )
         legend_y = top + 6 + s * 18
-        body.append(f'<rect x="{right + 20}" y="{legend_y - 9}" width="12" height="12" fill="{colour}"/>'
-                    f'<text x="{right + 38}" y="{legend_y + 1}" fill="{INK}">{_e(_short(name, 24))}</text>')
+        body.append(
+            f'<rect x="{right + 20}" y="{legend_y - 9}" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{right + 38}" y="{legend_y + 1}" fill="{INK}">{_e(_short(name, 24))}</text>'
+        )
     height = max(height, top + 18 * len(series) + 10)
     return _svg(width, height, body, label)
 
@@ -239,7 +295,7 @@ def sequential_colour(value: int, maximum: int) -> str:
 def text_colour(background: str) -> str:
     """Dark or light text for a ``rgb(r,g,b)`` or ``#rrggbb`` background."""
     if background.startswith("#"):
-        r, g, b = (int(background[k:k + 2], 16) for k in (1, 3, 5))
+        r, g, b = (int(background[k : k + 2], 16) for k in (1, 3, 5))
     else:
         r, g, b = (int(v) for v in background[4:-1].split(","))
     return "#ffffff" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else INK

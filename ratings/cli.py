@@ -56,32 +56,61 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     board = sub.add_parser("leaderboard", help="Bradley–Terry leaderboard from a votes CSV")
-    board.add_argument("votes", metavar="VOTES.csv",
-                       help="CSV with columns model_a, model_b, winner (model_a, model_b, tie, "
-                            "'tie (bothbad)' or both_bad); other columns are ignored")
-    board.add_argument("--ci", choices=("sandwich", "bootstrap"), default=None,
-                       help="interval method (default: sandwich, or bootstrap when --bootstrap is given)")
-    board.add_argument("--bootstrap", type=_positive_int, default=None, metavar="N",
-                       help="bootstrap rounds (default 100)")
+    board.add_argument(
+        "votes",
+        metavar="VOTES.csv",
+        help="CSV with columns model_a, model_b, winner (model_a, model_b, tie, "
+        "'tie (bothbad)' or both_bad); other columns are ignored",
+    )
+    board.add_argument(
+        "--ci",
+        choices=("sandwich", "bootstrap"),
+        default=None,
+        help="interval method (default: sandwich, or bootstrap when --bootstrap is given)",
+    )
+    board.add_argument(
+        "--bootstrap", type=_positive_int, default=None, metavar="N", help="bootstrap rounds (default 100)"
+    )
     board.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    board.add_argument("--anchor", type=_anchor, default=None, metavar="MODEL=RATING",
-                       help="shift the scale so that MODEL has this rating")
+    board.add_argument(
+        "--anchor",
+        type=_anchor,
+        default=None,
+        metavar="MODEL=RATING",
+        help="shift the scale so that MODEL has this rating",
+    )
     board.add_argument("--format", choices=("csv", "json"), default="csv")
 
     simulate = sub.add_parser("simulate", help="simulated voters: votes needed to reach a target interval width")
-    simulate.add_argument("--policy", choices=sorted({*POLICIES, "oracle"}), default="uniform",
-                          help="oracle: the best fixed design for the true strengths, the ceiling for any policy")
+    simulate.add_argument(
+        "--policy",
+        choices=sorted({*POLICIES, "oracle"}),
+        default="uniform",
+        help="oracle: the best fixed design for the true strengths, the ceiling for any policy",
+    )
     simulate.add_argument("--models", type=_positive_int, default=None, help="number of models (default 20)")
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--format", choices=("json",), default="json")
-    simulate.add_argument("--target-halfwidth", type=float, default=25.0,
-                          help="stop when every model's 95%% interval half-width is below this (rating points)")
+    simulate.add_argument(
+        "--target-halfwidth",
+        type=float,
+        default=25.0,
+        help="stop when every model's 95%% interval half-width is below this (rating points)",
+    )
     simulate.add_argument("--tie-rate", type=float, default=0.3)
-    simulate.add_argument("--spread", type=float, default=None,
-                          help="standard deviation of the random true ratings (rating points, default 100)")
-    simulate.add_argument("--strengths", metavar="RATINGS.csv", default=None,
-                          help="true ratings from a CSV with columns model and rating (for example the output "
-                               "of the leaderboard command) instead of random ones")
+    simulate.add_argument(
+        "--spread",
+        type=float,
+        default=None,
+        help="standard deviation of the random true ratings (rating points, default 100)",
+    )
+    simulate.add_argument(
+        "--strengths",
+        metavar="RATINGS.csv",
+        default=None,
+        help="true ratings from a CSV with columns model and rating (for example the output "
+        "of the leaderboard command) instead of random ones",
+    )
     return parser
 
 
@@ -141,8 +170,7 @@ def _leaderboard(args) -> int:
     if args.anchor is not None and args.anchor[0] not in table.models:
         print(f"error: anchor model {args.anchor[0]!r} has no votes in {args.votes}", file=sys.stderr)
         return EXIT_USAGE
-    board = fit_bradley_terry(table, ci=ci, bootstrap_rounds=args.bootstrap or 100, seed=args.seed,
-                              anchor=args.anchor)
+    board = fit_bradley_terry(table, ci=ci, bootstrap_rounds=args.bootstrap or 100, seed=args.seed, anchor=args.anchor)
     out = sys.stdout
     if args.format == "json":
         json.dump(with_robustness(board), out, indent=2)
@@ -151,8 +179,9 @@ def _leaderboard(args) -> int:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["model", "rating", "lower", "upper", "rank", "votes"])
         for row in board.rows:
-            writer.writerow([row.model, f"{row.rating:.2f}", f"{row.lower:.2f}", f"{row.upper:.2f}", row.rank,
-                             row.votes])
+            writer.writerow(
+                [row.model, f"{row.rating:.2f}", f"{row.lower:.2f}", f"{row.upper:.2f}", row.rank, row.votes]
+            )
     for warning in board.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -161,8 +190,10 @@ def _leaderboard(args) -> int:
 def _simulate(args) -> int:
     if args.strengths is not None:
         if args.models is not None or args.spread is not None:
-            print("error: --strengths names the models and their ratings: leave out --models and --spread",
-                  file=sys.stderr)
+            print(
+                "error: --strengths names the models and their ratings: leave out --models and --spread",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         strengths = _read_input(args.strengths, read_strengths_csv)
         if strengths is None:
@@ -189,8 +220,9 @@ def _simulate(args) -> int:
         policy = oracle_policy(strengths, args.tie_rate)
     else:
         policy = args.policy if args.policy in ENGINE_POLICIES else POLICIES[args.policy]
-    result = run_policy_simulation(strengths, policy, target_halfwidth=args.target_halfwidth,
-                                   tie_rate=args.tie_rate, seed=args.seed)
+    result = run_policy_simulation(
+        strengths, policy, target_halfwidth=args.target_halfwidth, tie_rate=args.tie_rate, seed=args.seed
+    )
     json.dump(result.to_dict(), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -95,18 +95,25 @@ def explain_text(value, handler):
 
 def text(max_length: int, *, allow_empty: bool = True):
     """A string of at most ``max_length`` characters without NUL."""
-    return Annotated[str, Field(min_length=None if allow_empty else 1, max_length=max_length, pattern=NO_NUL),
-                     WrapValidator(explain_text)]
+    return Annotated[
+        str,
+        Field(min_length=None if allow_empty else 1, max_length=max_length, pattern=NO_NUL),
+        WrapValidator(explain_text),
+    ]
 
 
 def whole(minimum: int, maximum: int):
     """An integer from ``minimum`` to ``maximum``, written in decimal digits."""
-    return Annotated[int, Field(ge=minimum, le=maximum), spelled(WHOLE),
-                     explained(f"must be an integer from {minimum} to {maximum}")]
+    return Annotated[
+        int, Field(ge=minimum, le=maximum), spelled(WHOLE), explained(f"must be an integer from {minimum} to {maximum}")
+    ]
 
 
-Flag = Annotated[Literal[tuple(FLAG_VALUES)], explained(f"must be one of {', '.join(FLAG_VALUES)}"),
-                 AfterValidator(FLAG_VALUES.__getitem__)]
+Flag = Annotated[
+    Literal[tuple(FLAG_VALUES)],
+    explained(f"must be one of {', '.join(FLAG_VALUES)}"),
+    AfterValidator(FLAG_VALUES.__getitem__),
+]
 Day = Annotated[dt.date, spelled(DAY), explained("must be a date written YYYY-MM-DD")]
 Code = Annotated[uuid.UUID, spelled(CODE), explained("must be a code (UUID)")]
 Group = Annotated[Literal[VOTER, EVAL_LEAD, ADMIN], explained(f"must be one of {', '.join(ALL_ROLES)}")]
@@ -128,8 +135,9 @@ class FilterParams(BaseModel):
     pool: Code = Field(None, description="Only votes on prompts of this pool (its code).")
     date_from: Day = Field(None, alias="from", description="First day (inclusive, server time zone), YYYY-MM-DD.")
     date_to: Day = Field(None, alias="to", description="Last day (inclusive, server time zone), YYYY-MM-DD.")
-    group: Group = Field(None, description="Only votes by members of this voter group "
-                                           "(eval_lead and admin imply insider votes).")
+    group: Group = Field(
+        None, description="Only votes by members of this voter group (eval_lead and admin imply insider votes)."
+    )
     insider: Flag = flag("Include insider votes (eval leads and admins); default false.")
     flagged: Flag = flag("Include flagged votes; default false.")
     nolive: Flag = flag("Leave out votes on live battles; default false.")

@@ -32,9 +32,16 @@ class ReasonTally:
     votes_with_reasons: int = 0
 
     def table(self) -> list[dict]:
-        return [{"tag": tag, "won": self.own_when_won[tag], "lost": self.own_when_lost[tag],
-                 "drawn": self.own_when_drawn[tag], "opponent": self.winner_when_lost[tag]}
-                for tag in self.tags]
+        return [
+            {
+                "tag": tag,
+                "won": self.own_when_won[tag],
+                "lost": self.own_when_lost[tag],
+                "drawn": self.own_when_drawn[tag],
+                "opponent": self.winner_when_lost[tag],
+            }
+            for tag in self.tags
+        ]
 
 
 def _result(side: str, outcome: str) -> str:
@@ -67,17 +74,31 @@ def reason_tally(votes, version_ids: set[int]) -> ReasonTally:
 
 def recent_comments(votes, version_ids: set[int], limit: int = RECENT_COMMENTS) -> list[dict]:
     rows = (
-        votes.exclude(comment="").select_related("version_a__llm", "version_b__llm")
-        .only("outcome", "comment", "created_at", "version_a__number", "version_a__llm__name",
-              "version_b__number", "version_b__llm__name")
+        votes.exclude(comment="")
+        .select_related("version_a__llm", "version_b__llm")
+        .only(
+            "outcome",
+            "comment",
+            "created_at",
+            "version_a__number",
+            "version_a__llm__name",
+            "version_b__number",
+            "version_b__llm__name",
+        )
         .order_by("-created_at", "-id")[:limit]
     )
     out = []
     for vote in rows:
         side = "a" if vote.version_a_id in version_ids else "b"
         opponent = vote.version_b if side == "a" else vote.version_a
-        out.append({"result": _result(side, vote.outcome).replace("_", " "), "opponent": opponent.label,
-                    "comment": vote.comment, "created_at": vote.created_at})
+        out.append(
+            {
+                "result": _result(side, vote.outcome).replace("_", " "),
+                "opponent": opponent.label,
+                "comment": vote.comment,
+                "created_at": vote.created_at,
+            }
+        )
     return out
 
 
@@ -98,12 +119,19 @@ def opponents(snapshot, labels: list[str]) -> list[dict]:
             n = table.battles[i][j]
             if i == j or not n:
                 continue
-            out.append({
-                "model": label, "opponent": other, "battles": n, "wins": table.wins[i][j],
-                "losses": table.wins[j][i], "draws": table.draws[i][j],
-                "win_rate": table.win_rate(i, j), "score": table.score(i, j),
-                "predicted": analysis.win_probability(ratings[label], ratings[other]),
-            })
+            out.append(
+                {
+                    "model": label,
+                    "opponent": other,
+                    "battles": n,
+                    "wins": table.wins[i][j],
+                    "losses": table.wins[j][i],
+                    "draws": table.draws[i][j],
+                    "win_rate": table.win_rate(i, j),
+                    "score": table.score(i, j),
+                    "predicted": analysis.win_probability(ratings[label], ratings[other]),
+                }
+            )
     out.sort(key=lambda r: (-r["battles"], r["opponent"]))
     return out
 
@@ -123,9 +151,15 @@ def model_page(llm: LLM, flt: BoardFilter) -> dict:
         category_rows = category_snapshot.data.rows
         for row in category_rows:
             if row["model"] in labels:
-                profile.append({**row, "category": category, "models": len(category_rows),
-                                "category_votes": category_snapshot.vote_count,
-                                "board_query": flt.with_changes(category=category).query_string()})
+                profile.append(
+                    {
+                        **row,
+                        "category": category,
+                        "models": len(category_rows),
+                        "category_votes": category_snapshot.vote_count,
+                        "board_query": flt.with_changes(category=category).query_string(),
+                    }
+                )
     profile.sort(key=lambda r: (r["model"], -r["rating"]))
 
     history = boards.rating_history(flt)

@@ -88,7 +88,8 @@ class Benchmark(models.Model):
     name = models.CharField(max_length=100, unique=True)
     higher_is_better = models.BooleanField(default=True, help_text="Off for error rates, latencies and the like.")
     weight = models.FloatField(
-        default=1.0, validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)],
+        default=1.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1000.0)],
         help_text="Weight in the composite (z-scores averaged with these weights); 0 leaves it out.",
     )
     source = models.CharField(max_length=500, blank=True, help_text="Where the scores come from (URL or note).")
@@ -151,7 +152,9 @@ class ApiToken(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, blank=True, help_text="What the token is for, e.g. 'weekly report'.")
-    prefix = models.CharField(max_length=16, editable=False, help_text="The token's first characters, to tell tokens apart.")
+    prefix = models.CharField(
+        max_length=16, editable=False, help_text="The token's first characters, to tell tokens apart."
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)

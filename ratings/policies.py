@@ -19,8 +19,11 @@ def app_active_policy(**options) -> PairingPolicy:
 
     def active(state: PolicyState, rng: np.random.Generator, size: int) -> np.ndarray:
         pairing_state = PairingState(
-            ratings=state.ratings, covariance=state.covariance, votes=state.pair_votes.sum(axis=1),
-            families=list(range(len(state.models))), target_halfwidth=state.target_halfwidth,
+            ratings=state.ratings,
+            covariance=state.covariance,
+            votes=state.pair_votes.sum(axis=1),
+            families=list(range(len(state.models))),
+            target_halfwidth=state.target_halfwidth,
         )
         return plan_batch(pairing_state, rng, size, **settings)
 

@@ -34,8 +34,12 @@ def detect_outlier_voters(*, alpha: float | None = None) -> list[VoterCheck]:
         for result in results:
             VoterCheck.objects.update_or_create(
                 voter_id=result.voter,
-                defaults={"votes": result.votes, "statistic": result.statistic,
-                          "p_value": result.p_value, "flagged": result.flagged},
+                defaults={
+                    "votes": result.votes,
+                    "statistic": result.statistic,
+                    "p_value": result.p_value,
+                    "flagged": result.flagged,
+                },
             )
         changed = 0
         for vote in Vote.objects.filter(voter_id__in=flagged_voters).only("flags", "flagged"):
@@ -66,7 +70,8 @@ def integrity_summary() -> dict:
         "flags": sorted(flag_counts.items(), key=lambda item: -item[1]),
         "leak_battles": Battle.objects.filter(identity_leak=True).count(),
         "recent_leaks": list(
-            Battle.objects.filter(identity_leak=True).select_related("version_a__llm", "version_b__llm")
+            Battle.objects.filter(identity_leak=True)
+            .select_related("version_a__llm", "version_b__llm")
             .order_by("-created_at")[:20]
         ),
         "outlier_voters": list(VoterCheck.objects.filter(flagged=True).select_related("voter").order_by("p_value")),

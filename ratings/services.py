@@ -66,9 +66,13 @@ def engine_settings() -> dict:
     }
 
 
-def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = None,
-                     counts: list[tuple[int, int, str, int]] | None = None,
-                     online: bool = False) -> RatingSnapshot:
+def compute_snapshot(
+    *,
+    scope: str = DEFAULT_SCOPE,
+    votes: QuerySet | None = None,
+    counts: list[tuple[int, int, str, int]] | None = None,
+    online: bool = False,
+) -> RatingSnapshot:
     """Fit and store the board of ``votes`` (default: the counted votes).
 
     ``counts`` may be passed when the caller already ran ``aggregated_counts(votes)``.
@@ -78,9 +82,7 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
     votes = counted_votes() if votes is None else votes
     counts = aggregated_counts(votes) if counts is None else counts
     version_ids = {a for a, _, _, _ in counts} | {b for _, b, _, _ in counts}
-    labels = {
-        v.pk: v.label for v in LLMVersion.objects.filter(pk__in=version_ids).select_related("llm")
-    }
+    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=version_ids).select_related("llm")}
     engine = engine_settings()
     started = time.perf_counter()
     total = sum(n for *_, n in counts)
@@ -92,14 +94,18 @@ def compute_snapshot(*, scope: str = DEFAULT_SCOPE, votes: QuerySet | None = Non
         payload = empty_board_payload()
     if online:
         payload.online = replayed_online_ratings(votes, labels) if counts else {}
-    outcomes = {o: 0 for o in Vote.Outcome.values}
+    outcomes = dict.fromkeys(Vote.Outcome.values, 0)
     for *_, outcome, n in counts:
         outcomes[outcome] += n
     payload.outcome_totals = outcomes
     payload.version_ids = {label: pk for pk, label in labels.items()}
     return RatingSnapshot.objects.create(
-        scope=scope, settings=engine, vote_count=total, vote_hash=vote_set_hash(counts),
-        payload=payload.to_json(), duration_ms=int((time.perf_counter() - started) * 1000),
+        scope=scope,
+        settings=engine,
+        vote_count=total,
+        vote_hash=vote_set_hash(counts),
+        payload=payload.to_json(),
+        duration_ms=int((time.perf_counter() - started) * 1000),
     )
 
 
@@ -123,8 +129,7 @@ def replayed_online_ratings(votes: QuerySet, labels: dict[int, str]) -> dict[str
     elo = online_elo(log, k=settings.ARENA_ELO_K)
     skill = trueskill_ratings(log)
     return {
-        label: {"elo": elo[label], "trueskill_mu": skill[label][0], "trueskill_sigma": skill[label][1]}
-        for label in elo
+        label: {"elo": elo[label], "trueskill_mu": skill[label][0], "trueskill_sigma": skill[label][1]} for label in elo
     }
 
 
@@ -183,18 +188,22 @@ def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
     version_ids = payload.version_ids
     if payload.online is not None:
         replayed = payload.online
-        return [{**row, "elo": None, "trueskill_mu": None, "trueskill_sigma": None, **replayed.get(row["model"], {})}
-                for row in payload.rows]
+        return [
+            {**row, "elo": None, "trueskill_mu": None, "trueskill_sigma": None, **replayed.get(row["model"], {})}
+            for row in payload.rows
+        ]
     online = {r.llm_version_id: r for r in OnlineRating.objects.filter(llm_version_id__in=version_ids.values())}
     rows = []
     for row in payload.rows:
         extra = online.get(version_ids.get(row["model"]))
-        rows.append({
-            **row,
-            "elo": extra.elo if extra else None,
-            "trueskill_mu": extra.trueskill_mu if extra else None,
-            "trueskill_sigma": extra.trueskill_sigma if extra else None,
-        })
+        rows.append(
+            {
+                **row,
+                "elo": extra.elo if extra else None,
+                "trueskill_mu": extra.trueskill_mu if extra else None,
+                "trueskill_sigma": extra.trueskill_sigma if extra else None,
+            }
+        )
     return rows
 
 

@@ -96,11 +96,18 @@ def board_payload(board: Leaderboard, table: VoteTable, *, covariance: bool) -> 
     data = with_robustness(board)
     pairs = table.pair_counts()
     payload = SnapshotPayload(
-        method=data["method"], settings=data["settings"], n_votes=data["n_votes"], n_models=data["n_models"],
-        rows=data["rows"], warnings=data["warnings"], robustness=data["robustness"],
+        method=data["method"],
+        settings=data["settings"],
+        n_votes=data["n_votes"],
+        n_models=data["n_models"],
+        rows=data["rows"],
+        warnings=data["warnings"],
+        robustness=data["robustness"],
         models=list(table.models),
-        pairs=[[int(x) for x in cell]
-               for cell in zip(pairs.i, pairs.j, pairs.wins_i, pairs.wins_j, pairs.ties, pairs.both_bad)],
+        pairs=[
+            [int(x) for x in cell]
+            for cell in zip(pairs.i, pairs.j, pairs.wins_i, pairs.wins_j, pairs.ties, pairs.both_bad)
+        ],
     )
     if covariance and board.covariance is not None:
         payload.covariance_models = list(board.models)
@@ -113,15 +120,22 @@ def empty_board_payload() -> SnapshotPayload:
     return SnapshotPayload(rows=[], models=[], pairs=[])
 
 
-def style_payload(board: StyleControlledBoard | None, *, version_ids: dict[str, int],
-                  votes_without_answers: int) -> SnapshotPayload:
+def style_payload(
+    board: StyleControlledBoard | None, *, version_ids: dict[str, int], votes_without_answers: int
+) -> SnapshotPayload:
     """A style-controlled board as stored (``board`` None: no vote had both answers measured)."""
     if board is None:
-        return SnapshotPayload(rows=[], coefficients={}, version_ids=dict(version_ids),
-                               votes_without_answers=votes_without_answers)
+        return SnapshotPayload(
+            rows=[], coefficients={}, version_ids=dict(version_ids), votes_without_answers=votes_without_answers
+        )
     data = board.to_dict()
     return SnapshotPayload(
-        method=data["method"], settings=data["settings"], n_votes=data["n_votes"],
-        coefficients=data["coefficients"], coefficient_intervals=data["coefficient_intervals"], rows=data["rows"],
-        version_ids=dict(version_ids), votes_without_answers=votes_without_answers,
+        method=data["method"],
+        settings=data["settings"],
+        n_votes=data["n_votes"],
+        coefficients=data["coefficients"],
+        coefficient_intervals=data["coefficient_intervals"],
+        rows=data["rows"],
+        version_ids=dict(version_ids),
+        votes_without_answers=votes_without_answers,
     )

@@ -56,18 +56,22 @@ def leaderboard(request):
     snapshot = boards.board_snapshot(flt)
     style = boards.style_snapshot(flt) if context["style"] else None
     rows = boards.board_rows(snapshot, style=style)
-    context.update({
-        "snapshot": snapshot,
-        "style_snapshot": style,
-        "rows": rows,
-        "robustness": boards.robustness_of(snapshot),
-        "interval_chart": mark_safe(charts.interval_chart(rows)),
-        "style_chart": mark_safe(charts.interval_chart(
-            style.data.rows, label="Style-controlled ratings with 95% intervals"
-        )) if style else "",
-        "has_cost": any(r["cost_per_1000"] is not None for r in rows),
-        "has_latency": any(r["latency_p50_ms"] is not None for r in rows),
-    })
+    context.update(
+        {
+            "snapshot": snapshot,
+            "style_snapshot": style,
+            "rows": rows,
+            "robustness": boards.robustness_of(snapshot),
+            "interval_chart": mark_safe(charts.interval_chart(rows)),
+            "style_chart": mark_safe(
+                charts.interval_chart(style.data.rows, label="Style-controlled ratings with 95% intervals")
+            )
+            if style
+            else "",
+            "has_cost": any(r["cost_per_1000"] is not None for r in rows),
+            "has_latency": any(r["latency_p50_ms"] is not None for r in rows),
+        }
+    )
     return render(request, "ratings/leaderboard.html", context)
 
 
@@ -78,8 +82,14 @@ def _matrix(models, value, colour, text) -> list[dict]:
         for j in range(len(models)):
             v = value(i, j)
             bg = colour(v) if i != j else "#e9ecef"
-            cells.append({"text": text(v) if i != j else "", "bg": bg, "fg": charts.text_colour(bg),
-                          "title": f"{name} vs {models[j]}"})
+            cells.append(
+                {
+                    "text": text(v) if i != j else "",
+                    "bg": bg,
+                    "fg": charts.text_colour(bg),
+                    "title": f"{name} vs {models[j]}",
+                }
+            )
         out.append({"model": name, "cells": cells})
     return out
 
@@ -94,14 +104,19 @@ def pairs(request):
         ratings = snapshot.data.ratings()
         predicted = analysis.predicted_matrix(models, ratings)
         most = max((max(row) for row in table.battles), default=0)
-        percent = (lambda v: "" if v is None else f"{100 * v:.0f}%")
-        context.update({
-            "models": models,
-            "win_rates": _matrix(models, table.win_rate, charts.diverging_colour, percent),
-            "battles": _matrix(models, lambda i, j: table.battles[i][j],
-                               lambda v: charts.sequential_colour(v, most), lambda v: str(v) if v else ""),
-            "predicted": _matrix(models, lambda i, j: predicted[i][j], charts.diverging_colour, percent),
-        })
+        context.update(
+            {
+                "models": models,
+                "win_rates": _matrix(models, table.win_rate, charts.diverging_colour, percent),
+                "battles": _matrix(
+                    models,
+                    lambda i, j: table.battles[i][j],
+                    lambda v: charts.sequential_colour(v, most),
+                    lambda v: str(v) if v else "",
+                ),
+                "predicted": _matrix(models, lambda i, j: predicted[i][j], charts.diverging_colour, percent),
+            }
+        )
     context["snapshot"] = snapshot
     return render(request, "ratings/pairs.html", context)
 
@@ -110,10 +125,12 @@ def pairs(request):
 def history(request):
     context = _page(request)
     data = boards.rating_history(context["filter"])
-    context.update({
-        "history": data,
-        "chart": mark_safe(charts.line_chart(data["labels"], data["series"], bands=len(data["series"]) <= 3)),
-    })
+    context.update(
+        {
+            "history": data,
+            "chart": mark_safe(charts.line_chart(data["labels"], data["series"], bands=len(data["series"]) <= 3)),
+        }
+    )
     return render(request, "ratings/history.html", context)
 
 
@@ -122,24 +139,39 @@ def cost(request):
     context = _page(request)
     snapshot = boards.board_snapshot(context["filter"])
     rows = boards.board_rows(snapshot)
-    cost_points = [{"key": r["model"], "x": r["cost_per_1000"], "y": r["rating"], "low": r["lower"],
-                    "high": r["upper"]} for r in rows if r["cost_per_1000"] is not None]
-    latency_points = [{"key": r["model"], "x": r["latency_p50_ms"], "y": r["rating"], "low": r["lower"],
-                       "high": r["upper"]} for r in rows if r["latency_p50_ms"] is not None]
+    cost_points = [
+        {"key": r["model"], "x": r["cost_per_1000"], "y": r["rating"], "low": r["lower"], "high": r["upper"]}
+        for r in rows
+        if r["cost_per_1000"] is not None
+    ]
+    latency_points = [
+        {"key": r["model"], "x": r["latency_p50_ms"], "y": r["rating"], "low": r["lower"], "high": r["upper"]}
+        for r in rows
+        if r["latency_p50_ms"] is not None
+    ]
     cost_front = analysis.pareto_front((p["key"], p["x"], p["y"]) for p in cost_points)
     latency_front = analysis.pareto_front((p["key"], p["x"], p["y"]) for p in latency_points)
     log_cost = _spread(p["x"] for p in cost_points)
-    context.update({
-        "snapshot": snapshot,
-        "rows": rows,
-        "cost_front": cost_front,
-        "latency_front": latency_front,
-        "cost_chart": mark_safe(charts.scatter_chart(
-            cost_points, x_label="cost per 1,000 prompts" + (" (log scale)" if log_cost else ""),
-            y_label="rating", front=cost_front, log_x=log_cost)),
-        "latency_chart": mark_safe(charts.scatter_chart(
-            latency_points, x_label="p50 latency, ms", y_label="rating", front=latency_front)),
-    })
+    context.update(
+        {
+            "snapshot": snapshot,
+            "rows": rows,
+            "cost_front": cost_front,
+            "latency_front": latency_front,
+            "cost_chart": mark_safe(
+                charts.scatter_chart(
+                    cost_points,
+                    x_label="cost per 1,000 prompts" + (" (log scale)" if log_cost else ""),
+                    y_label="rating",
+                    front=cost_front,
+                    log_x=log_cost,
+                )
+            ),
+            "latency_chart": mark_safe(
+                charts.scatter_chart(latency_points, x_label="p50 latency, ms", y_label="rating", front=latency_front)
+            ),
+        }
+    )
     return render(request, "ratings/cost.html", context)
 
 
@@ -162,12 +194,14 @@ def quality(request):
     context = _page(request)
     snapshot = boards.board_snapshot(context["filter"])
     totals = (snapshot.data.outcome_totals or {}) if snapshot else {}
-    context.update({
-        "snapshot": snapshot,
-        "bias": analysis.position_bias(totals),
-        "totals": totals,
-        "integrity": integrity_summary(),
-    })
+    context.update(
+        {
+            "snapshot": snapshot,
+            "bias": analysis.position_bias(totals),
+            "totals": totals,
+            "integrity": integrity_summary(),
+        }
+    )
     return render(request, "ratings/quality.html", context)
 
 
@@ -189,3 +223,7 @@ def model_page(request, code):
 @insiders_only
 def integrity(request):
     return render(request, "ratings/integrity.html", integrity_summary())
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.0f}%"

@@ -21,9 +21,7 @@ def make_user(username=None, *, role="voter", password="pw-for-tests", **extra) 
 
 def make_llm(name=None, *, provider="openai", base_url="http://127.0.0.1:9/v1", model_id=None, **extra) -> LLM:
     name = name or f"llm-{next(_seq)}"
-    return llms.create_llm(
-        name=name, provider=provider, base_url=base_url, model_id=model_id or name, **extra
-    )
+    return llms.create_llm(name=name, provider=provider, base_url=base_url, model_id=model_id or name, **extra)
 
 
 def make_pool(name=None) -> PromptPool:
@@ -38,8 +36,11 @@ def make_prompt(pool=None, text=None, *, category="writing") -> Prompt:
 
 def make_generation(prompt, llm, *, text=None, status=Generation.Status.DONE, **extra) -> Generation:
     return Generation.objects.create(
-        prompt=prompt, llm_version=llm.current_version(), status=status,
-        text=text if text is not None else f"An answer to {prompt.pk} by a model.", **extra
+        prompt=prompt,
+        llm_version=llm.current_version(),
+        status=status,
+        text=text if text is not None else f"An answer to {prompt.pk} by a model.",
+        **extra,
     )
 
 

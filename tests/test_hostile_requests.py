@@ -37,15 +37,37 @@ HOSTILE_QUERIES = [
 
 def _paths(model_code, benchmark_code, battle_code):
     return [
-        "/", "/me/", "/live/", f"/live/{battle_code}/", f"/live/{uuid.uuid4()}/",
-        "/leaderboard/", "/leaderboard/pairs/", "/leaderboard/history/", "/leaderboard/cost/",
-        "/leaderboard/decision/", "/leaderboard/quality/", "/leaderboard/integrity/",
-        f"/leaderboard/models/{model_code}/", f"/leaderboard/models/{uuid.uuid4()}/",
-        "/benchmarks/", "/benchmarks/composite/", f"/benchmarks/{benchmark_code}/",
-        "/exports/", "/exports/votes.csv", "/exports/votes.json", "/exports/votes.xml",
-        "/exports/battles.csv", "/exports/leaderboard.json", "/exports/leaderboard.exe",
-        "/api/schema/", "/api/leaderboard/", "/api/models/", "/api/votes/", "/api/benchmarks/",
-        "/healthz", "/no-such-page/",
+        "/",
+        "/me/",
+        "/live/",
+        f"/live/{battle_code}/",
+        f"/live/{uuid.uuid4()}/",
+        "/leaderboard/",
+        "/leaderboard/pairs/",
+        "/leaderboard/history/",
+        "/leaderboard/cost/",
+        "/leaderboard/decision/",
+        "/leaderboard/quality/",
+        "/leaderboard/integrity/",
+        f"/leaderboard/models/{model_code}/",
+        f"/leaderboard/models/{uuid.uuid4()}/",
+        "/benchmarks/",
+        "/benchmarks/composite/",
+        f"/benchmarks/{benchmark_code}/",
+        "/exports/",
+        "/exports/votes.csv",
+        "/exports/votes.json",
+        "/exports/votes.xml",
+        "/exports/battles.csv",
+        "/exports/leaderboard.json",
+        "/exports/leaderboard.exe",
+        "/api/schema/",
+        "/api/leaderboard/",
+        "/api/models/",
+        "/api/votes/",
+        "/api/benchmarks/",
+        "/healthz",
+        "/no-such-page/",
     ]
 
 
@@ -76,10 +98,20 @@ def test_no_page_answers_a_hostile_request_with_a_500(arena_with_votes, role):
             response = client.get(url)
             if response.status_code >= 500:
                 failures.append(f"GET {url[:120]} → {response.status_code}")
-    for path in ("/", f"/battle/{uuid.uuid4()}/vote/", f"/battle/{uuid.uuid4()}/skip/", "/live/",
-                 f"/live/{uuid.uuid4()}/follow-up/"):
-        for body in ({}, {"outcome": "<script>", "reasons_a": "x" * 10_000}, {"prompt": ""},
-                     {"prompt": "\x00" * 10}, {"outcome": ["a", "b"]}):
+    for path in (
+        "/",
+        f"/battle/{uuid.uuid4()}/vote/",
+        f"/battle/{uuid.uuid4()}/skip/",
+        "/live/",
+        f"/live/{uuid.uuid4()}/follow-up/",
+    ):
+        for body in (
+            {},
+            {"outcome": "<script>", "reasons_a": "x" * 10_000},
+            {"prompt": ""},
+            {"prompt": "\x00" * 10},
+            {"outcome": ["a", "b"]},
+        ):
             response = client.post(path, body)
             if response.status_code >= 500:
                 failures.append(f"POST {path} {str(body)[:60]} → {response.status_code}")

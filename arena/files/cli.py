@@ -26,10 +26,12 @@ def check_readable(path: str) -> Path:
 
 def add_common_arguments(parser, *, valid_only_help: str) -> None:
     parser.add_argument("--valid-only", action="store_true", help=valid_only_help)
-    parser.add_argument("--dry-run", action="store_true",
-                        help="check every row (the database included) and store nothing")
-    parser.add_argument("--max-bytes", type=int, metavar="N",
-                        help="refuse a file larger than N bytes (default: the setting)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="check every row (the database included) and store nothing"
+    )
+    parser.add_argument(
+        "--max-bytes", type=int, metavar="N", help="refuse a file larger than N bytes (default: the setting)"
+    )
 
 
 def finish(command, report: ImportReport, *, path: str, valid_only: bool, hint: str = "") -> None:
@@ -47,8 +49,10 @@ def finish(command, report: ImportReport, *, path: str, valid_only: bool, hint: 
         raise CommandError(f"{path} was refused; nothing was imported")
     if report.failed:
         if valid_only:
-            raise CommandError(f"nothing imported: {path} has no valid new rows "
-                               f"({report.error_count} error(s), {report.duplicate_count} duplicate(s))")
+            raise CommandError(
+                f"nothing imported: {path} has no valid new rows "
+                f"({report.error_count} error(s), {report.duplicate_count} duplicate(s))"
+            )
         raise CommandError(
             f"nothing imported: {report.error_count} error(s) in {path}; fix them, "
             "or pass --valid-only to import the valid rows"

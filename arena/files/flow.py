@@ -115,7 +115,8 @@ class UploadFlow:
 
     def _render_form(self, request, model_admin, form, status=200):
         return render(
-            request, self.upload_template,
+            request,
+            self.upload_template,
             self._context(request, model_admin, title=self.upload_title, form=form, **self.form_context()),
             status=status,
         )
@@ -142,8 +143,7 @@ class UploadFlow:
         if handler.refused:
             problem = f"The file is larger than the limit of {human_size(handler.max_bytes)}; it was not stored."
         elif handler.failure:
-            problem = (f"The server could not store the upload ({handler.failure}). "
-                       "Ask an operator to check UPLOAD_DIR.")
+            problem = f"The server could not store the upload ({handler.failure}). Ask an operator to check UPLOAD_DIR."
         elif stored is None:
             problem = self.missing_file
         if not form.is_valid() or problem:
@@ -152,13 +152,16 @@ class UploadFlow:
             if problem:
                 form.add_error(None, problem)
             return self._render_form(request, model_admin, form, status=400)
-        store.save_meta(stored.token, {
-            **({"kind": self.kind} if self.kind else {}),
-            "user": request.user.pk,
-            **self.upload_meta(form),
-            "filename": stored.name,
-            "size": stored.size,
-        })
+        store.save_meta(
+            stored.token,
+            {
+                **({"kind": self.kind} if self.kind else {}),
+                "user": request.user.pk,
+                **self.upload_meta(form),
+                "filename": stored.name,
+                "size": stored.size,
+            },
+        )
         store.sweep()
         return redirect(f"admin:{self.url_name}_upload_preview", token=stored.token)
 
@@ -168,8 +171,9 @@ class UploadFlow:
         store = _store()
         meta = store.load(token)
         if meta is None or meta.get("user") != request.user.pk or (self.kind and meta.get("kind") != self.kind):
-            messages.error(request, "This upload is no longer available (imported, cancelled or expired). "
-                                    "Upload the file again.")
+            messages.error(
+                request, "This upload is no longer available (imported, cancelled or expired). Upload the file again."
+            )
             return redirect(f"admin:{self.url_name}_upload")
         changelist = reverse(f"admin:{self.url_name}_changelist")
         if request.method == "POST":
@@ -185,17 +189,29 @@ class UploadFlow:
                     store.delete(token)
                     messages.success(request, self.success_message(report, meta))
                     return redirect(changelist)
-                messages.error(request, "Nothing was imported: the file has errors. Fix them and upload the file "
-                                        "again, or import only the valid rows.")
+                messages.error(
+                    request,
+                    "Nothing was imported: the file has errors. Fix them and upload the file "
+                    "again, or import only the valid rows.",
+                )
         report = self._run(store, token, meta, dry_run=True)
         return render(
-            request, self.preview_template,
-            self._context(request, model_admin, title=self.preview_title, report=report, meta=meta, token=token,
-                          errors=report.sorted_errors(), duplicates=sorted(report.duplicates),
-                          more_errors=report.error_count - len(report.errors),
-                          more_duplicates=report.duplicate_count - len(report.duplicates),
-                          import_all_label=self.import_all_label(report),
-                          **self.preview_context(report, meta)),
+            request,
+            self.preview_template,
+            self._context(
+                request,
+                model_admin,
+                title=self.preview_title,
+                report=report,
+                meta=meta,
+                token=token,
+                errors=report.sorted_errors(),
+                duplicates=sorted(report.duplicates),
+                more_errors=report.error_count - len(report.errors),
+                more_duplicates=report.duplicate_count - len(report.duplicates),
+                import_all_label=self.import_all_label(report),
+                **self.preview_context(report, meta),
+            ),
         )
 
     def _run(self, store: UploadStore, token: str, meta: dict, *, dry_run: bool = False, valid_only: bool = False):

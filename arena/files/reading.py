@@ -125,16 +125,14 @@ def iter_lines(stream: BinaryIO, *, max_bytes: int, chunk_size: int = CHUNK_SIZE
             first = False
             _check_start(chunk)
             if chunk.startswith(UTF8_BOM):
-                chunk = chunk[len(UTF8_BOM):]
+                chunk = chunk[len(UTF8_BOM) :]
                 offset = len(UTF8_BOM)
         at_eof = not chunk
         if b"\x00" in chunk:
             _refuse_nul(b"".join(pending) + chunk, number + 1, offset)
         # A chunk with no line break only extends the current line: keep the
         # pieces and join once, so a huge single line costs linear time.
-        if not at_eof and b"\n" not in chunk and b"\r" not in chunk and not (
-            pending and pending[-1].endswith(b"\r")
-        ):
+        if not at_eof and b"\n" not in chunk and b"\r" not in chunk and not (pending and pending[-1].endswith(b"\r")):
             pending.append(chunk)
             continue
         data = b"".join(pending) + chunk
@@ -302,8 +300,9 @@ def unknown_columns_problem(names: Iterable[str], columns: tuple[str, ...]) -> s
     return f"{label} {quoted(unknown)} (known: {', '.join(columns)}); its values are not imported"
 
 
-def iter_data_records(lines: Iterable[Line], *, delimiter: str, width: int,
-                      empty: str | None = None) -> Iterator[Record]:
+def iter_data_records(
+    lines: Iterable[Line], *, delimiter: str, width: int, empty: str | None = None
+) -> Iterator[Record]:
     """The CSV records after the header; one whose field count is not ``width`` gets that as its problem.
 
     With ``empty``, raises ``FileRejected(empty)`` at the end when there was no record.
@@ -375,9 +374,7 @@ def looks_like_jsonl(first: Line, filename: str) -> bool:
     """Content decides; the extension decides only when the content is no help."""
     text = first.text.strip()
     if text.startswith("["):
-        raise FileRejected(
-            "this is a JSON array, not JSON Lines: write one JSON object per line", first.number
-        )
+        raise FileRejected("this is a JSON array, not JSON Lines: write one JSON object per line", first.number)
     if text.startswith("{"):
         return True
     return filename.lower().endswith(JSONL_EXTENSIONS)

@@ -79,8 +79,7 @@ class UploadStore:
     def delete(self, token: str) -> None:
         if not self.valid(token):
             return
-        for path in (self.data_path(token), self.meta_path(token),
-                     self.data_path(token).with_suffix(".upload.part")):
+        for path in (self.data_path(token), self.meta_path(token), self.data_path(token).with_suffix(".upload.part")):
             try:
                 path.unlink()
             except FileNotFoundError:

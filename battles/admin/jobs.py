@@ -60,8 +60,11 @@ class GenerationJobAdmin(admin.ModelAdmin):
             path("<uuid:code>/progress/", site.admin_view(self.progress_view), name="battles_generationjob_progress"),
             path("<uuid:code>/cancel/", site.admin_view(self.cancel_view), name="battles_generationjob_cancel"),
             path("<uuid:code>/rerun/", site.admin_view(self.rerun_view), name="battles_generationjob_rerun"),
-            path("<uuid:code>/reset-breakers/", site.admin_view(self.reset_breakers_view),
-                 name="battles_generationjob_reset_breakers"),
+            path(
+                "<uuid:code>/reset-breakers/",
+                site.admin_view(self.reset_breakers_view),
+                name="battles_generationjob_reset_breakers",
+            ),
         ] + super().get_urls()
 
     # list columns

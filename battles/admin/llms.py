@@ -52,9 +52,18 @@ class LLMForm(forms.ModelForm):
 
     class Meta:
         model = LLM
-        fields = ["name", "provider", "base_url", "api_key_env", "price_input_per_mtok",
-                  "price_output_per_mtok", "status", "max_concurrency", "requests_per_minute",
-                  "tokens_per_minute"]
+        fields = [
+            "name",
+            "provider",
+            "base_url",
+            "api_key_env",
+            "price_input_per_mtok",
+            "price_output_per_mtok",
+            "status",
+            "max_concurrency",
+            "requests_per_minute",
+            "tokens_per_minute",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -67,13 +76,15 @@ class LLMForm(forms.ModelForm):
         if self.instance.api_key_encrypted:
             set_at = self.instance.api_key_set_at
             when = f" (set on {set_at:%Y-%m-%d %H:%M} UTC)" if set_at else ""
-            self.fields["api_key"].help_text = (
+            self.fields[
+                "api_key"
+            ].help_text = (
                 f"A key is stored{when}. It is never shown. Leave blank to keep it; paste a new key to replace it."
             )
         else:
-            self.fields["api_key"].help_text = (
-                "No key stored. Paste a key to store it encrypted, or name an environment variable instead."
-            )
+            self.fields[
+                "api_key"
+            ].help_text = "No key stored. Paste a key to store it encrypted, or name an environment variable instead."
 
     def _forget(self, field):
         """Drop a submitted value so that the re-rendered form does not show it (it may be a key)."""
@@ -144,8 +155,17 @@ class LLMForm(forms.ModelForm):
 @admin.register(LLM)
 class LLMAdmin(admin.ModelAdmin):
     form = LLMForm
-    list_display = ("name", "provider", "current_model_id", "current_version_number", "status",
-                    "api_key_source", "base_url", "imported", "breaker_state")
+    list_display = (
+        "name",
+        "provider",
+        "current_model_id",
+        "current_version_number",
+        "status",
+        "api_key_source",
+        "base_url",
+        "imported",
+        "breaker_state",
+    )
     list_filter = ("provider", "status", "imported")
     search_fields = ("name",)
     inlines = [LLMVersionInline]
@@ -153,16 +173,23 @@ class LLMAdmin(admin.ModelAdmin):
     change_form_template = "admin/battles/llm/change_form.html"
     fieldsets = [
         (None, {"fields": ["name", "provider", "base_url", "status"]}),
-        ("Model settings (a change makes a new version)",
-         {"fields": ["model_id", "temperature", "max_tokens", "system_prompt"]}),
-        ("API key", {
-            "fields": ["api_key_env", "api_key", "clear_api_key"],
-            "description": "The name of an environment variable that holds the key, or the key itself, "
-                           "stored encrypted. Never both.",
-        }),
+        (
+            "Model settings (a change makes a new version)",
+            {"fields": ["model_id", "temperature", "max_tokens", "system_prompt"]},
+        ),
+        (
+            "API key",
+            {
+                "fields": ["api_key_env", "api_key", "clear_api_key"],
+                "description": "The name of an environment variable that holds the key, or the key itself, "
+                "stored encrypted. Never both.",
+            },
+        ),
         ("Prices", {"fields": ["price_input_per_mtok", "price_output_per_mtok"]}),
-        ("Limits (shared by all workers; 0 = unlimited)",
-         {"fields": ["max_concurrency", "requests_per_minute", "tokens_per_minute"]}),
+        (
+            "Limits (shared by all workers; 0 = unlimited)",
+            {"fields": ["max_concurrency", "requests_per_minute", "tokens_per_minute"]},
+        ),
     ]
     # Each selected LLM gets one call of at most ARENA_TEST_CONNECTION_DEADLINE seconds, in parallel.
     max_connection_tests = 10
@@ -217,8 +244,12 @@ class LLMAdmin(admin.ModelAdmin):
     @admin.action(description="Reset the circuit breaker (calls resume)")
     def reset_breaker(self, request, queryset):
         reset = [llm.name for llm in queryset if breaker.reset(llm=llm)]
-        self.message_user(request, f"Circuit breaker reset for {', '.join(reset)}." if reset
-                          else "No selected LLM had an open circuit breaker.")
+        self.message_user(
+            request,
+            f"Circuit breaker reset for {', '.join(reset)}."
+            if reset
+            else "No selected LLM had an open circuit breaker.",
+        )
 
     @admin.action(description="Retire selected LLMs (kept for history, no longer served)")
     def retire(self, request, queryset):
@@ -241,14 +272,18 @@ class LLMAdmin(admin.ModelAdmin):
         with ThreadPoolExecutor(max_workers=len(llms)) as pool:
             checks = list(pool.map(lambda llm, v: connection_check.check_connection(llm, version=v), llms, versions))
         for llm, check in zip(llms, checks):
-            self.message_user(request, _connection_message(llm, check),
-                              messages.SUCCESS if check.ok else messages.ERROR)
+            self.message_user(
+                request, _connection_message(llm, check), messages.SUCCESS if check.ok else messages.ERROR
+            )
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
-            path("<path:object_id>/test-connection/", self.admin_site.admin_view(self.test_connection_view),
-                 name="%s_%s_test_connection" % info),
+            path(
+                "<path:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name=f"{info[0]}_{info[1]}_test_connection",
+            ),
         ] + super().get_urls()
 
     def test_connection_view(self, request, object_id):

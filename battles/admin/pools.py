@@ -26,10 +26,14 @@ class PromptPoolAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context=extra_context)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
-            n_prompts=Count("prompts", distinct=True),
-            n_done=Count("prompts__generations", filter=Q(prompts__generations__status="done"), distinct=True),
-            n_failed=Count("prompts__generations", filter=Q(prompts__generations__status="failed"), distinct=True),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_prompts=Count("prompts", distinct=True),
+                n_done=Count("prompts__generations", filter=Q(prompts__generations__status="done"), distinct=True),
+                n_failed=Count("prompts__generations", filter=Q(prompts__generations__status="failed"), distinct=True),
+            )
         )
 
     @admin.display(description="prompts", ordering="n_prompts")
@@ -61,10 +65,16 @@ class PromptPoolAdmin(admin.ModelAdmin):
             except jobs.JobError as exc:
                 self.message_user(request, f"{pool.name}: {exc.message}", messages.ERROR)
         for job in started:
-            self.message_user(request, format_html(
-                '{}: job started, {} generation(s) queued for {} LLM(s). <a href="{}">Watch its progress</a>',
-                job.pool.name, job.queued, len(versions), job_url(job),
-            ))
+            self.message_user(
+                request,
+                format_html(
+                    '{}: job started, {} generation(s) queued for {} LLM(s). <a href="{}">Watch its progress</a>',
+                    job.pool.name,
+                    job.queued,
+                    len(versions),
+                    job_url(job),
+                ),
+            )
         if len(started) == 1:
             return redirect(job_url(started[0]))
 

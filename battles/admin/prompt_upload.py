@@ -12,12 +12,15 @@ from battles.models import PromptPool
 
 class UploadForm(forms.Form):
     pool = forms.CharField(
-        max_length=POOL_NAME_MAX, label="Pool",
+        max_length=POOL_NAME_MAX,
+        label="Pool",
         help_text="An existing pool, or a new name to create one.",
         widget=forms.TextInput(attrs={"list": "pool-names", "autocomplete": "off", "size": 40}),
     )
     category_default = forms.CharField(
-        max_length=50, required=False, label="Default category",
+        max_length=50,
+        required=False,
+        label="Default category",
         help_text="Used for rows without a category.",
     )
 
@@ -33,8 +36,12 @@ class PromptUpload(UploadFlow):
 
     def run(self, stream, meta, *, dry_run, valid_only, preview_rows):
         return import_prompts(
-            pool_name=meta["pool"], source=stream, filename=meta.get("filename", ""),
-            category_default=meta.get("category_default", ""), valid_only=valid_only, dry_run=dry_run,
+            pool_name=meta["pool"],
+            source=stream,
+            filename=meta.get("filename", ""),
+            category_default=meta.get("category_default", ""),
+            valid_only=valid_only,
+            dry_run=dry_run,
             preview_rows=preview_rows,
         )
 

@@ -28,19 +28,23 @@ def check_stored_api_keys(app_configs, databases=None, **kwargs):
     if not tokens:
         return []
     if not settings.ARENA_FERNET_KEYS:
-        return [Error(
-            f"{len(tokens)} LLM(s) have an API key stored encrypted, but ARENA_FERNET_KEYS is not set.",
-            hint="Set ARENA_FERNET_KEYS to the Fernet key(s) the keys were stored with.",
-            id="battles.E002",
-        )]
+        return [
+            Error(
+                f"{len(tokens)} LLM(s) have an API key stored encrypted, but ARENA_FERNET_KEYS is not set.",
+                hint="Set ARENA_FERNET_KEYS to the Fernet key(s) the keys were stored with.",
+                id="battles.E002",
+            )
+        ]
     if keys.fernet_key_problems(settings.ARENA_FERNET_KEYS):
         return []  # battles.E001 already says why
     unreadable = [name for name, token in tokens if not keys.can_decrypt(token)]
     if unreadable:
-        return [Error(
-            "No key of ARENA_FERNET_KEYS decrypts the stored API key of: " + ", ".join(unreadable) + ".",
-            hint="Add back the Fernet key they were stored with (after the current first key), "
-                 "then run manage.py rotate_api_keys.",
-            id="battles.E003",
-        )]
+        return [
+            Error(
+                "No key of ARENA_FERNET_KEYS decrypts the stored API key of: " + ", ".join(unreadable) + ".",
+                hint="Add back the Fernet key they were stored with (after the current first key), "
+                "then run manage.py rotate_api_keys.",
+                id="battles.E003",
+            )
+        ]
     return []

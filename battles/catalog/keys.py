@@ -119,10 +119,15 @@ def env_name_problem(name: str) -> str | None:
     The message never repeats the value: a pasted key must not be shown back.
     """
     longest_word = max(re.split(r"[^A-Za-z0-9]+", name), key=len)
-    looks_random = len(longest_word) >= 20 and (
-        any(c.islower() for c in longest_word) + any(c.isupper() for c in longest_word)
-        + any(c.isdigit() for c in longest_word)
-    ) >= 2
+    looks_random = (
+        len(longest_word) >= 20
+        and (
+            any(c.islower() for c in longest_word)
+            + any(c.isupper() for c in longest_word)
+            + any(c.isdigit() for c in longest_word)
+        )
+        >= 2
+    )
     if _KEY_PREFIXES.match(name) or looks_random:
         return (
             "This looks like an API key, not the name of an environment variable. Put a key in "

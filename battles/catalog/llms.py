@@ -52,11 +52,22 @@ def check_llm_endpoint(*, base_url: str, api_key_env: str, has_stored_key: bool)
 
 
 @sensitive_variables("api_key")
-def create_llm(*, name: str, provider: str, base_url: str, model_id: str, api_key_env: str = "",
-               api_key: str = "", temperature: float | None = None, max_tokens: int = 1024,
-               system_prompt: str = "", price_input_per_mtok: Decimal | float = 0,
-               price_output_per_mtok: Decimal | float = 0, imported: bool = False,
-               status: str = LLM.Status.ACTIVE) -> LLM:
+def create_llm(
+    *,
+    name: str,
+    provider: str,
+    base_url: str,
+    model_id: str,
+    api_key_env: str = "",
+    api_key: str = "",
+    temperature: float | None = None,
+    max_tokens: int = 1024,
+    system_prompt: str = "",
+    price_input_per_mtok: Decimal | float = 0,
+    price_output_per_mtok: Decimal | float = 0,
+    imported: bool = False,
+    status: str = LLM.Status.ACTIVE,
+) -> LLM:
     """Create an LLM and its version 1.
 
     ``api_key`` is stored encrypted (see ``battles.keys``); ``api_key_env``
@@ -71,15 +82,24 @@ def create_llm(*, name: str, provider: str, base_url: str, model_id: str, api_ke
     encrypted = keys.encrypt(api_key) if api_key else ""
     with transaction.atomic():
         llm = LLM.objects.create(
-            name=name, provider=provider, base_url=base_url, api_key_env=api_key_env,
-            api_key_encrypted=encrypted, api_key_set_at=timezone.now() if encrypted else None,
+            name=name,
+            provider=provider,
+            base_url=base_url,
+            api_key_env=api_key_env,
+            api_key_encrypted=encrypted,
+            api_key_set_at=timezone.now() if encrypted else None,
             price_input_per_mtok=Decimal(str(price_input_per_mtok)),
             price_output_per_mtok=Decimal(str(price_output_per_mtok)),
-            imported=imported, status=status,
+            imported=imported,
+            status=status,
         )
         LLMVersion.objects.create(
-            llm=llm, number=1, model_id=model_id, temperature=temperature,
-            max_tokens=max_tokens, system_prompt=system_prompt,
+            llm=llm,
+            number=1,
+            model_id=model_id,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            system_prompt=system_prompt,
         )
     return llm
 
@@ -120,9 +140,7 @@ def rotate_stored_api_keys() -> KeyRotation:
     """
     keys.encrypt("")  # fail early and clearly when nothing is configured
     rotated, undecryptable = 0, []
-    for pk, name, token in LLM.objects.exclude(api_key_encrypted="").values_list(
-        "pk", "name", "api_key_encrypted"
-    ):
+    for pk, name, token in LLM.objects.exclude(api_key_encrypted="").values_list("pk", "name", "api_key_encrypted"):
         try:
             new_token = keys.rotate(token)
         except keys.UndecryptableKey:

@@ -13,8 +13,12 @@ def add_prompt(*, pool: PromptPool, text: str, category: str = "", tags=(), exte
     try:
         with transaction.atomic():
             return Prompt.objects.create(
-                pool=pool, text=text, category=category, tags=list(tags),
-                external_id=external_id, text_hash=prompt_hash(text),
+                pool=pool,
+                text=text,
+                category=category,
+                tags=list(tags),
+                external_id=external_id,
+                text_hash=prompt_hash(text),
             )
     except IntegrityError:
         return None

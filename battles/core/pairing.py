@@ -20,15 +20,15 @@ position separately, from a cryptographic RNG.
 from __future__ import annotations
 
 import math
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 import numpy as np
 
 RATING_PER_LOGIT = 400.0 / math.log(10.0)
 Z95 = 1.959963984540054
 # Prior variance of a model nobody has voted on yet (rating points², sd ≈ 350).
-UNSEEN_VARIANCE = 350.0 ** 2
+UNSEEN_VARIANCE = 350.0**2
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,12 @@ class PairingState:
     target_halfwidth: float = 25.0
 
     @classmethod
-    def unseen(cls, m: int, families=None, target_halfwidth: float = 25.0) -> "PairingState":
+    def unseen(cls, m: int, families=None, target_halfwidth: float = 25.0) -> PairingState:
         return cls(
-            ratings=np.full(m, 1000.0), covariance=np.eye(m) * UNSEEN_VARIANCE,
-            votes=np.zeros(m, dtype=int), families=list(families if families is not None else range(m)),
+            ratings=np.full(m, 1000.0),
+            covariance=np.eye(m) * UNSEEN_VARIANCE,
+            votes=np.zeros(m, dtype=int),
+            families=list(families if families is not None else range(m)),
             target_halfwidth=target_halfwidth,
         )
 
@@ -63,16 +65,16 @@ def variance_reduction_scores(state: PairingState, *, focus: float = 1.0) -> np.
     so a larger ``focus`` aims harder at the widest intervals (the ones that
     decide when every model is narrow enough).
     """
-    cov = np.asarray(state.covariance, dtype=float) / RATING_PER_LOGIT ** 2
+    cov = np.asarray(state.covariance, dtype=float) / RATING_PER_LOGIT**2
     ratings = np.asarray(state.ratings, dtype=float)
     p = 1.0 / (1.0 + np.exp(-(ratings[:, None] - ratings[None, :]) / RATING_PER_LOGIT))
     info = p * (1.0 - p)
     var = np.diag(cov)
     target_var = (state.target_halfwidth / Z95 / RATING_PER_LOGIT) ** 2
     ratio = var / target_var
-    weight = np.where(ratio > 1.0, ratio ** focus, 0.0)
+    weight = np.where(ratio > 1.0, ratio**focus, 0.0)
     if not weight.any():
-        weight = ratio ** focus
+        weight = ratio**focus
     q = cov.T @ (weight[:, None] * cov)  # C W C: the weighted variance's sensitivity
     dq = np.diag(q)
     d_var = var[:, None] + var[None, :] - 2.0 * cov  # Var(β_i − β_j)
@@ -98,9 +100,17 @@ def allowed_pairs(state: PairingState, *, allow_same_family: bool = False) -> np
 DEFAULTS = {"floor": 0.1, "boost_votes": 200, "boost_factor": 4.0, "sharpness": 4.0}
 
 
-def pair_probabilities(state: PairingState, *, floor: float = 0.1, boost_votes: int = 200,
-                       boost_factor: float = 4.0, sharpness: float | None = 4.0, focus: float = 1.0,
-                       allow_same_family: bool = False, exclude=()) -> np.ndarray:
+def pair_probabilities(
+    state: PairingState,
+    *,
+    floor: float = 0.1,
+    boost_votes: int = 200,
+    boost_factor: float = 4.0,
+    sharpness: float | None = 4.0,
+    focus: float = 1.0,
+    allow_same_family: bool = False,
+    exclude=(),
+) -> np.ndarray:
     """Upper-triangular m × m matrix of pair probabilities summing to 1 (all zero if none allowed).
 
     ``sharpness`` > 1 concentrates the active share on the best pairs
@@ -120,7 +130,7 @@ def pair_probabilities(state: PairingState, *, floor: float = 0.1, boost_votes: 
         scores = np.zeros_like(scores)
         scores[best] = 1.0
     else:
-        scores = scores ** sharpness
+        scores = scores**sharpness
     uniform = allowed / allowed.sum()
     active = scores / scores.sum() if scores.sum() > 0 else uniform
     probs = (1.0 - floor) * active + floor * uniform
@@ -157,7 +167,7 @@ def plan_batch(state: PairingState, rng: np.random.Generator, size: int, **optio
             raise ValueError("no pair is allowed")
         i, j = pair
         p = 1.0 / (1.0 + math.exp(-(ratings[i] - ratings[j]) / RATING_PER_LOGIT))
-        w = p * (1.0 - p) / RATING_PER_LOGIT ** 2
+        w = p * (1.0 - p) / RATING_PER_LOGIT**2
         d_cov = cov[:, i] - cov[:, j]
         d_var = cov[i, i] + cov[j, j] - 2.0 * cov[i, j]
         cov = cov - np.outer(d_cov, d_cov) * (w / (1.0 + w * d_var))

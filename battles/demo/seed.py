@@ -58,7 +58,9 @@ def write_answer_book(path: Path) -> Path:
         for line in src:
             if line.strip():
                 row = json.loads(line)
-                out.write(json.dumps({"model": row["model"], "prompt": prompts[row["prompt_id"]], "text": row["text"]}) + "\n")
+                out.write(
+                    json.dumps({"model": row["model"], "prompt": prompts[row["prompt_id"]], "text": row["text"]}) + "\n"
+                )
     return path
 
 
@@ -73,7 +75,10 @@ def load_pool_and_llms(*, port: int) -> tuple[PromptPool, list[LLM]]:
         )
         for row in load_prompts():
             pools.add_prompt(
-                pool=pool, text=row["text"], category=row["category"], tags=row.get("tags", []),
+                pool=pool,
+                text=row["text"],
+                category=row["category"],
+                tags=row.get("tags", []),
                 external_id=row["id"],
             )
     llms: list[LLM] = []
@@ -81,9 +86,13 @@ def load_pool_and_llms(*, port: int) -> tuple[PromptPool, list[LLM]]:
         llm = LLM.objects.filter(name=demo.name).first()
         if llm is None:
             llm = create_llm(
-                name=demo.name, provider=demo.provider, base_url=base_url(demo.provider, port),
-                model_id=demo.name, max_tokens=1024,
-                price_input_per_mtok=demo.price_in, price_output_per_mtok=demo.price_out,
+                name=demo.name,
+                provider=demo.provider,
+                base_url=base_url(demo.provider, port),
+                model_id=demo.name,
+                max_tokens=1024,
+                price_input_per_mtok=demo.price_in,
+                price_output_per_mtok=demo.price_out,
             )
         llms.append(llm)
     return pool, llms

@@ -21,11 +21,10 @@ logger = logging.getLogger(__name__)
 
 resolve_host = url_policy.system_resolver
 
+
 def check_url(url: str) -> url_policy.Endpoint:
     """The Endpoint of ``url`` under the current settings; raises url_policy.BaseURLError."""
-    return url_policy.check_base_url(
-        url, allow_private=settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, resolver=resolve_host
-    )
+    return url_policy.check_base_url(url, allow_private=settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, resolver=resolve_host)
 
 
 def _resolve(host: str, port: int):
@@ -38,8 +37,7 @@ def http_client(**options) -> httpx.Client:
 
 
 def async_http_client(**options) -> httpx.AsyncClient:
-    return guarded_http.async_client(allow_private=settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, resolver=_resolve,
-                                     **options)
+    return guarded_http.async_client(allow_private=settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, resolver=_resolve, **options)
 
 
 def configuration_warning(url: str) -> str | None:

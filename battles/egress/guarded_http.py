@@ -95,8 +95,9 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
 def _guard(transport, backend):
     pool = transport._pool
     # httpx builds the pool; swapping its network backend is the one hook httpx does not expose.
-    if type(pool) not in (httpcore.ConnectionPool, httpcore.AsyncConnectionPool) or \
-            not hasattr(pool, "_network_backend"):
+    if type(pool) not in (httpcore.ConnectionPool, httpcore.AsyncConnectionPool) or not hasattr(
+        pool, "_network_backend"
+    ):
         raise RuntimeError("this httpx/httpcore version cannot take a guarded network backend")
     pool._network_backend = backend
     return transport
@@ -106,19 +107,35 @@ def _build(client_cls, transport_cls, backend_cls, *, allow_private, resolver, v
     if proxy_configured():
         return client_cls(verify=verify, follow_redirects=False, **options)
     limits = options.pop("limits", httpx.Limits())
-    transport = _guard(transport_cls(verify=verify, limits=limits),
-                       backend_cls(allow_private=allow_private, resolver=resolver))
+    transport = _guard(
+        transport_cls(verify=verify, limits=limits), backend_cls(allow_private=allow_private, resolver=resolver)
+    )
     return client_cls(transport=transport, follow_redirects=False, **options)
 
 
 def client(*, allow_private: bool, resolver, verify: ssl.SSLContext | bool = True, **options) -> httpx.Client:
     """An httpx.Client whose connections go only to checked addresses (see the module docstring)."""
-    return _build(httpx.Client, httpx.HTTPTransport, GuardedBackend, allow_private=allow_private,
-                  resolver=resolver, verify=verify, options=options)
+    return _build(
+        httpx.Client,
+        httpx.HTTPTransport,
+        GuardedBackend,
+        allow_private=allow_private,
+        resolver=resolver,
+        verify=verify,
+        options=options,
+    )
 
 
-def async_client(*, allow_private: bool, resolver, verify: ssl.SSLContext | bool = True,
-                 **options) -> httpx.AsyncClient:
+def async_client(
+    *, allow_private: bool, resolver, verify: ssl.SSLContext | bool = True, **options
+) -> httpx.AsyncClient:
     """The async twin of ``client``."""
-    return _build(httpx.AsyncClient, httpx.AsyncHTTPTransport, AsyncGuardedBackend, allow_private=allow_private,
-                  resolver=resolver, verify=verify, options=options)
+    return _build(
+        httpx.AsyncClient,
+        httpx.AsyncHTTPTransport,
+        AsyncGuardedBackend,
+        allow_private=allow_private,
+        resolver=resolver,
+        verify=verify,
+        options=options,
+    )

@@ -30,8 +30,8 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -50,25 +50,36 @@ Resolver = Callable[[str, int], Iterable[str]]
 ALLOW_HINT = "set ARENA_ALLOW_PRIVATE_ENDPOINTS=1 to allow a local vLLM or Ollama"
 
 # Instance metadata services hand out cloud credentials to whoever asks.
-METADATA_HOSTS = frozenset({
-    "metadata.google.internal",
-    "metadata.goog",
-    "metadata",
-    "instance-data",
-    "instance-data.ec2.internal",
-})
-METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254",  # AWS, GCP, Azure, OpenStack, Oracle, DigitalOcean
-    "169.254.170.2",  # AWS ECS task metadata
-    "fd00:ec2::254",  # AWS IPv6
-    "100.100.100.200",  # Alibaba Cloud
-    "168.63.129.16",  # Azure wire server
-))
+METADATA_HOSTS = frozenset(
+    {
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
+)
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, Oracle, DigitalOcean
+        "169.254.170.2",  # AWS ECS task metadata
+        "fd00:ec2::254",  # AWS IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure wire server
+    )
+)
 
 _THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
-_PRIVATE_V4 = tuple(ipaddress.ip_network(n) for n in (
-    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
-))
+_PRIVATE_V4 = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+    )
+)
 _PRIVATE_V6 = tuple(ipaddress.ip_network(n) for n in ("fc00::/7", "fec0::/10"))
 _NAT64 = tuple(ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48"))
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
@@ -139,13 +150,15 @@ def check_base_url(url: str, *, allow_private: bool, resolver: Resolver = system
     if port is None:
         port = 443 if parts.scheme.lower() == "https" else 80
 
-    host, addresses = checked_addresses(host, port, allow_private=allow_private, resolver=resolver,
-                                        bracketed=parts.netloc.startswith("["))
+    host, addresses = checked_addresses(
+        host, port, allow_private=allow_private, resolver=resolver, bracketed=parts.netloc.startswith("[")
+    )
     return Endpoint(url=url, host=host, port=port, addresses=addresses)
 
 
-def checked_addresses(host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver,
-                      bracketed: bool = False) -> tuple[str, tuple[str, ...]]:
+def checked_addresses(
+    host: str, port: int, *, allow_private: bool, resolver: Resolver = system_resolver, bracketed: bool = False
+) -> tuple[str, tuple[str, ...]]:
     """The host (normalised) and every address it resolves to, each one checked.
 
     Raises URLRefused when any address must not be called and HostNotResolved
@@ -212,9 +225,7 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if any(address in network for network in _NAT64) or (
-        address in _IPV4_COMPATIBLE and int(address) > 1
-    ):
+    if any(address in network for network in _NAT64) or (address in _IPV4_COMPATIBLE and int(address) > 1):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 

@@ -45,9 +45,7 @@ def record_failure(*, llm_id: int, reason: str) -> bool:
     threshold = settings.ARENA_BREAKER_THRESHOLD
     if threshold <= 0:
         return False
-    opened = LLM.objects.filter(
-        pk=llm_id, breaker_opened_at__isnull=True, consecutive_failures__gte=threshold
-    ).update(
+    opened = LLM.objects.filter(pk=llm_id, breaker_opened_at__isnull=True, consecutive_failures__gte=threshold).update(
         breaker_opened_at=timezone.now(),
         breaker_reason=f"{threshold} generations failed in a row; the last one: {reason}",
     )

@@ -62,8 +62,12 @@ def stale_after_seconds() -> float:
 def announce_final(row: Generation, status: str) -> None:
     """Tell listeners (live battles, job pages) that ``row`` reached a final state; it is committed."""
     signals.generation_finished.send(
-        sender=Generation, generation_id=row.pk, pool_id=row.prompt.pool_id,
-        version_id=row.llm_version_id, sample=row.sample, status=status,
+        sender=Generation,
+        generation_id=row.pk,
+        pool_id=row.prompt.pool_id,
+        version_id=row.llm_version_id,
+        sample=row.sample,
+        status=status,
     )
 
 
@@ -74,22 +78,34 @@ def claim_one(generation_id: int, takeover: bool) -> Claim | None:
 def claim_many(generation_ids: list[int], *, takeover: bool) -> list[Claim | None]:
     """Claim each generation that is claimable; one token per call (it is per attempt, not per row)."""
     now = timezone.now()
-    claimable = Q(status=Generation.Status.PENDING) | Q(
-        status=Generation.Status.RUNNING, started_at__lt=now - timedelta(seconds=stale_after_seconds())
-    ) | Q(status=Generation.Status.RUNNING, started_at__isnull=True)
+    claimable = (
+        Q(status=Generation.Status.PENDING)
+        | Q(status=Generation.Status.RUNNING, started_at__lt=now - timedelta(seconds=stale_after_seconds()))
+        | Q(status=Generation.Status.RUNNING, started_at__isnull=True)
+    )
     if takeover:
         claimable |= Q(status=Generation.Status.RUNNING)
     token = uuid.uuid4()
     Generation.objects.filter(claimable, pk__in=generation_ids).update(
-        status=Generation.Status.RUNNING, claim_token=token, started_at=now, attempts=F("attempts") + 1,
+        status=Generation.Status.RUNNING,
+        claim_token=token,
+        started_at=now,
+        attempts=F("attempts") + 1,
     )
     claimed = {
-        pk: Claim(token=token, attempts=attempts, failures=failures,
-                  breaker_reason=breaker.describe(opened_at, reason) if opened_at else "")
+        pk: Claim(
+            token=token,
+            attempts=attempts,
+            failures=failures,
+            breaker_reason=breaker.describe(opened_at, reason) if opened_at else "",
+        )
         for pk, attempts, opened_at, reason, failures in Generation.objects.filter(
             pk__in=generation_ids, claim_token=token
         ).values_list(
-            "pk", "attempts", "llm_version__llm__breaker_opened_at", "llm_version__llm__breaker_reason",
+            "pk",
+            "attempts",
+            "llm_version__llm__breaker_opened_at",
+            "llm_version__llm__breaker_reason",
             "llm_version__llm__consecutive_failures",
         )
     }
@@ -114,10 +130,9 @@ def request_for(row: Generation, messages: list[dict]) -> ChatRequest:
 def after_error(row: Generation, claim: Claim, error: ProviderError) -> Outcome:
     if error.retryable and claim.attempts <= settings.ARENA_GENERATION_MAX_RETRIES:
         wait = error.retry_after or 0.0
-        Generation.objects.filter(
-            pk=row.pk, status=Generation.Status.RUNNING, claim_token=claim.token
-        ).update(status=Generation.Status.PENDING, error=error.reason,
-                 due_at=timezone.now() + timedelta(seconds=wait))
+        Generation.objects.filter(pk=row.pk, status=Generation.Status.RUNNING, claim_token=claim.token).update(
+            status=Generation.Status.PENDING, error=error.reason, due_at=timezone.now() + timedelta(seconds=wait)
+        )
         logger.info("generation %s: attempt %s failed, will retry: %s", row.pk, claim.attempts, error.reason)
         return Outcome("retry", error.reason, error.retry_after, claim.attempts)
     reason = error.reason
@@ -127,9 +142,9 @@ def after_error(row: Generation, claim: Claim, error: ProviderError) -> Outcome:
 
 
 def fail(row: Generation, claim: Claim, reason: str, *, count: bool = True) -> Outcome:
-    failed = Generation.objects.filter(
-        pk=row.pk, status=Generation.Status.RUNNING, claim_token=claim.token
-    ).update(status=Generation.Status.FAILED, error=reason, finished_at=timezone.now())
+    failed = Generation.objects.filter(pk=row.pk, status=Generation.Status.RUNNING, claim_token=claim.token).update(
+        status=Generation.Status.FAILED, error=reason, finished_at=timezone.now()
+    )
     if not failed:
         return Outcome("skipped", "another attempt took over")
     logger.info("generation %s failed: %s", row.pk, reason)
@@ -161,8 +176,11 @@ def store_many(items: list[tuple[Generation, Claim, ChatResult]]) -> list[Outcom
     if answered:
         values = {
             row.pk: {
-                "text": result.text, "latency_ms": result.latency_ms, "ttft_ms": result.ttft_ms,
-                "tokens_in": result.tokens_in, "tokens_out": result.tokens_out,
+                "text": result.text,
+                "latency_ms": result.latency_ms,
+                "ttft_ms": result.ttft_ms,
+                "tokens_in": result.tokens_in,
+                "tokens_out": result.tokens_out,
                 "cost": requests.cost_of(row.llm_version, result),
             }
             for row, _, result in answered
@@ -171,12 +189,19 @@ def store_many(items: list[tuple[Generation, Claim, ChatResult]]) -> list[Outcom
         for row, claim, _ in answered:
             current |= Q(pk=row.pk, claim_token=claim.token)
         Generation.objects.filter(current, status=Generation.Status.RUNNING).update(
-            status=Generation.Status.DONE, error="", finished_at=timezone.now(),
+            status=Generation.Status.DONE,
+            error="",
+            finished_at=timezone.now(),
             **{
                 # The cast matters when every value is None (a provider that reports no token counts):
                 # Postgres then types the CASE as text, which an integer column refuses.
-                name: Cast(Case(*(When(pk=pk, then=Value(v[name], output_field=output))
-                                  for pk, v in values.items()), output_field=output), output_field=output)
+                name: Cast(
+                    Case(
+                        *(When(pk=pk, then=Value(v[name], output_field=output)) for pk, v in values.items()),
+                        output_field=output,
+                    ),
+                    output_field=output,
+                )
                 for name, output in STORED_FIELDS.items()
             },
         )
@@ -224,16 +249,12 @@ def lost_generations() -> list[int]:
 def mark_queued(generation_ids: list[int]) -> None:
     """Record that a task for these pending generations was just queued."""
     if generation_ids:
-        Generation.objects.filter(pk__in=generation_ids, status=Generation.Status.PENDING).update(
-            due_at=timezone.now()
-        )
+        Generation.objects.filter(pk__in=generation_ids, status=Generation.Status.PENDING).update(due_at=timezone.now())
 
 
 def stuck_generations(*, older_than_seconds: float) -> list[int]:
     """Generations left running past the deadline: their worker is gone."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     return list(
-        Generation.objects.filter(status=Generation.Status.RUNNING, started_at__lt=cutoff).values_list(
-            "id", flat=True
-        )
+        Generation.objects.filter(status=Generation.Status.RUNNING, started_at__lt=cutoff).values_list("id", flat=True)
     )

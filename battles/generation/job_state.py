@@ -20,15 +20,18 @@ logger = logging.getLogger(__name__)
 def scope(job: GenerationJob, *, version_ids: list[int] | None = None) -> QuerySet[Generation]:
     """The generations a job covers (``version_ids``: the job's versions, when already known)."""
     return Generation.objects.filter(
-        prompt__pool_id=job.pool_id, prompt__hidden=False,
-        llm_version__in=job.versions.all() if version_ids is None else version_ids, sample__lt=job.samples,
+        prompt__pool_id=job.pool_id,
+        prompt__hidden=False,
+        llm_version__in=job.versions.all() if version_ids is None else version_ids,
+        sample__lt=job.samples,
     )
 
 
 def covering_jobs(*, pool_id: int, version_id: int, sample: int) -> list[tuple[int, str]]:
     """Running jobs whose scope holds a generation of this pool, version and sample: (id, code)."""
     return [
-        (pk, str(code)) for pk, code in GenerationJob.objects.filter(
+        (pk, str(code))
+        for pk, code in GenerationJob.objects.filter(
             status=GenerationJob.Status.RUNNING, pool_id=pool_id, versions=version_id, samples__gt=sample
         ).values_list("pk", "code")
     ]

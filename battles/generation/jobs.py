@@ -37,12 +37,14 @@ class JobError(Exception):
 
 def can_manage_jobs(user) -> bool:
     """Staff users with the admin role start, watch and cancel jobs."""
-    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff
-                and ADMIN in roles_of(user))
+    return bool(
+        user is not None and user.is_authenticated and user.is_active and user.is_staff and ADMIN in roles_of(user)
+    )
 
 
-def start_generation_job(*, pool: PromptPool, versions: list[LLMVersion], samples: int = 1,
-                         created_by=None) -> GenerationJob:
+def start_generation_job(
+    *, pool: PromptPool, versions: list[LLMVersion], samples: int = 1, created_by=None
+) -> GenerationJob:
     """Create a job and queue every unfinished generation in its scope (on commit).
 
     Missing generations are created, failed ones are queued again with a fresh
@@ -57,9 +59,7 @@ def start_generation_job(*, pool: PromptPool, versions: list[LLMVersion], sample
     llms = {v.llm for v in LLMVersion.objects.filter(pk__in=[v.pk for v in versions]).select_related("llm")}
     unusable = sorted(llm.name for llm in llms if not llm.is_active or llm.imported or not llm.base_url)
     if unusable:
-        raise JobError(
-            "These LLMs cannot generate (retired, imported or without a base URL): " + ", ".join(unusable)
-        )
+        raise JobError("These LLMs cannot generate (retired, imported or without a base URL): " + ", ".join(unusable))
     with transaction.atomic():
         job = GenerationJob.objects.create(pool=pool, samples=samples, created_by=created_by)
         job.versions.set(versions)
@@ -83,9 +83,14 @@ def cancel_job(*, job: GenerationJob) -> int:
             status=GenerationJob.Status.CANCELLED, finished_at=timezone.now()
         ):
             raise JobError("This job is not running.")
-        cancelled = scope(job).filter(status=Generation.Status.PENDING).update(
-            status=Generation.Status.FAILED, error="Cancelled with its generation job.",
-            finished_at=timezone.now(),
+        cancelled = (
+            scope(job)
+            .filter(status=Generation.Status.PENDING)
+            .update(
+                status=Generation.Status.FAILED,
+                error="Cancelled with its generation job.",
+                finished_at=timezone.now(),
+            )
         )
         transaction.on_commit(lambda: job_changed.send(sender=GenerationJob, job_id=job.pk))
     return cancelled
@@ -100,7 +105,10 @@ def enqueue_generations(*, pool: PromptPool, versions: list[LLMVersion], samples
     prompt_ids = list(pool.prompts.filter(hidden=False).values_list("id", flat=True))
     with transaction.atomic():
         unfinished = Generation.objects.filter(
-            prompt__pool=pool, prompt__hidden=False, llm_version__in=versions, sample__lt=samples,
+            prompt__pool=pool,
+            prompt__hidden=False,
+            llm_version__in=versions,
+            sample__lt=samples,
             status__in=[Generation.Status.PENDING, Generation.Status.FAILED],
         )
         # Queued again now; a failed generation gets a fresh retry budget. (New rows are due now by default.)
@@ -120,9 +128,14 @@ def enqueue_generations(*, pool: PromptPool, versions: list[LLMVersion], samples
         )
         todo = list(
             Generation.objects.filter(
-                prompt__pool=pool, prompt__hidden=False, llm_version__in=versions, sample__lt=samples,
+                prompt__pool=pool,
+                prompt__hidden=False,
+                llm_version__in=versions,
+                sample__lt=samples,
                 status=Generation.Status.PENDING,
-            ).order_by("llm_version_id", "prompt_id", "sample").values_list("id", "llm_version_id")
+            )
+            .order_by("llm_version_id", "prompt_id", "sample")
+            .values_list("id", "llm_version_id")
         )
         transaction.on_commit(lambda: tasks.queue_generations(todo))
     return len(todo)

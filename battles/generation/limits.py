@@ -122,8 +122,9 @@ class Limiter:
         for task in self._dispatchers.values():
             task.cancel()
 
-    async def acquire(self, key: str, limits: Limits, *, tokens: int, lease_seconds: float,
-                      until: float | None = None) -> Lease:
+    async def acquire(
+        self, key: str, limits: Limits, *, tokens: int, lease_seconds: float, until: float | None = None
+    ) -> Lease:
         """Wait for a lease on ``key``.
 
         Raises WaitExpired when ``until`` (a ``time.monotonic()`` value) passes
@@ -315,8 +316,13 @@ class RedisLimiter(Limiter):
 
     async def try_acquire_many(self, leases: list[Lease], lease_seconds: float) -> tuple[int, float]:
         limits = leases[0].limits
-        args: list[int | str] = [int(lease_seconds * 1000), limits.max_concurrency, limits.requests_per_minute,
-                limits.tokens_per_minute, IDLE_EXPIRY_MS]
+        args: list[int | str] = [
+            int(lease_seconds * 1000),
+            limits.max_concurrency,
+            limits.requests_per_minute,
+            limits.tokens_per_minute,
+            IDLE_EXPIRY_MS,
+        ]
         for lease in leases:
             args += [lease.lease_id, lease.tokens]
         granted, wait_ms = await self._call(self._acquire(keys=self._keys(leases[0].key), args=args))
@@ -327,15 +333,15 @@ class RedisLimiter(Limiter):
 
     async def _release(self, lease: Lease, refund: int) -> None:
         slots, _, tpm = self._keys(lease.key)
-        await self._call(self._release_script(
-            keys=[slots, tpm],
-            args=[lease.lease_id, lease.limits.tokens_per_minute, refund, IDLE_EXPIRY_MS],
-        ))
+        await self._call(
+            self._release_script(
+                keys=[slots, tpm],
+                args=[lease.lease_id, lease.limits.tokens_per_minute, refund, IDLE_EXPIRY_MS],
+            )
+        )
 
     async def take_window(self, key: str, seconds: float) -> bool:
-        taken = await self._call(
-            self._redis.set("arena:window:" + key, "1", nx=True, px=max(1, int(seconds * 1000)))
-        )
+        taken = await self._call(self._redis.set("arena:window:" + key, "1", nx=True, px=max(1, int(seconds * 1000))))
         return bool(taken)
 
     async def in_flight(self, key: str) -> int:

@@ -145,10 +145,14 @@ def job_progress(job: GenerationJob, *, now=None) -> JobProgress:
     status = Generation.Status
     finished_in_job = recent = 0
     for counts in generations.values("llm_version_id").annotate(
-        total=Count("id"), cost=Sum("cost", filter=Q(status=status.DONE) & in_job),
-        in_job=Count("id", filter=in_job), recent=Count("id", filter=Q(finished_at__gte=window_start)),
-        pending=Count("id", filter=Q(status=status.PENDING)), running=Count("id", filter=Q(status=status.RUNNING)),
-        done=Count("id", filter=Q(status=status.DONE)), failed=Count("id", filter=Q(status=status.FAILED)),
+        total=Count("id"),
+        cost=Sum("cost", filter=Q(status=status.DONE) & in_job),
+        in_job=Count("id", filter=in_job),
+        recent=Count("id", filter=Q(finished_at__gte=window_start)),
+        pending=Count("id", filter=Q(status=status.PENDING)),
+        running=Count("id", filter=Q(status=status.RUNNING)),
+        done=Count("id", filter=Q(status=status.DONE)),
+        failed=Count("id", filter=Q(status=status.FAILED)),
     ):
         row = rows[counts["llm_version_id"]]
         row.total, row.cost = counts["total"], counts["cost"] or Decimal(0)
@@ -159,13 +163,18 @@ def job_progress(job: GenerationJob, *, now=None) -> JobProgress:
     if any(row.failed for row in rows.values()):
         for version_id, error, n in (
             generations.filter(status=Generation.Status.FAILED)
-            .values_list("llm_version_id", "error").annotate(n=Count("id")).order_by("-n")
+            .values_list("llm_version_id", "error")
+            .annotate(n=Count("id"))
+            .order_by("-n")
         ):
             if len(rows[version_id].failure_reasons) < FAILURE_REASONS_SHOWN:
                 rows[version_id].failure_reasons.append((error or "(no reason recorded)", n))
     end = job.finished_at if job.status != GenerationJob.Status.RUNNING and job.finished_at else now
     window = max((now - window_start).total_seconds(), 1.0)
     return JobProgress(
-        job=job, versions=list(rows.values()), finished_in_job=finished_in_job,
-        elapsed_seconds=max((end - job.created_at).total_seconds(), 0.0), recent_per_second=recent / window,
+        job=job,
+        versions=list(rows.values()),
+        finished_in_job=finished_in_job,
+        elapsed_seconds=max((end - job.created_at).total_seconds(), 0.0),
+        recent_per_second=recent / window,
     )

@@ -101,10 +101,13 @@ async def _run_batch(ids: list[int], takeover: bool) -> dict[int, Outcome]:
         return outcomes
     limiter = limiter_for(settings.REDIS_URL)
     context = _Context(
-        db=database, limiter=limiter, takeover=takeover,
+        db=database,
+        limiter=limiter,
+        takeover=takeover,
         until=time.monotonic() + settings.ARENA_GENERATION_BATCH_WAIT,
         claim=Coalescer(database, functools.partial(claims.claim_many, takeover=takeover)),
-        store=Coalescer(database, claims.store_many), clients=Clients(),
+        store=Coalescer(database, claims.store_many),
+        clients=Clients(),
     )
     try:
         results = await asyncio.gather(*(_generate(row, context) for row in rows.values()))
@@ -163,12 +166,16 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         if claim is None:
             return Outcome("skipped", "finished or running elsewhere")
         return await db(claims.after_error, row, claim, error)
-    tokens = estimate_tokens(version.system_prompt, *(m.get("content", "") for m in messages),
-                             max_tokens=version.max_tokens)
+    tokens = estimate_tokens(
+        version.system_prompt, *(m.get("content", "") for m in messages), max_tokens=version.max_tokens
+    )
     try:
         lease = await context.limiter.acquire(
-            str(llm.code), limits_of(llm), tokens=tokens,
-            lease_seconds=settings.ARENA_GENERATION_DEADLINE + LEASE_GRACE_SECONDS, until=context.until,
+            str(llm.code),
+            limits_of(llm),
+            tokens=tokens,
+            lease_seconds=settings.ARENA_GENERATION_DEADLINE + LEASE_GRACE_SECONDS,
+            until=context.until,
         )
     except (WaitExpired, LimiterUnavailable):
         return Outcome("deferred", "no provider slot yet")

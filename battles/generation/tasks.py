@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def backoff_seconds(retries: int, retry_after: float | None, *, base: float = 1.0, cap: float = 60.0) -> float:
     """Exponential backoff with full jitter, never sooner than the provider asked."""
-    delay = random.uniform(0, min(cap, base * (2 ** retries)))
+    delay = random.uniform(0, min(cap, base * (2**retries)))
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
@@ -40,7 +40,7 @@ def batches(items: Iterable[tuple[int, Hashable]], size: int) -> list[list[int]]
     groups: dict[Hashable, list[int]] = {}
     for generation_id, group in items:
         groups.setdefault(group, []).append(generation_id)
-    chunked = [[ids[i:i + size] for i in range(0, len(ids), size)] for ids in groups.values()]
+    chunked = [[ids[i : i + size] for i in range(0, len(ids), size)] for ids in groups.values()]
     return [chunk for turn in itertools.zip_longest(*chunked) for chunk in turn if chunk]
 
 
@@ -61,7 +61,7 @@ def _publish(task, args, **options) -> bool:
     try:
         task.apply_async(args, **options)
         return True
-    except Exception:  # noqa: BLE001  (broker down: the reconciler re-queues overdue generations)
+    except Exception:
         logger.warning("could not queue %s%s", task.name, args[:1], exc_info=True)
         return False
 
@@ -76,8 +76,9 @@ def generate_batch(self, generation_ids: list[int]):
     outcomes = runner.run_batch(generation_ids, takeover=_redelivered(self))
     for generation_id, outcome in outcomes.items():
         if outcome.status == "retry":
-            _publish(generate_answer, (generation_id,),
-                     countdown=backoff_seconds(outcome.attempts - 1, outcome.retry_after))
+            _publish(
+                generate_answer, (generation_id,), countdown=backoff_seconds(outcome.attempts - 1, outcome.retry_after)
+            )
     deferred = [gid for gid, outcome in outcomes.items() if outcome.status == "deferred"]
     if deferred:
         claims.mark_queued(deferred)

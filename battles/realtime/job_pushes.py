@@ -83,9 +83,11 @@ def on_job_changed(sender, job_id: int, **kwargs) -> None:
 
 def on_breaker_reset(sender, llm_id: int, **kwargs) -> None:
     """Running jobs of the LLM show the breaker closed (their page said why generations failed)."""
-    for job_id in GenerationJob.objects.filter(
-        status=GenerationJob.Status.RUNNING, versions__llm_id=llm_id
-    ).values_list("pk", flat=True).distinct():
+    for job_id in (
+        GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING, versions__llm_id=llm_id)
+        .values_list("pk", flat=True)
+        .distinct()
+    ):
         notify(job_id)
 
 
@@ -104,8 +106,9 @@ def on_generation_finished(sender, pool_id: int | None, version_id: int, sample:
     throttle = WindowThrottle("")
     try:
         for job_id, code in covering_jobs(pool_id=pool_id, version_id=version_id, sample=sample):
-            if finish_job_if_done(job_id) or throttle.take(f"job-progress:{code}",
-                                                          settings.ARENA_JOB_PROGRESS_INTERVAL):
+            if finish_job_if_done(job_id) or throttle.take(
+                f"job-progress:{code}", settings.ARENA_JOB_PROGRESS_INTERVAL
+            ):
                 update = progress_update(job_id)
                 if update:
                     send_fragment(*update)

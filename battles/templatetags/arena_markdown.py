@@ -10,4 +10,4 @@ register = template.Library()
 def markdown_filter(text):
     """Model text goes through this filter and nowhere else."""
     # render_markdown escapes raw HTML and sanitises its output with nh3.
-    return mark_safe(render_markdown(text))  # noqa: S308
+    return mark_safe(render_markdown(text))

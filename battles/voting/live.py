@@ -44,8 +44,10 @@ class LiveBattleError(Exception):
 def _live_candidates(exclude_llms=()) -> list[LLMVersion]:
     """Current versions of active LLMs that can be called."""
     versions = []
-    for llm in LLM.objects.filter(status=LLM.Status.ACTIVE, imported=False).exclude(base_url="").exclude(
-        pk__in=list(exclude_llms)
+    for llm in (
+        LLM.objects.filter(status=LLM.Status.ACTIVE, imported=False)
+        .exclude(base_url="")
+        .exclude(pk__in=list(exclude_llms))
     ):
         version = llm.current_version()
         if version is not None:
@@ -56,8 +58,7 @@ def _live_candidates(exclude_llms=()) -> list[LLMVersion]:
 def _choose_two(versions: list[LLMVersion]) -> tuple[LLMVersion, LLMVersion]:
     state = pairing_state([v.pk for v in versions], [v.llm_id for v in versions])
     rng = np.random.default_rng(secure_rng.getrandbits(64))
-    pair = choose_pair(state, rng, floor=settings.ARENA_PAIRING_FLOOR,
-                       boost_votes=settings.ARENA_NEW_LLM_BOOST_VOTES)
+    pair = choose_pair(state, rng, floor=settings.ARENA_PAIRING_FLOOR, boost_votes=settings.ARENA_NEW_LLM_BOOST_VOTES)
     if pair is None:
         raise LiveBattleError("At least two active models are needed for a live battle.")
     chosen = [versions[pair[0]], versions[pair[1]]]
@@ -98,8 +99,13 @@ def start_live_battle(*, voter, text: str) -> Battle:
         generation_a = Generation.objects.create(prompt=prompt, llm_version=version_a)
         generation_b = Generation.objects.create(prompt=prompt, llm_version=version_b)
         battle = Battle.objects.create(
-            prompt=prompt, generation_a=generation_a, generation_b=generation_b,
-            version_a=version_a, version_b=version_b, voter=voter, live=True,
+            prompt=prompt,
+            generation_a=generation_a,
+            generation_b=generation_b,
+            version_a=version_a,
+            version_b=version_b,
+            voter=voter,
+            live=True,
         )
         BattleTurn.objects.create(
             battle=battle, number=1, prompt=prompt, generation_a=generation_a, generation_b=generation_b
@@ -141,8 +147,11 @@ def add_follow_up(*, battle_code, voter, text: str) -> BattleTurn:
             prompt=prompt, llm_version_id=battle.version_b_id, context=_history(turns, "b")
         )
         turn = BattleTurn.objects.create(
-            battle=battle, number=len(turns) + 1, prompt=prompt,
-            generation_a=generation_a, generation_b=generation_b,
+            battle=battle,
+            number=len(turns) + 1,
+            prompt=prompt,
+            generation_a=generation_a,
+            generation_b=generation_b,
         )
         transaction.on_commit(lambda: _enqueue(generation_a.pk, generation_b.pk))
     return turn
@@ -178,9 +187,7 @@ def _replace_side(turn: BattleTurn, side: str) -> bool:
     battle = turn.battle
     if turn.number != 1:
         return False
-    used_llms = set(
-        Generation.objects.filter(prompt=turn.prompt).values_list("llm_version__llm_id", flat=True)
-    )
+    used_llms = set(Generation.objects.filter(prompt=turn.prompt).values_list("llm_version__llm_id", flat=True))
     if len(used_llms) - 2 >= MAX_REPLACEMENTS:
         return False
     candidates = _live_candidates(exclude_llms=used_llms)
@@ -195,9 +202,7 @@ def _replace_side(turn: BattleTurn, side: str) -> bool:
         )
         if not moved:
             return True  # another process already replaced it
-        Battle.objects.filter(pk=battle.pk).update(
-            **{f"generation_{side}": generation, f"version_{side}": replacement}
-        )
+        Battle.objects.filter(pk=battle.pk).update(**{f"generation_{side}": generation, f"version_{side}": replacement})
         transaction.on_commit(lambda: _enqueue(generation.pk))
     logger.info("live battle %s: side %s replaced after a failure", battle.code, side)
     return True
@@ -247,6 +252,7 @@ def battle_view(battle: Battle) -> dict:
         "waiting_turn": waiting,
         "failed": battle.status == Battle.Status.FAILED,
         "ready": battle.status == Battle.Status.OPEN and waiting is None and bool(shown),
-        "can_follow_up": battle.status == Battle.Status.OPEN and waiting is None
+        "can_follow_up": battle.status == Battle.Status.OPEN
+        and waiting is None
         and len(turns) < settings.ARENA_LIVE_MAX_TURNS,
     }

@@ -13,8 +13,13 @@ VOTE_CHOICES = [
 
 
 REASON_LABELS = {
-    "correct": "Correct", "follows_instructions": "Follows instructions", "clear": "Clear",
-    "concise": "Concise", "tone": "Good tone", "formatting": "Good formatting", "safe": "Safe",
+    "correct": "Correct",
+    "follows_instructions": "Follows instructions",
+    "clear": "Clear",
+    "concise": "Concise",
+    "tone": "Good tone",
+    "formatting": "Good formatting",
+    "safe": "Safe",
     "hallucinated": "Hallucinated",
 }
 
@@ -32,8 +37,11 @@ def reveal_context(vote: Vote, *, replayed: bool = False) -> dict:
     if vote.battle_id is None:
         raise ValueError("an imported vote has no battle to reveal")
     battle = Battle.objects.select_related(
-        "prompt", "version_a__llm", "version_b__llm",
-        "generation_a__llm_version__llm", "generation_b__llm_version__llm",
+        "prompt",
+        "version_a__llm",
+        "version_b__llm",
+        "generation_a__llm_version__llm",
+        "generation_b__llm_version__llm",
     ).get(pk=vote.battle_id)
     turns = list(battle.turns.select_related("prompt", "generation_a", "generation_b")) if battle.live else []
     return {

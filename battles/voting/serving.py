@@ -78,7 +78,8 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
     candidates = list(
         LLMVersion.objects.filter(llm__status=LLM.Status.ACTIVE)
         .filter(Exists(pool_answers.filter(llm_version_id=OuterRef("pk"))))
-        .order_by("pk").values_list("pk", "llm_id")
+        .order_by("pk")
+        .values_list("pk", "llm_id")
     )
     if len({family for _, family in candidates}) < 2:
         return None
@@ -88,7 +89,10 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
     tried: list[tuple[int, int]] = []
     while True:
         pair = choose_pair(
-            state, rng, exclude=tried, floor=settings.ARENA_PAIRING_FLOOR,
+            state,
+            rng,
+            exclude=tried,
+            floor=settings.ARENA_PAIRING_FLOOR,
             boost_votes=settings.ARENA_NEW_LLM_BOOST_VOTES,
             allow_same_family=settings.ARENA_ALLOW_SAME_LLM_PAIRS,
         )
@@ -113,9 +117,14 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
     terms = identity_terms()
     leaked = find_identity_mentions(left.text, terms) + find_identity_mentions(right.text, terms)
     return Battle.objects.create(
-        prompt_id=prompt_id, generation_a=left, generation_b=right,
-        version_a_id=left.llm_version_id, version_b_id=right.llm_version_id, voter=voter,
-        identity_leak=bool(leaked), leaked_terms=sorted(set(leaked)),
+        prompt_id=prompt_id,
+        generation_a=left,
+        generation_b=right,
+        version_a_id=left.llm_version_id,
+        version_b_id=right.llm_version_id,
+        voter=voter,
+        identity_leak=bool(leaked),
+        leaked_terms=sorted(set(leaked)),
     )
 
 

@@ -28,15 +28,20 @@ def battle_page(request):
     category = request.GET.get("category") or None
     battle = serving.start_battle(voter=request.user, category=category)
     categories = sorted(
-        c for c in Prompt.objects.filter(hidden=False).exclude(category="").values_list("category", flat=True).distinct()
+        c
+        for c in Prompt.objects.filter(hidden=False).exclude(category="").values_list("category", flat=True).distinct()
     )
-    return render(request, "battles/battle.html", {
-        **vote_form_context(),
-        "battle": battle,
-        "progress": _progress(request.user),
-        "categories": categories,
-        "category": category or "",
-    })
+    return render(
+        request,
+        "battles/battle.html",
+        {
+            **vote_form_context(),
+            "battle": battle,
+            "progress": _progress(request.user),
+            "categories": categories,
+            "category": category or "",
+        },
+    )
 
 
 @require_POST
@@ -46,8 +51,11 @@ def vote(request, code):
     outcome = next((v for v in reversed(request.POST.getlist("outcome")) if v), "")
     try:
         result = votes.record_vote(
-            battle_code=code, voter=request.user, outcome=outcome,
-            reasons_a=request.POST.getlist("reasons_a"), reasons_b=request.POST.getlist("reasons_b"),
+            battle_code=code,
+            voter=request.user,
+            outcome=outcome,
+            reasons_a=request.POST.getlist("reasons_a"),
+            reasons_b=request.POST.getlist("reasons_b"),
             comment=request.POST.get("comment", ""),
         )
     except votes.VoteError as error:
@@ -81,10 +89,17 @@ def live_start(request):
             error = exc.message
         else:
             return redirect("battles:live", code=battle.code)
-    return render(request, "battles/live_start.html", {
-        "error": error, "text": text, "progress": _progress(request.user),
-        "max_chars": settings.ARENA_MAX_PROMPT_CHARS,
-    }, status=400 if error else 200)
+    return render(
+        request,
+        "battles/live_start.html",
+        {
+            "error": error,
+            "text": text,
+            "progress": _progress(request.user),
+            "max_chars": settings.ARENA_MAX_PROMPT_CHARS,
+        },
+        status=400 if error else 200,
+    )
 
 
 @require_GET
@@ -95,9 +110,15 @@ def live_battle(request, code):
         raise Http404
     if battle.status == Battle.Status.VOTED:
         return _render_reveal(request, battle.vote, replayed=False)
-    return render(request, "battles/live.html", {
-        **vote_form_context(), **live.battle_view(battle), "progress": _progress(request.user),
-    })
+    return render(
+        request,
+        "battles/live.html",
+        {
+            **vote_form_context(),
+            **live.battle_view(battle),
+            "progress": _progress(request.user),
+        },
+    )
 
 
 @require_POST

@@ -118,16 +118,26 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
             if battle.identity_leak:
                 flags.append("identity_leak")
             minimum = minimum_vote_ms(
-                sum(len(g.text) for g in answers), base_ms=settings.ARENA_MIN_VOTE_BASE_MS,
+                sum(len(g.text) for g in answers),
+                base_ms=settings.ARENA_MIN_VOTE_BASE_MS,
                 chars_per_second=settings.ARENA_MIN_VOTE_CHARS_PER_SECOND,
             )
             if time_to_vote_ms < minimum:
                 flags.append("too_fast")
             vote = Vote.objects.create(
-                battle=battle, voter=voter, outcome=outcome,
-                version_a_id=battle.version_a_id, version_b_id=battle.version_b_id,
-                time_to_vote_ms=time_to_vote_ms, reasons_a=reasons_a, reasons_b=reasons_b, comment=comment,
-                insider=is_insider(voter), live=battle.live, flagged=bool(flags), flags=flags,
+                battle=battle,
+                voter=voter,
+                outcome=outcome,
+                version_a_id=battle.version_a_id,
+                version_b_id=battle.version_b_id,
+                time_to_vote_ms=time_to_vote_ms,
+                reasons_a=reasons_a,
+                reasons_b=reasons_b,
+                comment=comment,
+                insider=is_insider(voter),
+                live=battle.live,
+                flagged=bool(flags),
+                flags=flags,
             )
             transaction.on_commit(lambda: vote_recorded.send(sender=Vote, vote=vote))
             return VoteResult(vote=vote, replayed=False)
@@ -141,9 +151,7 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
 
 def _replay(existing: Vote, outcome: str) -> VoteResult:
     if existing.outcome != outcome:
-        raise VoteConflict(
-            "You already voted on this battle with a different choice; a vote cannot be changed."
-        )
+        raise VoteConflict("You already voted on this battle with a different choice; a vote cannot be changed.")
     return VoteResult(vote=existing, replayed=True)
 
 

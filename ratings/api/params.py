@@ -94,6 +94,7 @@ class VoteQuery(FilterParams, StrictQuery):
 
 
 class BenchmarkQuery(StrictQuery):
-    benchmark: BenchmarkName = Field(None, description="One benchmark (its name, ignoring case) or `composite`; "
-                                                       "default all.")
+    benchmark: BenchmarkName = Field(
+        None, description="One benchmark (its name, ignoring case) or `composite`; default all."
+    )
     style_control: Flag = flag("Use the style-controlled board (answer length and markdown held equal).")

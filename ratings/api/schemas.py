@@ -19,8 +19,9 @@ Coefficient = Annotated[float, Field(ge=-1, le=1)]
 
 
 class Error(BaseModel):
-    error: str = Field(description="A stable code: bad_request, unauthorized, invalid_token, forbidden, "
-                                   "not_found, method_not_allowed.")
+    error: str = Field(
+        description="A stable code: bad_request, unauthorized, invalid_token, forbidden, not_found, method_not_allowed."
+    )
     detail: str = Field(description="A message for people.")
     parameter: str = Field(None, description="The query parameter at fault.")
 

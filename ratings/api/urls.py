@@ -19,8 +19,9 @@ def get_only(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if request.method != "GET":
-            response = JsonResponse({"error": "method_not_allowed", "detail": "this endpoint only answers GET"},
-                                    status=405)
+            response = JsonResponse(
+                {"error": "method_not_allowed", "detail": "this endpoint only answers GET"}, status=405
+            )
             response["Allow"] = "GET"
             response["Cache-Control"] = "no-store"
             return response

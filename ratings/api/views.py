@@ -54,8 +54,16 @@ class ArenaAPI(NinjaAPI):
         return self.renderer.media_type  # JSON has no charset parameter (RFC 8259): plain application/json
 
 
-api = ArenaAPI(title="Arena API", version="1.0.0", description=DESCRIPTION, urls_namespace="api",
-               openapi_url=None, docs_url=None, servers=[{"url": "/"}], renderer=Renderer())
+api = ArenaAPI(
+    title="Arena API",
+    version="1.0.0",
+    description=DESCRIPTION,
+    urls_namespace="api",
+    openapi_url=None,
+    docs_url=None,
+    servers=[{"url": "/"}],
+    renderer=Renderer(),
+)
 
 
 def error(request, status: int, code: str, detail: str, **extra):
@@ -101,9 +109,13 @@ def documented(descriptions: dict[int, str]) -> dict:
     """``openapi_extra`` describing each response (status → text)."""
     responses = {status: {"description": text} for status, text in descriptions.items()}
     if 401 in responses:
-        responses[401]["headers"] = {"WWW-Authenticate": {
-            "description": "Bearer challenge (RFC 6750).", "required": True, "schema": {"type": "string"},
-        }}
+        responses[401]["headers"] = {
+            "WWW-Authenticate": {
+                "description": "Bearer challenge (RFC 6750).",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        }
     return {"responses": responses}
 
 
@@ -120,43 +132,64 @@ data = Router(auth=BearerToken())
 data.add_decorator(no_store, mode="view")
 
 
-@api.get("/schema/", auth=None, response=dict[str, Any], operation_id="schema", summary="This document",
-         openapi_extra=documented({200: "The OpenAPI document."}))
+@api.get(
+    "/schema/",
+    auth=None,
+    response=dict[str, Any],
+    operation_id="schema",
+    summary="This document",
+    openapi_extra=documented({200: "The OpenAPI document."}),
+)
 def schema(request):
     return api.get_openapi_schema()
 
 
-@data.get("/leaderboard/", response={200: Leaderboard, **ERRORS}, operation_id="leaderboard",
-          summary="The Bradley–Terry leaderboard for a vote filter",
-          openapi_extra=documented({200: "The board, best first, with its provenance.", **REFUSALS}))
+@data.get(
+    "/leaderboard/",
+    response={200: Leaderboard, **ERRORS},
+    operation_id="leaderboard",
+    summary="The Bradley–Terry leaderboard for a vote filter",
+    openapi_extra=documented({200: "The board, best first, with its provenance.", **REFUSALS}),
+)
 def leaderboard(request, query: Query[LeaderboardQuery]):
     meta, rows = records.leaderboard(within_calendar(query.board_filter()), style_control=query.style_control)
     return {**meta, "rows": rows}
 
 
-@data.get("/models/", response={200: ModelList, **ERRORS}, operation_id="models",
-          summary="Every LLM with its versions",
-          openapi_extra=documented({200: "All LLMs by name.", **REFUSALS}))
+@data.get(
+    "/models/",
+    response={200: ModelList, **ERRORS},
+    operation_id="models",
+    summary="Every LLM with its versions",
+    openapi_extra=documented({200: "All LLMs by name.", **REFUSALS}),
+)
 def models(request):
     # No parameters, so no query class to refuse unknown ones.
     refuse_unknown(request.GET, ())
     versions: dict[int, list[dict]] = {}
     for version in LLMVersion.objects.select_related("llm").order_by("llm_id", "number"):
-        versions.setdefault(version.llm_id, []).append({
-            "number": version.number, "label": version.label, "model_id": version.model_id,
-            "created_at": version.created_at.isoformat(),
-        })
-    results = [{
-        "code": llm.code,
-        "name": llm.name,
-        "provider": llm.provider,
-        "status": llm.status,
-        "imported": llm.imported,
-        "price_input_per_mtok": float(llm.price_input_per_mtok),
-        "price_output_per_mtok": float(llm.price_output_per_mtok),
-        "created_at": llm.created_at.isoformat(),
-        "versions": versions.get(llm.pk, []),
-    } for llm in LLM.objects.order_by("name")]
+        versions.setdefault(version.llm_id, []).append(
+            {
+                "number": version.number,
+                "label": version.label,
+                "model_id": version.model_id,
+                "created_at": version.created_at.isoformat(),
+            }
+        )
+    results = [
+        {
+            "code": llm.code,
+            "name": llm.name,
+            "provider": llm.provider,
+            "status": llm.status,
+            "imported": llm.imported,
+            "price_input_per_mtok": float(llm.price_input_per_mtok),
+            "price_output_per_mtok": float(llm.price_output_per_mtok),
+            "created_at": llm.created_at.isoformat(),
+            "versions": versions.get(llm.pk, []),
+        }
+        for llm in LLM.objects.order_by("name")
+    ]
     return {"count": len(results), "results": results}
 
 
@@ -166,15 +199,19 @@ def page_link(request, number: int) -> str:
     return f"{request.path}?{urlencode(sorted(query.lists()), doseq=True)}"
 
 
-@data.get("/votes/", response={200: VotePage, **ERRORS}, operation_id="votes",
-          summary="Votes, with reasons, comment and flags, one page at a time",
-          openapi_extra=documented({200: "A page of votes, oldest first.", **REFUSALS}))
+@data.get(
+    "/votes/",
+    response={200: VotePage, **ERRORS},
+    operation_id="votes",
+    summary="Votes, with reasons, comment and flags, one page at a time",
+    openapi_extra=documented({200: "A page of votes, oldest first.", **REFUSALS}),
+)
 def votes(request, query: Query[VoteQuery]):
     flt = within_calendar(query.board_filter())
     number, size = query.page, query.page_size or default_page_size()
     count = records.filtered_votes(flt, model=query.model).count()
     start = (number - 1) * size
-    page = list(records.vote_queryset(flt, model=query.model)[start:start + size]) if start < count else []
+    page = list(records.vote_queryset(flt, model=query.model)[start : start + size]) if start < count else []
     return {
         "count": count,
         "page": number,
@@ -185,10 +222,19 @@ def votes(request, query: Query[VoteQuery]):
     }
 
 
-@data.get("/benchmarks/", response={200: BenchmarkReport, 404: Error, **ERRORS}, operation_id="benchmarks",
-          summary="Benchmark ranks against arena ranks: vibes gap, flags, rank correlations",
-          openapi_extra=documented({200: "One comparison per benchmark, and the weighted composite.", **REFUSALS,
-                                    404: "No benchmark has that name."}))
+@data.get(
+    "/benchmarks/",
+    response={200: BenchmarkReport, 404: Error, **ERRORS},
+    operation_id="benchmarks",
+    summary="Benchmark ranks against arena ranks: vibes gap, flags, rank correlations",
+    openapi_extra=documented(
+        {
+            200: "One comparison per benchmark, and the weighted composite.",
+            **REFUSALS,
+            404: "No benchmark has that name.",
+        }
+    ),
+)
 def benchmarks(request, query: Query[BenchmarkQuery]):
     try:
         report = benchmark_services.compare(benchmark=query.benchmark or None, style_control=query.style_control)

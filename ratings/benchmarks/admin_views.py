@@ -23,8 +23,13 @@ class BenchmarkUpload(UploadFlow):
     missing_file = "Choose a CSV file to upload."
 
     def run(self, stream, meta, *, dry_run, valid_only, preview_rows):
-        return import_benchmarks(source=stream, filename=meta.get("filename", ""), valid_only=valid_only,
-                                 dry_run=dry_run, preview_rows=preview_rows)
+        return import_benchmarks(
+            source=stream,
+            filename=meta.get("filename", ""),
+            valid_only=valid_only,
+            dry_run=dry_run,
+            preview_rows=preview_rows,
+        )
 
     def stored(self, report, valid_only) -> bool:
         return not report.rejected and bool(report.imported)

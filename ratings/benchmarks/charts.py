@@ -37,7 +37,8 @@ def slope_chart(comparison, *, label: str | None = None) -> str:
     left_y = {r.model: top + k * row_h + row_h / 2 for k, r in enumerate(left_order)}
     right_y = {r.model: top + k * row_h + row_h / 2 for k, r in enumerate(right_order)}
     body = [
-        f'<text x="{left}" y="18" text-anchor="end" fill="{INK}" font-weight="600">{_e(comparison.benchmark)} rank</text>',
+        f'<text x="{left}" y="18" text-anchor="end" fill="{INK}" font-weight="600">'
+        f"{_e(comparison.benchmark)} rank</text>",
         f'<text x="{right}" y="18" fill="{INK}" font-weight="600">Arena rank</text>',
         f'<line x1="{left}" y1="{top - 8}" x2="{left}" y2="{height - 10}" stroke="{LINE}"/>',
         f'<line x1="{right}" y1="{top - 8}" x2="{right}" y2="{height - 10}" stroke="{LINE}"/>',
@@ -47,9 +48,11 @@ def slope_chart(comparison, *, label: str | None = None) -> str:
         colour = FLAGGED if row.flagged else PLAIN
         stroke = 3 if row.flagged else 1.5
         opacity = 1 if row.flagged else 0.55
-        tip = (f"{row.model}: benchmark rank {_rank(row.benchmark_rank)}, arena rank {_rank(row.arena_rank)} "
-               f"(interval {row.arena_rank_best}–{row.arena_rank_worst}), gap {row.gap:+.1f}"
-               + (", flagged" if row.flagged else ""))
+        tip = (
+            f"{row.model}: benchmark rank {_rank(row.benchmark_rank)}, arena rank {_rank(row.arena_rank)} "
+            f"(interval {row.arena_rank_best}–{row.arena_rank_worst}), gap {row.gap:+.1f}"
+            + (", flagged" if row.flagged else "")
+        )
         body.append(
             f'<g class="slope{" flagged" if row.flagged else ""}"><title>{_e(tip)}</title>'
             f'<line x1="{left + 6}" y1="{left_y[row.model]:.1f}" x2="{right - 6}" y2="{right_y[row.model]:.1f}" '
@@ -60,13 +63,19 @@ def slope_chart(comparison, *, label: str | None = None) -> str:
     for row in left_order:
         weight = ' font-weight="600"' if row.flagged else ""
         fill = FLAGGED if row.flagged else INK
-        body.append(f'<text x="{left - 6}" y="{left_y[row.model] + 4:.1f}" text-anchor="end" fill="{fill}"{weight}>'
-                    f'{_e(row.model)} <tspan fill="{MUTED}">{_rank(row.benchmark_rank)}</tspan></text>')
+        body.append(
+            f'<text x="{left - 6}" y="{left_y[row.model] + 4:.1f}" text-anchor="end" fill="{fill}"{weight}>'
+            f'{_e(row.model)} <tspan fill="{MUTED}">{_rank(row.benchmark_rank)}</tspan></text>'
+        )
     for row in right_order:
         weight = ' font-weight="600"' if row.flagged else ""
         fill = FLAGGED if row.flagged else INK
-        body.append(f'<text x="{right + 6}" y="{right_y[row.model] + 4:.1f}" fill="{fill}"{weight}>'
-                    f'<tspan fill="{MUTED}">{_rank(row.arena_rank)} '
-                    f'({row.arena_rank_best}–{row.arena_rank_worst})</tspan> {_e(row.model)}</text>')
-    return (f'<svg class="chart slope-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
-            f'aria-label="{_e(label)}" xmlns="http://www.w3.org/2000/svg" {FONT}>' + "".join(body) + "</svg>")
+        body.append(
+            f'<text x="{right + 6}" y="{right_y[row.model] + 4:.1f}" fill="{fill}"{weight}>'
+            f'<tspan fill="{MUTED}">{_rank(row.arena_rank)} '
+            f"({row.arena_rank_best}–{row.arena_rank_worst})</tspan> {_e(row.model)}</text>"
+        )
+    return (
+        f'<svg class="chart slope-chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="{_e(label)}" xmlns="http://www.w3.org/2000/svg" {FONT}>' + "".join(body) + "</svg>"
+    )

@@ -44,8 +44,18 @@ RESERVED_BENCHMARKS = ("composite",)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DIRECTIONS = {
-    "true": True, "yes": True, "1": True, "higher": True, "y": True, "t": True,
-    "false": False, "no": False, "0": False, "lower": False, "n": False, "f": False,
+    "true": True,
+    "yes": True,
+    "1": True,
+    "higher": True,
+    "y": True,
+    "t": True,
+    "false": False,
+    "no": False,
+    "0": False,
+    "lower": False,
+    "n": False,
+    "f": False,
 }
 
 
@@ -132,14 +142,15 @@ def parse_scores(stream: BinaryIO, *, max_bytes: int, filename: str = "") -> Ite
     index = {name: names.index(name) for name in COLUMNS if name in names}
     seen: dict[tuple[str, str], int] = {}
     direction_of: dict[str, tuple[bool, int]] = {}
-    for record in iter_data_records(lines, delimiter=delimiter, width=len(names),
-                                    empty="the file has a header but no scores"):
+    for record in iter_data_records(
+        lines, delimiter=delimiter, width=len(names), empty="the file has a header but no scores"
+    ):
         if record.problem:
             yield RowError(record.line, record.problem)
             continue
         fields = record.fields
 
-        def value(column: str) -> str:
+        def value(column: str, fields: list[str] = fields) -> str:
             return fields[index[column]] if column in index else ""
 
         problems: list[str] = []

@@ -93,8 +93,15 @@ def _names_note(names: list[str], what: str) -> str:
 # --- Import ------------------------------------------------------------------------------
 
 
-def import_benchmarks(*, source: BinaryIO, filename: str = "", valid_only: bool = False, dry_run: bool = False,
-                      max_bytes: int | None = None, preview_rows: int = 0) -> ImportReport:
+def import_benchmarks(
+    *,
+    source: BinaryIO,
+    filename: str = "",
+    valid_only: bool = False,
+    dry_run: bool = False,
+    max_bytes: int | None = None,
+    preview_rows: int = 0,
+) -> ImportReport:
     """Import benchmark scores from a CSV file (see ``ratings.benchmarks.parsing``).
 
     Nothing is stored when any row is bad unless ``valid_only``. A benchmark × model that is
@@ -103,8 +110,9 @@ def import_benchmarks(*, source: BinaryIO, filename: str = "", valid_only: bool 
     stored benchmark's direction is an error (change the direction in the admin first).
     """
     report = ImportReport(dry_run=dry_run)
-    rows: list[ScoreRow] | None = read_rows(report, parse_scores(source, max_bytes=upload_limit(max_bytes),
-                                                                  filename=filename))
+    rows: list[ScoreRow] | None = read_rows(
+        report, parse_scores(source, max_bytes=upload_limit(max_bytes), filename=filename)
+    )
     if rows is None:
         return report
 
@@ -113,10 +121,14 @@ def import_benchmarks(*, source: BinaryIO, filename: str = "", valid_only: bool 
     for row in rows:
         bench = stored.get(row.benchmark.casefold())
         if bench is not None and row.higher_is_better is not None and row.higher_is_better != bench.higher_is_better:
-            report.error(row.line, (
-                f"benchmark {bench.name!r} is stored as {'higher' if bench.higher_is_better else 'lower'} is better; "
-                "change it in the admin first or fix the file"
-            ))
+            report.error(
+                row.line,
+                (
+                    f"benchmark {bench.name!r} is stored as "
+                    f"{'higher' if bench.higher_is_better else 'lower'} is better; "
+                    "change it in the admin first or fix the file"
+                ),
+            )
             continue
         good.append(row)
     report.valid = len(good)
@@ -124,13 +136,20 @@ def import_benchmarks(*, source: BinaryIO, filename: str = "", valid_only: bool 
     resolver = Resolver()
     unresolved = sorted({row.model for row in good if resolver.resolve(row.model) is None}, key=str.casefold)
     if preview_rows:
-        report.preview = [{
-            "line": row.line, "model": row.model, "benchmark": row.benchmark, "score": row.score,
-            "higher_is_better": row.higher_is_better, "source": row.source, "date": row.date,
-            "llm": resolver.names.get(resolver.resolve(row.model), ""),
-        } for row in good[:preview_rows]]
-    new_benchmarks = sorted({row.benchmark for row in good if row.benchmark.casefold() not in stored},
-                            key=str.casefold)
+        report.preview = [
+            {
+                "line": row.line,
+                "model": row.model,
+                "benchmark": row.benchmark,
+                "score": row.score,
+                "higher_is_better": row.higher_is_better,
+                "source": row.source,
+                "date": row.date,
+                "llm": resolver.names.get(resolver.resolve(row.model), ""),
+            }
+            for row in good[:preview_rows]
+        ]
+    new_benchmarks = sorted({row.benchmark for row in good if row.benchmark.casefold() not in stored}, key=str.casefold)
     if dry_run or (not report.ok and not valid_only) or not good:
         _notes(report, unresolved, new_benchmarks, resolver, replaced=None)
         return report
@@ -145,8 +164,13 @@ def import_benchmarks(*, source: BinaryIO, filename: str = "", valid_only: bool 
         updated: list[BenchmarkScore] = []
         for row in good:
             bench = benchmarks[row.benchmark.casefold()]
-            values = {"model_name": row.model, "score": row.score, "source": row.source, "date": row.date,
-                      "llm_id": resolver.resolve(row.model)}
+            values = {
+                "model_name": row.model,
+                "score": row.score,
+                "source": row.source,
+                "date": row.date,
+                "llm_id": resolver.resolve(row.model),
+            }
             score = existing.get((bench.pk, row.model.casefold()))
             if score is None:
                 created.append(BenchmarkScore(benchmark=bench, **values))
@@ -178,14 +202,16 @@ def _benchmarks_for(rows: list[ScoreRow], stored: dict[str, Benchmark]) -> dict[
     for key, name in spelling.items():
         bench = stored.get(key)
         if bench is None:
-            bench = Benchmark.objects.create(name=name, higher_is_better=direction.get(key, True),
-                                             source=source.get(key, ""))
+            bench = Benchmark.objects.create(
+                name=name, higher_is_better=direction.get(key, True), source=source.get(key, "")
+            )
         out[key] = bench
     return out
 
 
-def _notes(report: ImportReport, unresolved: list[str], new_benchmarks: list[str], resolver: Resolver,
-           *, replaced: int | None) -> None:
+def _notes(
+    report: ImportReport, unresolved: list[str], new_benchmarks: list[str], resolver: Resolver, *, replaced: int | None
+) -> None:
     verb = "would be" if report.dry_run or replaced is None else "were"
     if new_benchmarks:
         report.note(_names_note(new_benchmarks, f"new benchmark(s) {verb} created"))
@@ -193,8 +219,13 @@ def _notes(report: ImportReport, unresolved: list[str], new_benchmarks: list[str
         report.note(f"{replaced} stored score(s) were replaced by the file's values.")
     if unresolved:
         ambiguous = [name for name in unresolved if resolver.ambiguous(name)]
-        report.note(_names_note(unresolved, "model name(s) match no LLM yet and are kept unresolved "
-                                            "(add a model alias in the admin to resolve them)"))
+        report.note(
+            _names_note(
+                unresolved,
+                "model name(s) match no LLM yet and are kept unresolved "
+                "(add a model alias in the admin to resolve them)",
+            )
+        )
         if ambiguous:
             report.note(_names_note(ambiguous, "name(s) match several LLMs ignoring case; add an alias"))
 
@@ -295,24 +326,43 @@ def _comparison_settings() -> dict:
     }
 
 
-def _compare(name: str, scores: dict[str, float], entries: list[ArenaEntry], *, higher_is_better: bool,
-             options: dict) -> BenchmarkComparison:
+def _compare(
+    name: str, scores: dict[str, float], entries: list[ArenaEntry], *, higher_is_better: bool, options: dict
+) -> BenchmarkComparison:
     """``compare_benchmark``, cached on its inputs (the bootstrap is the slow part)."""
-    key_data = [name, higher_is_better, sorted(scores.items()),
-                [(e.model, e.rating, e.lower, e.upper, e.votes) for e in entries], sorted(options.items())]
+    key_data = [
+        name,
+        higher_is_better,
+        sorted(scores.items()),
+        [(e.model, e.rating, e.lower, e.upper, e.votes) for e in entries],
+        sorted(options.items()),
+    ]
     key = "benchmarks:compare:" + hashlib.sha256(json.dumps(key_data, default=str).encode()).hexdigest()
     cached = cache.get(key)
     if cached is not None:
         return cached
-    result = compare_benchmark(name, scores, entries, higher_is_better=higher_is_better,
-                               threshold=options["threshold"], min_votes=options["min_votes"],
-                               rounds=options["rounds"], seed=options["seed"])
+    result = compare_benchmark(
+        name,
+        scores,
+        entries,
+        higher_is_better=higher_is_better,
+        threshold=options["threshold"],
+        min_votes=options["min_votes"],
+        rounds=options["rounds"],
+        seed=options["seed"],
+    )
     cache.set(key, result, CACHE_SECONDS)
     return result
 
 
-def compare(*, benchmark: str | None = None, style_control: bool = False, composite: bool = True,
-            board: ArenaBoard | None = None, correlations: bool = True) -> ComparisonReport:
+def compare(
+    *,
+    benchmark: str | None = None,
+    style_control: bool = False,
+    composite: bool = True,
+    board: ArenaBoard | None = None,
+    correlations: bool = True,
+) -> ComparisonReport:
     """Every benchmark (or the one named, ignoring case; ``"composite"`` names the composite)
     compared with the arena board, raw or style-controlled.
 
@@ -331,21 +381,26 @@ def compare(*, benchmark: str | None = None, style_control: bool = False, compos
     for bench, by_model in sorted(scores.items(), key=lambda item: item[0].name.casefold()):
         if wanted is not None and bench.name.casefold() != wanted:
             continue
-        comparisons.append(_compare(bench.name, by_model, board.entries, higher_is_better=bench.higher_is_better,
-                                    options=options))
+        comparisons.append(
+            _compare(bench.name, by_model, board.entries, higher_is_better=bench.higher_is_better, options=options)
+        )
     combined = None
     if composite and wanted in (None, COMPOSITE):
         arena_models = [entry.model for entry in board.entries]
         combined = composite_scores(
             [BenchmarkScores(b.name, s, b.higher_is_better, b.weight) for b, s in scores.items()],
-            models=arena_models, min_coverage=COMPOSITE_MIN_COVERAGE,
+            models=arena_models,
+            min_coverage=COMPOSITE_MIN_COVERAGE,
         )
         if len(combined.weights) >= 2:
-            comparisons.append(_compare(COMPOSITE, combined.scores, board.entries, higher_is_better=True,
-                                        options=options))
+            comparisons.append(
+                _compare(COMPOSITE, combined.scores, board.entries, higher_is_better=True, options=options)
+            )
         elif wanted == COMPOSITE:
-            notes.append("the composite needs at least two benchmarks with a weight above 0 "
-                         "and scores for two or more arena models")
+            notes.append(
+                "the composite needs at least two benchmarks with a weight above 0 "
+                "and scores for two or more arena models"
+            )
     if not board.available:
         kind = "style-controlled board" if style_control else "leaderboard"
         notes.append(f"there is no {kind} yet: arena ranks appear once votes have been counted")
@@ -364,11 +419,18 @@ def model_benchmark_ranks(llm: LLM, *, style_control: bool = False) -> list[dict
         row = next((r for r in comparison.rows if r.model == llm.name), None)
         if row is None:
             continue
-        out.append({
-            "benchmark": comparison.benchmark, "code": codes.get(comparison.benchmark),
-            "n_models": len(comparison.rows), "score": row.score,
-            "benchmark_rank": row.benchmark_rank, "arena_rank": row.arena_rank,
-            "arena_rank_best": row.arena_rank_best, "arena_rank_worst": row.arena_rank_worst,
-            "gap": row.gap, "flagged": row.flagged,
-        })
+        out.append(
+            {
+                "benchmark": comparison.benchmark,
+                "code": codes.get(comparison.benchmark),
+                "n_models": len(comparison.rows),
+                "score": row.score,
+                "benchmark_rank": row.benchmark_rank,
+                "arena_rank": row.arena_rank,
+                "arena_rank_best": row.arena_rank_best,
+                "arena_rank_worst": row.arena_rank_worst,
+                "gap": row.gap,
+                "flagged": row.flagged,
+            }
+        )
     return out

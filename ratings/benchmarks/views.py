@@ -36,10 +36,17 @@ def index(request):
     codes = dict(Benchmark.objects.values_list("name", "code"))
     benchmarks = [(c, codes.get(c.benchmark)) for c in report.comparisons if c.benchmark != services.COMPOSITE]
     composite = report.get(services.COMPOSITE)
-    return render(request, "ratings/benchmarks/index.html", _context(
-        request, report, benchmarks=benchmarks, composite=composite,
-        composite_chart=mark_safe(slope_chart(composite)) if composite else "",
-    ))
+    return render(
+        request,
+        "ratings/benchmarks/index.html",
+        _context(
+            request,
+            report,
+            benchmarks=benchmarks,
+            composite=composite,
+            composite_chart=mark_safe(slope_chart(composite)) if composite else "",
+        ),
+    )
 
 
 @insiders_only
@@ -47,10 +54,17 @@ def detail(request, code):
     bench = get_object_or_404(Benchmark, code=code)
     report = services.compare(benchmark=bench.name, style_control=_style(request), composite=False)
     comparison = report.get(bench.name)
-    return render(request, "ratings/benchmarks/detail.html", _context(
-        request, report, benchmark=bench, comparison=comparison,
-        chart=mark_safe(slope_chart(comparison)) if comparison else "",
-    ))
+    return render(
+        request,
+        "ratings/benchmarks/detail.html",
+        _context(
+            request,
+            report,
+            benchmark=bench,
+            comparison=comparison,
+            chart=mark_safe(slope_chart(comparison)) if comparison else "",
+        ),
+    )
 
 
 @insiders_only
@@ -58,7 +72,17 @@ def composite(request):
     report = services.compare(benchmark=services.COMPOSITE, style_control=_style(request))
     comparison = report.get(services.COMPOSITE)
     weights = list(Benchmark.objects.order_by("name").values_list("name", "weight", "higher_is_better", "code"))
-    return render(request, "ratings/benchmarks/detail.html", _context(
-        request, report, benchmark=None, comparison=comparison, weights=weights,
-        chart=mark_safe(slope_chart(comparison, label="Weighted composite against arena rank")) if comparison else "",
-    ))
+    return render(
+        request,
+        "ratings/benchmarks/detail.html",
+        _context(
+            request,
+            report,
+            benchmark=None,
+            comparison=comparison,
+            weights=weights,
+            chart=mark_safe(slope_chart(comparison, label="Weighted composite against arena rank"))
+            if comparison
+            else "",
+        ),
+    )

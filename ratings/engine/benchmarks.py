@@ -211,8 +211,9 @@ def _interval(point: float, samples: np.ndarray, confidence: float) -> Correlati
     return Correlation(float(point), float(low), float(high), int(len(defined)))
 
 
-def rank_correlations(x, y, *, rounds: int = 1000, seed: int | np.random.Generator = 0,
-                      confidence: float = 0.95) -> tuple[Correlation, Correlation]:
+def rank_correlations(
+    x, y, *, rounds: int = 1000, seed: int | np.random.Generator = 0, confidence: float = 0.95
+) -> tuple[Correlation, Correlation]:
     """(Spearman, Kendall τ-b) between two sequences of "goodness" values, with bootstrap intervals.
 
     Any monotone transform of either sequence gives the same numbers. Fewer than three
@@ -237,8 +238,8 @@ def rank_correlations(x, y, *, rounds: int = 1000, seed: int | np.random.Generat
         count = min(step, rounds - start)
         index = rng.integers(0, n, size=(count, n))
         r, t = _spearman_kendall(x[index], y[index])
-        rho_samples[start:start + count] = r
-        tau_samples[start:start + count] = t
+        rho_samples[start : start + count] = r
+        tau_samples[start : start + count] = t
     return _interval(float(rho[0]), rho_samples, confidence), _interval(float(tau[0]), tau_samples, confidence)
 
 
@@ -284,8 +285,9 @@ def compare_benchmark(
     missing_on_benchmark = sorted(set(arena) - set(clean))
     if not common:
         empty = Correlation(None, None, None, 0)
-        return BenchmarkComparison(benchmark, higher_is_better, [], empty, empty, missing_on_arena,
-                                   missing_on_benchmark, settings)
+        return BenchmarkComparison(
+            benchmark, higher_is_better, [], empty, empty, missing_on_arena, missing_on_benchmark, settings
+        )
     score = np.array([clean[m] for m in common])
     goodness = score if higher_is_better else -score
     rating = np.array([arena[m].rating for m in common], dtype=float)
@@ -298,29 +300,33 @@ def compare_benchmark(
     for k, model in enumerate(common):
         outside = distance_outside(bench_rank[k], best[k], worst[k])
         votes = int(arena[model].votes)
-        rows.append(ComparisonRow(
-            model=model,
-            score=float(score[k]),
-            benchmark_rank=float(bench_rank[k]),
-            arena_rank=float(arena_rank[k]),
-            arena_rank_best=int(best[k]),
-            arena_rank_worst=int(worst[k]),
-            gap=float(bench_rank[k] - arena_rank[k]),
-            outside=outside,
-            flagged=bool(outside > threshold and votes >= min_votes),
-            rating=float(rating[k]),
-            lower=float(lower[k]),
-            upper=float(upper[k]),
-            votes=votes,
-        ))
+        rows.append(
+            ComparisonRow(
+                model=model,
+                score=float(score[k]),
+                benchmark_rank=float(bench_rank[k]),
+                arena_rank=float(arena_rank[k]),
+                arena_rank_best=int(best[k]),
+                arena_rank_worst=int(worst[k]),
+                gap=float(bench_rank[k] - arena_rank[k]),
+                outside=outside,
+                flagged=bool(outside > threshold and votes >= min_votes),
+                rating=float(rating[k]),
+                lower=float(lower[k]),
+                upper=float(upper[k]),
+                votes=votes,
+            )
+        )
     rows.sort(key=lambda row: (row.benchmark_rank, row.arena_rank, row.model))
     spearman, kendall = rank_correlations(goodness, rating, rounds=rounds, seed=seed, confidence=confidence)
-    return BenchmarkComparison(benchmark, higher_is_better, rows, spearman, kendall, missing_on_arena,
-                               missing_on_benchmark, settings)
+    return BenchmarkComparison(
+        benchmark, higher_is_better, rows, spearman, kendall, missing_on_arena, missing_on_benchmark, settings
+    )
 
 
-def composite_scores(benchmarks: Sequence[BenchmarkScores], *, models: Iterable[str] | None = None,
-                     min_coverage: float = 0.5) -> Composite:
+def composite_scores(
+    benchmarks: Sequence[BenchmarkScores], *, models: Iterable[str] | None = None, min_coverage: float = 0.5
+) -> Composite:
     """Weighted mean of per-benchmark z-scores (direction respected), over ``models`` if given.
 
     Benchmarks with a weight of 0 or less, or fewer than two of the models, are not used. A

@@ -72,8 +72,15 @@ class PairData:
             weight = 1.0 / np.maximum(n, min_pair_count)
         else:
             weight = np.ones_like(n)
-        return cls(table.n_models, pc.i, pc.j, pc.wins_i.astype(float), pc.wins_j.astype(float),
-                   (pc.ties + pc.both_bad).astype(float), weight)
+        return cls(
+            table.n_models,
+            pc.i,
+            pc.j,
+            pc.wins_i.astype(float),
+            pc.wins_j.astype(float),
+            (pc.ties + pc.both_bad).astype(float),
+            weight,
+        )
 
     @property
     def n(self) -> np.ndarray:
@@ -133,8 +140,7 @@ def newton_fit(m, i, j, nw, sw, lam, beta0=None, *, tol=_TOL, max_iter=200) -> n
         grad = np.bincount(i, r, minlength=m) - np.bincount(j, r, minlength=m) - lam * beta
         hess = pair_matrix(m, i, j, nw * p * (1.0 - p))
         hess[np.diag_indices(m)] += lam
-        step = scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess, check_finite=False), grad,
-                                      check_finite=False)
+        step = scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess, check_finite=False), grad, check_finite=False)
         t = 1.0
         while True:
             candidate = beta + t * step
@@ -182,8 +188,9 @@ def sandwich_covariance(data: PairData, beta: np.ndarray) -> np.ndarray:
     p = expit(beta[data.i] - beta[data.j])
     w = data.weight
     h = pair_matrix(m, data.i, data.j, w * data.n * p * (1.0 - p))
-    g = pair_matrix(m, data.i, data.j,
-                    w * w * (data.wins_i * (1.0 - p) ** 2 + data.wins_j * p ** 2 + data.half * (0.5 - p) ** 2))
+    g = pair_matrix(
+        m, data.i, data.j, w * w * (data.wins_i * (1.0 - p) ** 2 + data.wins_j * p**2 + data.half * (0.5 - p) ** 2)
+    )
     if m == 0:
         return h
     # With A = H + α·11ᵀ: A⁻¹ = H⁺ + 11ᵀ/(α m²), and the extra term vanishes in A⁻¹GA⁻¹ because
@@ -247,17 +254,19 @@ def bootstrap_betas(data: PairData, beta_hat: np.ndarray, rounds: int, rng: np.r
         if size == 0:
             return np.zeros((0, data.m))
         draws = generator.multinomial(total, probabilities, size=size).astype(float)
-        return fit_resamples(data, beta_hat, draws[:, :p_count], draws[:, p_count:2 * p_count],
-                             draws[:, 2 * p_count:])
+        return fit_resamples(
+            data, beta_hat, draws[:, :p_count], draws[:, p_count : 2 * p_count], draws[:, 2 * p_count :]
+        )
 
-    data.incidence  # build the cached matrix once, before the threads
+    _ = data.incidence  # build the cached matrix once, before the threads
     jobs = list(zip(rng.spawn(2), (rounds // 2, rounds - rounds // 2)))
     with ThreadPoolExecutor(max_workers=2) as pool:
         return np.vstack(list(pool.map(half, jobs)))
 
 
-def fit_resamples(data: PairData, beta_hat: np.ndarray, wins_i: np.ndarray, wins_j: np.ndarray,
-                  half: np.ndarray) -> np.ndarray:
+def fit_resamples(
+    data: PairData, beta_hat: np.ndarray, wins_i: np.ndarray, wins_j: np.ndarray, half: np.ndarray
+) -> np.ndarray:
     """Centred β for each row of resampled pair counts (rounds x pairs each), all at once.
 
     Chord iterations from the full-data estimate with the full-data Hessian; the rare round
@@ -271,8 +280,7 @@ def fit_resamples(data: PairData, beta_hat: np.ndarray, wins_i: np.ndarray, wins
     m = data.m
     h0 = hessian(data, beta_hat)
     h0[np.diag_indices(m)] += lam
-    h0_inv = scipy.linalg.cho_solve(scipy.linalg.cho_factor(h0, check_finite=False), np.eye(m),
-                                    check_finite=False)
+    h0_inv = scipy.linalg.cho_solve(scipy.linalg.cho_factor(h0, check_finite=False), np.eye(m), check_finite=False)
     d_t = data.incidence.T.tocsr()  # m x P
     beta = np.tile(beta_hat, (rounds, 1))
     active = np.arange(rounds)
@@ -410,8 +418,10 @@ def fit_bradley_terry(
     warnings = []
     n_components = count_components(data)
     if n_components > 1:
-        warnings.append(f"the comparison graph has {n_components} disconnected groups of models; "
-                        "ratings are not comparable across groups")
+        warnings.append(
+            f"the comparison graph has {n_components} disconnected groups of models; "
+            "ratings are not comparable across groups"
+        )
     groups = unseparated_groups(data, models) if n_components == 1 else []
     if groups:
         shown = "; ".join(", ".join(group) for group in groups[:6])
@@ -428,7 +438,7 @@ def fit_bradley_terry(
     covariance = samples = None
     alpha = 1.0 - confidence
     if ci == "sandwich":
-        cov = sandwich_covariance(data, beta) * RATING_PER_LOGIT ** 2
+        cov = sandwich_covariance(data, beta) * RATING_PER_LOGIT**2
         if anchor_idx is not None:
             k = anchor_idx[0]
             cov = cov - cov[:, [k]] - cov[[k], :] + cov[k, k]

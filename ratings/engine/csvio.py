@@ -49,7 +49,8 @@ def _validate_cell(key: tuple[str, str, str], line: int) -> None:
     model_a, model_b, winner = key
     if winner not in WINNER_LABELS:
         raise VotesFileError(
-            f"unknown winner {winner!r}; expected one of {', '.join(repr(w) for w in WINNER_LABELS)}", line)
+            f"unknown winner {winner!r}; expected one of {', '.join(repr(w) for w in WINNER_LABELS)}", line
+        )
     if not model_a.strip():
         raise VotesFileError("model_a is empty", line)
     if not model_b.strip():
@@ -69,8 +70,10 @@ def read_votes_rows(lines: Iterable[str]) -> dict[tuple[str, str, str], int]:
         names = [h.strip().lstrip("\ufeff").strip() for h in header]
         missing = [c for c in REQUIRED_COLUMNS if c not in names]
         if missing:
-            raise VotesFileError(f"missing column(s) {', '.join(missing)} in the header "
-                                 f"(found: {', '.join(names) or 'nothing'})", reader.line_num)
+            raise VotesFileError(
+                f"missing column(s) {', '.join(missing)} in the header (found: {', '.join(names) or 'nothing'})",
+                reader.line_num,
+            )
         ia, ib, iw = (names.index(c) for c in REQUIRED_COLUMNS)
         width = len(names)
         counts: dict[tuple[str, str, str], int] = {}
@@ -115,4 +118,3 @@ def read_votes_csv(source: str | os.PathLike | io.TextIOBase) -> VoteTable:
     return VoteTable.from_counts(
         (model_a, model_b, WINNER_LABELS[winner], count) for (model_a, model_b, winner), count in counts.items()
     )
-

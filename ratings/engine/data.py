@@ -201,7 +201,7 @@ class VoteTable:
             bad = int(np.flatnonzero(self_battle)[0])
             raise ValueError(f"a model cannot battle itself ({models[a[bad]]!r})")
         cells_total = m * m * 4
-        key_type = np.int32 if cells_total < 2 ** 31 else np.int64
+        key_type = np.int32 if cells_total < 2**31 else np.int64
         key = a.astype(key_type, copy=False) * m
         key += b
         key *= 4
@@ -303,14 +303,13 @@ class VoteTable:
         is_tie, is_bad = self.outcome == TIE, self.outcome == BOTH_BAD
 
         def per_model(mask):
-            return (np.bincount(self.a, weights=c * mask, minlength=m)
-                    + np.bincount(self.b, weights=c * mask, minlength=m)).astype(np.int64)
+            return (
+                np.bincount(self.a, weights=c * mask, minlength=m) + np.bincount(self.b, weights=c * mask, minlength=m)
+            ).astype(np.int64)
 
-        votes = (np.bincount(self.a, weights=c, minlength=m) + np.bincount(self.b, weights=c, minlength=m))
-        wins = (np.bincount(self.a, weights=c * is_a, minlength=m)
-                + np.bincount(self.b, weights=c * is_b, minlength=m))
-        losses = (np.bincount(self.a, weights=c * is_b, minlength=m)
-                  + np.bincount(self.b, weights=c * is_a, minlength=m))
+        votes = np.bincount(self.a, weights=c, minlength=m) + np.bincount(self.b, weights=c, minlength=m)
+        wins = np.bincount(self.a, weights=c * is_a, minlength=m) + np.bincount(self.b, weights=c * is_b, minlength=m)
+        losses = np.bincount(self.a, weights=c * is_b, minlength=m) + np.bincount(self.b, weights=c * is_a, minlength=m)
         return {
             "votes": votes.astype(np.int64),
             "wins": wins.astype(np.int64),
@@ -332,8 +331,9 @@ class VoteTable:
         pairs, inverse = np.unique(key, return_inverse=True)
         flat = np.bincount(inverse * 4 + o_lo, weights=self.count, minlength=len(pairs) * 4).reshape(-1, 4)
         i, j = np.divmod(pairs, m) if m else (pairs, pairs)
-        return PairCounts(i=i, j=j, wins_i=flat[:, A_WINS], wins_j=flat[:, B_WINS],
-                          ties=flat[:, TIE], both_bad=flat[:, BOTH_BAD])
+        return PairCounts(
+            i=i, j=j, wins_i=flat[:, A_WINS], wins_j=flat[:, B_WINS], ties=flat[:, TIE], both_bad=flat[:, BOTH_BAD]
+        )
 
     # transformations ----------------------------------------------------------------------
 

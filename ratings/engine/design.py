@@ -47,8 +47,9 @@ def design_variances(m: int, i, j, h, g, weights) -> tuple[np.ndarray, np.ndarra
     return np.diag(cov).copy(), h_inv, cov
 
 
-def minimax_design(beta: np.ndarray, tie_scale: float = 0.0, *, sharpness: float = 400.0,
-                   max_iter: int = 2000) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+def minimax_design(
+    beta: np.ndarray, tie_scale: float = 0.0, *, sharpness: float = 400.0, max_iter: int = 2000
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Pair shares minimising the largest per-vote variance; returns (i, j, weights, that variance).
 
     The maximum is smoothed with a log-sum-exp of the variances relative to the
@@ -76,8 +77,13 @@ def minimax_design(beta: np.ndarray, tie_scale: float = 0.0, *, sharpness: float
         grad_w = g * (s @ (a * a)) - 2.0 * h * (s @ (a * b))
         return value, w * (grad_w - w @ grad_w)
 
-    result = minimize(objective, np.zeros(len(i)), jac=True, method="L-BFGS-B",
-                      options={"maxiter": max_iter, "gtol": 1e-10, "ftol": 1e-13})
+    result = minimize(
+        objective,
+        np.zeros(len(i)),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "gtol": 1e-10, "ftol": 1e-13},
+    )
     w = np.exp(result.x - result.x.max())
     w /= w.sum()
     return i, j, w, float(design_variances(m, i, j, h, g, w)[0].max())

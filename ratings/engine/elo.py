@@ -15,8 +15,9 @@ from .data import OUTCOME_INDEX, OUTCOMES, SCORE_A, VoteLog
 _SCORE = {name: SCORE_A[code] for name, code in OUTCOME_INDEX.items()}
 
 
-def elo_update(rating_a: float, rating_b: float, outcome: str, *, k: float = 4.0,
-               scale: float = 400.0, base: float = 10.0) -> tuple[float, float]:
+def elo_update(
+    rating_a: float, rating_b: float, outcome: str, *, k: float = 4.0, scale: float = 400.0, base: float = 10.0
+) -> tuple[float, float]:
     """Ratings of model_a and model_b after one vote with ``outcome`` (one of OUTCOMES)."""
     try:
         score = _SCORE[outcome]
@@ -27,8 +28,14 @@ def elo_update(rating_a: float, rating_b: float, outcome: str, *, k: float = 4.0
     return rating_a + delta, rating_b - delta
 
 
-def online_elo(votes: Iterable[tuple[str, str, str]] | VoteLog, *, k: float = 4.0, initial: float = 1000.0,
-               scale: float = 400.0, base: float = 10.0) -> dict[str, float]:
+def online_elo(
+    votes: Iterable[tuple[str, str, str]] | VoteLog,
+    *,
+    k: float = 4.0,
+    initial: float = 1000.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+) -> dict[str, float]:
     """Elo ratings after applying ``votes`` (``(model_a, model_b, outcome)``) in order.
 
     A :class:`VoteLog` takes an integer fast path (about 0.15 s per million votes).
@@ -42,8 +49,9 @@ def online_elo(votes: Iterable[tuple[str, str, str]] | VoteLog, *, k: float = 4.
         try:
             score = score_of[outcome]
         except (KeyError, TypeError):
-            raise ValueError(f"vote {number}: unknown outcome {outcome!r}; "
-                             f"expected one of {', '.join(OUTCOMES)}") from None
+            raise ValueError(
+                f"vote {number}: unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}"
+            ) from None
         if model_a == model_b:
             raise ValueError(f"vote {number}: a model cannot battle itself ({model_a!r})")
         ra = get(model_a, initial)

@@ -14,8 +14,8 @@ the J looks of the sequential test).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Hashable, Iterable
 
 import numpy as np
 from scipy.stats import chi2
@@ -60,9 +60,15 @@ class VoterTest:
     flagged: bool
 
 
-def sequential_outlier_test(votes: Iterable[tuple[Hashable, Hashable, Hashable, str]], *, alpha: float = 0.01,
-                            max_looks: int = 100, min_votes: int = 10, min_history: int = 10,
-                            seed: int = 0) -> list[VoterTest]:
+def sequential_outlier_test(
+    votes: Iterable[tuple[Hashable, Hashable, Hashable, str]],
+    *,
+    alpha: float = 0.01,
+    max_looks: int = 100,
+    min_votes: int = 10,
+    min_history: int = 10,
+    seed: int = 0,
+) -> list[VoterTest]:
     """Test every voter. ``votes``: (voter, model_a, model_b, outcome) in vote order.
 
     ``seed`` fixes the randomisation of the p-values, so a run is reproducible.

@@ -31,8 +31,9 @@ def _refit(data: PairData, counts: np.ndarray, beta0):
     return fit_pairs(trial, beta0)
 
 
-def _flip_against(data: PairData, beta: np.ndarray, leader: int, challenger: int,
-                  max_steps: int = 60) -> np.ndarray | None:
+def _flip_against(
+    data: PairData, beta: np.ndarray, leader: int, challenger: int, max_steps: int = 60
+) -> np.ndarray | None:
     """Counts (pairs x [wins_i, wins_j, half]) of the votes to drop, or None if not found."""
     original = np.column_stack([data.wins_i, data.wins_j, data.half]).astype(float)
     counts = original.copy()
@@ -70,7 +71,7 @@ def _flip_against(data: PairData, beta: np.ndarray, leader: int, challenger: int
         if plan_total == 0:
             return None
 
-        def drop(n_votes):
+        def drop(n_votes, plan=plan, counts=counts, order=order):
             """Counts after dropping the first ``n_votes`` of the plan."""
             take = np.minimum(plan, np.maximum(n_votes - (np.cumsum(plan) - plan), 0))
             new = counts.ravel().copy()
@@ -92,15 +93,16 @@ def _flip_against(data: PairData, beta: np.ndarray, leader: int, challenger: int
     return None
 
 
-def votes_to_flip_first(data: PairData, models: tuple[str, ...], *, beta: np.ndarray | None = None,
-                        challengers: int = 3) -> dict:
+def votes_to_flip_first(
+    data: PairData, models: tuple[str, ...], *, beta: np.ndarray | None = None, challengers: int = 3
+) -> dict:
     """Estimate how many votes must be dropped for a model other than the leader to be first."""
     if beta is None:
         beta = fit_pairs(data)
     ranking = np.argsort(-beta, kind="stable")
     leader = int(ranking[0])
     best = None
-    for challenger in ranking[1:1 + challengers]:
+    for challenger in ranking[1 : 1 + challengers]:
         removed = _flip_against(data, np.array(beta, float), leader, int(challenger))
         if removed is None:
             continue
@@ -112,8 +114,14 @@ def votes_to_flip_first(data: PairData, models: tuple[str, ...], *, beta: np.nda
     if best is not None:
         labels = ("win", "loss", "tie_or_both_bad")
         for p, kind in zip(*np.nonzero(best[2] > 0.5)):
-            dropped.append({"model": models[int(data.i[p])], "opponent": models[int(data.j[p])],
-                            "result": labels[kind], "votes": int(round(best[2][p, kind]))})
+            dropped.append(
+                {
+                    "model": models[int(data.i[p])],
+                    "opponent": models[int(data.j[p])],
+                    "result": labels[kind],
+                    "votes": int(round(best[2][p, kind])),
+                }
+            )
     return {
         "method": METHOD,
         "leader": models[leader],

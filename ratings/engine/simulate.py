@@ -54,8 +54,14 @@ def tie_scale(win_prob: np.ndarray, tie_rate: float) -> float:
     return min(1.0, tie_rate / mean_closeness) if mean_closeness > 0 else 0.0
 
 
-def draw_outcomes(win_prob: np.ndarray, rng: np.random.Generator, *, tie_rate: float = 0.3,
-                  both_bad_share: float = 0.25, scale: float | None = None) -> np.ndarray:
+def draw_outcomes(
+    win_prob: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    tie_rate: float = 0.3,
+    both_bad_share: float = 0.25,
+    scale: float | None = None,
+) -> np.ndarray:
     """Outcome codes for battles where model_a wins with BT probability ``win_prob``.
 
     ``scale`` is the tie constant c; by default it is calibrated on these battles.
@@ -70,8 +76,14 @@ def draw_outcomes(win_prob: np.ndarray, rng: np.random.Generator, *, tie_rate: f
     return outcome
 
 
-def simulate_votes(strengths: Mapping[str, float] | np.ndarray, n_votes: int, *, tie_rate: float = 0.3,
-                   both_bad_share: float = 0.25, seed: int | np.random.Generator = 0) -> VoteLog:
+def simulate_votes(
+    strengths: Mapping[str, float] | np.ndarray,
+    n_votes: int,
+    *,
+    tie_rate: float = 0.3,
+    both_bad_share: float = 0.25,
+    seed: int | np.random.Generator = 0,
+) -> VoteLog:
     """``n_votes`` votes between uniformly drawn pairs, as a :class:`VoteLog` (per-vote arrays).
 
     strengths: true ratings on the output scale (rating points, only differences matter), as a
@@ -93,8 +105,15 @@ class StyleSimulation:
     style_b: np.ndarray
 
 
-def simulate_style_votes(strengths, n_votes: int, coefficients, *, style_means=None, tie_rate: float = 0.3,
-                         seed: int | np.random.Generator = 0) -> StyleSimulation:
+def simulate_style_votes(
+    strengths,
+    n_votes: int,
+    coefficients,
+    *,
+    style_means=None,
+    tie_rate: float = 0.3,
+    seed: int | np.random.Generator = 0,
+) -> StyleSimulation:
     """Votes whose outcome depends on the answers' style as well as on the models.
 
     Each model has a mean per style feature (``style_means``: models x k, default random);
@@ -224,21 +243,29 @@ def _state_from_counts(models, counts: np.ndarray, beta0, target) -> tuple[Polic
     iu = np.triu_indices(m, 1)
     wins_i, wins_j, half = counts[iu][:, 0], counts[iu][:, 1], counts[iu][:, 2]
     keep = (wins_i + wins_j + half) > 0
-    data = PairData(m, iu[0][keep], iu[1][keep], wins_i[keep], wins_j[keep], half[keep],
-                    np.ones(int(keep.sum())))
+    data = PairData(m, iu[0][keep], iu[1][keep], wins_i[keep], wins_j[keep], half[keep], np.ones(int(keep.sum())))
     beta = fit_pairs(data, beta0)
     beta -= beta.mean()
-    cov = sandwich_covariance(data, beta) * RATING_PER_LOGIT ** 2
+    cov = sandwich_covariance(data, beta) * RATING_PER_LOGIT**2
     half_width = 1.959963984540054 * float(np.sqrt(np.max(np.diag(cov))))
     n_pair = counts.sum(axis=2)
-    state = PolicyState(tuple(models), n_pair + n_pair.T, INITIAL_RATING + RATING_PER_LOGIT * beta, cov,
-                        hessian(data, beta), target)
+    state = PolicyState(
+        tuple(models), n_pair + n_pair.T, INITIAL_RATING + RATING_PER_LOGIT * beta, cov, hessian(data, beta), target
+    )
     return state, beta, half_width
 
 
-def run_policy_simulation(strengths, policy: str | PairingPolicy = "uniform", *, target_halfwidth: float = 25.0,
-                          tie_rate: float = 0.3, seed: int = 0, max_votes: int = 2_000_000,
-                          burn_in_per_model: int = 10, batch_share: float = 0.05) -> SimulationResult:
+def run_policy_simulation(
+    strengths,
+    policy: str | PairingPolicy = "uniform",
+    *,
+    target_halfwidth: float = 25.0,
+    tie_rate: float = 0.3,
+    seed: int = 0,
+    max_votes: int = 2_000_000,
+    burn_in_per_model: int = 10,
+    batch_share: float = 0.05,
+) -> SimulationResult:
     """Vote until every model's 95% sandwich half-width is below ``target_halfwidth`` points.
 
     Votes arrive in batches chosen by ``policy`` from the state after the last refit (batch
@@ -270,8 +297,13 @@ def run_policy_simulation(strengths, policy: str | PairingPolicy = "uniform", *,
         kind = np.where(lo_wins, 0, np.where(hi_wins, 1, 2))
         np.add.at(counts, (lo, hi, kind), 1.0)
 
-    votes = play(uniform_policy(PolicyState(names, np.zeros((m, m)), values, np.eye(m), np.eye(m),
-                                            target_halfwidth), rng, burn_in_per_model * m))
+    votes = play(
+        uniform_policy(
+            PolicyState(names, np.zeros((m, m)), values, np.eye(m), np.eye(m), target_halfwidth),
+            rng,
+            burn_in_per_model * m,
+        )
+    )
     add(counts, votes)
     ties_total += int(np.sum(votes[:, 2] >= TIE))
     n_votes = len(votes)
@@ -324,7 +356,19 @@ def table_from_strengths(strengths, n_votes: int, **kwargs) -> VoteTable:
 
 
 __all__ = [
-    "simulate_votes", "simulate_style_votes", "StyleSimulation", "draw_outcomes", "uniform_pairs",
-    "PolicyState", "PairingPolicy", "uniform_policy", "oracle_policy", "POLICIES", "run_policy_simulation",
-    "SimulationResult", "random_strengths", "table_from_strengths", "tie_scale",
+    "simulate_votes",
+    "simulate_style_votes",
+    "StyleSimulation",
+    "draw_outcomes",
+    "uniform_pairs",
+    "PolicyState",
+    "PairingPolicy",
+    "uniform_policy",
+    "oracle_policy",
+    "POLICIES",
+    "run_policy_simulation",
+    "SimulationResult",
+    "random_strengths",
+    "table_from_strengths",
+    "tie_scale",
 ]

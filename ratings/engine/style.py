@@ -117,7 +117,7 @@ class _Battles:
     def __init__(self, m, a, b, y, features):
         self.m, self.a, self.b, self.y, self.features = m, a, b, y, features
         n = len(a)
-        key = (a.astype(np.int64) * m + b).astype(np.int32 if m * m < 2 ** 31 else np.int64)
+        key = (a.astype(np.int64) * m + b).astype(np.int32 if m * m < 2**31 else np.int64)
         self.onehot = scipy.sparse.csc_matrix((np.ones(n), key, np.arange(n + 1)), shape=(m * m, n))
 
     def probabilities(self, beta, gamma):
@@ -131,17 +131,17 @@ class _Battles:
         r, v = cols[:, 0], cols[:, 1]
         np.subtract(self.y, p, out=r)
         np.multiply(p, 1.0 - p, out=v)
-        np.multiply(self.features, v[:, None], out=cols[:, 2:2 + k])
+        np.multiply(self.features, v[:, None], out=cols[:, 2 : 2 + k])
         if meat:
             r2 = cols[:, 2 + k]
             np.multiply(r, r, out=r2)
-            np.multiply(self.features, r2[:, None], out=cols[:, 3 + k:])
+            np.multiply(self.features, r2[:, None], out=cols[:, 3 + k :])
         sums = self.onehot @ cols  # per ordered pair
         grad = np.concatenate([_a_minus_b(sums[:, 0].reshape(m, m)), self.features.T @ r])
-        info = _joint_matrix(m, sums[:, 1], sums[:, 2:2 + k], self.features.T @ cols[:, 2:2 + k])
+        info = _joint_matrix(m, sums[:, 1], sums[:, 2 : 2 + k], self.features.T @ cols[:, 2 : 2 + k])
         if not meat:
             return grad, info, None
-        score = _joint_matrix(m, sums[:, 2 + k], sums[:, 3 + k:], self.features.T @ cols[:, 3 + k:])
+        score = _joint_matrix(m, sums[:, 2 + k], sums[:, 3 + k :], self.features.T @ cols[:, 3 + k :])
         return grad, info, score
 
 
@@ -187,8 +187,7 @@ def _fit_joint(battles: _Battles, ridge, beta0, *, tol=1e-8, max_iter=60):
         previous = size
         info[np.diag_indices(m)] += lam_beta
         info[np.arange(m, m + k), np.arange(m, m + k)] += ridge
-        last_step = scipy.linalg.cho_solve(scipy.linalg.cho_factor(info, check_finite=False), grad,
-                                           check_finite=False)
+        last_step = scipy.linalg.cho_solve(scipy.linalg.cho_factor(info, check_finite=False), grad, check_finite=False)
         beta, gamma = beta + last_step[:m], gamma + last_step[m:]
         if np.max(np.abs(last_step)) < tol:
             break
@@ -233,11 +232,16 @@ def fit_style_controlled(
     if ridge < 0:
         raise ValueError("ridge must not be negative")
 
-    raw = fit_bradley_terry(log.to_table(), ci="sandwich", anchor=anchor, min_votes=min_votes,
-                            confidence=confidence)
-    settings = {"ci": "sandwich", "confidence": confidence, "ridge": ridge, "features": list(feature_names),
-                "feature_transform": "(a - b) / (a + b), standardised", "anchor": list(anchor) if anchor else None,
-                "min_votes": min_votes}
+    raw = fit_bradley_terry(log.to_table(), ci="sandwich", anchor=anchor, min_votes=min_votes, confidence=confidence)
+    settings = {
+        "ci": "sandwich",
+        "confidence": confidence,
+        "ridge": ridge,
+        "features": list(feature_names),
+        "feature_transform": "(a - b) / (a + b), standardised",
+        "anchor": list(anchor) if anchor else None,
+        "min_votes": min_votes,
+    }
     if not len(log):
         return StyleControlledBoard([], {}, {}, settings, 0, raw)
     # Work on the raw board's (sorted, voted) model list.
@@ -258,8 +262,9 @@ def fit_style_controlled(
     shift = max(np.trace(hess[:m, :m]) / m, 1e-12) / m
     hess[:m, :m] += shift
     try:
-        h_inv = scipy.linalg.cho_solve(scipy.linalg.cho_factor(hess, check_finite=False), np.eye(m + k),
-                                       check_finite=False)
+        h_inv = scipy.linalg.cho_solve(
+            scipy.linalg.cho_factor(hess, check_finite=False), np.eye(m + k), check_finite=False
+        )
     except np.linalg.LinAlgError:
         # Groups of models the votes do not connect add null directions the shift does not fill.
         h_inv = np.linalg.pinv(hess, hermitian=True)
@@ -270,7 +275,7 @@ def fit_style_controlled(
 
     z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     ratings = INITIAL_RATING + RATING_PER_LOGIT * beta
-    cov_r = cov[:m, :m] * RATING_PER_LOGIT ** 2
+    cov_r = cov[:m, :m] * RATING_PER_LOGIT**2
     shift_rating = 0.0
     if anchor is not None:
         ka = models.index(anchor[0])
@@ -284,10 +289,18 @@ def fit_style_controlled(
     raw_rows = raw.by_model
     rows = [
         StyleRow(
-            model=name, rating=float(ratings[i]), lower=float(lower[i]), upper=float(upper[i]),
-            rank=int(ranks[i]), order=int(order[i]),
-            raw_rating=raw_rows[name].rating, raw_lower=raw_rows[name].lower, raw_upper=raw_rows[name].upper,
-            raw_rank=raw_rows[name].rank, votes=raw_rows[name].votes, provisional=raw_rows[name].provisional,
+            model=name,
+            rating=float(ratings[i]),
+            lower=float(lower[i]),
+            upper=float(upper[i]),
+            rank=int(ranks[i]),
+            order=int(order[i]),
+            raw_rating=raw_rows[name].rating,
+            raw_lower=raw_rows[name].lower,
+            raw_upper=raw_rows[name].upper,
+            raw_rank=raw_rows[name].rank,
+            votes=raw_rows[name].votes,
+            provisional=raw_rows[name].provisional,
         )
         for i, name in enumerate(models)
     ]

@@ -76,8 +76,9 @@ def _codes(votes) -> tuple[tuple[str, ...], list[int], list[int], list[int]]:
     return tuple(index), a, b, o
 
 
-def trueskill_ratings(votes: Iterable[tuple[str, str, str]] | VoteLog, *,
-                      draw_probability: float | None = None) -> dict[str, tuple[float, float]]:
+def trueskill_ratings(
+    votes: Iterable[tuple[str, str, str]] | VoteLog, *, draw_probability: float | None = None
+) -> dict[str, tuple[float, float]]:
     """``{model: (mu, sigma)}`` after applying ``votes`` in order.
 
     draw_probability: None means the observed share of tie and both-bad votes.
@@ -87,10 +88,10 @@ def trueskill_ratings(votes: Iterable[tuple[str, str, str]] | VoteLog, *,
         draw_probability = observed_draw_probability(o)
     env = make_env(draw_probability)
     margin = trueskill.calc_draw_margin(env.draw_probability, 2, env=env)
-    beta2 = env.beta ** 2
-    tau2 = env.tau ** 2
+    beta2 = env.beta**2
+    tau2 = env.tau**2
     mu = [env.mu] * len(models)
-    var = [env.sigma ** 2] * len(models)
+    var = [env.sigma**2] * len(models)
     seen = [False] * len(models)
     v_win, w_win, v_draw, w_draw = env.v_win, env.w_win, env.v_draw, env.w_draw
     for x, y, outcome in zip(a, b, o):
@@ -114,8 +115,9 @@ def trueskill_ratings(votes: Iterable[tuple[str, str, str]] | VoteLog, *,
     return {name: (mu[k], math.sqrt(var[k])) for k, name in enumerate(models) if seen[k]}
 
 
-def trueskill_update(rating_a: tuple[float, float], rating_b: tuple[float, float], outcome: str, *,
-                     draw_probability: float) -> tuple[tuple[float, float], tuple[float, float]]:
+def trueskill_update(
+    rating_a: tuple[float, float], rating_b: tuple[float, float], outcome: str, *, draw_probability: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """``((mu, sigma) of model_a, (mu, sigma) of model_b)`` after one vote, by ``trueskill.rate_1vs1``."""
     if outcome not in OUTCOME_INDEX:
         raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")

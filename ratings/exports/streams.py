@@ -51,11 +51,13 @@ def _pieces(parts: Iterable[str]) -> Iterator[str]:
 def render(fmt: str, fields: tuple[str, ...], records: Iterable[dict]) -> Iterator[str]:
     """The records in ``fmt`` (csv, json or jsonl), as string pieces."""
     if fmt == "csv":
+
         def parts():
             yield csv_line(fields)
             for record in records:
                 yield csv_line(_cell(record.get(name)) for name in fields)
     elif fmt == "json":
+
         def parts():
             yield "["
             first = True
@@ -64,6 +66,7 @@ def render(fmt: str, fields: tuple[str, ...], records: Iterable[dict]) -> Iterat
                 first = False
             yield "\n]\n"
     elif fmt == "jsonl":
+
         def parts():
             for record in records:
                 yield _json(record) + "\n"

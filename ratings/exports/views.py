@@ -61,21 +61,28 @@ def _streaming(kind: str, fmt: str, parts) -> StreamingHttpResponse:
 @insiders_only
 def index(request):
     kinds = (("votes", "Votes"), ("battles", "Battles"), ("leaderboard", "Leaderboard"))
-    return render(request, "ratings/exports.html", {
-        "formats": list(streams.FORMATS),
-        "links": [(label, [(fmt, reverse(f"exports:{kind}", args=[fmt])) for fmt in streams.FORMATS])
-                  for kind, label in kinds],
-        "pools": list(PromptPool.objects.order_by("name").values_list("code", "name")),
-        "llms": list(LLM.objects.order_by("name").values_list("code", "name")),
-        "groups": ALL_ROLES,
-        "query": request.GET.urlencode(),
-    })
+    return render(
+        request,
+        "ratings/exports.html",
+        {
+            "formats": list(streams.FORMATS),
+            "links": [
+                (label, [(fmt, reverse(f"exports:{kind}", args=[fmt])) for fmt in streams.FORMATS])
+                for kind, label in kinds
+            ],
+            "pools": list(PromptPool.objects.order_by("name").values_list("code", "name")),
+            "llms": list(LLM.objects.order_by("name").values_list("code", "name")),
+            "groups": ALL_ROLES,
+            "query": request.GET.urlencode(),
+        },
+    )
 
 
 def _export(request, fmt: str, kind: str, queryset, to_record, fields):
     if fmt not in streams.FORMATS:
-        return HttpResponse("Unknown format; use csv, json or jsonl.\n", status=404,
-                            content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            "Unknown format; use csv, json or jsonl.\n", status=404, content_type="text/plain; charset=utf-8"
+        )
     flt, model, problem = _parse(request)
     if problem:
         return _bad_request(problem)
@@ -96,8 +103,9 @@ def battles(request, fmt):
 @insiders_only
 def leaderboard(request, fmt):
     if fmt not in streams.FORMATS:
-        return HttpResponse("Unknown format; use csv, json or jsonl.\n", status=404,
-                            content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            "Unknown format; use csv, json or jsonl.\n", status=404, content_type="text/plain; charset=utf-8"
+        )
     flt, _, problem = _parse(request)
     if problem:
         return _bad_request(problem)

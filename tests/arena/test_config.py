@@ -55,32 +55,40 @@ def test_garbage_integer_is_an_error_naming_the_variable(monkeypatch):
 
 def test_broker_without_shared_channel_layer_is_an_error():
     problems = config.configuration_problems(
-        database_engine="django.db.backends.postgresql", broker_url="redis://r/0",
+        database_engine="django.db.backends.postgresql",
+        broker_url="redis://r/0",
         channel_backend="channels.layers.InMemoryChannelLayer",
-        cache_backend="django.core.cache.backends.redis.RedisCache", secret_key_from_env=True,
+        cache_backend="django.core.cache.backends.redis.RedisCache",
+        secret_key_from_env=True,
     )
     assert [p[0] for p in problems] == ["arena.E001"]
 
 
 def test_broker_with_sqlite_and_local_cache_are_errors():
     problems = config.configuration_problems(
-        database_engine="django.db.backends.sqlite3", broker_url="redis://r/0",
+        database_engine="django.db.backends.sqlite3",
+        broker_url="redis://r/0",
         channel_backend="channels_redis.core.RedisChannelLayer",
-        cache_backend="django.core.cache.backends.locmem.LocMemCache", secret_key_from_env=False,
+        cache_backend="django.core.cache.backends.locmem.LocMemCache",
+        secret_key_from_env=False,
     )
     assert {p[0] for p in problems} == {"arena.E002", "arena.E003"}
 
 
 def test_embedded_and_full_configurations_have_no_problems():
     embedded = config.configuration_problems(
-        database_engine="django.db.backends.sqlite3", broker_url="",
+        database_engine="django.db.backends.sqlite3",
+        broker_url="",
         channel_backend="channels.layers.InMemoryChannelLayer",
-        cache_backend="django.core.cache.backends.locmem.LocMemCache", secret_key_from_env=False,
+        cache_backend="django.core.cache.backends.locmem.LocMemCache",
+        secret_key_from_env=False,
     )
     full = config.configuration_problems(
-        database_engine="django.db.backends.postgresql", broker_url="redis://r/0",
+        database_engine="django.db.backends.postgresql",
+        broker_url="redis://r/0",
         channel_backend="channels_redis.core.RedisChannelLayer",
-        cache_backend="django.core.cache.backends.redis.RedisCache", secret_key_from_env=True,
+        cache_backend="django.core.cache.backends.redis.RedisCache",
+        secret_key_from_env=True,
     )
     assert embedded == [] and full == []
 
@@ -93,8 +101,6 @@ def test_half_configured_settings_fail_manage_py_check(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CHANNEL_LAYER_URL"}}
     env["CELERY_BROKER_URL"] = "redis://127.0.0.1:6379/0"
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "arena.E001" in result.stderr

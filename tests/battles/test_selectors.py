@@ -22,8 +22,15 @@ def test_the_summary_gives_latency_percentiles_tokens_and_cost_per_thousand_prom
     fast, slow = make_llm("fast"), make_llm("slow")
     prompts = [make_prompt(pool, f"Stats prompt {i}") for i in range(4)]
     for i, prompt in enumerate(prompts):
-        make_generation(prompt, fast, latency_ms=100 * (i + 1), ttft_ms=10 * (i + 1), tokens_in=20,
-                        tokens_out=100 + i, cost=Decimal("0.002"))
+        make_generation(
+            prompt,
+            fast,
+            latency_ms=100 * (i + 1),
+            ttft_ms=10 * (i + 1),
+            tokens_in=20,
+            tokens_out=100 + i,
+            cost=Decimal("0.002"),
+        )
     make_generation(prompts[0], slow, latency_ms=5000, ttft_ms=None, tokens_in=None, tokens_out=None, cost=None)
     make_generation(prompts[1], slow, status="failed", text="", error="HTTP 500")
     make_generation(prompts[2], slow, imported=True, latency_ms=1, cost=Decimal("9"))  # not ours: left out

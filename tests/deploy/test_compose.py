@@ -64,8 +64,12 @@ def test_settings_the_compose_file_passes_are_accepted():
     services = _compose()["services"]
     for name in ("web", "ws", "worker"):
         result = subprocess.run(
-            [sys.executable, "manage.py", "check"], cwd=ROOT, env=_compose_env(services[name]),
-            capture_output=True, text=True, timeout=60,
+            [sys.executable, "manage.py", "check"],
+            cwd=ROOT,
+            env=_compose_env(services[name]),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, f"{name}: {result.stderr}"
 
@@ -74,8 +78,12 @@ def test_wsgi_and_asgi_entry_points_import_with_the_compose_settings():
     services = _compose()["services"]
     code = "import arena.wsgi, arena.asgi; print(arena.wsgi.application, arena.asgi.application)"
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=_compose_env(services["ws"]),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=_compose_env(services["ws"]),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
 
@@ -85,8 +93,10 @@ def test_env_example_lists_every_variable_settings_read():
     read = {
         node.args[0].value
         for node in ast.walk(tree)
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "").startswith("env_")
-        and node.args and isinstance(node.args[0], ast.Constant)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", "").startswith("env_")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
     }
     listed = {
         line.split("=", 1)[0].strip()

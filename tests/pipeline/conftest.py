@@ -31,8 +31,9 @@ def _require_real_services():
 class WorkerProcess:
     """``beat_schedule``: a file path to embed Celery beat (``-B``) with the project's schedule."""
 
-    def __init__(self, queue: str, env: dict, log_path: Path, *, concurrency: int = 2,
-                 beat_schedule: Path | None = None):
+    def __init__(
+        self, queue: str, env: dict, log_path: Path, *, concurrency: int = 2, beat_schedule: Path | None = None
+    ):
         self.queue = queue
         self.env = env
         self.log_path = log_path
@@ -44,10 +45,32 @@ class WorkerProcess:
         self.log = open(self.log_path, "w")
         beat = ["-B", "--schedule", str(self.beat_schedule)] if self.beat_schedule else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "arena", "worker", "-Q", self.queue, "--pool", "prefork",
-             "--concurrency", str(self.concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--loglevel", "INFO", "--hostname", f"test-{self.queue}@%h", *beat],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "arena",
+                "worker",
+                "-Q",
+                self.queue,
+                "--pool",
+                "prefork",
+                "--concurrency",
+                str(self.concurrency),
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"test-{self.queue}@%h",
+                *beat,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -108,8 +131,14 @@ def celery_worker_process(transactional_db, tmp_path):
     parts = urlsplit(os.environ["DATABASE_URL"])
     test_db_url = urlunsplit(parts._replace(path="/" + connection.settings_dict["NAME"]))
     queue = f"arena-test-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": test_db_url, "CELERY_QUEUE": queue,
-           "GENERATION_DEADLINE": "20", "PROVIDER_READ_TIMEOUT": "15", "RATINGS_DEBOUNCE_SECONDS": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": test_db_url,
+        "CELERY_QUEUE": queue,
+        "GENERATION_DEADLINE": "20",
+        "PROVIDER_READ_TIMEOUT": "15",
+        "RATINGS_DEBOUNCE_SECONDS": "1",
+    }
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue
     worker = WorkerProcess(queue, env, tmp_path / "worker.log").start()
@@ -139,11 +168,11 @@ def celery_and_channels_on(redis: PrivateRedis, queue: str):
 
     keys = ("broker_url", "broker_read_url", "broker_write_url", "task_default_queue")
     previous = {key: app.conf[key] for key in keys}
-    app.conf.update(broker_url=redis.url(1), broker_read_url=redis.url(1), broker_write_url=redis.url(1),
-                    task_default_queue=queue)
+    app.conf.update(
+        broker_url=redis.url(1), broker_read_url=redis.url(1), broker_write_url=redis.url(1), task_default_queue=queue
+    )
     app._after_fork()  # drop pooled broker connections to the shared Redis
-    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                          "CONFIG": {"hosts": [redis.url(0)]}}}
+    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis.url(0)]}}}
     try:
         with override_settings(REDIS_URL=redis.url(0), CHANNEL_LAYERS=layers):
             yield
@@ -153,6 +182,13 @@ def celery_and_channels_on(redis: PrivateRedis, queue: str):
 
 
 def isolated_worker_env(redis: PrivateRedis, queue: str, **overrides) -> dict:
-    return {**os.environ, "DATABASE_URL": worker_database_url(), "REDIS_URL": redis.url(0),
-            "CHANNEL_LAYER_URL": redis.url(0), "CELERY_BROKER_URL": redis.url(1), "CELERY_QUEUE": queue, "ARENA_ALLOW_PRIVATE_ENDPOINTS": "1",
-            **{key: str(value) for key, value in overrides.items()}}
+    return {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "REDIS_URL": redis.url(0),
+        "CHANNEL_LAYER_URL": redis.url(0),
+        "CELERY_BROKER_URL": redis.url(1),
+        "CELERY_QUEUE": queue,
+        "ARENA_ALLOW_PRIVATE_ENDPOINTS": "1",
+        **{key: str(value) for key, value in overrides.items()},
+    }

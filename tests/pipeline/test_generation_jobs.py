@@ -41,8 +41,13 @@ def job_worker(django_db_setup, private_redis, tmp_path_factory):
     _require_real_services()
     queue = f"arena-jobs-{uuid.uuid4().hex[:8]}"
     env = isolated_worker_env(
-        private_redis, queue, GENERATION_DEADLINE=DEADLINE, PROVIDER_READ_TIMEOUT=3,
-        GENERATION_MAX_RETRIES=MAX_RETRIES, BREAKER_THRESHOLD=BREAKER_THRESHOLD, GENERATION_BATCH_SIZE=4,
+        private_redis,
+        queue,
+        GENERATION_DEADLINE=DEADLINE,
+        PROVIDER_READ_TIMEOUT=3,
+        GENERATION_MAX_RETRIES=MAX_RETRIES,
+        BREAKER_THRESHOLD=BREAKER_THRESHOLD,
+        GENERATION_BATCH_SIZE=4,
         JOB_PROGRESS_INTERVAL=0.2,
     )
     worker = WorkerProcess(queue, env, tmp_path_factory.mktemp("worker") / "worker.log").start()
@@ -67,10 +72,16 @@ def wait_until(predicate, timeout=60, interval=0.1, message="condition"):
 
 
 def wait_for_job(job, timeout=60):
-    wait_until(lambda: not job_state.scope(job).filter(status__in=["pending", "running"]).exists(), timeout=timeout,
-               message=f"job {job.code} to have nothing pending or running")
-    wait_until(lambda: GenerationJob.objects.get(pk=job.pk).status == "finished", timeout=10,
-               message="the job to be marked finished")
+    wait_until(
+        lambda: not job_state.scope(job).filter(status__in=["pending", "running"]).exists(),
+        timeout=timeout,
+        message=f"job {job.code} to have nothing pending or running",
+    )
+    wait_until(
+        lambda: GenerationJob.objects.get(pk=job.pk).status == "finished",
+        timeout=10,
+        message="the job to be marked finished",
+    )
 
 
 def expected(generation):
@@ -91,8 +102,7 @@ def start(pool, *llms):
 
 def test_429_500_cut_stream_and_slow_drip_are_retried_and_never_stored_partially(worker, fake_provider):
     faults = {"throttled": "429", "erroring": "500", "cut": "cut", "dripping": "drip:0.5"}
-    llms = {name: llm_on(fake_provider, name, kind=("openai", "anthropic")[i % 2])
-            for i, name in enumerate(faults)}
+    llms = {name: llm_on(fake_provider, name, kind=("openai", "anthropic")[i % 2]) for i, name in enumerate(faults)}
     for name, fault in faults.items():
         fake_provider.set_faults(f"{name}-id", [fault])
     pool = make_pool()
@@ -208,16 +218,25 @@ def test_the_reconciler_requeues_generations_stuck_in_running_past_their_deadlin
     pool = make_pool()
     stuck, busy, lost = (make_prompt(pool, f"Reconciler prompt {i}: what is idempotency?") for i in range(3))
     long_ago = timezone.now() - timedelta(hours=1)
-    stuck = Generation.objects.create(prompt=stuck, llm_version=version, status="running", attempts=1,
-                                      started_at=long_ago, claim_token=uuid.uuid4())
-    busy = Generation.objects.create(prompt=busy, llm_version=version, status="running", attempts=1,
-                                     started_at=timezone.now(), claim_token=uuid.uuid4())
+    stuck = Generation.objects.create(
+        prompt=stuck, llm_version=version, status="running", attempts=1, started_at=long_ago, claim_token=uuid.uuid4()
+    )
+    busy = Generation.objects.create(
+        prompt=busy,
+        llm_version=version,
+        status="running",
+        attempts=1,
+        started_at=timezone.now(),
+        claim_token=uuid.uuid4(),
+    )
     lost = Generation.objects.create(prompt=lost, llm_version=version, due_at=long_ago)  # its message was lost
 
     assert tasks.reconcile_generations() == 2
 
-    wait_until(lambda: Generation.objects.filter(pk__in=[stuck.pk, lost.pk], status="done").count() == 2,
-               message="the stuck and the lost generation to be done")
+    wait_until(
+        lambda: Generation.objects.filter(pk__in=[stuck.pk, lost.pk], status="done").count() == 2,
+        message="the stuck and the lost generation to be done",
+    )
     stuck.refresh_from_db()
     assert stuck.attempts == 2 and stuck.text == expected(stuck)
     busy.refresh_from_db()
@@ -237,8 +256,11 @@ def test_the_job_page_follows_progress_over_the_websocket_until_the_job_finishes
     page = client.get(f"/admin/battles/generationjob/{job.code}/progress/")
     assert page.status_code == 200
     assert f'data-socket="/ws/jobs/{job.code}/"' in page.content.decode()
-    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
-               (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    headers = [
+        (b"origin", b"http://127.0.0.1"),
+        (b"host", b"127.0.0.1"),
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+    ]
 
     async def frames_until_finished():
         communicator = WebsocketCommunicator(application, f"/ws/jobs/{job.code}/", headers=headers)

@@ -60,10 +60,15 @@ def test_transient_errors_are_retried_and_401_fails_once_with_a_reason(celery_wo
     jobs.enqueue_generations(pool=pool, versions=[flaky.current_version(), locked.current_version()])
     flaky_gen = Generation.objects.get(llm_version__llm=flaky)
     locked_gen = Generation.objects.get(llm_version__llm=locked)
-    wait_until(lambda: Generation.objects.filter(pk=flaky_gen.pk, status="done").exists(), timeout=90,
-               message="the flaky generation to succeed after retries")
-    wait_until(lambda: Generation.objects.filter(pk=locked_gen.pk, status="failed").exists(),
-               message="the 401 generation to fail")
+    wait_until(
+        lambda: Generation.objects.filter(pk=flaky_gen.pk, status="done").exists(),
+        timeout=90,
+        message="the flaky generation to succeed after retries",
+    )
+    wait_until(
+        lambda: Generation.objects.filter(pk=locked_gen.pk, status="failed").exists(),
+        message="the 401 generation to fail",
+    )
     flaky_gen.refresh_from_db()
     locked_gen.refresh_from_db()
     assert flaky_gen.attempts == 3
@@ -80,15 +85,22 @@ def test_worker_killed_mid_generation_leaves_exactly_one_answer(celery_worker_pr
     fake_provider.set_faults("killable-id", ["hang"])  # the first request hangs
     jobs.enqueue_generations(pool=pool, versions=[llm.current_version()])
     generation = Generation.objects.get(prompt=prompt)
-    wait_until(lambda: fake_provider.stats()["requests"].get("killable-id", 0) == 1
-               and Generation.objects.get(pk=generation.pk).status == "running",
-               message="the generation to be in flight")
+    wait_until(
+        lambda: (
+            fake_provider.stats()["requests"].get("killable-id", 0) == 1
+            and Generation.objects.get(pk=generation.pk).status == "running"
+        ),
+        message="the generation to be in flight",
+    )
     busy_children = celery_worker_process.children()
     assert busy_children, "the worker has no pool processes"
     for pid in busy_children:
         os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: Generation.objects.get(pk=generation.pk).status == "done", timeout=90,
-               message="the redelivered task to finish the generation")
+    wait_until(
+        lambda: Generation.objects.get(pk=generation.pk).status == "done",
+        timeout=90,
+        message="the redelivered task to finish the generation",
+    )
     generation.refresh_from_db()
     assert Generation.objects.filter(prompt=prompt).count() == 1
     assert generation.attempts == 2
@@ -112,16 +124,20 @@ def test_a_burst_of_votes_causes_one_recomputation_by_the_worker(celery_worker_p
     make_arena(llms=("burst-a", "burst-b", "burst-c"), prompts=12)
     queued = []
     publish = recompute_leaderboard.apply_async
-    monkeypatch.setattr(recompute_leaderboard, "apply_async",
-                        lambda *args, **kwargs: queued.append(kwargs) or publish(*args, **kwargs))
+    monkeypatch.setattr(
+        recompute_leaderboard, "apply_async", lambda *args, **kwargs: queued.append(kwargs) or publish(*args, **kwargs)
+    )
     voter = make_user("burst-voter")
     for _ in range(12):
         battle = serving.start_battle(voter=voter)
         votes.record_vote(battle_code=battle.code, voter=voter, outcome="a")
     assert Vote.objects.filter(flagged=False).count() == 12
     assert len(queued) == 1  # the burst queued one recomputation
-    wait_until(lambda: RatingSnapshot.objects.filter(scope="default").exists(), timeout=30,
-               message="the debounced recomputation")
+    wait_until(
+        lambda: RatingSnapshot.objects.filter(scope="default").exists(),
+        timeout=30,
+        message="the debounced recomputation",
+    )
     wait_until(celery_worker_process.idle, timeout=30, message="the worker to have nothing left to run")
     snapshots = list(RatingSnapshot.objects.filter(scope="default"))
     assert len(snapshots) == 1

@@ -39,7 +39,10 @@ def daphne_server(celery_worker_process, tmp_path):
     log = open(log_path, "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "arena.asgi:application"],
-        cwd=ROOT, env=celery_worker_process.env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=celery_worker_process.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30
     while True:
@@ -51,7 +54,7 @@ def daphne_server(celery_worker_process, tmp_path):
         except OSError:
             if time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"daphne did not start listening:\n{log_path.read_text()}")
+                raise RuntimeError(f"daphne did not start listening:\n{log_path.read_text()}") from None
             time.sleep(0.2)
     process.log_path = log_path
     process.url = f"http://127.0.0.1:{port}"
@@ -65,8 +68,7 @@ def daphne_server(celery_worker_process, tmp_path):
     log.close()
 
 
-def test_live_battle_with_a_follow_up_voted_by_keyboard(daphne_server, celery_worker_process, fake_provider,
-                                                       browser):
+def test_live_battle_with_a_follow_up_voted_by_keyboard(daphne_server, celery_worker_process, fake_provider, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -80,16 +82,25 @@ def test_live_battle_with_a_follow_up_voted_by_keyboard(daphne_server, celery_wo
     voter.save(update_fields=["password"])
 
     def diagnostics() -> str:
-        battles = [(b.code, b.status, [(t.generation_a.status, t.generation_b.status) for t in b.turns.all()])
-                   for b in Battle.objects.all()]
-        return (f"battles: {battles}\ndaphne log:\n{daphne_server.log_path.read_text()[-3000:]}\n"
-                f"worker log:\n{celery_worker_process.output()[-3000:]}")
+        battles = [
+            (b.code, b.status, [(t.generation_a.status, t.generation_b.status) for t in b.turns.all()])
+            for b in Battle.objects.all()
+        ]
+        return (
+            f"battles: {battles}\ndaphne log:\n{daphne_server.log_path.read_text()[-3000:]}\n"
+            f"worker log:\n{celery_worker_process.output()[-3000:]}"
+        )
 
     def panel_ready(turns: int):
         try:
-            wait(browser, lambda d: d.find_elements(By.ID, "vote-form")
-                 and len(d.find_elements(By.CSS_SELECTOR, "#battle-panel .answers:not(.waiting)")) == turns,
-                 timeout=60)
+            wait(
+                browser,
+                lambda d: (
+                    d.find_elements(By.ID, "vote-form")
+                    and len(d.find_elements(By.CSS_SELECTOR, "#battle-panel .answers:not(.waiting)")) == turns
+                ),
+                timeout=60,
+            )
         except Exception as exc:
             raise AssertionError(f"the answers of turn {turns} never arrived ({exc!r})\n{diagnostics()}") from exc
 

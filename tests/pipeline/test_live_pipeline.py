@@ -14,16 +14,18 @@ pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
 CANARIES = ("canarylark", "canaryotter")
 
 
-def test_both_answers_reach_the_socket_together_and_name_no_model(client, voter, celery_worker_process,
-                                                                  fake_provider):
+def test_both_answers_reach_the_socket_together_and_name_no_model(client, voter, celery_worker_process, fake_provider):
     fake_provider.reset()
     fake_provider.configure(latency=1.5, tokens_per_second=200)
     for name, kind in zip(CANARIES, ("openai", "anthropic")):
         make_llm(name, provider=kind, base_url=fake_provider.base_url(kind), model_id=f"{name}-id")
     client.force_login(voter)
     battle = live.start_live_battle(voter=voter, text="Give me three tips for code review.")
-    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
-               (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    headers = [
+        (b"origin", b"http://127.0.0.1"),
+        (b"host", b"127.0.0.1"),
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+    ]
 
     async def frames_until_ready():
         communicator = WebsocketCommunicator(application, f"/ws/live/{battle.code}/", headers=headers)

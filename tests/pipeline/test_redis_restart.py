@@ -37,15 +37,17 @@ def wait_until(predicate, timeout=90, interval=0.1, message="condition"):
     raise AssertionError(f"timed out waiting for {message}")
 
 
-def test_a_job_survives_a_redis_restart_and_stores_every_answer_exactly_once(private_redis, fake_provider,
-                                                                           tmp_path, settings):
+def test_a_job_survives_a_redis_restart_and_stores_every_answer_exactly_once(
+    private_redis, fake_provider, tmp_path, settings
+):
     _require_real_services()
     settings.ARENA_GENERATION_BATCH_SIZE = 5  # many small batches: most are still queued at the restart
     fake_provider.reset()
     fake_provider.configure(latency=0.25)
     queue = f"arena-restart-{uuid.uuid4().hex[:8]}"
-    env = isolated_worker_env(private_redis, queue, RECONCILE_EVERY_SECONDS=1, GENERATION_REQUEUE_AFTER=3,
-                              GENERATION_BATCH_SIZE=5)
+    env = isolated_worker_env(
+        private_redis, queue, RECONCILE_EVERY_SECONDS=1, GENERATION_REQUEUE_AFTER=3, GENERATION_BATCH_SIZE=5
+    )
     worker = WorkerProcess(queue, env, tmp_path / "worker.log", beat_schedule=tmp_path / "beat-schedule").start()
     try:
         llm = make_llm("restartable", base_url=fake_provider.base_url("openai"), model_id="restartable-id")
@@ -61,10 +63,16 @@ def test_a_job_survives_a_redis_restart_and_stores_every_answer_exactly_once(pri
         private_redis.restart()
         assert scope.filter(status="pending").count() > GENERATIONS // 2  # their messages are gone now
 
-        wait_until(lambda: scope.filter(status="done").count() == GENERATIONS, timeout=120,
-                   message=f"all {GENERATIONS} answers after the restart")
-        wait_until(lambda: GenerationJob.objects.get(pk=job.pk).status == "finished", timeout=30,
-                   message="the reconciler to finish the job")
+        wait_until(
+            lambda: scope.filter(status="done").count() == GENERATIONS,
+            timeout=120,
+            message=f"all {GENERATIONS} answers after the restart",
+        )
+        wait_until(
+            lambda: GenerationJob.objects.get(pk=job.pk).status == "finished",
+            timeout=30,
+            message="the reconciler to finish the job",
+        )
     except BaseException:
         print(worker.output()[-6000:])
         raise

@@ -25,12 +25,13 @@ def make_votes(strengths: dict[str, float], *, per_pair: int = 40, seed: int = 0
     names = sorted(strengths)
     votes = []
     for i, a in enumerate(names):
-        for b in names[i + 1:]:
+        for b in names[i + 1 :]:
             p = 1.0 / (1.0 + math.pow(10.0, (strengths[b] - strengths[a]) / 400.0))
             for _ in range(per_pair):
                 outcome = "a" if rng.random() < p else "b"
-                votes.append(Vote(outcome=outcome, version_a=versions[a], version_b=versions[b], imported=True,
-                                  **vote_fields))
+                votes.append(
+                    Vote(outcome=outcome, version_a=versions[a], version_b=versions[b], imported=True, **vote_fields)
+                )
     Vote.objects.bulk_create(votes)
     return llms
 

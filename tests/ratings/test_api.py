@@ -131,8 +131,14 @@ def test_votes_are_paginated_in_a_stable_order_without_gaps_or_repeats(client, t
 
 
 def test_votes_carry_reasons_comment_flags_and_names(client, token):
-    make_votes({"alpha": 1000, "beta": 900}, per_pair=1, comment="too long", flags=["too_fast"],
-               flagged=True, reasons_a=["concise"])
+    make_votes(
+        {"alpha": 1000, "beta": 900},
+        per_pair=1,
+        comment="too long",
+        flags=["too_fast"],
+        flagged=True,
+        reasons_a=["concise"],
+    )
     vote = get(client, "/api/votes/", token, flagged="true").json()["results"][0]
     assert vote["comment"] == "too long" and vote["flags"] == ["too_fast"] and vote["flagged"] is True
     assert vote["reasons_a"] == ["concise"] and {vote["model_a"], vote["model_b"]} == {"alpha", "beta"}
@@ -143,7 +149,8 @@ def test_vote_filters(client, token):
     llms = make_votes({"alpha": 1000, "beta": 900, "gamma": 800}, per_pair=2)
     make_votes({"alpha": 1000, "beta": 900}, per_pair=1, insider=True)
     Vote.objects.filter(pk=Vote.objects.order_by("id").first().pk).update(
-        created_at=timezone.now() - timedelta(days=30))
+        created_at=timezone.now() - timedelta(days=30)
+    )
     assert get(client, "/api/votes/", token).json()["count"] == 6
     assert get(client, "/api/votes/", token, insider="true").json()["count"] == 7
     assert get(client, "/api/votes/", token, insider="1").json()["count"] == 7
@@ -161,18 +168,21 @@ def test_dates_at_the_ends_of_the_calendar_are_answered(client, token):
         assert response.status_code == 200, path
 
 
-@pytest.mark.parametrize("params, parameter", [
-    ({"from": "yesterday"}, "from"),
-    ({"to": "2024-02-30"}, "to"),
-    ({"page": "0"}, "page"),
-    ({"page_size": "100000"}, "page_size"),
-    ({"page": "1.5"}, "page"),
-    ({"insider": "yes"}, "insider"),
-    ({"pool": "not-a-uuid"}, "pool"),
-    ({"group": "everyone"}, "group"),
-    ({"category": "a\x00b"}, "category"),
-    ({"category": "x" * 51}, "category"),
-])
+@pytest.mark.parametrize(
+    "params, parameter",
+    [
+        ({"from": "yesterday"}, "from"),
+        ({"to": "2024-02-30"}, "to"),
+        ({"page": "0"}, "page"),
+        ({"page_size": "100000"}, "page_size"),
+        ({"page": "1.5"}, "page"),
+        ({"insider": "yes"}, "insider"),
+        ({"pool": "not-a-uuid"}, "pool"),
+        ({"group": "everyone"}, "group"),
+        ({"category": "a\x00b"}, "category"),
+        ({"category": "x" * 51}, "category"),
+    ],
+)
 def test_malformed_parameters_get_400_naming_the_parameter(client, token, params, parameter):
     response = get(client, "/api/votes/", token, **params)
     assert response.status_code == 400
@@ -212,8 +222,13 @@ def test_the_benchmarks_endpoint_compares_and_404s_an_unknown_benchmark(client, 
 def test_the_schema_is_openapi_3_1_and_describes_every_endpoint(client):
     schema = client.get("/api/schema/").json()
     assert schema["openapi"].startswith("3.1")
-    assert set(schema["paths"]) == {"/api/leaderboard/", "/api/models/", "/api/votes/", "/api/benchmarks/",
-                                    "/api/schema/"}
+    assert set(schema["paths"]) == {
+        "/api/leaderboard/",
+        "/api/models/",
+        "/api/votes/",
+        "/api/benchmarks/",
+        "/api/schema/",
+    }
     for path, item in schema["paths"].items():
         if path != "/api/schema/":
             assert {"401"} <= set(item["get"]["responses"])
@@ -250,7 +265,8 @@ def api_data(eval_lead, settings):
 
 
 @api_schema.parametrize()
-@hypothesis_settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                     suppress_health_check=list(HealthCheck))
+@hypothesis_settings(
+    max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 def test_every_response_conforms_to_the_schema(case, api_data):
     case.call_and_validate(headers=api_data)

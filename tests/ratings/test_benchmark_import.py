@@ -78,19 +78,22 @@ def test_importing_again_replaces_the_stored_score():
     assert any("replaced" in note for note in report.notes)
 
 
-@pytest.mark.parametrize("row, reason", [
-    ("alpha,MMLU,abc", "score 'abc' is not a number"),
-    ("alpha,MMLU,85%", "without %"),
-    ("alpha,MMLU,85,3", "expected 3 fields"),
-    ("alpha,MMLU,\"85,3\"", "use a dot for decimals"),
-    ("alpha,MMLU,nan", "not a number"),
-    ("alpha,MMLU,1e999", "out of range"),
-    ("alpha,MMLU,", "score is empty"),
-    (",MMLU,85", "model is empty"),
-    ("alpha,  ,85", "benchmark is empty"),
-    ("alpha,composite,85", "reserved"),
-    ("x" * 201 + ",MMLU,85", "longer than 200"),
-])
+@pytest.mark.parametrize(
+    "row, reason",
+    [
+        ("alpha,MMLU,abc", "score 'abc' is not a number"),
+        ("alpha,MMLU,85%", "without %"),
+        ("alpha,MMLU,85,3", "expected 3 fields"),
+        ('alpha,MMLU,"85,3"', "use a dot for decimals"),
+        ("alpha,MMLU,nan", "not a number"),
+        ("alpha,MMLU,1e999", "out of range"),
+        ("alpha,MMLU,", "score is empty"),
+        (",MMLU,85", "model is empty"),
+        ("alpha,  ,85", "benchmark is empty"),
+        ("alpha,composite,85", "reserved"),
+        ("x" * 201 + ",MMLU,85", "longer than 200"),
+    ],
+)
 def test_bad_rows_are_reported_by_line_and_nothing_is_imported(row, reason):
     report = run(f"model,benchmark,score\nbeta,MMLU,70\n{row}\n")
     assert not report.ok and report.imported == 0
@@ -106,20 +109,14 @@ def test_valid_only_imports_the_good_rows():
 
 
 def test_bad_dates_and_directions_are_row_errors():
-    report = run("model,benchmark,score,higher_is_better,date\n"
-                 "a,X,1,maybe,\n"
-                 "b,X,1,,2024-13-01\n"
-                 "c,X,1,,01/05/2024\n")
+    report = run("model,benchmark,score,higher_is_better,date\na,X,1,maybe,\nb,X,1,,2024-13-01\nc,X,1,,01/05/2024\n")
     assert [line for line, _ in report.sorted_errors()] == [2, 3, 4]
     assert "higher_is_better 'maybe'" in report.errors[0][1]
     assert "not a date" in report.errors[1][1] and "not a date" in report.errors[2][1]
 
 
 def test_duplicate_and_contradicting_rows_in_one_file_are_errors():
-    report = run("model,benchmark,score,higher_is_better\n"
-                 "a,X,1,true\n"
-                 "A,x,2,\n"
-                 "b,X,3,false\n")
+    report = run("model,benchmark,score,higher_is_better\na,X,1,true\nA,x,2,\nb,X,3,false\n")
     errors = dict(report.errors)
     assert "already has a score" in errors[3] and "line 2" in errors[3]
     assert "contradicts line 2" in errors[4]
@@ -128,8 +125,9 @@ def test_duplicate_and_contradicting_rows_in_one_file_are_errors():
 def test_a_row_contradicting_a_stored_benchmark_direction_is_an_error():
     Benchmark.objects.create(name="Latency", higher_is_better=False)
     report = run("model,benchmark,score,higher_is_better\na,latency,1,true\n")
-    assert report.errors == [(2, "benchmark 'Latency' is stored as lower is better; change it in the admin "
-                                 "first or fix the file")]
+    assert report.errors == [
+        (2, "benchmark 'Latency' is stored as lower is better; change it in the admin first or fix the file")
+    ]
 
 
 def test_an_unknown_column_is_an_error_on_the_header_unless_valid_rows_are_imported():
@@ -155,15 +153,18 @@ def test_a_line_that_is_not_utf8_is_reported_by_line():
     assert report.errors[0][0] == 3 and "not valid UTF-8" in report.errors[0][1]
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"", "empty"),
-    ("model,benchmark,score\n".encode(), "no scores"),
-    ('{"model": "a", "benchmark": "b", "score": 1}\n'.encode(), "looks like JSON"),
-    ("model,benchmark,score\n".encode("utf-16"), "UTF-16"),
-    (b"PK\x03\x04" + b"\x00" * 20, "ZIP"),
-    (b"\x00\x01\x02binary", "binary"),
-    (b"name,value\nalpha,1\n", "missing column(s) model, benchmark, score"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty"),
+        (b"model,benchmark,score\n", "no scores"),
+        (b'{"model": "a", "benchmark": "b", "score": 1}\n', "looks like JSON"),
+        ("model,benchmark,score\n".encode("utf-16"), "UTF-16"),
+        (b"PK\x03\x04" + b"\x00" * 20, "ZIP"),
+        (b"\x00\x01\x02binary", "binary"),
+        (b"name,value\nalpha,1\n", "missing column(s) model, benchmark, score"),
+    ],
+)
 def test_files_that_are_not_score_csv_are_refused_whole(data, reason):
     report = import_benchmarks(source=io.BytesIO(data), filename="scores.csv")
     assert report.rejected and report.imported == 0
@@ -285,11 +286,19 @@ def test_alias_names_are_unique_ignoring_case(client, admin_user):
 def test_benchmark_weights_are_editable_in_the_admin(client, admin_user):
     bench = Benchmark.objects.create(name="IFEval")
     client.force_login(admin_user)
-    response = client.post(f"/admin/ratings/benchmark/{bench.pk}/change/", {
-        "name": "IFEval", "higher_is_better": "on", "weight": "2.5", "source": "",
-        "scores-TOTAL_FORMS": "0", "scores-INITIAL_FORMS": "0", "scores-MIN_NUM_FORMS": "0",
-        "scores-MAX_NUM_FORMS": "1000",
-    })
+    response = client.post(
+        f"/admin/ratings/benchmark/{bench.pk}/change/",
+        {
+            "name": "IFEval",
+            "higher_is_better": "on",
+            "weight": "2.5",
+            "source": "",
+            "scores-TOTAL_FORMS": "0",
+            "scores-INITIAL_FORMS": "0",
+            "scores-MIN_NUM_FORMS": "0",
+            "scores-MAX_NUM_FORMS": "1000",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     bench.refresh_from_db()
     assert bench.weight == 2.5

@@ -94,12 +94,22 @@ def test_the_threshold_is_a_setting(board, settings):
 
 
 def test_the_report_prints_one_csv_row_per_model_and_benchmark(board):
-    import_scores(scores_csv("Knowledge", disagreeing_about_the_leader()) +
-                  "m00,Latency,0.2,false\nm01,Latency,0.5,false\nm02,Latency,0.9,false\n")
+    import_scores(
+        scores_csv("Knowledge", disagreeing_about_the_leader())
+        + "m00,Latency,0.2,false\nm01,Latency,0.5,false\nm02,Latency,0.9,false\n"
+    )
     out, err = report_rows("--format", "csv")
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert list(rows[0]) == ["model", "benchmark", "benchmark_rank", "arena_rank", "arena_rank_best",
-                             "arena_rank_worst", "gap", "flagged"]
+    assert list(rows[0]) == [
+        "model",
+        "benchmark",
+        "benchmark_rank",
+        "arena_rank",
+        "arena_rank_best",
+        "arena_rank_worst",
+        "gap",
+        "flagged",
+    ]
     by_benchmark = {}
     for row in rows:
         by_benchmark.setdefault(row["benchmark"], []).append(row)
@@ -119,8 +129,16 @@ def test_the_report_as_json_for_one_benchmark(board):
     rows = json.loads(out)
     assert {row["benchmark"] for row in rows} == {"Knowledge"}
     assert len(rows) == 8
-    assert set(rows[0]) == {"model", "benchmark", "benchmark_rank", "arena_rank", "arena_rank_best",
-                            "arena_rank_worst", "gap", "flagged"}
+    assert set(rows[0]) == {
+        "model",
+        "benchmark",
+        "benchmark_rank",
+        "arena_rank",
+        "arena_rank_best",
+        "arena_rank_worst",
+        "gap",
+        "flagged",
+    }
     assert err.count("Spearman") == 1
 
 
@@ -172,10 +190,13 @@ def test_style_controlled_ranks_come_from_the_style_board():
     means = np.array([[8, 1, 1, 1]] + [[1, 1, 1, 1]] * 4, float)
     sim = simulate_style_votes(strengths, 4000, [1.0, 0, 0, 0], style_means=means, seed=1)
     fit = fit_style_controlled(sim.votes, sim.style_a, sim.style_b)
-    style_rows = [{"model": r.model, "rating": r.rating, "lower": r.lower, "upper": r.upper, "votes": r.votes}
-                  for r in fit.rows]
-    raw_rows = [{"model": r.model, "rating": r.raw_rating, "lower": r.raw_lower, "upper": r.raw_upper,
-                 "votes": r.votes} for r in fit.rows]
+    style_rows = [
+        {"model": r.model, "rating": r.rating, "lower": r.lower, "upper": r.upper, "votes": r.votes} for r in fit.rows
+    ]
+    raw_rows = [
+        {"model": r.model, "rating": r.raw_rating, "lower": r.raw_lower, "upper": r.raw_upper, "votes": r.votes}
+        for r in fit.rows
+    ]
     import_scores(scores_csv("Truth", strengths))
     raw = services.compare(benchmark="Truth", board=board_from_rows(raw_rows)).get("Truth")
     styled = services.compare(benchmark="Truth", board=board_from_rows(style_rows, style_control=True)).get("Truth")
@@ -194,8 +215,7 @@ def test_the_report_with_style_control_uses_the_style_controlled_snapshot(settin
         while (battle := serving.start_battle(voter=voter)) is not None:
             a = battle.generation_a.llm_version.llm.name
             b = battle.generation_b.llm_version.llm.name
-            votes.record_vote(battle_code=battle.code, voter=voter,
-                                        outcome="a" if strength[a] > strength[b] else "b")
+            votes.record_vote(battle_code=battle.code, voter=voter, outcome="a" if strength[a] > strength[b] else "b")
     import_scores(scores_csv("Truth", {"alpha": 3, "beta": 2, "gamma": 1}))
     out, err = report_rows("--style-control")
     rows = list(csv.DictReader(io.StringIO(out)))

@@ -111,8 +111,9 @@ def test_gap_is_benchmark_rank_minus_arena_rank():
 
 
 def test_lower_is_better_benchmarks_rank_the_smallest_score_first():
-    result = compare_benchmark("errors", {"a": 0.1, "b": 0.3}, arena(("a", 1100, 1), ("b", 900, 1)),
-                               higher_is_better=False)
+    result = compare_benchmark(
+        "errors", {"a": 0.1, "b": 0.3}, arena(("a", 1100, 1), ("b", 900, 1)), higher_is_better=False
+    )
     assert {r.model: r.benchmark_rank for r in result.rows} == {"a": 1, "b": 2}
     assert all(r.gap == 0 for r in result.rows)
 
@@ -197,6 +198,13 @@ def test_comparison_serialises_to_plain_data():
     scores, entries = _ladder(5)
     data = compare_benchmark("reverse", scores, entries, rounds=50).to_dict()
     assert data["benchmark"] == "reverse" and data["n_models"] == 5
-    assert set(data["rows"][0]) >= {"model", "benchmark_rank", "arena_rank", "arena_rank_best",
-                                    "arena_rank_worst", "gap", "flagged"}
+    assert set(data["rows"][0]) >= {
+        "model",
+        "benchmark_rank",
+        "arena_rank",
+        "arena_rank_best",
+        "arena_rank_worst",
+        "gap",
+        "flagged",
+    }
     assert data["spearman"]["estimate"] == pytest.approx(-1.0)

@@ -44,33 +44,52 @@ def test_head_to_head_tables_count_both_directions():
 
 
 def test_pareto_front_keeps_only_models_nothing_beats_on_both_counts():
-    points = [("cheap-good", 1.0, 1100), ("cheap-bad", 1.0, 1000), ("dear-best", 9.0, 1200),
-              ("dear-worse", 10.0, 1050), ("unknown", None, 1300)]
+    points = [
+        ("cheap-good", 1.0, 1100),
+        ("cheap-bad", 1.0, 1000),
+        ("dear-best", 9.0, 1200),
+        ("dear-worse", 10.0, 1050),
+        ("unknown", None, 1300),
+    ]
     assert analysis.pareto_front(points) == {"cheap-good", "dear-best"}
 
 
-@pytest.mark.parametrize("flip, votes, fragile", [(5, 10_000, True), (50, 10_000, True), (150, 10_000, False),
-                                                  (None, 100, False)])
+@pytest.mark.parametrize(
+    "flip, votes, fragile", [(5, 10_000, True), (50, 10_000, True), (150, 10_000, False), (None, 100, False)]
+)
 def test_first_place_is_fragile_below_twenty_votes_or_one_percent(flip, votes, fragile):
     robustness = {"votes_to_flip": flip}
     assert analysis.fragile_top(robustness, votes, max_share=0.01, max_votes=20) is fragile
 
 
 def _row(model, rating, rank, *, cost=None, latency=None, votes=100, provisional=False):
-    return {"model": model, "rating": rating, "lower": rating - 20, "upper": rating + 20, "rank": rank,
-            "votes": votes, "provisional": provisional, "cost_per_1000": cost, "latency_p50_ms": latency}
+    return {
+        "model": model,
+        "rating": rating,
+        "lower": rating - 20,
+        "upper": rating + 20,
+        "rank": rank,
+        "votes": votes,
+        "provisional": provisional,
+        "cost_per_1000": cost,
+        "latency_p50_ms": latency,
+    }
 
 
 def test_a_clear_leader_is_recommended_whatever_it_costs():
-    route = analysis.route("coding", [_row("best", 1100, 1, cost=9), _row("cheap", 1000, 2, cost=1)],
-                           votes=500, min_votes=30)
+    route = analysis.route(
+        "coding", [_row("best", 1100, 1, cost=9), _row("cheap", 1000, 2, cost=1)], votes=500, min_votes=30
+    )
     assert route.recommended["model"] == "best" and route.enough_evidence
     assert "Clear leader" in route.reason
 
 
 def test_the_cheapest_of_the_models_tied_for_first_is_recommended():
-    rows = [_row("dear", 1050, 1, cost=9, latency=300), _row("cheap", 1040, 1, cost=2, latency=900),
-            _row("cheapest-but-behind", 900, 3, cost=0.1, latency=100)]
+    rows = [
+        _row("dear", 1050, 1, cost=9, latency=300),
+        _row("cheap", 1040, 1, cost=2, latency=900),
+        _row("cheapest-but-behind", 900, 3, cost=0.1, latency=100),
+    ]
     route = analysis.route("writing", rows, votes=400, min_votes=30)
     assert [r["model"] for r in route.leaders] == ["dear", "cheap"]
     assert route.cheapest["model"] == "cheap" and route.fastest["model"] == "dear"
@@ -91,12 +110,18 @@ def test_a_recommendation_on_few_votes_is_marked():
 
 def test_charts_escape_model_names():
     name = '<script>alert("x")</script>'
-    rows = [{"model": name, "rating": 1000, "lower": 990, "upper": 1010}, {"model": "b", "rating": 990,
-                                                                           "lower": 980, "upper": 1000}]
+    rows = [
+        {"model": name, "rating": 1000, "lower": 990, "upper": 1010},
+        {"model": "b", "rating": 990, "lower": 980, "upper": 1000},
+    ]
     svgs = [
         charts.interval_chart(rows),
-        charts.scatter_chart([{"key": name, "x": 1.0, "y": 1000}, {"key": "b", "x": 2.0, "y": 990}],
-                             x_label="cost", y_label="rating", front={name}),
+        charts.scatter_chart(
+            [{"key": name, "x": 1.0, "y": 1000}, {"key": "b", "x": 2.0, "y": 990}],
+            x_label="cost",
+            y_label="rating",
+            front={name},
+        ),
         charts.line_chart(["d1", "d2"], {name: [{"rating": 1, "lower": 0, "upper": 2}, None]}),
     ]
     for svg in svgs:

@@ -7,19 +7,34 @@ from tests.ratings.board_factories import cast_votes, make_llms, strong_weak
 
 pytestmark = pytest.mark.django_db
 
-COSTS = {"alpha": {"cost": "0.004", "latency_ms": 900}, "beta": {"cost": "0.001", "latency_ms": 1500},
-         "gamma": {"cost": "0.0001", "latency_ms": 100}}
+COSTS = {
+    "alpha": {"cost": "0.004", "latency_ms": 900},
+    "beta": {"cost": "0.001", "latency_ms": 1500},
+    "gamma": {"cost": "0.0001", "latency_ms": 100},
+}
 
 
 @pytest.fixture
 def arena():
     llms = make_llms("alpha", "beta", "gamma")
     # coding: alpha and beta cannot be told apart; both clearly beat gamma (the cheapest overall).
-    cast_votes(llms, strong_weak("alpha", "beta", wins=10, losses=10) + strong_weak("alpha", "gamma", wins=40, losses=4)
-               + strong_weak("beta", "gamma", wins=40, losses=4), category="coding", answer_stats=COSTS)
+    cast_votes(
+        llms,
+        strong_weak("alpha", "beta", wins=10, losses=10)
+        + strong_weak("alpha", "gamma", wins=40, losses=4)
+        + strong_weak("beta", "gamma", wins=40, losses=4),
+        category="coding",
+        answer_stats=COSTS,
+    )
     # writing: alpha leads clearly.
-    cast_votes(llms, strong_weak("alpha", "beta", wins=40, losses=4) + strong_weak("alpha", "gamma", wins=40, losses=4)
-               + strong_weak("beta", "gamma", wins=10, losses=10), category="writing", answer_stats=COSTS)
+    cast_votes(
+        llms,
+        strong_weak("alpha", "beta", wins=40, losses=4)
+        + strong_weak("alpha", "gamma", wins=40, losses=4)
+        + strong_weak("beta", "gamma", wins=10, losses=10),
+        category="writing",
+        answer_stats=COSTS,
+    )
     return llms
 
 
@@ -50,9 +65,9 @@ def test_decision_page_shows_the_routing_table_with_its_evidence(client, arena):
     client.force_login(make_user(role="admin"))
     page = client.get("/leaderboard/decision/").content.decode()
     assert "Routing table" in page and "All categories" in page
-    coding_row = page[page.index("<th scope=\"row\">coding</th>"):]
-    coding_row = coding_row[:coding_row.index("</tr>")]
-    assert f'/leaderboard/models/{arena["beta"].code}/' in coding_row
+    coding_row = page[page.index('<th scope="row">coding</th>') :]
+    coding_row = coding_row[: coding_row.index("</tr>")]
+    assert f"/leaderboard/models/{arena['beta'].code}/" in coding_row
     assert "cheapest of them" in coding_row and "108" in coding_row and "1.00" in coding_row
 
 

@@ -20,7 +20,7 @@ from tests.ratings.helpers import make_votes
 
 pytestmark = pytest.mark.django_db
 
-HOSTILE = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
+HOSTILE = ['=HYPERLINK("http://evil","x")', "+1+1", "-2+3", "@SUM(A1)", "\tTAB", "\rCR"]
 
 
 @pytest.fixture(autouse=True)
@@ -31,8 +31,7 @@ def _instant_votes(settings):
 
 def vote_once(voter, *, outcome="a", comment="", reasons_a=()):
     battle = serving.start_battle(voter=voter)
-    votes.record_vote(battle_code=battle.code, voter=voter, outcome=outcome, comment=comment,
-                                reasons_a=list(reasons_a))
+    votes.record_vote(battle_code=battle.code, voter=voter, outcome=outcome, comment=comment, reasons_a=list(reasons_a))
     return Battle.objects.get(pk=battle.pk)
 
 
@@ -89,7 +88,7 @@ def test_hostile_comments_and_names_are_neutralised_in_the_votes_csv(client, eva
 def test_hostile_prompts_and_answers_are_neutralised_in_the_battles_csv(client, eval_lead):
     pool, llms, prompts = make_arena(llms=("alpha", "beta"), prompts=1)
     prompt = prompts[0]
-    prompt.text = "=WEBSERVICE(\"http://evil\")"
+    prompt.text = '=WEBSERVICE("http://evil")'
     prompt.save()
     for generation in prompt.generations.all():
         generation.text = "@SUM(1+1)*cmd|' /C calc'!A0"
@@ -99,7 +98,7 @@ def test_hostile_prompts_and_answers_are_neutralised_in_the_battles_csv(client, 
     rows = rows_of(client.get("/exports/battles.csv"))
     assert len(rows) == 1
     row = rows[0]
-    assert row["prompt"] == "'=WEBSERVICE(\"http://evil\")"
+    assert row["prompt"] == '\'=WEBSERVICE("http://evil")'
     assert row["answer_a"] == row["answer_b"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
     assert row["battle"] == str(battle.code) and row["outcome"] == "b"
     assert row["winner"] == battle.version_b.llm.name
@@ -109,11 +108,11 @@ def test_the_json_export_is_one_array_and_jsonl_one_object_per_line(client, eval
     make_arena(llms=("alpha", "beta"), prompts=3)
     voter = make_user("v1")
     for _ in range(3):
-        vote_once(voter, comment="multi\nline \"quoted\"")
+        vote_once(voter, comment='multi\nline "quoted"')
     client.force_login(eval_lead)
     body = b"".join(client.get("/exports/votes.json").streaming_content).decode()
     data = json.loads(body)
-    assert len(data) == 3 and data[0]["comment"] == "multi\nline \"quoted\""
+    assert len(data) == 3 and data[0]["comment"] == 'multi\nline "quoted"'
     assert data[0]["reasons_a"] == [] and isinstance(data[0]["flags"], list)
     lines = b"".join(client.get("/exports/battles.jsonl").streaming_content).decode().splitlines()
     assert len(lines) == 3 and all(json.loads(line)["answer_a"] for line in lines)

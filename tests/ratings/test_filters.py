@@ -46,8 +46,12 @@ def test_equal_filters_give_the_same_scope_whatever_the_parameter_order():
 
 def test_bad_parameters_are_reported_and_ignored():
     flt, errors = page_filter(QueryDict("from=yesterday&pool=nope&group=ceo&category=" + "x" * 60))
-    assert errors == ["That category name is too long.", "Unknown prompt pool.",
-                      "“yesterday” is not a date (use YYYY-MM-DD).", "Unknown voter group."]
+    assert errors == [
+        "That category name is too long.",
+        "Unknown prompt pool.",
+        "“yesterday” is not a date (use YYYY-MM-DD).",
+        "Unknown voter group.",
+    ]
     assert flt.is_default
 
 
@@ -81,15 +85,18 @@ def test_the_pages_read_a_query_as_a_form_sends_it():
     assert _filter("insider=maybe&flagged=0") == BoardFilter()
 
 
-@pytest.mark.parametrize("query, parameter", [
-    ("category=" + "x" * 51, "category"),
-    ("category=a%00b", "category"),
-    ("pool=nope", "pool"),
-    ("pool=12345678123456781234567812345678", "pool"),
-    ("from=2025-1-1", "from"),
-    ("to=20250101", "to"),
-    ("group=ceo", "group"),
-])
+@pytest.mark.parametrize(
+    "query, parameter",
+    [
+        ("category=" + "x" * 51, "category"),
+        ("category=a%00b", "category"),
+        ("pool=nope", "pool"),
+        ("pool=12345678123456781234567812345678", "pool"),
+        ("from=2025-1-1", "from"),
+        ("to=20250101", "to"),
+        ("group=ceo", "group"),
+    ],
+)
 def test_what_the_api_refuses_the_pages_report_and_leave_out(query, parameter):
     flt, errors = page_filter(QueryDict(query))
     assert len(errors) == 1 and flt.is_default
@@ -99,8 +106,10 @@ def test_what_the_api_refuses_the_pages_report_and_leave_out(query, parameter):
 
 
 def test_the_api_and_the_pages_read_a_good_query_alike():
-    query = QueryDict("category=coding&pool=0b6f5a1e-3c2d-4e5f-8a9b-0c1d2e3f4a5b&from=2025-01-01&to=2025-02-01"
-                      "&group=eval_lead&flagged=1&nolive=true")
+    query = QueryDict(
+        "category=coding&pool=0b6f5a1e-3c2d-4e5f-8a9b-0c1d2e3f4a5b&from=2025-01-01&to=2025-02-01"
+        "&group=eval_lead&flagged=1&nolive=true"
+    )
     assert FilterParams.model_validate(query.dict()).board_filter() == _filter(query.urlencode())
     assert _filter(query.urlencode()).include_insider  # eval_lead votes are insider votes
 
@@ -118,13 +127,16 @@ def arena():
     return llms
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("", 9),  # default: plain votes and live battles
-    ("insider=1", 11),
-    ("flagged=1", 12),
-    ("insider=1&flagged=1", 14),
-    ("nolive=1", 5),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("", 9),  # default: plain votes and live battles
+        ("insider=1", 11),
+        ("flagged=1", 12),
+        ("insider=1&flagged=1", 14),
+        ("nolive=1", 5),
+    ],
+)
 def test_toggles_change_the_vote_set(arena, query, expected):
     assert _count(query) == expected
     assert _board_votes(query) == expected

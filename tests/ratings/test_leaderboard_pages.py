@@ -10,17 +10,30 @@ from tests.ratings.board_factories import cast_votes, days_ago, import_votes, ma
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/leaderboard/", "/leaderboard/?style=1&category=coding", "/leaderboard/pairs/", "/leaderboard/history/",
-         "/leaderboard/cost/", "/leaderboard/decision/", "/leaderboard/quality/", "/leaderboard/integrity/"]
+PAGES = [
+    "/leaderboard/",
+    "/leaderboard/?style=1&category=coding",
+    "/leaderboard/pairs/",
+    "/leaderboard/history/",
+    "/leaderboard/cost/",
+    "/leaderboard/decision/",
+    "/leaderboard/quality/",
+    "/leaderboard/integrity/",
+]
 
 
 @pytest.fixture
 def three():
     llms = make_llms("alpha", "beta", "gamma")
-    cast_votes(llms, strong_weak("alpha", "beta") + strong_weak("beta", "gamma") + strong_weak("alpha", "gamma"),
-               answer_stats={"alpha": {"latency_ms": 1200, "cost": "0.004"},
-                             "beta": {"latency_ms": 400, "cost": "0.001"},
-                             "gamma": {"latency_ms": 900, "cost": "0.003"}})
+    cast_votes(
+        llms,
+        strong_weak("alpha", "beta") + strong_weak("beta", "gamma") + strong_weak("alpha", "gamma"),
+        answer_stats={
+            "alpha": {"latency_ms": 1200, "cost": "0.004"},
+            "beta": {"latency_ms": 400, "cost": "0.001"},
+            "gamma": {"latency_ms": 900, "cost": "0.003"},
+        },
+    )
     return llms
 
 
@@ -104,7 +117,7 @@ def test_the_board_has_every_column(client, three, settings):
     for heading in ("Rating", "95% CI", "Votes", "Win rate", "Elo", "TrueSkill", "p50 latency", "Cost / 1,000 prompts"):
         assert heading in page
     assert "1200 ms" in page and "4.00" in page
-    assert f'/leaderboard/models/{three["alpha"].code}/' in page
+    assert f"/leaderboard/models/{three['alpha'].code}/" in page
     settings.ARENA_MIN_VOTES = 21  # engine settings changed: the snapshot is refitted
     page = client.get("/leaderboard/?category=writing").content.decode()
     assert page.count('title="fewer than 21 votes">provisional') == 3
@@ -112,10 +125,16 @@ def test_the_board_has_every_column(client, three, settings):
 
 def test_style_toggle_fits_the_style_controlled_board_beside_the_raw_one(client):
     llms = make_llms("fancy", "plain", "middle")
-    texts = {"fancy": "# Title\n\n**bold** and **more**\n\n- one\n- two\n- three\n",
-             "plain": "Just an answer.", "middle": "## Heading\n\nSome words here, **one bold**."}
-    results = (strong_weak("fancy", "plain") + strong_weak("middle", "plain")
-               + strong_weak("fancy", "middle", wins=6, losses=4))
+    texts = {
+        "fancy": "# Title\n\n**bold** and **more**\n\n- one\n- two\n- three\n",
+        "plain": "Just an answer.",
+        "middle": "## Heading\n\nSome words here, **one bold**.",
+    }
+    results = (
+        strong_weak("fancy", "plain")
+        + strong_weak("middle", "plain")
+        + strong_weak("fancy", "middle", wins=6, losses=4)
+    )
     cast_votes(llms, results, texts=texts)
     cast_votes(llms, results, texts={k: v * 2 for k, v in texts.items()}, category="coding")
     import_votes(llms, [("fancy", "plain", "a", 3)])
@@ -129,10 +148,15 @@ def test_style_toggle_fits_the_style_controlled_board_beside_the_raw_one(client)
     style = RatingSnapshot.objects.get(scope=scopes.STYLE_SCOPE)
     assert style.vote_count == 60 and style.payload["votes_without_answers"] == 3
     assert set(style.payload["coefficients"]) == {"length", "headers", "bold", "list_items"}
-    fancy_style = GenerationStyle.objects.filter(generation__llm_version__llm__name="fancy",
-                                                 generation__text=texts["fancy"]).get()
+    fancy_style = GenerationStyle.objects.filter(
+        generation__llm_version__llm__name="fancy", generation__text=texts["fancy"]
+    ).get()
     assert (fancy_style.length, fancy_style.headers, fancy_style.bold, fancy_style.list_items) == (
-        len(texts["fancy"]), 1, 2, 3)
+        len(texts["fancy"]),
+        1,
+        2,
+        3,
+    )
     rows = {row["model"]: row for row in response.context["rows"]}
     assert all(row["style_rating"] is not None and row["style_rank"] >= 1 for row in rows.values())
 
@@ -225,8 +249,15 @@ def test_pages_make_the_same_number_of_queries_for_more_models(client, settings)
     urls = PAGES + [f"/leaderboard/models/{first['m1'].code}/"]
     before = {url: _queries(client, url) for url in urls}
     more = make_llms("m4", "m5", "m6", "m7")
-    cast_votes({**first, **more}, strong_weak("m3", "m4") + strong_weak("m4", "m5") + strong_weak("m5", "m6")
-               + strong_weak("m6", "m7") + strong_weak("m1", "m7"), category="coding")
+    cast_votes(
+        {**first, **more},
+        strong_weak("m3", "m4")
+        + strong_weak("m4", "m5")
+        + strong_weak("m5", "m6")
+        + strong_weak("m6", "m7")
+        + strong_weak("m1", "m7"),
+        category="coding",
+    )
     cast_votes({**first, **more}, strong_weak("m1", "m5") + strong_weak("m2", "m6"), category="writing")
     services.compute_snapshot()  # the background task would have run
     after = {url: _queries(client, url) for url in urls}
@@ -264,11 +295,22 @@ def test_the_style_controlled_board_is_reproducible(three):
 
 def test_the_board_page_shows_the_snapshots_warnings_and_style_details(client):
     llms = make_llms("fancy", "plain", "middle")
-    texts = {"fancy": "# Title\n\n**bold**\n\n- one\n- two\n", "plain": "Just an answer.",
-             "middle": "## Heading\n\nSome words, **one bold**."}
+    texts = {
+        "fancy": "# Title\n\n**bold**\n\n- one\n- two\n",
+        "plain": "Just an answer.",
+        "middle": "## Heading\n\nSome words, **one bold**.",
+    }
     # fancy wins every vote: the board cannot place it yet, and says so.
-    cast_votes(llms, [("fancy", "plain", "a", 6), ("fancy", "middle", "a", 6), ("middle", "plain", "a", 4),
-                      ("plain", "middle", "a", 3)], texts=texts)
+    cast_votes(
+        llms,
+        [
+            ("fancy", "plain", "a", 6),
+            ("fancy", "middle", "a", 6),
+            ("middle", "plain", "a", 4),
+            ("plain", "middle", "a", 3),
+        ],
+        texts=texts,
+    )
     import_votes(llms, [("fancy", "plain", "a", 2)])
     client.force_login(make_user(role="eval_lead"))
     page = client.get("/leaderboard/?style=1").content.decode()

@@ -12,12 +12,21 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def arena():
     llms = make_llms("alpha", "beta", "gamma")
-    cast_votes(llms, strong_weak("alpha", "beta") + strong_weak("alpha", "gamma"), category="coding",
-               answer_stats={"alpha": {"latency_ms": 800, "cost": "0.002"}})
-    cast_votes(llms, [("alpha", "beta", "a", 3)], category="writing", reasons_a=["correct", "clear"],
-               reasons_b=["hallucinated"], comment="alpha got the <b>maths</b> right")
-    cast_votes(llms, [("gamma", "alpha", "a", 2)], category="writing", reasons_a=["concise"],
-               reasons_b=["correct"])
+    cast_votes(
+        llms,
+        strong_weak("alpha", "beta") + strong_weak("alpha", "gamma"),
+        category="coding",
+        answer_stats={"alpha": {"latency_ms": 800, "cost": "0.002"}},
+    )
+    cast_votes(
+        llms,
+        [("alpha", "beta", "a", 3)],
+        category="writing",
+        reasons_a=["correct", "clear"],
+        reasons_b=["hallucinated"],
+        comment="alpha got the <b>maths</b> right",
+    )
+    cast_votes(llms, [("gamma", "alpha", "a", 2)], category="writing", reasons_a=["concise"], reasons_b=["correct"])
     return llms
 
 
@@ -72,9 +81,22 @@ def test_model_page_shows_recent_comments_escaped(lead_client, arena):
 def test_the_benchmark_ranks_slot_is_empty_until_filled(lead_client, arena):
     page = lead_client.get(f"/leaderboard/models/{arena['alpha'].code}/").content.decode()
     assert 'id="benchmark-ranks"' not in page
-    filled = render_to_string("ratings/_model_benchmark_ranks.html", {"benchmark_ranks": [
-        {"benchmark": "MMLU", "benchmark_rank": 3, "arena_rank": 1, "arena_rank_best": 1, "arena_rank_worst": 2,
-         "gap": 2, "flagged": False}]})
+    filled = render_to_string(
+        "ratings/_model_benchmark_ranks.html",
+        {
+            "benchmark_ranks": [
+                {
+                    "benchmark": "MMLU",
+                    "benchmark_rank": 3,
+                    "arena_rank": 1,
+                    "arena_rank_best": 1,
+                    "arena_rank_worst": 2,
+                    "gap": 2,
+                    "flagged": False,
+                }
+            ]
+        },
+    )
     assert "MMLU" in filled
 
 

@@ -59,8 +59,9 @@ def test_integrity_page_lists_outlier_voters_for_eval_leads_only(client):
     assert page.status_code == 200 and b"contrarian" in page.content and b"outlier_voter" in page.content
 
 
-def test_flagging_votes_queues_one_recomputation_after_the_commit(settings, monkeypatch,
-                                                                  django_capture_on_commit_callbacks):
+def test_flagging_votes_queues_one_recomputation_after_the_commit(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
     _votes()
     calls = []
     monkeypatch.setattr(tasks.recompute_leaderboard, "apply_async", lambda **kw: calls.append(kw))

@@ -19,14 +19,44 @@ LEGACY_DEFAULT = {
     "n_votes": 20,
     "n_models": 2,
     "rows": [
-        {"model": "fancy", "rating": 1100.0, "lower": 1050.0, "upper": 1150.0, "rank": 1, "order": 1, "votes": 20,
-         "wins": 15, "losses": 4, "ties": 1, "both_bad": 0, "provisional": True},
-        {"model": "plain", "rating": 900.0, "lower": 850.0, "upper": 950.0, "rank": 2, "order": 2, "votes": 20,
-         "wins": 4, "losses": 15, "ties": 1, "both_bad": 0, "provisional": True},
+        {
+            "model": "fancy",
+            "rating": 1100.0,
+            "lower": 1050.0,
+            "upper": 1150.0,
+            "rank": 1,
+            "order": 1,
+            "votes": 20,
+            "wins": 15,
+            "losses": 4,
+            "ties": 1,
+            "both_bad": 0,
+            "provisional": True,
+        },
+        {
+            "model": "plain",
+            "rating": 900.0,
+            "lower": 850.0,
+            "upper": 950.0,
+            "rank": 2,
+            "order": 2,
+            "votes": 20,
+            "wins": 4,
+            "losses": 15,
+            "ties": 1,
+            "both_bad": 0,
+            "provisional": True,
+        },
     ],
     "warnings": [],
-    "robustness": {"leader": "fancy", "challenger": "plain", "votes_to_flip": 6, "share_of_votes": 0.3,
-                   "dropped": [], "method": "greedy influence removal"},
+    "robustness": {
+        "leader": "fancy",
+        "challenger": "plain",
+        "votes_to_flip": 6,
+        "share_of_votes": 0.3,
+        "dropped": [],
+        "method": "greedy influence removal",
+    },
     "covariance_models": ["fancy", "plain"],
     "covariance": [[625.0, -625.0], [-625.0, 625.0]],
     "models": ["fancy", "plain"],
@@ -37,8 +67,17 @@ LEGACY_DEFAULT = {
 
 
 def _fitted_payload(*, covariance: bool) -> SnapshotPayload:
-    table = VoteTable.from_counts([("x", "y", "a", 30), ("x", "y", "b", 12), ("y", "z", "a", 25), ("z", "y", "a", 10),
-                                   ("x", "z", "tie", 4), ("x", "z", "both_bad", 2), ("x", "z", "a", 9)])
+    table = VoteTable.from_counts(
+        [
+            ("x", "y", "a", 30),
+            ("x", "y", "b", 12),
+            ("y", "z", "a", 25),
+            ("z", "y", "a", 10),
+            ("x", "z", "tie", 4),
+            ("x", "z", "both_bad", 2),
+            ("x", "z", "a", 9),
+        ]
+    )
     payload = board_payload(fit_bradley_terry(table), table, covariance=covariance)
     payload.outcome_totals = {"a": 64, "b": 12, "tie": 4, "both_bad": 2}
     payload.version_ids = {"x": 7, "y": 8, "z": 9}
@@ -57,8 +96,22 @@ def test_a_board_payload_survives_json_unchanged(covariance):
 def test_a_board_payload_keeps_the_engine_board_robustness_and_head_to_head_counts():
     payload = _fitted_payload(covariance=True)
     stored = payload.to_json()
-    assert list(stored) == ["version", "method", "settings", "n_votes", "n_models", "rows", "warnings", "robustness",
-                            "covariance_models", "covariance", "models", "pairs", "outcome_totals", "version_ids"]
+    assert list(stored) == [
+        "version",
+        "method",
+        "settings",
+        "n_votes",
+        "n_models",
+        "rows",
+        "warnings",
+        "robustness",
+        "covariance_models",
+        "covariance",
+        "models",
+        "pairs",
+        "outcome_totals",
+        "version_ids",
+    ]
     assert stored["robustness"]["leader"] == stored["rows"][0]["model"]
     assert stored["models"] == ["x", "y", "z"]
     # [i, j, wins of i, wins of j, ties, both bad] per unordered pair
@@ -86,7 +139,12 @@ def test_empty_parts_stay_apart_from_absent_ones():
     assert back.online == {} and back.has("online", "pairs") and not back.has("robustness")
     assert not SnapshotPayload.from_json(empty_board_payload().to_json()).has("online")
     assert style_payload(None, version_ids={}, votes_without_answers=3).to_json() == {
-        "version": VERSION, "coefficients": {}, "rows": [], "version_ids": {}, "votes_without_answers": 3}
+        "version": VERSION,
+        "coefficients": {},
+        "rows": [],
+        "version_ids": {},
+        "votes_without_answers": 3,
+    }
 
 
 def test_a_payload_stored_before_versions_reads_as_version_0_with_every_part():
@@ -121,14 +179,21 @@ def test_a_payload_of_an_unknown_version_is_refused(version):
 def test_a_legacy_default_snapshot_in_the_database_still_serves_the_board_and_the_pairing_policy():
     llms = make_llms("fancy", "plain")  # first versions: labelled by the LLM's name, as in the payload
     ids = {name: llm.current_version().pk for name, llm in llms.items()}
-    stored = RatingSnapshot.objects.create(scope=DEFAULT_SCOPE, settings=services.engine_settings(), vote_count=20,
-                                           vote_hash="0" * 64, payload={**LEGACY_DEFAULT, "version_ids": ids})
+    stored = RatingSnapshot.objects.create(
+        scope=DEFAULT_SCOPE,
+        settings=services.engine_settings(),
+        vote_count=20,
+        vote_hash="0" * 64,
+        payload={**LEGACY_DEFAULT, "version_ids": ids},
+    )
 
     snapshot = boards.board_snapshot(BoardFilter())
     assert snapshot.pk == stored.pk  # it has head-to-head counts: reused, not refitted
     rows = boards.board_rows(snapshot)
     assert [(r["model"], r["version_id"], r["rating"]) for r in rows] == [
-        ("fancy", ids["fancy"], 1100.0), ("plain", ids["plain"], 900.0)]
+        ("fancy", ids["fancy"], 1100.0),
+        ("plain", ids["plain"], 900.0),
+    ]
     assert boards.head_to_head(snapshot).battles[0][1] == 20
     estimates = services.pairing_estimates()
     assert estimates.ratings == {ids["fancy"]: 1100.0, ids["plain"]: 900.0}
@@ -141,8 +206,9 @@ def test_a_legacy_default_snapshot_without_head_to_head_counts_is_refitted_as_th
     llms = make_llms("fancy", "plain")
     cast_votes(llms, strong_weak("fancy", "plain"))
     old = {key: value for key, value in LEGACY_DEFAULT.items() if key not in ("models", "pairs")}
-    RatingSnapshot.objects.create(scope=DEFAULT_SCOPE, settings=services.engine_settings(), vote_count=20,
-                                  vote_hash="0" * 64, payload=old)
+    RatingSnapshot.objects.create(
+        scope=DEFAULT_SCOPE, settings=services.engine_settings(), vote_count=20, vote_hash="0" * 64, payload=old
+    )
     snapshot = boards.board_snapshot(BoardFilter())
     assert snapshot.payload["version"] == VERSION and snapshot.data.has("pairs")
     assert snapshot.vote_count == 10

@@ -12,11 +12,12 @@ from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_stored_answer_has_its_style_features_at_once(fake_provider):  # noqa: F811
+def test_a_stored_answer_has_its_style_features_at_once(fake_provider):
     fake_provider.reset()
     llm = make_llm("styled", base_url=fake_provider.base_url("openai"), model_id="styled-model")
-    answer = Generation.objects.create(prompt=make_prompt(make_pool(), "Explain caching with a list."),
-                                       llm_version=llm.current_version())
+    answer = Generation.objects.create(
+        prompt=make_prompt(make_pool(), "Explain caching with a list."), llm_version=llm.current_version()
+    )
     assert runner.run_generation(generation_id=answer.pk).status == "done"
     answer.refresh_from_db()
     style = GenerationStyle.objects.get(generation=answer)

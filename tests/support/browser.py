@@ -31,9 +31,19 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     profile = tempfile.mkdtemp(prefix="arena-chromium-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,900"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,900",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.implicitly_wait(0)
@@ -59,5 +69,7 @@ def log_in(driver, base_url: str, username: str, password: str) -> None:
     try:
         wait(driver, lambda d: not d.find_elements(By.NAME, "password"))
     except Exception as exc:
-        raise AssertionError(f"logging in as {username} failed at {driver.current_url}:\n"
-                             f"{driver.find_element(By.TAG_NAME, 'body').text[:2000]}") from exc
+        raise AssertionError(
+            f"logging in as {username} failed at {driver.current_url}:\n"
+            f"{driver.find_element(By.TAG_NAME, 'body').text[:2000]}"
+        ) from exc

@@ -30,13 +30,29 @@ from arena.files.report import RowError
 from battles.catalog.imports.prompts import clean_text
 
 KEYS = (
-    "prompt_id", "external_id", "prompt", "text", "model", "answer", "response",
-    "sample", "latency_ms", "ttft_ms", "tokens_in", "tokens_out", "cost",
+    "prompt_id",
+    "external_id",
+    "prompt",
+    "text",
+    "model",
+    "answer",
+    "response",
+    "sample",
+    "latency_ms",
+    "ttft_ms",
+    "tokens_in",
+    "tokens_out",
+    "cost",
 )
 MODEL_NAME_MAX = 100  # LLM.name
 EXTERNAL_ID_MAX = 200  # Prompt.external_id
-INT_FIELDS = {"latency_ms": 2_147_483_647, "ttft_ms": 2_147_483_647, "tokens_in": 2_147_483_647,
-              "tokens_out": 2_147_483_647, "sample": 32_767}
+INT_FIELDS = {
+    "latency_ms": 2_147_483_647,
+    "ttft_ms": 2_147_483_647,
+    "tokens_in": 2_147_483_647,
+    "tokens_out": 2_147_483_647,
+    "sample": 32_767,
+}
 COST_MAX = Decimal("999999")
 COST_PLACES = Decimal("0.00000001")
 
@@ -109,8 +125,10 @@ def clean_generation(line: int, values: dict, *, max_chars: int) -> GenerationRo
         elif has_answer_key:
             problems.append("'text' is ambiguous: the row already has 'prompt' and an answer")
         else:
-            problems.append("'text' alone is ambiguous: name the prompt ('prompt_id', 'external_id' or "
-                            "'prompt') and the answer ('answer', 'response' or 'text')")
+            problems.append(
+                "'text' alone is ambiguous: name the prompt ('prompt_id', 'external_id' or "
+                "'prompt') and the answer ('answer', 'response' or 'text')"
+            )
             return RowError(line, "; ".join(problems))
 
     external_id = _one_of(values, ("prompt_id", "external_id"), problems)
@@ -151,8 +169,13 @@ def clean_generation(line: int, values: dict, *, max_chars: int) -> GenerationRo
     if problems:
         return RowError(line, "; ".join(problems))
     return GenerationRow(
-        line=line, model=str(model).strip(), answer=answer_value, external_id=external_id or "",
-        prompt_text=prompt_text or "", sample=numbers.pop("sample") or 0, **numbers,
+        line=line,
+        model=str(model).strip(),
+        answer=answer_value,
+        external_id=external_id or "",
+        prompt_text=prompt_text or "",
+        sample=numbers.pop("sample") or 0,
+        **numbers,
     )
 
 

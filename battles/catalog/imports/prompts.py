@@ -82,7 +82,7 @@ def _tags(value) -> tuple[tuple[str, ...], str | None]:
             try:
                 value = json.loads(raw)
             except (json.JSONDecodeError, RecursionError):
-                return (), "tags: invalid JSON list (use [\"a\", \"b\"] or a, b)"
+                return (), 'tags: invalid JSON list (use ["a", "b"] or a, b)'
         else:
             value = _TAG_SEPARATORS.split(raw)
     if not isinstance(value, list):
@@ -185,8 +185,9 @@ def _jsonl_rows(lines, *, max_chars: int, category_default: str):
         yield clean_prompt(line, values, max_chars=max_chars, category_default=category_default)
 
 
-def parse_prompts(stream: BinaryIO, *, max_bytes: int, max_chars: int, filename: str = "",
-                  category_default: str = "") -> Iterator[PromptRow | RowError]:
+def parse_prompts(
+    stream: BinaryIO, *, max_bytes: int, max_chars: int, filename: str = "", category_default: str = ""
+) -> Iterator[PromptRow | RowError]:
     """Yield one ``PromptRow`` or ``RowError`` per row of a prompts file, in file order.
 
     Raises ``FileRejected`` for a problem with the whole file: too large,

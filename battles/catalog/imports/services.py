@@ -34,7 +34,7 @@ POOL_NAME_MAX = 200  # PromptPool.name
 
 def _chunks(items: list, size: int = QUERY_CHUNK) -> Iterable[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def clean_pool_name(name: str) -> str:
@@ -49,6 +49,7 @@ def clean_pool_name(name: str) -> str:
 
 # --- Prompts --------------------------------------------------------------
 
+
 def _existing_hashes(pool: PromptPool | None, hashes: list[str]) -> set[str]:
     if pool is None:
         return set()
@@ -58,9 +59,17 @@ def _existing_hashes(pool: PromptPool | None, hashes: list[str]) -> set[str]:
     return found
 
 
-def import_prompts(*, pool_name: str, source: BinaryIO, filename: str = "", valid_only: bool = False,
-                   category_default: str = "", dry_run: bool = False, max_bytes: int | None = None,
-                   preview_rows: int = 0) -> ImportReport:
+def import_prompts(
+    *,
+    pool_name: str,
+    source: BinaryIO,
+    filename: str = "",
+    valid_only: bool = False,
+    category_default: str = "",
+    dry_run: bool = False,
+    max_bytes: int | None = None,
+    preview_rows: int = 0,
+) -> ImportReport:
     """Import a CSV or JSON Lines prompts file into the pool named ``pool_name``.
 
     The pool is created when missing (and only when something is stored).
@@ -74,10 +83,16 @@ def import_prompts(*, pool_name: str, source: BinaryIO, filename: str = "", vali
     except ValueError as exc:
         report.reject(str(exc))
         return report
-    rows: list[PromptRow] | None = read_rows(report, parse_prompts(
-        source, max_bytes=upload_limit(max_bytes), max_chars=settings.ARENA_MAX_PROMPT_CHARS,
-        filename=filename, category_default=category_default,
-    ))
+    rows: list[PromptRow] | None = read_rows(
+        report,
+        parse_prompts(
+            source,
+            max_bytes=upload_limit(max_bytes),
+            max_chars=settings.ARENA_MAX_PROMPT_CHARS,
+            filename=filename,
+            category_default=category_default,
+        ),
+    )
     if rows is None:
         return report
 
@@ -101,8 +116,14 @@ def import_prompts(*, pool_name: str, source: BinaryIO, filename: str = "", vali
     report.valid = len(new)
     new_lines = {row.line for _, row in new}
     report.preview = [
-        {"line": row.line, "text": row.text, "category": row.category, "tags": list(row.tags),
-         "external_id": row.external_id, "duplicate": row.line not in new_lines}
+        {
+            "line": row.line,
+            "text": row.text,
+            "category": row.category,
+            "tags": list(row.tags),
+            "external_id": row.external_id,
+            "duplicate": row.line not in new_lines,
+        }
         for row in rows[:preview_rows]
     ]
     if pool is None and dry_run:
@@ -120,8 +141,16 @@ def import_prompts(*, pool_name: str, source: BinaryIO, filename: str = "", vali
             if digest in in_pool:  # added by someone else since the check above
                 report.duplicate(row.line, f"already in pool {pool_name!r}")
                 continue
-            objects.append(Prompt(pool=pool, text=row.text, category=row.category, tags=list(row.tags),
-                                  external_id=row.external_id, text_hash=digest))
+            objects.append(
+                Prompt(
+                    pool=pool,
+                    text=row.text,
+                    category=row.category,
+                    tags=list(row.tags),
+                    external_id=row.external_id,
+                    text_hash=digest,
+                )
+            )
         Prompt.objects.bulk_create(objects, batch_size=QUERY_CHUNK, ignore_conflicts=True)
     if created:
         report.note(f"created pool {pool_name!r}")
@@ -131,6 +160,7 @@ def import_prompts(*, pool_name: str, source: BinaryIO, filename: str = "", vali
 
 # --- LLMs named by imports ------------------------------------------------
 
+
 def _llm_for_import(name: str, report: ImportReport) -> LLM:
     """The LLM with this exact name, created retired and ``imported`` when missing."""
     llm = LLM.objects.filter(name=name).first()
@@ -138,8 +168,14 @@ def _llm_for_import(name: str, report: ImportReport) -> LLM:
         return llm
     try:
         with transaction.atomic():
-            llm = create_llm(name=name, provider=LLM.Provider.OPENAI, base_url="", model_id=name,
-                             imported=True, status=LLM.Status.RETIRED)
+            llm = create_llm(
+                name=name,
+                provider=LLM.Provider.OPENAI,
+                base_url="",
+                model_id=name,
+                imported=True,
+                status=LLM.Status.RETIRED,
+            )
     except IntegrityError:  # created by a concurrent import
         return LLM.objects.get(name=name)
     report.note(f"created retired imported LLM {name!r}")
@@ -178,6 +214,7 @@ def _note_unknown_models(names: set[str], report: ImportReport) -> None:
 
 # --- Generations ----------------------------------------------------------
 
+
 class _PromptIndex:
     """The prompts a generations file may point at, loaded in a few queries."""
 
@@ -210,8 +247,9 @@ def _resolve_prompt(row: GenerationRow, index: _PromptIndex, pool_name: str | No
             pools = sorted({name for _, name in found})
             if len(pools) == 1:
                 return "error", f"several prompts have external id {row.external_id!r}{where}"
-            return "error", (f"external id {row.external_id!r} is in several pools ({', '.join(pools)}); "
-                             "choose one with --pool")
+            return "error", (
+                f"external id {row.external_id!r} is in several pools ({', '.join(pools)}); choose one with --pool"
+            )
         if not row.prompt_text:
             return "error", f"no prompt with external id {row.external_id!r}{where}"
     digest = prompt_hash(row.prompt_text)
@@ -226,8 +264,14 @@ def _resolve_prompt(row: GenerationRow, index: _PromptIndex, pool_name: str | No
     return "error", "the prompt is not in any pool; name a pool to add it to with --pool"
 
 
-def import_generations(*, source: BinaryIO, pool_name: str | None = None, valid_only: bool = False,
-                       dry_run: bool = False, max_bytes: int | None = None) -> ImportReport:
+def import_generations(
+    *,
+    source: BinaryIO,
+    pool_name: str | None = None,
+    valid_only: bool = False,
+    dry_run: bool = False,
+    max_bytes: int | None = None,
+) -> ImportReport:
     """Import existing answers as finished, ``imported`` generations.
 
     A row's prompt is found by external id, else by normalised text, in
@@ -245,9 +289,14 @@ def import_generations(*, source: BinaryIO, pool_name: str | None = None, valid_
         except ValueError as exc:
             report.reject(str(exc))
             return report
-    rows: list[GenerationRow] | None = read_rows(report, parse_generations(
-        source, max_bytes=upload_limit(max_bytes), max_chars=settings.ARENA_MAX_PROMPT_CHARS,
-    ))
+    rows: list[GenerationRow] | None = read_rows(
+        report,
+        parse_generations(
+            source,
+            max_bytes=upload_limit(max_bytes),
+            max_chars=settings.ARENA_MAX_PROMPT_CHARS,
+        ),
+    )
     if rows is None:
         return report
 
@@ -297,10 +346,17 @@ def import_generations(*, source: BinaryIO, pool_name: str | None = None, valid_
         objects = [
             Generation(
                 prompt_id=value if kind == "id" else prompt_ids[value],
-                llm_version_id=versions[llms[row.model].pk], sample=row.sample,
-                status=Generation.Status.DONE, text=row.answer, imported=True,
-                latency_ms=row.latency_ms, ttft_ms=row.ttft_ms, tokens_in=row.tokens_in,
-                tokens_out=row.tokens_out, cost=row.cost, finished_at=now,
+                llm_version_id=versions[llms[row.model].pk],
+                sample=row.sample,
+                status=Generation.Status.DONE,
+                text=row.answer,
+                imported=True,
+                latency_ms=row.latency_ms,
+                ttft_ms=row.ttft_ms,
+                tokens_in=row.tokens_in,
+                tokens_out=row.tokens_out,
+                cost=row.cost,
+                finished_at=now,
             )
             for row, (kind, value) in new
         ]
@@ -319,8 +375,9 @@ def _existing_generations(resolved, llms: dict[str, LLM], versions: dict[int, in
         return found
     for chunk in _chunks(prompt_ids):
         found.update(
-            Generation.objects.filter(prompt_id__in=chunk, llm_version_id__in=version_ids)
-            .values_list("prompt_id", "llm_version_id", "sample")
+            Generation.objects.filter(prompt_id__in=chunk, llm_version_id__in=version_ids).values_list(
+                "prompt_id", "llm_version_id", "sample"
+            )
         )
     return found
 
@@ -336,20 +393,29 @@ def _create_prompts(new, pool_name: str) -> dict[str, int]:
     ids: dict[str, int] = {}
     for chunk in _chunks(list(objects)):
         ids.update(
-            {digest: pk for pk, digest in Prompt.objects.filter(pool=pool, text_hash__in=chunk).values_list(
-                "pk", "text_hash")}
+            {
+                digest: pk
+                for pk, digest in Prompt.objects.filter(pool=pool, text_hash__in=chunk).values_list("pk", "text_hash")
+            }
         )
     return ids
 
 
 # --- Votes ----------------------------------------------------------------
 
+
 class _FileChanged(Exception):
     """The second reading of a votes file disagrees with the first."""
 
 
-def import_votes(*, path: str | os.PathLike, valid_only: bool = False, dry_run: bool = False,
-                 max_bytes: int | None = None, batch_size: int = 5000) -> ImportReport:
+def import_votes(
+    *,
+    path: str | os.PathLike,
+    valid_only: bool = False,
+    dry_run: bool = False,
+    max_bytes: int | None = None,
+    batch_size: int = 5000,
+) -> ImportReport:
     """Import historical votes from a CSV file, streaming.
 
     The file is read twice: once to check every row (storing nothing), then
@@ -387,10 +453,17 @@ def import_votes(*, path: str | os.PathLike, valid_only: bool = False, dry_run: 
                         continue
                     if item.model_a not in versions or item.model_b not in versions:
                         raise _FileChanged(f"line {item.line} names a model the first reading did not see")
-                    batch.append((Vote(
-                        outcome=item.outcome, version_a_id=versions[item.model_a],
-                        version_b_id=versions[item.model_b], imported=True,
-                    ), item))
+                    batch.append(
+                        (
+                            Vote(
+                                outcome=item.outcome,
+                                version_a_id=versions[item.model_a],
+                                version_b_id=versions[item.model_b],
+                                imported=True,
+                            ),
+                            item,
+                        )
+                    )
                     if len(batch) >= batch_size:
                         report.imported += _store_votes(batch)
                         batch = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 from arena.files.reading import FileRejected, choose_delimiter, iter_data_records, open_csv
@@ -49,15 +49,13 @@ def parse_timestamp(raw: str) -> datetime:
         if seconds != seconds or seconds in (float("inf"), float("-inf")):
             raise ValueError(f"timestamp {raw!r} is not a date")
         try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+            return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             raise ValueError(f"timestamp {raw!r} is out of range") from None
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(
-            f"timestamp {raw!r} is not ISO 8601 (e.g. 2024-05-01T12:30:00Z) or Unix seconds"
-        ) from None
+        raise ValueError(f"timestamp {raw!r} is not ISO 8601 (e.g. 2024-05-01T12:30:00Z) or Unix seconds") from None
 
 
 def _model(name: str, column: str, problems: list[str]) -> str:
@@ -85,8 +83,9 @@ def parse_votes(stream: BinaryIO, *, max_bytes: int) -> Iterator[VoteRow | RowEr
         )
     index_a, index_b, index_winner = (names.index(column) for column in REQUIRED)
     index_time = names.index("timestamp") if "timestamp" in names else None
-    for record in iter_data_records(lines, delimiter=delimiter, width=len(names),
-                                    empty="the file has a header but no votes"):
+    for record in iter_data_records(
+        lines, delimiter=delimiter, width=len(names), empty="the file has a header but no votes"
+    ):
         if record.problem:
             yield RowError(record.line, record.problem)
             continue
@@ -99,9 +98,7 @@ def parse_votes(stream: BinaryIO, *, max_bytes: int) -> Iterator[VoteRow | RowEr
         winner = fields[index_winner].strip()
         outcome = WINNERS.get(winner)
         if outcome is None:
-            problems.append(
-                f"unknown winner {winner!r}; expected one of {', '.join(repr(w) for w in WINNERS)}"
-            )
+            problems.append(f"unknown winner {winner!r}; expected one of {', '.join(repr(w) for w in WINNERS)}")
         timestamp = None
         if index_time is not None and fields[index_time].strip():
             try:

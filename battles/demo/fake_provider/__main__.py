@@ -1,4 +1,5 @@
-"""``python -m battles.demo.fake_provider [--host H] [--port P] [--latency S] [--tokens-per-second N] [--answer-book PATH]``"""
+"""``python -m battles.demo.fake_provider [--host H] [--port P] [--latency S] [--tokens-per-second N]
+[--answer-book PATH]``"""
 
 import argparse
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from battles.demo.fake_provider.state import FakeSettings, Fault
 from battles.demo.fake_provider.transport import JsonRequestHandler
@@ -71,7 +71,7 @@ class AnswerWriter(JsonRequestHandler):
             return
         if fault is not None and fault.kind == "drip":
             interval = fault.arg if fault.arg is not None else settings.drip_interval
-            pieces = [body[start:start + 16] for start in range(0, len(body), 16)]
+            pieces = [body[start : start + 16] for start in range(0, len(body), 16)]
             for piece in pieces[:-1]:
                 self.wfile.write(piece)
                 self.wait(interval)
@@ -149,5 +149,5 @@ def _paced(pieces: list[str], tokens_per_second: float) -> Iterator[tuple[str, f
     per_token = 1.0 / tokens_per_second
     group = max(1, math.ceil(MIN_EVENT_INTERVAL / per_token))
     for start in range(0, len(pieces), group):
-        batch = pieces[start:start + group]
+        batch = pieces[start : start + group]
         yield "".join(batch), per_token * len(batch)

@@ -19,8 +19,9 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 __all__ = ["AnswerBook", "answer", "count_tokens", "last_user_text", "normalise_prompt", "split_tokens"]
 
@@ -77,7 +78,7 @@ class AnswerBook:
         self.entries = dict(entries or {})
 
     @classmethod
-    def load(cls, path: str | Path) -> "AnswerBook":
+    def load(cls, path: str | Path) -> AnswerBook:
         entries: dict[tuple[str, str], str] = {}
         with open(path, encoding="utf-8-sig") as handle:
             for number, line in enumerate(handle, start=1):
@@ -176,8 +177,18 @@ _POINTS = [
 ]
 
 _ASPECTS = [
-    "Context", "Trade-offs", "Risks", "Cost", "Scope", "Evidence", "Next steps",
-    "Assumptions", "Audience", "Constraints", "Edge cases", "Timing",
+    "Context",
+    "Trade-offs",
+    "Risks",
+    "Cost",
+    "Scope",
+    "Evidence",
+    "Next steps",
+    "Assumptions",
+    "Audience",
+    "Constraints",
+    "Edge cases",
+    "Timing",
 ]
 
 _CLOSERS = [
@@ -190,13 +201,19 @@ _CLOSERS = [
 ]
 
 _SNIPPETS = [
-    ("python", "def solve(items):\n    seen = set()\n    result = []\n    for item in items:\n"
-               "        if item not in seen:\n            seen.add(item)\n            result.append(item)\n"
-               "    return result"),
-    ("python", "from collections import Counter\n\n\ndef top(words, n=3):\n"
-               "    return [word for word, _ in Counter(words).most_common(n)]"),
+    (
+        "python",
+        "def solve(items):\n    seen = set()\n    result = []\n    for item in items:\n"
+        "        if item not in seen:\n            seen.add(item)\n            result.append(item)\n"
+        "    return result",
+    ),
+    (
+        "python",
+        "from collections import Counter\n\n\ndef top(words, n=3):\n"
+        "    return [word for word, _ in Counter(words).most_common(n)]",
+    ),
     ("sql", "SELECT category, COUNT(*) AS total\nFROM items\nGROUP BY category\nORDER BY total DESC;"),
-    ("bash", "set -euo pipefail\nfor file in *.log; do\n  grep -c ERROR \"$file\"\ndone"),
+    ("bash", 'set -euo pipefail\nfor file in *.log; do\n  grep -c ERROR "$file"\ndone'),
 ]
 
 

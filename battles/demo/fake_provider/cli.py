@@ -18,16 +18,27 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     parser.add_argument("--latency", type=float, default=0.2, help="seconds before the first byte (default 0.2)")
-    parser.add_argument("--tokens-per-second", type=float, default=200.0,
-                        help="streaming pace; 0 sends as fast as possible (default 200)")
-    parser.add_argument("--retry-after", type=float, default=1.0,
-                        help="Retry-After seconds of injected 429s (default 1)")
-    parser.add_argument("--drip-interval", type=float, default=2.0,
-                        help="seconds between tokens of the 'drip' fault (default 2)")
-    parser.add_argument("--hang-seconds", type=float, default=120.0,
-                        help="how long the 'hang' fault waits (default 120)")
-    parser.add_argument("--answer-book", default=None, metavar="PATH",
-                        help='JSONL of {"model", "prompt", "text"} answers to serve verbatim')
+    parser.add_argument(
+        "--tokens-per-second",
+        type=float,
+        default=200.0,
+        help="streaming pace; 0 sends as fast as possible (default 200)",
+    )
+    parser.add_argument(
+        "--retry-after", type=float, default=1.0, help="Retry-After seconds of injected 429s (default 1)"
+    )
+    parser.add_argument(
+        "--drip-interval", type=float, default=2.0, help="seconds between tokens of the 'drip' fault (default 2)"
+    )
+    parser.add_argument(
+        "--hang-seconds", type=float, default=120.0, help="how long the 'hang' fault waits (default 120)"
+    )
+    parser.add_argument(
+        "--answer-book",
+        default=None,
+        metavar="PATH",
+        help='JSONL of {"model", "prompt", "text"} answers to serve verbatim',
+    )
 
 
 def serve_from_options(options: dict[str, Any], out=sys.stdout) -> None:

@@ -31,13 +31,19 @@ class GenerationEndpoints(AnswerWriter):
             return
         model = body["model"]
         key, scheme = self._api_key(wire)
-        epoch = self.state.record(model, {
-            "path": path,
-            "body": body,
-            "headers": {name: self.headers[name] for name in ("content-type", "accept", "anthropic-version")
-                        if self.headers.get(name) is not None},
-            "auth": {"scheme": scheme, "key_sha256": hashlib.sha256(key.encode()).hexdigest() if key else None},
-        })
+        epoch = self.state.record(
+            model,
+            {
+                "path": path,
+                "body": body,
+                "headers": {
+                    name: self.headers[name]
+                    for name in ("content-type", "accept", "anthropic-version")
+                    if self.headers.get(name) is not None
+                },
+                "auth": {"scheme": scheme, "key_sha256": hashlib.sha256(key.encode()).hexdigest() if key else None},
+            },
+        )
         problem = wire.validate(body, self.headers)
         if problem:
             self.send_json(400, wire.error_body(400, "", problem))

@@ -145,12 +145,14 @@ class FakeProviderServer:
     def anthropic_base_url(self) -> str:
         return self.url
 
-    def start(self) -> "FakeProviderServer":
+    def start(self) -> FakeProviderServer:
         self._bind()
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
-                name=f"fake-provider-{self.port}", daemon=True,
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                name=f"fake-provider-{self.port}",
+                daemon=True,
             )
             self._thread.start()
         return self
@@ -176,7 +178,7 @@ class FakeProviderServer:
                 pass
         self._httpd.server_close()
 
-    def __enter__(self) -> "FakeProviderServer":
+    def __enter__(self) -> FakeProviderServer:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:

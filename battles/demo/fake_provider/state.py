@@ -11,13 +11,16 @@ import socket
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
-from typing import Any, Iterator
+from typing import Any
 
 from battles.demo.fake_provider.answers import AnswerBook
 
-_FAULT = re.compile(r"^(?:(?P<status>[3-5]\d\d)|(?P<name>cut|truncate|stream_error|malformed|drip|hang))(?::(?P<arg>\d+(?:\.\d+)?))?$")
+_FAULT = re.compile(
+    r"^(?:(?P<status>[3-5]\d\d)|(?P<name>cut|truncate|stream_error|malformed|drip|hang))(?::(?P<arg>\d+(?:\.\d+)?))?$"
+)
 _ARG_FAULTS = {"429", "drip", "hang"}
 
 
@@ -46,7 +49,7 @@ class Fault:
     arg: float | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "Fault":
+    def parse(cls, text: str) -> Fault:
         match = _FAULT.match(str(text).strip())
         if not match:
             raise ValueError(f"unknown fault {text!r}")

@@ -99,7 +99,7 @@ class WireFormat:
 def _sse(data: Any, event: str | None = None) -> bytes:
     payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
-    return f"{head}data: {payload}\n\n".encode("utf-8")
+    return f"{head}data: {payload}\n\n".encode()
 
 
 class OpenAIWire(WireFormat):
@@ -142,8 +142,10 @@ class OpenAIWire(WireFormat):
             status, ("server_error" if status >= 500 else "invalid_request_error", None, "Error.")
         )
         if message is None:
-            message = default.format(key=key) if key else (
-                "You didn't provide an API key." if status == 401 else default.format(key="")
+            message = (
+                default.format(key=key)
+                if key
+                else ("You didn't provide an API key." if status == 401 else default.format(key=""))
             )
         return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
@@ -190,15 +192,31 @@ class OpenAIWire(WireFormat):
         frames = [_sse(self._chunk(ctx, {}, ctx.finish_reason))]
         if ctx.include_usage:
             frames.append(
-                _sse({"id": ctx.request_id, "object": "chat.completion.chunk", "created": ctx.created,
-                      "model": ctx.model, "choices": [], "usage": self._usage(ctx)})
+                _sse(
+                    {
+                        "id": ctx.request_id,
+                        "object": "chat.completion.chunk",
+                        "created": ctx.created,
+                        "model": ctx.model,
+                        "choices": [],
+                        "usage": self._usage(ctx),
+                    }
+                )
             )
         frames.append(_sse("[DONE]"))
         return frames
 
     def stream_error(self) -> bytes:
-        return _sse({"error": {"message": "The server had an error while processing your request.",
-                               "type": "server_error", "param": None, "code": None}})
+        return _sse(
+            {
+                "error": {
+                    "message": "The server had an error while processing your request.",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
+        )
 
 
 class AnthropicWire(WireFormat):
@@ -220,8 +238,10 @@ class AnthropicWire(WireFormat):
                 return f"messages.{index}: must be an object"
             role = message.get("role")
             if role == "system":
-                return (f'messages.{index}.role: Unexpected role "system". The Messages API accepts '
-                        "a top-level `system` parameter, not \"system\" as an input message role.")
+                return (
+                    f'messages.{index}.role: Unexpected role "system". The Messages API accepts '
+                    'a top-level `system` parameter, not "system" as an input message role.'
+                )
             if role not in ("user", "assistant"):
                 return f"messages.{index}.role: must be 'user' or 'assistant'"
             if not isinstance(message.get("content"), (str, list)):
@@ -241,10 +261,14 @@ class AnthropicWire(WireFormat):
         return "\n".join([system] + [answers.message_text(m.get("content")) for m in body["messages"]])
 
     def error_body(self, status: int, key: str, message: str | None = None) -> dict:
-        kind, default = _ANTHROPIC_ERRORS.get(status, ("api_error" if status >= 500 else "invalid_request_error", "Error."))
+        kind, default = _ANTHROPIC_ERRORS.get(
+            status, ("api_error" if status >= 500 else "invalid_request_error", "Error.")
+        )
         if message is None:
-            message = default.format(key=key) if key else (
-                "x-api-key header is required" if status == 401 else default.format(key="")
+            message = (
+                default.format(key=key)
+                if key
+                else ("x-api-key header is required" if status == 401 else default.format(key=""))
             )
         return {"type": "error", "error": {"type": kind, "message": message}}
 
@@ -266,20 +290,30 @@ class AnthropicWire(WireFormat):
     def stream_head(self, ctx: PreparedAnswer) -> list[bytes]:
         return [
             _sse({"type": "message_start", "message": self._message(ctx, [], None, 1)}, "message_start"),
-            _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-                 "content_block_start"),
+            _sse(
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                "content_block_start",
+            ),
             _sse({"type": "ping"}, "ping"),
         ]
 
     def stream_delta(self, ctx: PreparedAnswer, text: str) -> bytes:
-        return _sse({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
-                    "content_block_delta")
+        return _sse(
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+            "content_block_delta",
+        )
 
     def stream_tail(self, ctx: PreparedAnswer) -> list[bytes]:
         return [
             _sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
-            _sse({"type": "message_delta", "delta": {"stop_reason": ctx.finish_reason, "stop_sequence": None},
-                  "usage": {"output_tokens": ctx.tokens_out}}, "message_delta"),
+            _sse(
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": ctx.finish_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": ctx.tokens_out},
+                },
+                "message_delta",
+            ),
             _sse({"type": "message_stop"}, "message_stop"),
         ]
 

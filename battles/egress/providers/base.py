@@ -100,13 +100,11 @@ class Provider:
         except httpx.HTTPError as exc:
             raise exchange.transport_error(exc) from exc
         except ProviderError as exc:
-            raise exchange.scrubbed(exc)
+            raise exchange.scrubbed(exc) from None  # the original may hold the key: keep it out of tracebacks
         finally:
             watchdog.disarm()
 
-    async def achat(
-        self, client: httpx.AsyncClient, req: ChatRequest, on_delta: OnDelta | None = None
-    ) -> ChatResult:
+    async def achat(self, client: httpx.AsyncClient, req: ChatRequest, on_delta: OnDelta | None = None) -> ChatResult:
         """The async twin of ``chat``; ``on_delta`` may be a plain function or a coroutine function."""
         exchange = Exchange(req, parse_body=self.parse_body, stream_parser=self.stream_parser)
         try:
@@ -141,4 +139,4 @@ class Provider:
         except httpx.HTTPError as exc:
             raise exchange.transport_error(exc) from exc
         except ProviderError as exc:
-            raise exchange.scrubbed(exc)
+            raise exchange.scrubbed(exc) from None  # the original may hold the key: keep it out of tracebacks

@@ -14,8 +14,8 @@ Pure code: no I/O, no clock, no httpx.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 __all__ = ["ServerSentEvent", "SSEDecoder", "iter_events"]
 

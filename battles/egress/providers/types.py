@@ -4,8 +4,8 @@ validation, and ChatResult. Plain frozen dataclasses, no I/O."""
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 __all__ = ["ChatRequest", "ChatResult", "OnDelta"]
 

@@ -62,4 +62,6 @@ class Command(BaseCommand):
         failed = generations.filter(status="failed")
         self.stdout.write(f"Done: {done}, failed: {failed.count()}.")
         for generation in failed.select_related("llm_version__llm")[:20]:
-            self.stdout.write(f"  failed: {generation.llm_version.label} prompt {generation.prompt_id}: {generation.error}")
+            self.stdout.write(
+                f"  failed: {generation.llm_version.label} prompt {generation.prompt_id}: {generation.error}"
+            )

@@ -20,13 +20,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="a .jsonl file (UTF-8)")
-        parser.add_argument("--pool", metavar="NAME",
-                            help="look prompts up in this pool only, and add the ones not found to it")
+        parser.add_argument(
+            "--pool", metavar="NAME", help="look prompts up in this pool only, and add the ones not found to it"
+        )
         cli.add_common_arguments(parser, valid_only_help="import the valid rows even when other rows are bad")
 
     def handle(self, *args, file, pool, valid_only, dry_run, max_bytes, **options):
         path = cli.check_readable(file)
         with path.open("rb") as stream:
-            report = import_generations(source=stream, pool_name=pool, valid_only=valid_only,
-                                        dry_run=dry_run, max_bytes=max_bytes)
+            report = import_generations(
+                source=stream, pool_name=pool, valid_only=valid_only, dry_run=dry_run, max_bytes=max_bytes
+            )
         cli.finish(self, report, path=file, valid_only=valid_only)

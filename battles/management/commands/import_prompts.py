@@ -19,14 +19,20 @@ class Command(BaseCommand):
         parser.add_argument("pool", help="name of the prompt pool; created if it does not exist")
         parser.add_argument("file", help="a .csv or .jsonl file (UTF-8, with or without BOM)")
         cli.add_common_arguments(parser, valid_only_help="import the valid rows even when other rows are bad")
-        parser.add_argument("--category-default", default="", metavar="CATEGORY",
-                            help="category for rows that have none")
+        parser.add_argument(
+            "--category-default", default="", metavar="CATEGORY", help="category for rows that have none"
+        )
 
     def handle(self, *args, pool, file, valid_only, dry_run, max_bytes, category_default, **options):
         path = cli.check_readable(file)
         with path.open("rb") as stream:
             report = import_prompts(
-                pool_name=pool, source=stream, filename=path.name, valid_only=valid_only,
-                category_default=category_default, dry_run=dry_run, max_bytes=max_bytes,
+                pool_name=pool,
+                source=stream,
+                filename=path.name,
+                valid_only=valid_only,
+                category_default=category_default,
+                dry_run=dry_run,
+                max_bytes=max_bytes,
             )
         cli.finish(self, report, path=file, valid_only=valid_only)

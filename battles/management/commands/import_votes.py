@@ -18,14 +18,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="a .csv file (UTF-8)")
         cli.add_common_arguments(parser, valid_only_help="import the valid rows even when other rows are bad")
-        parser.add_argument("--batch-size", type=int, default=5000, metavar="N",
-                            help="votes per INSERT (default 5000)")
+        parser.add_argument("--batch-size", type=int, default=5000, metavar="N", help="votes per INSERT (default 5000)")
 
     def handle(self, *args, file, valid_only, dry_run, max_bytes, batch_size, **options):
         path = cli.check_readable(file)
-        report = import_votes(path=path, valid_only=valid_only, dry_run=dry_run, max_bytes=max_bytes,
-                              batch_size=max(1, batch_size))
+        report = import_votes(
+            path=path, valid_only=valid_only, dry_run=dry_run, max_bytes=max_bytes, batch_size=max(1, batch_size)
+        )
         cli.finish(
-            self, report, path=file, valid_only=valid_only,
+            self,
+            report,
+            path=file,
+            valid_only=valid_only,
             hint="The leaderboard is recomputed in the background; imported votes appear there shortly.",
         )

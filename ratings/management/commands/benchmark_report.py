@@ -8,8 +8,16 @@ from ratings.benchmarks import services
 from ratings.csvsafe import csv_line
 from ratings.models import Benchmark
 
-COLUMNS = ("model", "benchmark", "benchmark_rank", "arena_rank", "arena_rank_best", "arena_rank_worst",
-           "gap", "flagged")
+COLUMNS = (
+    "model",
+    "benchmark",
+    "benchmark_rank",
+    "arena_rank",
+    "arena_rank_best",
+    "arena_rank_worst",
+    "gap",
+    "flagged",
+)
 
 
 def _number(value: float):
@@ -37,8 +45,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--benchmark", metavar="NAME", help="one benchmark (name, ignoring case) or 'composite'")
-        parser.add_argument("--style-control", action="store_true",
-                            help="compare with the style-controlled board instead of the raw one")
+        parser.add_argument(
+            "--style-control",
+            action="store_true",
+            help="compare with the style-controlled board instead of the raw one",
+        )
         parser.add_argument("--format", choices=("csv", "json"), default="csv")
 
     def handle(self, *args, benchmark, style_control, format, **options):
@@ -54,12 +65,17 @@ class Command(BaseCommand):
             raise CommandError("no benchmark scores have been imported yet (see import_benchmarks)")
         rows = [
             {
-                "model": row.model, "benchmark": comparison.benchmark,
-                "benchmark_rank": _number(row.benchmark_rank), "arena_rank": _number(row.arena_rank),
-                "arena_rank_best": row.arena_rank_best, "arena_rank_worst": row.arena_rank_worst,
-                "gap": _number(row.gap), "flagged": row.flagged,
+                "model": row.model,
+                "benchmark": comparison.benchmark,
+                "benchmark_rank": _number(row.benchmark_rank),
+                "arena_rank": _number(row.arena_rank),
+                "arena_rank_best": row.arena_rank_best,
+                "arena_rank_worst": row.arena_rank_worst,
+                "gap": _number(row.gap),
+                "flagged": row.flagged,
             }
-            for comparison in report.comparisons for row in comparison.rows
+            for comparison in report.comparisons
+            for row in comparison.rows
         ]
         if format == "json":
             self.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -71,8 +87,7 @@ class Command(BaseCommand):
             self.stderr.write(
                 f"{comparison.benchmark}: {len(comparison.rows)} models, "
                 f"{_correlation('Spearman', comparison.spearman)}, {_correlation('Kendall', comparison.kendall)}, "
-                f"{len(comparison.flagged)} flagged"
-                + (" (style-controlled)" if style_control else "")
+                f"{len(comparison.flagged)} flagged" + (" (style-controlled)" if style_control else "")
             )
         for note in report.notes:
             self.stderr.write(f"note: {note}")

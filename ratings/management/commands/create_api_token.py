@@ -26,5 +26,7 @@ class Command(BaseCommand):
             raise CommandError(f"{user!r} is not an active eval lead or admin; the API would refuse the token")
         token, raw = create_token(owner=owner, name=name[:100])
         self.stdout.write(raw)
-        self.stderr.write(f"token {token.prefix}… created for {user}; it is shown only this once. "
-                          "Send it as 'Authorization: Bearer <token>'.")
+        self.stderr.write(
+            f"token {token.prefix}… created for {user}; it is shown only this once. "
+            "Send it as 'Authorization: Bearer <token>'."
+        )

@@ -22,7 +22,13 @@ class Command(BaseCommand):
     def handle(self, *args, file, valid_only, dry_run, max_bytes, **options):
         path = cli.check_readable(file)
         with path.open("rb") as stream:
-            report = import_benchmarks(source=stream, filename=path.name, valid_only=valid_only, dry_run=dry_run,
-                                       max_bytes=max_bytes)
-        cli.finish(self, report, path=file, valid_only=valid_only,
-                   hint="hint: see the comparison with `python manage.py benchmark_report --format csv`.")
+            report = import_benchmarks(
+                source=stream, filename=path.name, valid_only=valid_only, dry_run=dry_run, max_bytes=max_bytes
+            )
+        cli.finish(
+            self,
+            report,
+            path=file,
+            valid_only=valid_only,
+            hint="hint: see the comparison with `python manage.py benchmark_report --format csv`.",
+        )

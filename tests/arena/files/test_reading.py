@@ -62,12 +62,15 @@ def test_nul_byte_refuses_the_file_naming_line_and_offset():
     assert "binary" in caught.value.reason and "byte offset 13" in caught.value.reason
 
 
-@pytest.mark.parametrize(("head", "word"), [
-    (b"\xff\xfet\x00e\x00", "UTF-16"),
-    (b"PK\x03\x04rest", "ZIP"),
-    (b"%PDF-1.7\n", "PDF"),
-    (b"\x1f\x8b\x08\x00", "gzip"),
-])
+@pytest.mark.parametrize(
+    ("head", "word"),
+    [
+        (b"\xff\xfet\x00e\x00", "UTF-16"),
+        (b"PK\x03\x04rest", "ZIP"),
+        (b"%PDF-1.7\n", "PDF"),
+        (b"\x1f\x8b\x08\x00", "gzip"),
+    ],
+)
 def test_known_binary_formats_are_named(head, word):
     with pytest.raises(FileRejected, match=word):
         lines_of(head + b"\n" * 10)
@@ -92,7 +95,10 @@ def test_malformed_csv_record_is_reported_and_reading_goes_on():
     data = b'text\n"bad"x\ngood\n"never closed\nmore\n'
     records = list(iter_csv_records(iter_lines(io.BytesIO(data), max_bytes=10**6)))
     assert [(record.line, record.problem is not None) for record in records] == [
-        (1, False), (2, True), (3, False), (4, True),
+        (1, False),
+        (2, True),
+        (3, False),
+        (4, True),
     ]
     assert "never closed" in records[-1].problem
 

@@ -38,8 +38,9 @@ def test_the_pool_action_starts_a_job_with_every_active_llm_and_opens_its_page(c
     llm_on(provider, "second", kind="anthropic")
     llm_on(provider, "gone", status=LLM.Status.RETIRED)
     client.force_login(admin_user)
-    response = client.post("/admin/battles/promptpool/",
-                           {"action": "generate_for_active_llms", "_selected_action": [pool.pk]})
+    response = client.post(
+        "/admin/battles/promptpool/", {"action": "generate_for_active_llms", "_selected_action": [pool.pk]}
+    )
     job = GenerationJob.objects.get()
     assert response.status_code == 302 and response["Location"] == page_of(job)
     assert job.created_by == admin_user and job.queued == 4
@@ -61,8 +62,7 @@ def test_job_pages_are_for_staff_admins_only(client, provider):
     assert client.get("/admin/battles/generationjob/").status_code == 403
 
 
-def test_the_job_socket_sends_the_current_progress_to_an_admin_and_refuses_anyone_else(client, admin_user,
-                                                                                       provider):
+def test_the_job_socket_sends_the_current_progress_to_an_admin_and_refuses_anyone_else(client, admin_user, provider):
     job = jobs.start_generation_job(pool=pool_with(2), versions=[llm_on(provider, "socketed").current_version()])
     client.force_login(admin_user)
     connected, _, frames = socket_frames(client, f"/ws/jobs/{job.code}/")

@@ -27,7 +27,7 @@ def fernet_keys(settings):
 
 
 @pytest.fixture
-def fake(fake_provider):  # noqa: F811
+def fake(fake_provider):
     fake_provider.reset()
     return fake_provider
 
@@ -111,8 +111,15 @@ def test_the_list_shows_provider_model_id_version_status_and_key_source(staff, f
     make_llm("beta", provider="anthropic", model_id="beta-model-id", api_key_env="BETA_KEY")
     make_llm("gamma", model_id="gamma-model-id")
     listing = staff.get(reverse("admin:battles_llm_changelist")).content.decode()
-    for text in ("alpha-model-id-2", "beta-model-id", "Anthropic", "env: BETA_KEY", "none",
-                 'class="field-current_version_number">2<', "Active"):
+    for text in (
+        "alpha-model-id-2",
+        "beta-model-id",
+        "Anthropic",
+        "env: BETA_KEY",
+        "none",
+        'class="field-current_version_number">2<',
+        "Active",
+    ):
         assert text in listing
 
 
@@ -182,13 +189,16 @@ def test_a_stored_key_cannot_be_set_without_fernet_keys(staff, settings):
     assert CANARY not in response.content.decode()
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("http://169.254.169.254/latest/meta-data", "metadata"),
-    ("http://[::ffff:a9fe:a9fe]/", "metadata"),
-    ("http://2852039166/", "four decimal numbers"),
-    ("http://evil@169.254.169.254/", "User names and passwords"),
-    ("file:///etc/passwd", "Only http"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://169.254.169.254/latest/meta-data", "metadata"),
+        ("http://[::ffff:a9fe:a9fe]/", "metadata"),
+        ("http://2852039166/", "four decimal numbers"),
+        ("http://evil@169.254.169.254/", "User names and passwords"),
+        ("file:///etc/passwd", "Only http"),
+    ],
+)
 def test_the_admin_refuses_dangerous_base_urls(staff, url, reason):
     response = staff.post(reverse("admin:battles_llm_add"), form_data(base_url=url))
     assert response.status_code == 200
@@ -215,9 +225,7 @@ def test_a_host_that_does_not_resolve_is_saved_with_a_warning(staff):
 
 def test_retiring_keeps_the_llm_and_its_versions(staff):
     llm = make_llm("alpha")
-    response = staff.post(
-        reverse("admin:battles_llm_changelist"), {"action": "retire", "_selected_action": [llm.pk]}
-    )
+    response = staff.post(reverse("admin:battles_llm_changelist"), {"action": "retire", "_selected_action": [llm.pk]})
     assert response.status_code == 302
     llm.refresh_from_db()
     assert llm.status == "retired" and llm.versions.count() == 1
@@ -245,10 +253,18 @@ def test_test_connection_works_for_anthropic_too(staff, fake):
 
 def test_the_answer_is_escaped(staff, monkeypatch):
     llm = make_llm("alpha")
-    monkeypatch.setattr(connection_check, "call_provider", lambda kind, request, client: ChatResult(
-        text="<script>alert(1)</script>", tokens_in=1, tokens_out=1, latency_ms=5, ttft_ms=None,
-        finish_reason="stop",
-    ))
+    monkeypatch.setattr(
+        connection_check,
+        "call_provider",
+        lambda kind, request, client: ChatResult(
+            text="<script>alert(1)</script>",
+            tokens_in=1,
+            tokens_out=1,
+            latency_ms=5,
+            ttft_ms=None,
+            finish_reason="stop",
+        ),
+    )
     page = staff.post(connection_url(llm)).content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -267,17 +283,20 @@ def test_a_rejected_key_shows_the_reason_and_never_the_key(staff, fake, fernet_k
     assert CANARY not in caplog.text
 
 
-@pytest.mark.parametrize("setup, expected", [
-    ("refused_url", "base URL refused"),
-    ("dns", "could not be resolved"),
-    ("closed_port", "connection failed"),
-    ("timeout", "exceeded"),
-    ("undecryptable", "cannot be decrypted"),
-    ("no_base_url", "no base URL"),
-    ("server_error", "HTTP 500"),
-    ("redirect", "redirect not followed"),
-    ("unexpected", "Unexpected error"),
-])
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        ("refused_url", "base URL refused"),
+        ("dns", "could not be resolved"),
+        ("closed_port", "connection failed"),
+        ("timeout", "exceeded"),
+        ("undecryptable", "cannot be decrypted"),
+        ("no_base_url", "no base URL"),
+        ("server_error", "HTTP 500"),
+        ("redirect", "redirect not followed"),
+        ("unexpected", "Unexpected error"),
+    ],
+)
 def test_test_connection_reports_every_failure_without_a_500(staff, fake, settings, monkeypatch, setup, expected):
     settings.ARENA_FERNET_KEYS = [Fernet.generate_key().decode()]
     llm = make_llm("alpha", base_url=fake.base_url("openai"), model_id="conn-fail")
@@ -300,13 +319,15 @@ def test_test_connection_reports_every_failure_without_a_500(staff, fake, settin
     elif setup == "redirect":
         fake.set_faults("conn-fail", ["302"])
     elif setup == "unexpected":
+
         def explode(kind, request, client):
             raise RuntimeError("boom")
+
         monkeypatch.setattr(connection_check, "call_provider", explode)
     response = staff.post(connection_url(llm))
     assert response.status_code == 200
     page = response.content.decode()
-    assert 'data-ok="false"' in page and expected in page, page[page.find("connection-result"):][:600]
+    assert 'data-ok="false"' in page and expected in page, page[page.find("connection-result") :][:600]
     assert CANARY not in page
 
 
@@ -333,8 +354,9 @@ def test_voters_cannot_test_connections(client, fake):
 def test_the_test_connection_action_reports_each_selected_llm(staff, fake, fernet_keys, caplog):
     caplog.set_level(logging.DEBUG)
     good = make_llm("alpha", base_url=fake.base_url("openai"), model_id="act-ok")
-    bad = make_llm("beta", base_url=fake.base_url("anthropic"), provider="anthropic", model_id="act-401",
-                   api_key=CANARY)
+    bad = make_llm(
+        "beta", base_url=fake.base_url("anthropic"), provider="anthropic", model_id="act-401", api_key=CANARY
+    )
     fake.set_faults("act-401", ["401"])
     response = staff.post(
         reverse("admin:battles_llm_changelist"),

@@ -31,8 +31,7 @@ def admin_client(client, admin_user):
 
 def upload(client, content, *, name="prompts.csv", pool="imported", **extra):
     data = content.encode("utf-8") if isinstance(content, str) else content
-    return client.post(UPLOAD, {"pool": pool, "category_default": "", **extra,
-                                "file": SimpleUploadedFile(name, data)})
+    return client.post(UPLOAD, {"pool": pool, "category_default": "", **extra, "file": SimpleUploadedFile(name, data)})
 
 
 def import_all_disabled(html: str) -> bool:
@@ -67,7 +66,7 @@ def test_admin_previews_then_confirms_an_upload(admin_client, upload_dir):
 
 def test_preview_lists_every_error_and_offers_only_the_valid_rows(admin_client):
     make_prompt(make_pool("imported"), "already here")
-    content = "text,category\nfine,a\n,a\nalready here,a\n\"never closed,a\n"
+    content = 'text,category\nfine,a\n,a\nalready here,a\n"never closed,a\n'
     preview_url = upload(admin_client, content)["Location"]
     html = admin_client.get(preview_url).content.decode()
     assert "line 3: empty text" in html
@@ -110,21 +109,24 @@ def test_file_over_the_limit_is_refused_while_receiving(admin_client, settings, 
     assert leftover_files(upload_dir) == []
 
 
-@pytest.mark.parametrize(("name", "content", "message", "outcome"), [
-    ("bin.csv", b"text\nok\n\x00\x00\x01\x02", "binary file", "refused"),
-    ("img.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG image", "refused"),
-    ("book.csv", b"PK\x03\x04\x14\x00\x06\x00", "ZIP archive", "refused"),
-    ("latin.csv", "text\ncafé\n".encode("latin-1"), "line 2: not valid UTF-8", "bad rows"),
-    ("utf16.csv", "text\nhello\n".encode("utf-16"), "UTF-16", "refused"),
-    ("empty.csv", b"", "the file is empty", "refused"),
-    ("prose.txt", b"Dear admin, here are my prompts.\n", "neither CSV", "refused"),
-    ("array.json", b'[{"text": "a"}]', "JSON array", "refused"),
-    ("deep.jsonl", b"[" * 100_000, "JSON array", "refused"),
-    ("deep2.jsonl", b'{"text": ' + b"[" * 100_000 + b"\n", "nested too deeply", "bad rows"),
-    ("script.csv", b'text\n"<script>alert(1)</script>"\n', "1 would be imported", "good"),
-    ("../../../etc/passwd", b"text\nhi\n", "1 would be imported", "good"),
-    ("quotes.csv", b'text\n"unterminated\n' + b"x\n" * 10, "never closed", "bad rows"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message", "outcome"),
+    [
+        ("bin.csv", b"text\nok\n\x00\x00\x01\x02", "binary file", "refused"),
+        ("img.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG image", "refused"),
+        ("book.csv", b"PK\x03\x04\x14\x00\x06\x00", "ZIP archive", "refused"),
+        ("latin.csv", "text\ncafé\n".encode("latin-1"), "line 2: not valid UTF-8", "bad rows"),
+        ("utf16.csv", "text\nhello\n".encode("utf-16"), "UTF-16", "refused"),
+        ("empty.csv", b"", "the file is empty", "refused"),
+        ("prose.txt", b"Dear admin, here are my prompts.\n", "neither CSV", "refused"),
+        ("array.json", b'[{"text": "a"}]', "JSON array", "refused"),
+        ("deep.jsonl", b"[" * 100_000, "JSON array", "refused"),
+        ("deep2.jsonl", b'{"text": ' + b"[" * 100_000 + b"\n", "nested too deeply", "bad rows"),
+        ("script.csv", b'text\n"<script>alert(1)</script>"\n', "1 would be imported", "good"),
+        ("../../../etc/passwd", b"text\nhi\n", "1 would be imported", "good"),
+        ("quotes.csv", b'text\n"unterminated\n' + b"x\n" * 10, "never closed", "bad rows"),
+    ],
+)
 def test_hostile_files_get_a_report_never_a_500(admin_client, name, content, message, outcome):
     response = upload(admin_client, content, name=name)
     assert response.status_code == 302
@@ -149,8 +151,10 @@ def test_missing_file_or_pool_is_a_form_error(admin_client, upload_dir):
 
 def test_malformed_multipart_body_is_a_400(admin_client):
     response = admin_client.generic(
-        "POST", UPLOAD, b"--xx\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n"
-                         b"Content-Transfer-Encoding: base64\r\n\r\n!!!!\r\n--xx--",
+        "POST",
+        UPLOAD,
+        b'--xx\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\n!!!!\r\n--xx--",
         content_type="multipart/form-data; boundary=xx",
     )
     assert response.status_code == 400
@@ -199,12 +203,15 @@ def test_csrf_is_checked_after_the_upload_handler_is_in_place(admin_user, settin
     token = browser.cookies["csrftoken"].value
     without = browser.post(UPLOAD, {"pool": "p", "file": SimpleUploadedFile("a.csv", b"text\na\n")})
     assert without.status_code == 403
-    ok = browser.post(UPLOAD, {"csrfmiddlewaretoken": token, "pool": "p",
-                               "file": SimpleUploadedFile("a.csv", b"text\na\n")})
+    ok = browser.post(
+        UPLOAD, {"csrfmiddlewaretoken": token, "pool": "p", "file": SimpleUploadedFile("a.csv", b"text\na\n")}
+    )
     assert ok.status_code == 302
     settings.ARENA_MAX_UPLOAD_BYTES = 100
-    too_big = browser.post(UPLOAD, {"csrfmiddlewaretoken": token, "pool": "p",
-                                    "file": SimpleUploadedFile("a.csv", b"text\n" + b"x\n" * 500)})
+    too_big = browser.post(
+        UPLOAD,
+        {"csrfmiddlewaretoken": token, "pool": "p", "file": SimpleUploadedFile("a.csv", b"text\n" + b"x\n" * 500)},
+    )
     assert too_big.status_code == 400
     assert "larger than the limit" in too_big.content.decode()
 

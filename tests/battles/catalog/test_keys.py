@@ -31,7 +31,7 @@ def fernet_keys(settings):
 
 
 @pytest.fixture
-def fake(fake_provider):  # noqa: F811
+def fake(fake_provider):
     fake_provider.reset()
     return fake_provider
 
@@ -135,18 +135,21 @@ def test_ordinary_variable_names_are_accepted(name):
     assert keys.env_name_problem(name) is None
 
 
-@pytest.mark.parametrize("value", [
-    "sk-proj-abcdefghijklmnop1234",
-    "sk_live_51HxYzAbCdEfGhIjKl",
-    "sk-ant-api03-abcdef",
-    "hf_AbCdEfGhIjKlMnOpQrStUv",
-    "gsk_abcdefghijklmnopqrstuvwx",
-    "AKIA" + "IOSFODNN7EXAMPLE",  # AWS's documented example key, split so secret scanners stay quiet
-    "aB3dE5fG7hJ9kL1mN3pQ5rS7",
-    "OPENAI API KEY",
-    "1PASSWORD",
-    "key=value",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "sk-proj-abcdefghijklmnop1234",
+        "sk_live_51HxYzAbCdEfGhIjKl",
+        "sk-ant-api03-abcdef",
+        "hf_AbCdEfGhIjKlMnOpQrStUv",
+        "gsk_abcdefghijklmnopqrstuvwx",
+        "AKIA" + "IOSFODNN7EXAMPLE",  # AWS's documented example key, split so secret scanners stay quiet
+        "aB3dE5fG7hJ9kL1mN3pQ5rS7",
+        "OPENAI API KEY",
+        "1PASSWORD",
+        "key=value",
+    ],
+)
 def test_key_shaped_or_malformed_names_are_refused_without_repeating_them(value):
     problem = keys.env_name_problem(value)
     assert problem and value not in problem
@@ -203,9 +206,7 @@ def test_an_undecryptable_stored_key_is_a_non_retryable_error(fernet_keys, db):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stored_key_is_sent_but_never_appears_in_errors_logs_task_arguments_or_the_row(
-    fernet_keys, fake, caplog
-):
+def test_a_stored_key_is_sent_but_never_appears_in_errors_logs_task_arguments_or_the_row(fernet_keys, fake, caplog):
     caplog.set_level(logging.DEBUG)
     published = []
 
@@ -318,8 +319,12 @@ def test_a_name_that_rebinds_after_the_check_is_not_followed(fake, monkeypatch, 
 def test_calls_connect_to_the_address_the_policy_checked(fake, monkeypatch):
     # provider.example resolves nowhere but through the policy's resolver: the call reaching the
     # fake provider shows that the connection used the checked address, for both clients.
-    llm = make_llm("alpha", base_url=_named(fake.base_url("anthropic"), "provider.example"), model_id="named-model",
-                   provider="anthropic")
+    llm = make_llm(
+        "alpha",
+        base_url=_named(fake.base_url("anthropic"), "provider.example"),
+        model_id="named-model",
+        provider="anthropic",
+    )
     seen = []
 
     def resolver(host, port):
@@ -373,12 +378,24 @@ def _settings_in_a_fresh_process(**environ):
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CHANNEL_LAYER_URL", "ARENA_ALLOW_PRIVATE_ENDPOINTS",
-                        "ARENA_FERNET_KEYS"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "CHANNEL_LAYER_URL",
+            "ARENA_ALLOW_PRIVATE_ENDPOINTS",
+            "ARENA_FERNET_KEYS",
+        }
+    }
     env.update(environ, DJANGO_SETTINGS_MODULE="arena.settings")
-    code = ("from django.conf import settings; "
-            "print(settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, len(settings.ARENA_FERNET_KEYS))")
+    code = (
+        "from django.conf import settings; "
+        "print(settings.ARENA_ALLOW_PRIVATE_ENDPOINTS, len(settings.ARENA_FERNET_KEYS))"
+    )
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return result.stdout.split()
@@ -392,6 +409,7 @@ def test_embedded_mode_allows_private_endpoints_and_has_a_fernet_key():
 def test_real_deployments_refuse_private_endpoints_and_need_fernet_keys_set_explicitly():
     assert _settings_in_a_fresh_process(DATABASE_URL="postgres://u@127.0.0.1:5432/x") == ["False", "0"]
     assert _settings_in_a_fresh_process(
-        DATABASE_URL="postgres://u@127.0.0.1:5432/x", ARENA_ALLOW_PRIVATE_ENDPOINTS="1",
+        DATABASE_URL="postgres://u@127.0.0.1:5432/x",
+        ARENA_ALLOW_PRIVATE_ENDPOINTS="1",
         ARENA_FERNET_KEYS=f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}",
     ) == ["True", "2"]

@@ -53,7 +53,7 @@ def test_data_and_event_handler_attributes_are_dropped():
 
 def test_hostile_answer_cannot_smuggle_tags_through_markdown_constructs():
     hostile = (
-        "[click](https://ok.example \"title\" onmouseover=alert(1))\n\n"
+        '[click](https://ok.example "title" onmouseover=alert(1))\n\n'
         "<svg/onload=alert(1)>\n\n`<iframe src=x>`\n\n> <style>body{display:none}</style>"
     )
     html = render_markdown(hostile)

@@ -25,8 +25,11 @@ REPO = Path(__file__).resolve().parents[3]
 def chat(fake, kind="openai", model="m-fake", stream=True, **overrides):
     fields = {"read_timeout": 5.0, "deadline": 10.0} | overrides
     req = ChatRequest(
-        base_url=fake.base_url(kind), model_id=model, messages=[{"role": "user", "content": "Plan a team offsite"}],
-        stream=stream, **fields,
+        base_url=fake.base_url(kind),
+        model_id=model,
+        messages=[{"role": "user", "content": "Plan a team offsite"}],
+        stream=stream,
+        **fields,
     )
     with httpx.Client() as client:
         return get_provider(kind).chat(client, req)
@@ -85,8 +88,12 @@ def test_reset_clears_faults_counters_and_timing(fake):
     fake.reset()
 
     assert fake.stats() == {
-        "requests": {}, "completed": {}, "in_flight": {}, "max_in_flight": {},
-        "max_in_flight_total": 0, "faults_pending": {},
+        "requests": {},
+        "completed": {},
+        "in_flight": {},
+        "max_in_flight": {},
+        "max_in_flight_total": 0,
+        "faults_pending": {},
     }
     assert fake.configure()["latency"] == 0.0
     assert fake.last_request("m-other") is None
@@ -106,10 +113,12 @@ def test_anthropic_endpoint_refuses_what_the_real_api_refuses(fake):
     headers = {"anthropic-version": "2023-06-01"}
 
     no_version = httpx.post(fake.url + "/v1/messages", json=base)
-    system_role = httpx.post(fake.url + "/v1/messages", headers=headers,
-                             json=base | {"messages": [{"role": "system", "content": "x"}]})
-    no_max_tokens = httpx.post(fake.url + "/v1/messages", headers=headers,
-                               json={k: v for k, v in base.items() if k != "max_tokens"})
+    system_role = httpx.post(
+        fake.url + "/v1/messages", headers=headers, json=base | {"messages": [{"role": "system", "content": "x"}]}
+    )
+    no_max_tokens = httpx.post(
+        fake.url + "/v1/messages", headers=headers, json={k: v for k, v in base.items() if k != "max_tokens"}
+    )
 
     for response in (no_version, system_role, no_max_tokens):
         assert response.status_code == 400
@@ -121,8 +130,9 @@ def test_429_sends_retry_after_headers_in_whole_seconds_and_milliseconds(fake):
     fake.configure(retry_after=1.5)
     fake.set_faults("m", ["429"])
 
-    response = httpx.post(fake.url + "/v1/chat/completions",
-                          json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    response = httpx.post(
+        fake.url + "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    )
 
     assert response.status_code == 429
     assert response.headers["retry-after"] == "2"
@@ -136,8 +146,12 @@ def test_keep_alive_serves_several_requests_on_one_connection(fake):
     sockets = []
     try:
         for stream in (False, True, False):
-            connection.request("POST", "/v1/chat/completions", body=json.dumps(body | {"stream": stream}),
-                               headers={"Content-Type": "application/json"})
+            connection.request(
+                "POST",
+                "/v1/chat/completions",
+                body=json.dumps(body | {"stream": stream}),
+                headers={"Content-Type": "application/json"},
+            )
             response = connection.getresponse()
             payload = response.read()
             assert response.status == 200 and payload
@@ -153,8 +167,14 @@ def test_two_hundred_concurrent_streams_are_served_together(fake):
 
     async def stream_one(i):
         reader, writer = await asyncio.open_connection("127.0.0.1", fake.server.port)
-        body = json.dumps({"model": f"m-load-{i % 4}", "max_tokens": 100, "stream": True,
-                           "messages": [{"role": "user", "content": f"Question {i}"}]})
+        body = json.dumps(
+            {
+                "model": f"m-load-{i % 4}",
+                "max_tokens": 100,
+                "stream": True,
+                "messages": [{"role": "user", "content": f"Question {i}"}],
+            }
+        )
         writer.write(
             b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b"anthropic-version: 2023-06-01\r\nConnection: close\r\n"
@@ -207,8 +227,11 @@ def test_stop_wakes_waiting_requests_and_releases_the_port():
 
     def hanging_call():
         try:
-            httpx.post(server.url + "/v1/chat/completions", timeout=30,
-                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+            httpx.post(
+                server.url + "/v1/chat/completions",
+                timeout=30,
+                json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+            )
         except httpx.HTTPError as error:
             errors.append(error)
 
@@ -229,11 +252,14 @@ def test_stop_wakes_waiting_requests_and_releases_the_port():
 def test_answer_book_entries_are_served_verbatim(tmp_path):
     book = tmp_path / "book.jsonl"
     book.write_text(
-        json.dumps({"model": "m-book", "prompt": "What is  the CAPITAL of France?", "text": "Paris."}) + "\n"
-        + json.dumps({"model": "*", "prompt": "Say hi", "text": "Hi!"}) + "\n",
+        json.dumps({"model": "m-book", "prompt": "What is  the CAPITAL of France?", "text": "Paris."})
+        + "\n"
+        + json.dumps({"model": "*", "prompt": "Say hi", "text": "Hi!"})
+        + "\n",
         encoding="utf-8",
     )
     with FakeProviderServer(answer_book=book) as server:
+
         def ask(model, prompt):
             req = ChatRequest(base_url=server.url, model_id=model, messages=[{"role": "user", "content": prompt}])
             with httpx.Client() as client:
@@ -249,7 +275,12 @@ def test_answer_book_entries_are_served_verbatim(tmp_path):
 def _start_cli(args):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        args,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     first_line = process.stdout.readline()
     return process, first_line
@@ -285,7 +316,10 @@ def test_command_line_reports_a_bad_answer_book_without_a_traceback(tmp_path):
 
     done = subprocess.run(
         [sys.executable, "-m", "battles.demo.fake_provider", "--port", "0", "--answer-book", str(book)],
-        cwd=REPO, capture_output=True, text=True, timeout=20,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=20,
     )
 
     assert done.returncode == 1

@@ -25,24 +25,26 @@ def resolver(table):
     return resolve
 
 
-NAMES = resolver({
-    "api.example.com": [PUBLIC],
-    "api6.example.com": ["2606:2800:21f:cb07:6820:80da:af6b:8b2c"],
-    "vllm.internal.example": ["10.0.0.7"],
-    "ollama.lan": ["192.168.1.20"],
-    "rebind.example.com": [PUBLIC, "169.254.169.254"],
-    "meta.nip.example": ["169.254.169.254"],
-    "v6meta.example": ["fd00:ec2::254"],
-    "mapped.example": ["::ffff:169.254.169.254"],
-    "loop.example": ["127.0.0.1"],
-    "loop6.example": ["::1"],
-    "cgnat.example": ["100.64.1.1"],
-    "ula.example": ["fd12:3456:789a::1"],
-    "linklocal6.example": ["fe80::1%eth0"],
-    "localhost": ["127.0.0.1", "::1"],
-    "garbage.example": ["not-an-address"],
-    "empty.example": [],
-})
+NAMES = resolver(
+    {
+        "api.example.com": [PUBLIC],
+        "api6.example.com": ["2606:2800:21f:cb07:6820:80da:af6b:8b2c"],
+        "vllm.internal.example": ["10.0.0.7"],
+        "ollama.lan": ["192.168.1.20"],
+        "rebind.example.com": [PUBLIC, "169.254.169.254"],
+        "meta.nip.example": ["169.254.169.254"],
+        "v6meta.example": ["fd00:ec2::254"],
+        "mapped.example": ["::ffff:169.254.169.254"],
+        "loop.example": ["127.0.0.1"],
+        "loop6.example": ["::1"],
+        "cgnat.example": ["100.64.1.1"],
+        "ula.example": ["fd12:3456:789a::1"],
+        "linklocal6.example": ["fe80::1%eth0"],
+        "localhost": ["127.0.0.1", "::1"],
+        "garbage.example": ["not-an-address"],
+        "empty.example": [],
+    }
+)
 
 ACCEPTED_ALWAYS = [
     "https://api.example.com/v1",

@@ -80,7 +80,8 @@ def test_a_job_with_a_retired_imported_or_unconfigured_llm_is_refused_with_their
 
 @pytest.mark.django_db(transaction=False)
 def test_cancelling_a_job_fails_its_pending_generations_and_cannot_happen_twice(
-        provider, django_capture_on_commit_callbacks):
+    provider, django_capture_on_commit_callbacks
+):
     pool = pool_with(3)
     llm = llm_on(provider, "slow")
     with django_capture_on_commit_callbacks(execute=False):  # queued, but no task runs
@@ -107,8 +108,14 @@ def test_progress_counts_each_model_and_measures_throughput_eta_and_cost():
     now = timezone.now()
     for i, prompt in enumerate(prompts):
         make_generation(prompt, alpha, cost=Decimal("0.01"), finished_at=now - timedelta(seconds=10 * i))
-    make_generation(prompts[0], beta, status="failed", text="", error="HTTP 401 Unauthorized",
-                    finished_at=now - timedelta(seconds=5))
+    make_generation(
+        prompts[0],
+        beta,
+        status="failed",
+        text="",
+        error="HTTP 401 Unauthorized",
+        finished_at=now - timedelta(seconds=5),
+    )
     make_generation(prompts[1], beta, status="running", text="")
     make_generation(prompts[2], beta, status="pending", text="")
     make_generation(prompts[3], beta, status="pending", text="")

@@ -43,8 +43,10 @@ def test_a_concurrency_limit_is_shared_by_every_limiter_on_the_store(limiters):
     async def scenario():
         first, second = limiters(), limiters()
         k, limits = key(), Limits(max_concurrency=2)
-        held = [await first.acquire(k, limits, tokens=1, lease_seconds=LEASE),
-                await second.acquire(k, limits, tokens=1, lease_seconds=LEASE)]
+        held = [
+            await first.acquire(k, limits, tokens=1, lease_seconds=LEASE),
+            await second.acquire(k, limits, tokens=1, lease_seconds=LEASE),
+        ]
         with pytest.raises(WaitExpired):
             await first.acquire(k, limits, tokens=1, lease_seconds=LEASE, until=time.monotonic() + 0.2)
         await second.release(held[1])
@@ -145,8 +147,9 @@ def test_an_unreachable_store_makes_the_caller_wait_then_give_up_with_a_clear_er
     async def scenario():
         limiter = RedisLimiter("redis://127.0.0.1:1/0")
         with pytest.raises(LimiterUnavailable):
-            await limiter.acquire(key(), Limits(max_concurrency=1), tokens=1, lease_seconds=LEASE,
-                                  until=time.monotonic() + 0.3)
+            await limiter.acquire(
+                key(), Limits(max_concurrency=1), tokens=1, lease_seconds=LEASE, until=time.monotonic() + 0.3
+            )
         await limiter.close()
 
     run(scenario())

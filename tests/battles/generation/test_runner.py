@@ -46,8 +46,12 @@ def test_calls_overlap_inside_one_batch(provider, private_redis, settings):
 def test_a_generation_running_elsewhere_is_left_alone_unless_its_task_was_redelivered(provider):
     llm = llm_on(provider, "shared")
     generation = Generation.objects.create(
-        prompt=make_prompt(pool_with(0), "Claimed by another worker"), llm_version=llm.current_version(),
-        status="running", attempts=1, started_at=timezone.now(), claim_token=uuid.uuid4(),
+        prompt=make_prompt(pool_with(0), "Claimed by another worker"),
+        llm_version=llm.current_version(),
+        status="running",
+        attempts=1,
+        started_at=timezone.now(),
+        claim_token=uuid.uuid4(),
     )
     assert runner.run_batch([generation.pk])[generation.pk].status == "skipped"
     assert provider.stats()["requests"] == {}
@@ -60,8 +64,11 @@ def test_a_generation_running_elsewhere_is_left_alone_unless_its_task_was_redeli
 def test_a_claim_older_than_the_deadline_is_taken_over(provider):
     llm = llm_on(provider, "abandoned")
     generation = Generation.objects.create(
-        prompt=make_prompt(pool_with(0), "Its worker died"), llm_version=llm.current_version(),
-        status="running", attempts=1, claim_token=uuid.uuid4(),
+        prompt=make_prompt(pool_with(0), "Its worker died"),
+        llm_version=llm.current_version(),
+        status="running",
+        attempts=1,
+        claim_token=uuid.uuid4(),
         started_at=timezone.now() - timedelta(seconds=claims.stale_after_seconds() + 1),
     )
     assert runner.run_batch([generation.pk])[generation.pk].status == "done"

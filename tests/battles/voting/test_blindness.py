@@ -52,9 +52,7 @@ def test_reveal_after_the_vote_names_both_models(client, voter):
     client.get("/")
     battle = Battle.objects.get()
     for fragment in ("1", ""):
-        response = client.post(
-            f"/battle/{battle.code}/vote/", {"outcome": "a"}, HTTP_X_ARENA_FRAGMENT=fragment
-        )
+        response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, HTTP_X_ARENA_FRAGMENT=fragment)
         text = response.content.decode()
         assert all(canary in text for canary in CANARIES)
 

@@ -31,19 +31,35 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         if self.path.endswith("/chat/completions") and request.get("stream"):
-            chunks = [{"choices": [{"index": 0, "delta": {"content": HOSTILE[:8]}}]},
-                      {"choices": [{"index": 0, "delta": {"content": HOSTILE[8:]}, "finish_reason": "stop"}]}]
+            chunks = [
+                {"choices": [{"index": 0, "delta": {"content": HOSTILE[:8]}}]},
+                {"choices": [{"index": 0, "delta": {"content": HOSTILE[8:]}, "finish_reason": "stop"}]},
+            ]
             body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
             self._send("text/event-stream", body.encode())
         elif self.path.endswith("/chat/completions"):
-            self._send("application/json", json.dumps({
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": HOSTILE},
-                             "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 5}}).encode())
+            self._send(
+                "application/json",
+                json.dumps(
+                    {
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": HOSTILE}, "finish_reason": "stop"}
+                        ],
+                        "usage": {"prompt_tokens": 3, "completion_tokens": 5},
+                    }
+                ).encode(),
+            )
         else:
-            self._send("application/json", json.dumps({
-                "content": [{"type": "text", "text": HOSTILE}], "stop_reason": "end_turn",
-                "usage": {"input_tokens": 3, "output_tokens": 5}}).encode())
+            self._send(
+                "application/json",
+                json.dumps(
+                    {
+                        "content": [{"type": "text", "text": HOSTILE}],
+                        "stop_reason": "end_turn",
+                        "usage": {"input_tokens": 3, "output_tokens": 5},
+                    }
+                ).encode(),
+            )
 
 
 @pytest.fixture
@@ -60,8 +76,7 @@ def hostile_server():
 @pytest.mark.parametrize("provider, suffix", [("openai", "/v1"), ("anthropic", "")])
 def test_an_answer_with_nul_characters_is_stored_not_failed(hostile_server, provider, suffix):
     llm = make_llm(f"nul-{provider}", provider=provider, base_url=hostile_server + suffix)
-    answer = Generation.objects.create(prompt=make_prompt(make_pool(), "Say hello"),
-                                       llm_version=llm.current_version())
+    answer = Generation.objects.create(prompt=make_prompt(make_pool(), "Say hello"), llm_version=llm.current_version())
     assert runner.run_generation(generation_id=answer.pk).status == "done"
     answer.refresh_from_db()
     assert answer.text == HOSTILE.replace("\x00", "\ufffd")

@@ -57,7 +57,7 @@ def test_live_battle_answers_arrive_blind_and_the_vote_reveals(client, voter, li
     assert response.status_code == 302 and response["Location"] == f"/live/{battle.code}/"
     page = client.get(response["Location"])
     _assert_blind(page.content.decode() + str(dict(page.items())))
-    assert b"Model A" in page.content and b"id=\"vote-form\"" in page.content
+    assert b"Model A" in page.content and b'id="vote-form"' in page.content
     connected, _, frame = _first_frame(f"/ws/live/{battle.code}/", client)
     assert connected
     _assert_blind(frame)
@@ -197,9 +197,14 @@ def test_panels_pushed_over_the_socket_are_votable_with_the_page_token(client, v
     assert "vote-form" in frame and "csrfmiddlewaretoken" not in frame
     refused = strict.post(f"/live/{battle.code}/follow-up/", {"prompt": "And a semaphore?"})
     assert refused.status_code == 403
-    follow_up = strict.post(f"/live/{battle.code}/follow-up/", {"prompt": "And a semaphore?"},
-                            HTTP_X_CSRFTOKEN=token, HTTP_X_ARENA_FRAGMENT="1")
+    follow_up = strict.post(
+        f"/live/{battle.code}/follow-up/",
+        {"prompt": "And a semaphore?"},
+        HTTP_X_CSRFTOKEN=token,
+        HTTP_X_ARENA_FRAGMENT="1",
+    )
     assert follow_up.status_code == 204
-    vote = strict.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, HTTP_X_CSRFTOKEN=token,
-                       HTTP_X_ARENA_FRAGMENT="1")
+    vote = strict.post(
+        f"/battle/{battle.code}/vote/", {"outcome": "a"}, HTTP_X_CSRFTOKEN=token, HTTP_X_ARENA_FRAGMENT="1"
+    )
     assert vote.status_code == 200 and Vote.objects.count() == 1

@@ -173,7 +173,7 @@ def test_concurrent_double_submit_stores_exactly_one_vote():
         try:
             barrier.wait()
             results.append(votes.record_vote(battle_code=battle.code, voter=voter, outcome="a"))
-        except Exception as exc:  # pragma: no cover - reported below
+        except Exception as exc:  # noqa: BLE001  (any failure in the thread is reported below)
             errors.append(exc)
         finally:
             thread_connection.close()
@@ -231,12 +231,21 @@ def test_reasons_and_comment_are_stored(client, voter):
     client.force_login(voter)
     client.get("/")
     battle = Battle.objects.get(voter=voter)
-    client.post(f"/battle/{battle.code}/vote/", {
-        "outcome": "a", "reasons_a": ["correct", "concise"], "reasons_b": ["hallucinated"],
-        "comment": "B invented an API.",
-    })
+    client.post(
+        f"/battle/{battle.code}/vote/",
+        {
+            "outcome": "a",
+            "reasons_a": ["correct", "concise"],
+            "reasons_b": ["hallucinated"],
+            "comment": "B invented an API.",
+        },
+    )
     vote = Vote.objects.get()
-    assert (vote.reasons_a, vote.reasons_b, vote.comment) == (["correct", "concise"], ["hallucinated"], "B invented an API.")
+    assert (vote.reasons_a, vote.reasons_b, vote.comment) == (
+        ["correct", "concise"],
+        ["hallucinated"],
+        "B invented an API.",
+    )
 
 
 def test_unknown_reason_is_refused_and_nothing_is_stored(client, voter):

@@ -26,8 +26,9 @@ def make_strengths(n_models: int = 8, seed: int = 0, spread: float = 100.0) -> d
     return {f"m{k:02d}": float(v) for k, v in enumerate(values)}
 
 
-def make_log(n_models: int = 8, n_votes: int = 2000, *, seed: int = 0, tie_rate: float = 0.3,
-             spread: float = 100.0) -> VoteLog:
+def make_log(
+    n_models: int = 8, n_votes: int = 2000, *, seed: int = 0, tie_rate: float = 0.3, spread: float = 100.0
+) -> VoteLog:
     return simulate_votes(make_strengths(n_models, seed, spread), n_votes, tie_rate=tie_rate, seed=seed + 1)
 
 
@@ -37,8 +38,11 @@ def make_table(n_models: int = 8, n_votes: int = 2000, **kwargs):
 
 def log_columns(log: VoteLog) -> tuple[list[str], list[str], list[str]]:
     names = log.models
-    return ([names[i] for i in log.a.tolist()], [names[i] for i in log.b.tolist()],
-            [OUTCOMES[o] for o in log.outcome.tolist()])
+    return (
+        [names[i] for i in log.a.tolist()],
+        [names[i] for i in log.b.tolist()],
+        [OUTCOMES[o] for o in log.outcome.tolist()],
+    )
 
 
 def write_votes_csv(path, log: VoteLog, *, extra_column: bool = True) -> None:

@@ -33,8 +33,12 @@ def arena_rank_board(frame, *, reweighted=False):
     dataset = PairDataset.from_pandas(frame, reweighted=reweighted)
     model = BradleyTerry(n_competitors=len(dataset.competitors))
     result = model.compute_ratings_and_cis(dataset, ci_method="sandwich")
-    return {name: (float(r), float(lo), float(hi)) for name, r, lo, hi in
-            zip(result["competitors"], result["ratings"], result["rating_lower"], result["rating_upper"])}
+    return {
+        name: (float(r), float(lo), float(hi))
+        for name, r, lo, hi in zip(
+            result["competitors"], result["ratings"], result["rating_lower"], result["rating_upper"]
+        )
+    }
 
 
 @pytest.mark.parametrize("reweight", [False, True])
@@ -99,8 +103,9 @@ def evalica_winners(outcomes):
 def test_ratings_match_evalica_bradley_terry_with_ties_as_half_wins(votes):
     evalica = peer("evalica")
     model_a, model_b, outcome = log_columns(votes)
-    result = evalica.bradley_terry(model_a, model_b, evalica_winners(outcome), tie_weight=0.5,
-                                   tolerance=1e-12, limit=100_000)
+    result = evalica.bradley_terry(
+        model_a, model_b, evalica_winners(outcome), tie_weight=0.5, tolerance=1e-12, limit=100_000
+    )
     beta = np.log(result.scores.astype(float))
     theirs = 1000.0 + (beta - beta.mean()) * RATING_PER_LOGIT
     ours = fit_bradley_terry(votes.to_table(), ci="none")

@@ -18,8 +18,9 @@ def ratings_of(board):
 
 def test_two_models_rating_gap_is_the_log_odds_of_the_win_share():
     # 30 wins, 10 losses, 20 ties: score share (30 + 10) / 60 = 2/3, so the gap is 400·log10(2).
-    table = VoteTable.from_counts([("x", "y", "a", 30), ("x", "y", "b", 10), ("y", "x", "tie", 12),
-                                   ("x", "y", "both_bad", 8)])
+    table = VoteTable.from_counts(
+        [("x", "y", "a", 30), ("x", "y", "b", 10), ("y", "x", "tie", 12), ("x", "y", "both_bad", 8)]
+    )
     board = fit_bradley_terry(table, ci="none")
     r = ratings_of(board)
     assert r["x"] - r["y"] == pytest.approx(400 * math.log10(2), abs=1e-4)
@@ -89,13 +90,19 @@ def test_swapping_a_and_b_changes_nothing():
 
 
 outcome_rows = st.lists(
-    st.tuples(st.sampled_from("pqrst"), st.sampled_from("pqrst"), st.sampled_from(["a", "b", "tie", "both_bad"]),
-              st.integers(1, 30)).filter(lambda r: r[0] != r[1]),
-    min_size=1, max_size=25)
+    st.tuples(
+        st.sampled_from("pqrst"),
+        st.sampled_from("pqrst"),
+        st.sampled_from(["a", "b", "tie", "both_bad"]),
+        st.integers(1, 30),
+    ).filter(lambda r: r[0] != r[1]),
+    min_size=1,
+    max_size=25,
+)
 
 
 @settings(max_examples=40, deadline=None, database=None)
-@given(rows=outcome_rows, seed=st.integers(0, 2 ** 16))
+@given(rows=outcome_rows, seed=st.integers(0, 2**16))
 def test_any_vote_order_and_any_positions_give_the_same_board(rows, seed):
     rng = np.random.default_rng(seed)
     votes = [(a, b, o) for a, b, o, n in rows for _ in range(n)]
@@ -150,11 +157,13 @@ def test_bootstrap_rounds_are_fits_of_resampled_votes():
     cells = np.concatenate([data.wins_i, data.wins_j, data.half])
     draws = np.random.default_rng(3).multinomial(int(cells.sum()), cells / cells.sum(), size=5)
     p = len(data.i)
-    rounds = bt.fit_resamples(data, beta_hat, draws[:, :p].astype(float), draws[:, p:2 * p].astype(float),
-                              draws[:, 2 * p:].astype(float))
+    rounds = bt.fit_resamples(
+        data, beta_hat, draws[:, :p].astype(float), draws[:, p : 2 * p].astype(float), draws[:, 2 * p :].astype(float)
+    )
     for r in range(5):
-        resampled = data.with_counts(draws[r, :p].astype(float), draws[r, p:2 * p].astype(float),
-                                     draws[r, 2 * p:].astype(float))
+        resampled = data.with_counts(
+            draws[r, :p].astype(float), draws[r, p : 2 * p].astype(float), draws[r, 2 * p :].astype(float)
+        )
         direct = bt.fit_pairs(resampled)
         assert np.allclose(rounds[r], direct - direct.mean(), atol=1e-7)
 
@@ -217,8 +226,20 @@ def test_to_dict_is_json_serialisable_and_states_its_settings():
     assert data["settings"]["ci"] == "bootstrap" and data["settings"]["bootstrap_rounds"] == 20
     assert data["settings"]["seed"] == 3 and data["settings"]["min_votes"] == 5
     assert data["n_votes"] == 800
-    assert set(data["rows"][0]) == {"model", "rating", "lower", "upper", "rank", "order", "votes", "wins", "losses",
-                                    "ties", "both_bad", "provisional"}
+    assert set(data["rows"][0]) == {
+        "model",
+        "rating",
+        "lower",
+        "upper",
+        "rank",
+        "order",
+        "votes",
+        "wins",
+        "losses",
+        "ties",
+        "both_bad",
+        "provisional",
+    }
     assert "votes_to_flip" in data["robustness"] and data["robustness"]["method"]
 
 

@@ -40,23 +40,28 @@ def test_leaderboard_prints_one_row_per_model_best_first(capsys, votes_csv):
 
 def test_leaderboard_json_with_bootstrap_anchor_and_seed(capsys, votes_csv):
     path, _ = votes_csv
-    code, out, _ = run(capsys, "leaderboard", str(path), "--bootstrap", "30", "--seed", "4", "--anchor", "m01=1114",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "leaderboard", str(path), "--bootstrap", "30", "--seed", "4", "--anchor", "m01=1114", "--format", "json"
+    )
     assert code == 0
     data = json.loads(out)
     assert data["settings"]["ci"] == "bootstrap" and data["settings"]["bootstrap_rounds"] == 30
     assert data["settings"]["seed"] == 4
     assert {r["model"]: r["rating"] for r in data["rows"]}["m01"] == pytest.approx(1114.0)
     assert data["robustness"]["leader"] == data["rows"][0]["model"]
-    _, again, _ = run(capsys, "leaderboard", str(path), "--bootstrap", "30", "--seed", "4", "--anchor", "m01=1114",
-                      "--format", "json")
+    _, again, _ = run(
+        capsys, "leaderboard", str(path), "--bootstrap", "30", "--seed", "4", "--anchor", "m01=1114", "--format", "json"
+    )
     assert again == out
 
 
 def test_both_winner_spellings_of_both_bad_and_extra_columns_are_accepted(capsys, tmp_path):
     path = tmp_path / "v.csv"
-    path.write_text("id,model_a,winner,model_b,judge\n1,x,tie (bothbad),y,u\n2,x,both_bad,y,u\n3,y,model_a,x,u\n"
-                    "4,x,model_b,y,u\n5,x,tie,y,u\n", encoding="utf-8")
+    path.write_text(
+        "id,model_a,winner,model_b,judge\n1,x,tie (bothbad),y,u\n2,x,both_bad,y,u\n3,y,model_a,x,u\n"
+        "4,x,model_b,y,u\n5,x,tie,y,u\n",
+        encoding="utf-8",
+    )
     code, out, err = run(capsys, "leaderboard", str(path), "--format", "json")
     assert code == 0, err
     rows = {r["model"]: r for r in json.loads(out)["rows"]}
@@ -71,17 +76,20 @@ def test_bom_and_crlf_files_read_like_plain_ones(capsys, tmp_path, votes_csv):
     assert run(capsys, "leaderboard", str(odd)) == run(capsys, "leaderboard", str(path))
 
 
-@pytest.mark.parametrize("content,line,message", [
-    ("model_a,model_b,winner\nx,y,model_a\nx,y,model_c\n", 3, "unknown winner 'model_c'"),
-    ("model_a,model_b,winner\nx,y,model_a\nx,y\n", 3, "expected 3 fields"),
-    ("model_a,model_b,winner\nx,y,model_a,extra\n", 2, "expected 3 fields"),
-    ("model_a,model_b,winner\nx,x,model_a\n", 2, "same model"),
-    ("model_a,model_b,winner\n,y,model_a\n", 2, "model_a is empty"),
-    ("model_a,model_b,winner\nx,y,\n", 2, "unknown winner ''"),
-    ("model_a,winner\nx,model_a\n", 1, "missing column(s) model_b"),
-    ('model_a,model_b,winner\nx,"y"z,tie\n', 2, "malformed CSV"),
-    ("", 1, "the file is empty"),
-])
+@pytest.mark.parametrize(
+    "content,line,message",
+    [
+        ("model_a,model_b,winner\nx,y,model_a\nx,y,model_c\n", 3, "unknown winner 'model_c'"),
+        ("model_a,model_b,winner\nx,y,model_a\nx,y\n", 3, "expected 3 fields"),
+        ("model_a,model_b,winner\nx,y,model_a,extra\n", 2, "expected 3 fields"),
+        ("model_a,model_b,winner\nx,x,model_a\n", 2, "same model"),
+        ("model_a,model_b,winner\n,y,model_a\n", 2, "model_a is empty"),
+        ("model_a,model_b,winner\nx,y,\n", 2, "unknown winner ''"),
+        ("model_a,winner\nx,model_a\n", 1, "missing column(s) model_b"),
+        ('model_a,model_b,winner\nx,"y"z,tie\n', 2, "malformed CSV"),
+        ("", 1, "the file is empty"),
+    ],
+)
 def test_bad_input_names_the_line_and_exits_2(capsys, tmp_path, content, line, message):
     path = tmp_path / "bad.csv"
     path.write_text(content, encoding="utf-8")
@@ -113,22 +121,42 @@ def test_missing_file_and_unknown_anchor_are_errors(capsys, tmp_path, votes_csv)
 
 def test_bad_flags_exit_2_without_a_traceback(tmp_path, votes_csv):
     for argv in (["--anchor", "m01"], ["--ci", "jackknife"], ["--bootstrap", "0"]):
-        proc = subprocess.run([sys.executable, "-m", "ratings", "leaderboard", str(votes_csv[0]), *argv],
-                              cwd=ROOT, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "ratings", "leaderboard", str(votes_csv[0]), *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr
 
 
 def test_python_dash_m_ratings_runs_as_a_program(votes_csv):
-    proc = subprocess.run([sys.executable, "-m", "ratings", "leaderboard", str(votes_csv[0]), "--format", "csv"],
-                          cwd=ROOT, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ratings", "leaderboard", str(votes_csv[0]), "--format", "csv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("model,rating,lower,upper,rank,votes\n")
     assert len(proc.stdout.strip().splitlines()) == 6
 
 
 def test_simulate_prints_votes_needed_and_kendall_tau(capsys):
-    code, out, err = run(capsys, "simulate", "--policy", "uniform", "--models", "6", "--seed", "3", "--format", "json",
-                         "--target-halfwidth", "40")
+    code, out, err = run(
+        capsys,
+        "simulate",
+        "--policy",
+        "uniform",
+        "--models",
+        "6",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--target-halfwidth",
+        "40",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["policy"] == "uniform" and data["models"] == 6
@@ -142,8 +170,9 @@ def test_simulate_on_the_strengths_of_a_leaderboard_file(capsys, votes_csv, tmp_
     assert code == 0, err
     ratings = tmp_path / "ratings.csv"
     ratings.write_text(board_csv)
-    code, out, err = run(capsys, "simulate", "--policy", "active", "--strengths", str(ratings), "--seed", "1",
-                         "--target-halfwidth", "60")
+    code, out, err = run(
+        capsys, "simulate", "--policy", "active", "--strengths", str(ratings), "--seed", "1", "--target-halfwidth", "60"
+    )
     assert code == 0, err
     data = json.loads(out)
     expected = {row.split(",")[0]: float(row.split(",")[1]) for row in board_csv.strip().splitlines()[1:]}
@@ -152,22 +181,26 @@ def test_simulate_on_the_strengths_of_a_leaderboard_file(capsys, votes_csv, tmp_
 
 
 def test_simulate_oracle_uses_the_true_strengths(capsys):
-    code, out, err = run(capsys, "simulate", "--policy", "oracle", "--models", "5", "--seed", "2",
-                         "--target-halfwidth", "60")
+    code, out, err = run(
+        capsys, "simulate", "--policy", "oracle", "--models", "5", "--seed", "2", "--target-halfwidth", "60"
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["policy"] == "oracle" and data["votes_needed"] > 0
 
 
-@pytest.mark.parametrize("text, message", [
-    ("model,rating\na,1000\na,1100\n", "line 3: model 'a' appears twice"),
-    ("model,rating\na,1000\nb,high\n", "line 3: rating 'high' is not a number"),
-    ("model,rating\na,1000\nb,nan\n", "line 3: rating 'nan' is not a finite number"),
-    ("name,score\na,1000\n", "line 1: missing column(s) model, rating"),
-    ("model,rating\na,1000\n", "need at least two models"),
-    ("model,rating\na,1000\nb\n", "line 3: expected 2 columns, got 1"),
-    ("", "the file is empty"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("model,rating\na,1000\na,1100\n", "line 3: model 'a' appears twice"),
+        ("model,rating\na,1000\nb,high\n", "line 3: rating 'high' is not a number"),
+        ("model,rating\na,1000\nb,nan\n", "line 3: rating 'nan' is not a finite number"),
+        ("name,score\na,1000\n", "line 1: missing column(s) model, rating"),
+        ("model,rating\na,1000\n", "need at least two models"),
+        ("model,rating\na,1000\nb\n", "line 3: expected 2 columns, got 1"),
+        ("", "the file is empty"),
+    ],
+)
 def test_simulate_reports_what_is_wrong_with_a_strengths_file(capsys, tmp_path, text, message):
     path = tmp_path / "ratings.csv"
     path.write_text(text)

@@ -13,8 +13,9 @@ def test_outcome_codes_are_the_apps():
 def test_from_votes_and_from_counts_build_the_same_table():
     votes = [("x", "y", "a"), ("x", "y", "a"), ("y", "x", "tie"), ("z", "x", "both_bad"), ("y", "z", "b")]
     by_vote = VoteTable.from_votes(*zip(*votes))
-    by_count = VoteTable.from_counts([("x", "y", "a", 2), ("y", "x", "tie", 1), ("z", "x", "both_bad", 1),
-                                      ("y", "z", "b", 1)])
+    by_count = VoteTable.from_counts(
+        [("x", "y", "a", 2), ("y", "x", "tie", 1), ("z", "x", "both_bad", 1), ("y", "z", "b", 1)]
+    )
     assert by_vote == by_count
     assert by_vote.models == ("x", "y", "z")
     assert by_vote.n_votes == 5
@@ -32,8 +33,9 @@ def test_rows_round_trip_through_from_counts():
 
 
 def test_model_stats_keep_ties_and_both_bad_apart():
-    table = VoteTable.from_counts([("x", "y", "a", 3), ("y", "x", "a", 1), ("x", "y", "tie", 2),
-                                   ("x", "y", "both_bad", 4)])
+    table = VoteTable.from_counts(
+        [("x", "y", "a", 3), ("y", "x", "a", 1), ("x", "y", "tie", 2), ("x", "y", "both_bad", 4)]
+    )
     stats = table.model_stats()
     x, y = table.models.index("x"), table.models.index("y")
     assert stats["votes"][x] == stats["votes"][y] == 10
@@ -43,8 +45,9 @@ def test_model_stats_keep_ties_and_both_bad_apart():
 
 
 def test_pair_counts_merge_positions():
-    table = VoteTable.from_counts([("x", "y", "a", 3), ("y", "x", "a", 1), ("y", "x", "b", 2),
-                                   ("x", "y", "tie", 1), ("y", "x", "both_bad", 1)])
+    table = VoteTable.from_counts(
+        [("x", "y", "a", 3), ("y", "x", "a", 1), ("y", "x", "b", 2), ("x", "y", "tie", 1), ("y", "x", "both_bad", 1)]
+    )
     pc = table.pair_counts()
     assert (pc.wins_i[0], pc.wins_j[0], pc.ties[0], pc.both_bad[0]) == (5, 1, 1, 1)
 

@@ -47,8 +47,9 @@ def test_gradient_used_by_the_optimiser_matches_finite_differences():
     b = cov[:, i] - cov[:, j]
     analytic = g * a[k] ** 2 - 2.0 * h * a[k] * b[k]
     eps = 1e-7
-    numeric = np.array([(design_variances(m, i, j, h, g, w + eps * np.eye(len(i))[e])[0][k] - var[k]) / eps
-                        for e in range(len(i))])
+    numeric = np.array(
+        [(design_variances(m, i, j, h, g, w + eps * np.eye(len(i))[e])[0][k] - var[k]) / eps for e in range(len(i))]
+    )
     assert analytic == pytest.approx(numeric, rel=1e-4, abs=1e-6)
 
 

@@ -39,8 +39,9 @@ def test_online_elo_applies_votes_in_order():
 
 def test_online_elo_fast_path_matches_the_tuple_path():
     log = make_log(6, 3000, seed=2)
-    assert online_elo(log, k=8.0, initial=1200.0) == pytest.approx(online_elo(list(log), k=8.0, initial=1200.0),
-                                                                   abs=1e-9)
+    assert online_elo(log, k=8.0, initial=1200.0) == pytest.approx(
+        online_elo(list(log), k=8.0, initial=1200.0), abs=1e-9
+    )
 
 
 def test_trueskill_matches_the_trueskill_package_vote_by_vote():

@@ -5,8 +5,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-PURE_FILES = sorted((ROOT / "ratings" / "engine").glob("*.py")) + [ROOT / "ratings" / "cli.py",
-                                                                    ROOT / "ratings" / "__main__.py"]
+PURE_FILES = sorted((ROOT / "ratings" / "engine").glob("*.py")) + [
+    ROOT / "ratings" / "cli.py",
+    ROOT / "ratings" / "__main__.py",
+]
 ALLOWED_THIRD_PARTY = {"numpy", "scipy", "trueskill"}
 FORBIDDEN = {"django", "battles", "arena", "celery", "channels"}
 # The CLI may use these pure app modules (checked below to be pure themselves): the simulator
@@ -69,7 +71,8 @@ def test_the_app_modules_the_cli_uses_are_pure_too():
             top = module.split(".")[0]
             if module in PURE_APP_MODULES or module.startswith("ratings.engine"):
                 continue
-            if top in FORBIDDEN or (top not in sys.stdlib_module_names and top not in ALLOWED_THIRD_PARTY
-                                    and top != "__future__"):
+            if top in FORBIDDEN or (
+                top not in sys.stdlib_module_names and top not in ALLOWED_THIRD_PARTY and top != "__future__"
+            ):
                 offenders.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert not offenders, "\n".join(offenders)

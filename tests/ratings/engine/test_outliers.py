@@ -17,7 +17,11 @@ def _honest_and_contrarian(seed=0, honest_voters=40, votes_each=60):
                 outcome = "b" if stronger_is_a else "a"
             else:
                 r = rng.random()
-                outcome = "tie" if r < 0.1 else (("a" if stronger_is_a else "b") if r < 0.82 else ("b" if stronger_is_a else "a"))
+                outcome = (
+                    "tie"
+                    if r < 0.1
+                    else (("a" if stronger_is_a else "b") if r < 0.82 else ("b" if stronger_is_a else "a"))
+                )
             votes.append((f"voter{v}", a, b, outcome))
     rng.shuffle(votes)
     return votes, f"voter{honest_voters}"

@@ -46,11 +46,18 @@ def brute_force_minimum(table: VoteTable, limit: int) -> int | None:
 
 
 def test_votes_to_flip_is_an_upper_bound_close_to_the_exhaustive_minimum():
-    table = VoteTable.from_counts([
-        ("x", "y", "a", 11), ("x", "y", "b", 6), ("x", "y", "tie", 3),
-        ("x", "z", "a", 8), ("x", "z", "b", 4),
-        ("y", "z", "a", 8), ("y", "z", "b", 3), ("y", "z", "both_bad", 2),
-    ])
+    table = VoteTable.from_counts(
+        [
+            ("x", "y", "a", 11),
+            ("x", "y", "b", 6),
+            ("x", "y", "tie", 3),
+            ("x", "z", "a", 8),
+            ("x", "z", "b", 4),
+            ("y", "z", "a", 8),
+            ("y", "z", "b", 3),
+            ("y", "z", "both_bad", 2),
+        ]
+    )
     result = board_robustness(fit_bradley_terry(table))
     exact = brute_force_minimum(table, limit=7)
     assert exact is not None and exact >= 4
@@ -70,12 +77,30 @@ def test_dropping_the_reported_votes_really_changes_the_leader():
 
 
 def test_a_clearer_lead_needs_more_votes_to_flip():
-    close = VoteTable.from_counts([("x", "y", "a", 55), ("x", "y", "b", 45), ("x", "z", "a", 60), ("z", "x", "a", 40),
-                                   ("y", "z", "a", 50), ("z", "y", "a", 50)])
-    clear = VoteTable.from_counts([("x", "y", "a", 75), ("x", "y", "b", 25), ("x", "z", "a", 75), ("z", "x", "a", 25),
-                                   ("y", "z", "a", 50), ("z", "y", "a", 50)])
-    assert (board_robustness(fit_bradley_terry(close))["votes_to_flip"]
-            < board_robustness(fit_bradley_terry(clear))["votes_to_flip"])
+    close = VoteTable.from_counts(
+        [
+            ("x", "y", "a", 55),
+            ("x", "y", "b", 45),
+            ("x", "z", "a", 60),
+            ("z", "x", "a", 40),
+            ("y", "z", "a", 50),
+            ("z", "y", "a", 50),
+        ]
+    )
+    clear = VoteTable.from_counts(
+        [
+            ("x", "y", "a", 75),
+            ("x", "y", "b", 25),
+            ("x", "z", "a", 75),
+            ("z", "x", "a", 25),
+            ("y", "z", "a", 50),
+            ("z", "y", "a", 50),
+        ]
+    )
+    assert (
+        board_robustness(fit_bradley_terry(close))["votes_to_flip"]
+        < board_robustness(fit_bradley_terry(clear))["votes_to_flip"]
+    )
 
 
 def test_with_robustness_is_the_board_json_plus_robustness_as_the_last_key():

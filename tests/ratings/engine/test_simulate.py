@@ -49,8 +49,9 @@ def test_active_policy_needs_fewer_votes_than_uniform_on_average():
     for seed in range(3):
         strengths = make_strengths(8, seed=seed)
         uniform.append(run_policy_simulation(strengths, "uniform", target_halfwidth=30.0, seed=seed).votes_needed)
-        active.append(run_policy_simulation(strengths, POLICIES["active"], target_halfwidth=30.0,
-                                            seed=seed).votes_needed)
+        active.append(
+            run_policy_simulation(strengths, POLICIES["active"], target_halfwidth=30.0, seed=seed).votes_needed
+        )
     assert np.mean(active) < np.mean(uniform)
 
 
@@ -61,7 +62,6 @@ def test_a_pairing_policy_can_be_plugged_in():
         calls.append((size, state.pair_votes.sum()))
         return uniform_policy(state, rng, size)
 
-    result = run_policy_simulation(make_strengths(4, seed=1), only_first_two_and_uniform, target_halfwidth=60.0,
-                                   seed=2)
+    result = run_policy_simulation(make_strengths(4, seed=1), only_first_two_and_uniform, target_halfwidth=60.0, seed=2)
     assert calls and result.policy == "only_first_two_and_uniform"
     assert result.votes_needed is not None

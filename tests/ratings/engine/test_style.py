@@ -108,8 +108,9 @@ def test_models_the_votes_do_not_connect_still_get_a_style_controlled_board():
 
     rng = np.random.default_rng(4)
     pairs = [("a", "b"), ("c", "d")] * 40
-    log = VoteLog.from_votes([p[0] for p in pairs], [p[1] for p in pairs],
-                             [str(o) for o in rng.choice(["a", "b", "tie"], size=len(pairs))])
+    log = VoteLog.from_votes(
+        [p[0] for p in pairs], [p[1] for p in pairs], [str(o) for o in rng.choice(["a", "b", "tie"], size=len(pairs))]
+    )
     style_a = rng.uniform(1, 9, size=(len(pairs), len(STYLE_FEATURES)))
     style_b = rng.uniform(1, 9, size=(len(pairs), len(STYLE_FEATURES)))
     board = fit_style_controlled(log, style_a, style_b)

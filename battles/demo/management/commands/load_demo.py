@@ -23,7 +23,9 @@ class Command(BaseCommand):
             )
         port = seed.fake_provider_port()
         pool, llms = seed.load_pool_and_llms(port=port)
-        self.stdout.write(f"Pool {pool.name!r}: {pool.prompts.count()} prompts; LLMs: {', '.join(l.name for l in llms)}")
+        self.stdout.write(
+            f"Pool {pool.name!r}: {pool.prompts.count()} prompts; LLMs: {', '.join(llm.name for llm in llms)}"
+        )
         book = AnswerBook.load(seed.write_answer_book(seed.answer_book_path()))
         server = FakeProviderServer(host="127.0.0.1", port=port, latency=0.0, tokens_per_second=0, book=book)
         try:

@@ -25,7 +25,9 @@ class Command(BaseCommand):
         except OSError as error:
             raise CommandError(f"Could not start the fake provider on 127.0.0.1:{port}: {error}") from None
         self.stdout.write(f"Fake provider on http://127.0.0.1:{port}")
-        self.stdout.write(f"Arena on http://127.0.0.1:{options['port']}  — logins: demo/demo (voter), admin/admin (admin)")
+        self.stdout.write(
+            f"Arena on http://127.0.0.1:{options['port']}  — logins: demo/demo (voter), admin/admin (admin)"
+        )
         try:
             call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
         finally:

@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_csv_is_imported_into_a_new_pool(tmp_path):
-    path = write(tmp_path, "p.csv", b'\xef\xbb\xbftext,category,tags,id\r\n"multi\r\nline",writing,"a;b",p1\r\nsecond,code,,p2\r\n')
+    path = write(
+        tmp_path,
+        "p.csv",
+        b'\xef\xbb\xbftext,category,tags,id\r\n"multi\r\nline",writing,"a;b",p1\r\nsecond,code,,p2\r\n',
+    )
     code, out = run("import_prompts", "fresh", path)
     assert code == 0, out
     pool = PromptPool.objects.get(name="fresh")
@@ -157,8 +161,12 @@ def test_missing_file_is_a_clear_error(tmp_path):
 def test_command_line_exit_status_and_message_for_a_refused_file(tmp_path):
     path = write(tmp_path, "p.csv", b"\x89PNG\r\n\x1a\n\x00\x00")
     result = subprocess.run(
-        [sys.executable, "manage.py", "import_prompts", "pool", path], cwd=ROOT, env=os.environ.copy(),
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "manage.py", "import_prompts", "pool", path],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "line 1: this file is a PNG image" in result.stdout

@@ -16,8 +16,12 @@ HEADER = "model_a,model_b,winner,judge\n"
 
 def test_votes_are_stored_without_battle_or_voter(tmp_path):
     alpha = make_llm("alpha")
-    path = write(tmp_path, "v.csv", HEADER + "alpha,beta,model_a,x\nbeta,alpha,model_b,y\nalpha,beta,tie,z\n"
-                                              "alpha,beta,tie (bothbad),z\nalpha,beta,both_bad,z\n")
+    path = write(
+        tmp_path,
+        "v.csv",
+        HEADER + "alpha,beta,model_a,x\nbeta,alpha,model_b,y\nalpha,beta,tie,z\n"
+        "alpha,beta,tie (bothbad),z\nalpha,beta,both_bad,z\n",
+    )
     code, out = run("import_votes", path)
     assert code == 0, out
     votes = list(Vote.objects.order_by("pk"))
@@ -60,7 +64,9 @@ def test_malformed_winner_names_the_line_and_imports_nothing(tmp_path):
     path = write(tmp_path, "v.csv", HEADER + "a,b,model_a,\na,b,draw,\na,a,tie,\n,b,tie,\n")
     code, out = run("import_votes", path)
     assert code == 1
-    assert "line 3: unknown winner 'draw'; expected one of 'model_a', 'model_b', 'tie', 'tie (bothbad)', 'both_bad'" in out
+    assert (
+        "line 3: unknown winner 'draw'; expected one of 'model_a', 'model_b', 'tie', 'tie (bothbad)', 'both_bad'" in out
+    )
     assert "line 4: model_a and model_b are the same model ('a')" in out
     assert "line 5: model_a is empty" in out
     assert not Vote.objects.exists() and not LLM.objects.exists()
@@ -81,15 +87,19 @@ def test_missing_column_refuses_the_file(tmp_path):
 
 
 def test_timestamp_column_becomes_the_vote_date(tmp_path):
-    path = write(tmp_path, "v.csv", "model_a,model_b,winner,timestamp\r\n"
-                                    "a,b,model_a,2024-03-01T12:30:00Z\r\n"
-                                    "a,b,model_b,1700000000\r\n"
-                                    "a,b,tie,\r\n")
+    path = write(
+        tmp_path,
+        "v.csv",
+        "model_a,model_b,winner,timestamp\r\n"
+        "a,b,model_a,2024-03-01T12:30:00Z\r\n"
+        "a,b,model_b,1700000000\r\n"
+        "a,b,tie,\r\n",
+    )
     code, out = run("import_votes", path)
     assert code == 0, out
     dates = [v.created_at for v in Vote.objects.order_by("pk")]
-    assert dates[0] == dt.datetime(2024, 3, 1, 12, 30, tzinfo=dt.timezone.utc)
-    assert dates[1] == dt.datetime.fromtimestamp(1700000000, tz=dt.timezone.utc)
+    assert dates[0] == dt.datetime(2024, 3, 1, 12, 30, tzinfo=dt.UTC)
+    assert dates[1] == dt.datetime.fromtimestamp(1700000000, tz=dt.UTC)
     assert dates[2].year >= 2025
 
 

@@ -13,8 +13,7 @@ from battles.catalog.imports.prompts import PromptRow, parse_prompts
 def parse(data, *, filename="prompts.csv", max_chars=100, max_bytes=10**6, **kwargs):
     if isinstance(data, str):
         data = data.encode("utf-8")
-    return list(parse_prompts(io.BytesIO(data), filename=filename, max_chars=max_chars,
-                              max_bytes=max_bytes, **kwargs))
+    return list(parse_prompts(io.BytesIO(data), filename=filename, max_chars=max_chars, max_bytes=max_bytes, **kwargs))
 
 
 def rows(items):
@@ -26,7 +25,9 @@ def errors(items):
 
 
 def test_csv_with_bom_crlf_and_multiline_quoted_field():
-    items = parse(b'\xef\xbb\xbftext,category,tags\r\n"Line one\r\nline two, with comma",writing,"a; b"\r\nSecond,code,\r\n')
+    items = parse(
+        b'\xef\xbb\xbftext,category,tags\r\n"Line one\r\nline two, with comma",writing,"a; b"\r\nSecond,code,\r\n'
+    )
     assert errors(items) == []
     assert rows(items) == [
         PromptRow(line=2, text="Line one\nline two, with comma", category="writing", tags=("a", "b")),
@@ -50,8 +51,13 @@ def test_semicolon_and_tab_delimited_files_are_recognised():
 
 
 def test_jsonl_with_bom_and_crlf():
-    data = "\ufeff" + json.dumps({"text": "a", "category": "c", "tags": ["t"], "id": 7}) + "\r\n\r\n" + \
-        json.dumps({"text": "b", "external_id": "x"}) + "\r\n"
+    data = (
+        "\ufeff"
+        + json.dumps({"text": "a", "category": "c", "tags": ["t"], "id": 7})
+        + "\r\n\r\n"
+        + json.dumps({"text": "b", "external_id": "x"})
+        + "\r\n"
+    )
     items = parse(data, filename="p.jsonl")
     assert errors(items) == []
     assert [(row.line, row.external_id) for row in rows(items)] == [(1, "7"), (3, "x")]
@@ -63,13 +69,13 @@ def test_jsonl_is_recognised_by_content_whatever_the_extension():
 
 def test_each_csv_error_kind_names_its_line():
     data = (
-        "text,category\n"          # 1
-        "fine,a\n"                 # 2
-        ",a\n"                     # 3 empty text
-        f"{'x' * 101},a\n"         # 4 too long
-        "too,many,fields\n"        # 5
-        '"broken"quote,a\n'        # 6
-        f"ok,{'c' * 51}\n"         # 7 category too long
+        "text,category\n"  # 1
+        "fine,a\n"  # 2
+        ",a\n"  # 3 empty text
+        f"{'x' * 101},a\n"  # 4 too long
+        "too,many,fields\n"  # 5
+        '"broken"quote,a\n'  # 6
+        f"ok,{'c' * 51}\n"  # 7 category too long
     )
     found = dict(errors(parse(data)))
     assert found[3] == "empty text"
@@ -86,8 +92,9 @@ def test_whitespace_only_text_is_empty():
 
 def test_unknown_csv_column_is_an_error_on_line_1_and_rows_still_parse():
     items = parse("text,notes\nhello,private\n")
-    assert errors(items) == [(1, "unknown column 'notes' (known: text, category, tags, id, external_id); "
-                                 "its values are not imported")]
+    assert errors(items) == [
+        (1, "unknown column 'notes' (known: text, category, tags, id, external_id); its values are not imported")
+    ]
     assert rows(items)[0].text == "hello"
 
 
@@ -99,17 +106,22 @@ def test_missing_text_column_refuses_the_file():
 
 
 def test_jsonl_errors_name_their_lines():
-    data = "\n".join([
-        '{"text": "ok"}',              # 1
-        "[1, 2]",                      # 2 not an object
-        '{"text": "unclosed',          # 3 invalid JSON
-        '{"category": "x"}',           # 4 missing text
-        '{"text": "a", "colour": 1}',  # 5 unknown key
-        '{"text": 42}',                # 6 not a string
-        '"just a string"',             # 7
-        "[" * 50_000,                  # 8 nested too deeply
-        '{"text": "b", "tags": [1]}',  # 9
-    ]) + "\n"
+    data = (
+        "\n".join(
+            [
+                '{"text": "ok"}',  # 1
+                "[1, 2]",  # 2 not an object
+                '{"text": "unclosed',  # 3 invalid JSON
+                '{"category": "x"}',  # 4 missing text
+                '{"text": "a", "colour": 1}',  # 5 unknown key
+                '{"text": 42}',  # 6 not a string
+                '"just a string"',  # 7
+                "[" * 50_000,  # 8 nested too deeply
+                '{"text": "b", "tags": [1]}',  # 9
+            ]
+        )
+        + "\n"
+    )
     found = dict(errors(parse(data, filename="p.jsonl")))
     assert found[2] == "expected a JSON object, found a list"
     assert found[3].startswith("invalid JSON (")

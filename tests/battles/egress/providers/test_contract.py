@@ -256,13 +256,16 @@ def test_error_event_inside_a_stream_is_a_retryable_error(fake, kind, stream, ca
 
     assert caught.value.retryable is True
     # The provider's own words reach the admin (an error event in a stream; a 5xx status without one).
-    assert caught.value.reason == {
-        ("openai", True): "provider error: The server had an error while processing your request. (server_error)",
-        ("openai", False): "HTTP 503 Service Unavailable: The engine is currently overloaded, please try again "
-                           "later. (server_error)",
-        ("anthropic", True): "provider error: Overloaded (overloaded_error)",
-        ("anthropic", False): "HTTP 529 error: Overloaded (overloaded_error)",
-    }[(kind, stream)]
+    assert (
+        caught.value.reason
+        == {
+            ("openai", True): "provider error: The server had an error while processing your request. (server_error)",
+            ("openai", False): "HTTP 503 Service Unavailable: The engine is currently overloaded, please try again "
+            "later. (server_error)",
+            ("anthropic", True): "provider error: Overloaded (overloaded_error)",
+            ("anthropic", False): "HTTP 529 error: Overloaded (overloaded_error)",
+        }[(kind, stream)]
+    )
 
 
 def test_success_status_with_an_unexpected_body_is_not_retryable(fake, kind, stream, call, make_request):

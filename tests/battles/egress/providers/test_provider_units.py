@@ -1,8 +1,9 @@
 """Pure parts of the provider layer: registry, request validation, Retry-After,
 redaction, the error type, and the stream parsers' end-of-stream rules."""
 
+import json
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -76,13 +77,13 @@ def test_retry_after_in_seconds():
 
 
 def test_retry_after_as_an_http_date():
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
     later = "Wed, 01 Jan 2025 12:00:30 GMT"
     assert parse_retry_after({"retry-after": later}, now=now) == 30.0
 
 
 def test_retry_after_date_in_the_past_means_no_wait():
-    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    now = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
     earlier = (now - timedelta(minutes=5)).strftime("%a, %d %b %Y %H:%M:%S GMT")
     assert parse_retry_after({"Retry-After": earlier}, now=now) == 0.0
 
@@ -130,8 +131,11 @@ def feed_all(parser, *data, event="message"):
 
 def test_openai_stream_with_finish_reason_but_no_done_is_complete():
     parser = get_provider("openai").stream_parser()
-    text = feed_all(parser, '{"choices":[{"index":0,"delta":{"content":"Hi"}}]}',
-                    '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}')
+    text = feed_all(
+        parser,
+        '{"choices":[{"index":0,"delta":{"content":"Hi"}}]}',
+        '{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}',
+    )
     assert text == "Hi"
     assert parser.finish().finish_reason == "stop"
 
@@ -152,8 +156,12 @@ def test_openai_stream_with_neither_done_nor_finish_reason_ended_early():
 
 def test_openai_usage_chunk_after_finish_reason_gives_token_counts():
     parser = get_provider("openai").stream_parser()
-    feed_all(parser, '{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}',
-             '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9}}', "[DONE]")
+    feed_all(
+        parser,
+        '{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}',
+        '{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":9}}',
+        "[DONE]",
+    )
     done = parser.finish()
     assert (done.tokens_in, done.tokens_out, done.finish_reason) == (3, 9, "length")
 
@@ -168,8 +176,11 @@ def test_openai_error_object_in_a_stream_is_an_error():
 
 def test_anthropic_stream_without_message_stop_ended_early():
     parser = get_provider("anthropic").stream_parser()
-    feed_all(parser, '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}',
-             '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}')
+    feed_all(
+        parser,
+        '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}',
+        '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":1}}',
+    )
     with pytest.raises(ProviderError) as caught:
         parser.finish()
     assert caught.value.retryable is True
@@ -193,17 +204,20 @@ def test_anthropic_thinking_deltas_are_not_part_of_the_answer():
 def test_anthropic_error_event_retryability_follows_its_type(error_type, retryable):
     parser = get_provider("anthropic").stream_parser()
     with pytest.raises(ProviderError) as caught:
-        feed_all(parser, '{"type":"error","error":{"type":"%s","message":"x"}}' % error_type, event="error")
+        event = json.dumps({"type": "error", "error": {"type": error_type, "message": "x"}})
+        feed_all(parser, event, event="error")
     assert caught.value.retryable is retryable
 
 
 def test_anthropic_body_joins_text_blocks_and_counts_cached_input():
-    done = get_provider("anthropic").parse_body({
-        "type": "message",
-        "content": [{"type": "text", "text": "a"}, {"type": "tool_use", "id": "t"}, {"type": "text", "text": "b"}],
-        "stop_reason": "end_turn",
-        "usage": {"input_tokens": 5, "cache_read_input_tokens": 100, "output_tokens": 2},
-    })
+    done = get_provider("anthropic").parse_body(
+        {
+            "type": "message",
+            "content": [{"type": "text", "text": "a"}, {"type": "tool_use", "id": "t"}, {"type": "text", "text": "b"}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 5, "cache_read_input_tokens": 100, "output_tokens": 2},
+        }
+    )
     assert (done.text, done.tokens_in, done.tokens_out) == ("ab", 105, 2)
 
 

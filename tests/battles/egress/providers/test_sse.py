@@ -41,9 +41,9 @@ def test_crlf_split_between_two_chunks_is_one_line_ending():
 
 
 def test_events_split_at_every_byte_decode_the_same():
-    stream = "event: x\r\ndata: héllo ✓\r\n\r\n: c\n\ndata: {\"a\": 1}\n\n".encode()
+    stream = 'event: x\r\ndata: héllo ✓\r\n\r\n: c\n\ndata: {"a": 1}\n\n'.encode()
     whole = events(stream)
-    assert events(*[stream[i:i + 1] for i in range(len(stream))]) == whole
+    assert events(*[stream[i : i + 1] for i in range(len(stream))]) == whole
     assert whole == [ServerSentEvent("héllo ✓", event="x"), ServerSentEvent('{"a": 1}')]
 
 
@@ -60,7 +60,7 @@ def test_event_without_data_is_not_dispatched():
 
 def test_unfinished_last_event_is_discarded_and_reported():
     decoder = SSEDecoder()
-    assert decoder.feed(b"data: complete\n\ndata: {\"half\": ") == [ServerSentEvent("complete")]
+    assert decoder.feed(b'data: complete\n\ndata: {"half": ') == [ServerSentEvent("complete")]
     assert decoder.close() is True
 
 

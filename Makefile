@@ -5,21 +5,21 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_PORT ?= 8000
 
-.PHONY: demo test install install-dev serve-demo check bench-ratings bench-generation bench-pairing bench-scale clean-demo
+.PHONY: demo test lint install install-dev lock serve-demo check bench-ratings bench-generation bench-pairing bench-scale clean-demo
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Arena needs Python 3.11, found " + sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-# Runtime dependencies only (what the demo needs), pinned by constraints.txt.
-$(VENV)/.installed: pyproject.toml constraints.txt | $(PY)
-	$(PIP) install --quiet -c constraints.txt .
+# Runtime dependencies only (what the demo needs): every package pinned with its hashes.
+$(VENV)/.installed: requirements.lock | $(PY)
+	$(PIP) install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-# Everything the tests and benchmarks need as well.
-$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(PY)
-	$(PIP) install --quiet -c constraints.txt ".[dev]"
+# Everything the tests, lint and benchmarks need as well.
+$(VENV)/.installed-dev: requirements-dev.lock | $(PY)
+	$(PIP) install --quiet --require-hashes -r requirements-dev.lock
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
@@ -35,8 +35,22 @@ demo: install
 	$(PY) manage.py load_demo
 	$(PY) manage.py serve_demo --port $(DEMO_PORT)
 
-test: install-dev
+# Import contracts, lint, format and types, then the whole suite.
+test: install-dev lint
 	$(PY) tests/run.py
+
+lint: install-dev
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+# Regenerate both lock files from pyproject.toml (add --upgrade to PIP_COMPILE_ARGS to move to newer releases).
+PIP_COMPILE := $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--index-url https://pypi.org/simple --no-emit-index-url --no-emit-find-links --pip-args=--isolated $(PIP_COMPILE_ARGS)
+lock: install-dev
+	$(PIP_COMPILE) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev -o requirements-dev.lock pyproject.toml
 
 check: install
 	$(PY) manage.py check

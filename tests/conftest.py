@@ -1,4 +1,6 @@
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -9,6 +11,28 @@ from tests.factories import (  # noqa: F401  (fixtures)
 )
 
 REAL_SERVICES = bool(os.environ.get("DATABASE_URL")) and bool(os.environ.get("REDIS_URL"))
+
+
+def pytest_configure(config):
+    """Collect the static files once per run, into a directory of this run's own.
+
+    Pages name static files by their hashed names from the manifest (as in production), so the
+    manifest must exist before any page renders; subprocesses (daphne, workers, commands) find
+    the same directory through STATIC_ROOT.
+    """
+    from django.conf import settings
+    from django.core.management import call_command
+
+    root = tempfile.mkdtemp(prefix="arena-static-")
+    os.environ["STATIC_ROOT"] = root
+    settings.STATIC_ROOT = root
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def pytest_unconfigure(config):
+    root = os.environ.get("STATIC_ROOT", "")
+    if os.path.basename(root).startswith("arena-static-"):
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def pytest_report_header(config):

@@ -4,19 +4,19 @@ import pytest
 
 from battles.models import Vote
 from tests.factories import make_arena, make_user
-from tests.support.browser import browser, log_in  # noqa: F401  (fixture)
+from tests.support.browser import app_server, browser, log_in  # noqa: F401  (fixtures)
 from tests.support.browser import wait as _wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_voter_votes_with_the_keyboard_and_sees_the_reveal(live_server, browser):
+def test_voter_votes_with_the_keyboard_and_sees_the_reveal(app_server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     make_arena(llms=("canaryzephyr", "canaryquokka", "canaryibis"), prompts=4)
     make_user("kbvoter", password="a-long-password")
-    log_in(browser, live_server.url, "kbvoter", "a-long-password")
+    log_in(browser, app_server.url, "kbvoter", "a-long-password")
 
     keys = ["1", "2", "3"]
     for number, key in enumerate(keys, start=1):

@@ -2,7 +2,11 @@
 
 Import it into a test module or conftest.py::
 
-    from tests.support.browser import browser, wait  # noqa: F401  (fixture)
+    from tests.support.browser import app_server, browser, wait  # noqa: F401  (fixtures)
+
+``app_server`` serves the whole WSGI app on a free port, static files included through
+WhiteNoise and the collected manifest, as in production (pytest-django's ``live_server``
+answers /static/ from the finders, which know no hashed names).
 
 Without chromium and chromium-driver the tests skip locally and fail in CI.
 """
@@ -14,6 +18,21 @@ import shutil
 import tempfile
 
 import pytest
+from django.test.testcases import LiveServerThread
+
+
+@pytest.fixture
+def app_server(transactional_db):
+    """The app on 127.0.0.1: ``.url``; the database is the test's (transactional) one."""
+    thread = LiveServerThread("127.0.0.1", static_handler=lambda handler: handler, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    thread.url = f"http://127.0.0.1:{thread.port}"
+    yield thread
+    thread.terminate()
 
 
 @pytest.fixture

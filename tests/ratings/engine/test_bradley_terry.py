@@ -124,7 +124,9 @@ def test_a_dominant_model_ranks_first():
     board = fit_bradley_terry(table)
     assert board.rows[0].model == "champion"
     assert board.rows[0].rank == 1
-    assert board.rows[1].rank >= 2 or board.rows[1].upper >= board.rows[0].lower
+    # 200 points ahead on 4,000 votes: the intervals separate, so no one shares first place.
+    assert board.rows[0].lower > board.rows[1].upper
+    assert board.rows[1].rank == 2
 
 
 def test_fixed_seed_gives_identical_bootstrap_and_another_seed_does_not():

@@ -89,7 +89,7 @@ def _prune(scope: str) -> None:
         RatingSnapshot.objects.filter(pk__in=stale).delete()
 
 
-def board_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
+def board_snapshot(flt: BoardFilter) -> RatingSnapshot:
     """The Bradley–Terry snapshot of ``flt``'s votes (see the module docstring)."""
     if flt.is_default:
         snapshot = services.latest_snapshot()
@@ -237,6 +237,8 @@ def board_rows(
 ) -> list[dict]:
     """The snapshot's rows, best first, with Elo, TrueSkill, win rate, latency and cost,
     the style-controlled rating and rank (when ``style`` is given) and the LLM's code."""
+    if snapshot is None:
+        return []
     rows = services.leaderboard_rows(snapshot)
     if not rows:
         return []
@@ -246,16 +248,17 @@ def board_rows(
     styled = {r["model"]: r for r in (style.data.rows if style else [])}
     out = []
     for row in rows:
+        # A payload stored before versions were recorded has no version ids.
         version_id = version_ids.get(row["model"])
         s = styled.get(row["model"])
         out.append(
             {
                 **row,
                 "version_id": version_id,
-                "llm_code": codes.get(version_id),
+                "llm_code": codes.get(version_id) if version_id is not None else None,
                 "win_rate": row["wins"] / row["votes"] if row["votes"] else None,
                 **empty_stats(),
-                **stats.get(version_id, {}),
+                **(stats.get(version_id, {}) if version_id is not None else {}),
                 "style_rating": s["rating"] if s else None,
                 "style_lower": s["lower"] if s else None,
                 "style_upper": s["upper"] if s else None,
@@ -297,9 +300,12 @@ def robustness_of(snapshot: RatingSnapshot | None) -> dict | None:
 
 
 def head_to_head(snapshot: RatingSnapshot | None) -> analysis.HeadToHead | None:
-    if snapshot is None or not snapshot.data.pairs:
+    if snapshot is None:
         return None
     payload = snapshot.data
+    if not payload.pairs:
+        return None
+    assert payload.models is not None  # the pairs index into models; a board stores both or neither
     return analysis.head_to_head(payload.models, payload.pairs, [row["model"] for row in payload.rows])
 
 
@@ -333,13 +339,13 @@ def category_boards(flt: BoardFilter) -> list[tuple[str, RatingSnapshot]]:
     candidates = RatingSnapshot.objects.filter(
         scope__in=[scope for scope, _ in wanted.values()], vote_hash__in=[digest for _, digest in wanted.values()]
     ).order_by("-computed_at", "-pk")
-    by_key = {}
-    for snapshot in candidates:
-        by_key.setdefault((snapshot.scope, snapshot.vote_hash), snapshot)
+    by_key: dict[tuple[str, str], RatingSnapshot] = {}
+    for candidate in candidates:
+        by_key.setdefault((candidate.scope, candidate.vote_hash), candidate)
     for category, key in wanted.items():
-        snapshot = by_key.get(key)
-        if snapshot is not None and snapshot.settings == engine and snapshot.data.has("online"):
-            found[category] = snapshot
+        cached = by_key.get(key)
+        if cached is not None and cached.settings == engine and cached.data.has("online"):
+            found[category] = cached
         else:
             scoped = base.with_changes(category=category)
             found[category] = services.compute_snapshot(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from html import escape
 
 PALETTE = (
@@ -119,7 +120,7 @@ def scatter_chart(
     *,
     x_label: str,
     y_label: str,
-    front: set[str] = frozenset(),
+    front: AbstractSet[str] = frozenset(),
     log_x: bool = False,
     label: str = "",
 ) -> str:

@@ -199,15 +199,15 @@ def _simulate(args) -> int:
         if strengths is None:
             return EXIT_USAGE
     else:
-        args.models = 20 if args.models is None else args.models
-        args.spread = 100.0 if args.spread is None else args.spread
-        if not (math.isfinite(args.spread) and args.spread >= 0):
+        models: int = 20 if args.models is None else args.models
+        spread: float = 100.0 if args.spread is None else args.spread
+        if not (math.isfinite(spread) and spread >= 0):
             print("error: --spread must be a finite number ≥ 0", file=sys.stderr)
             return EXIT_USAGE
+        if models < 2:
+            print("error: --models must be at least 2", file=sys.stderr)
+            return EXIT_USAGE
         strengths = None
-    if strengths is None and args.models < 2:
-        print("error: --models must be at least 2", file=sys.stderr)
-        return EXIT_USAGE
     if not args.target_halfwidth > 0:
         print("error: --target-halfwidth must be positive", file=sys.stderr)
         return EXIT_USAGE
@@ -215,7 +215,8 @@ def _simulate(args) -> int:
         print("error: --tie-rate must be in [0, 1)", file=sys.stderr)
         return EXIT_USAGE
     if strengths is None:
-        strengths = random_strengths(args.models, args.seed, spread=args.spread)
+        # Only the branch without --strengths leaves them to draw, and it set models and spread.
+        strengths = random_strengths(models, args.seed, spread=spread)
     if args.policy == "oracle":
         policy = oracle_policy(strengths, args.tie_rate)
     else:

@@ -23,12 +23,22 @@ a predicate (``must be a code (UUID)``) that the API puts after the parameter's 
 import datetime as dt
 import re
 import uuid
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError, WrapValidator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    ValidationError,
+    WrapValidator,
+)
+from pydantic_core import CoreSchema, PydanticCustomError
 
-from arena.roles import ADMIN, ALL_ROLES, EVAL_LEAD, VOTER
+from arena.roles import ADMIN, ALL_ROLES, EVAL_LEAD
 from ratings.filters import CALENDAR_END, CALENDAR_START, BoardFilter
 
 MAX_CATEGORY_CHARS = 50
@@ -38,7 +48,9 @@ NO_NUL = "^[^\\u0000]*$"  # no column holds a NUL, and Postgres refuses one in a
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 CODE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 WHOLE = re.compile(r"0|[1-9][0-9]{0,8}")
-FLAG_VALUES = {"true": True, "false": False, "1": True, "0": False}
+FlagSpelling = Literal["true", "false", "1", "0"]
+FLAG_VALUES: dict[FlagSpelling, bool] = {"true": True, "false": False, "1": True, "0": False}  # in that order
+GroupName = Literal["voter", "eval_lead", "admin"]  # arena.roles.ALL_ROLES (a test keeps them in step)
 CHECKBOX_ON = ("1", "on", "true", "yes")
 
 
@@ -93,31 +105,43 @@ def explain_text(value, handler):
     raise problem("malformed", "must be a string") from None
 
 
-def text(max_length: int, *, allow_empty: bool = True):
-    """A string of at most ``max_length`` characters without NUL."""
-    return Annotated[
-        str,
-        Field(min_length=None if allow_empty else 1, max_length=max_length, pattern=NO_NUL),
-        WrapValidator(explain_text),
-    ]
+@dataclass(frozen=True)
+class DefaultOnlyNone:
+    """Metadata of ``Omittable``: validate and describe ``X | None`` as ``X`` alone."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        schema = handler(source)
+        if schema["type"] != "nullable":
+            raise TypeError(f"Omittable needs an optional type, not {source!r}")
+        return schema["schema"]
 
 
-def whole(minimum: int, maximum: int):
-    """An integer from ``minimum`` to ``maximum``, written in decimal digits."""
-    return Annotated[
-        int, Field(ge=minimum, le=maximum), spelled(WHOLE), explained(f"must be an integer from {minimum} to {maximum}")
-    ]
+T = TypeVar("T")
+# A field that may be left out (a query parameter, a key of an API answer), and is None then:
+# give it a None default. None is only that default, never a value (a query cannot send a
+# null, an answer leaves the key out), so the type accepts and describes none: ``X | None``
+# alone would add a null to the schema, and a bare ``X`` would tell a type checker that the
+# field always holds an ``X``.
+Omittable: TypeAlias = Annotated[T | None, DefaultOnlyNone()]
 
 
-Flag = Annotated[
-    Literal[tuple(FLAG_VALUES)],
-    explained(f"must be one of {', '.join(FLAG_VALUES)}"),
-    AfterValidator(FLAG_VALUES.__getitem__),
-]
-Day = Annotated[dt.date, spelled(DAY), explained("must be a date written YYYY-MM-DD")]
-Code = Annotated[uuid.UUID, spelled(CODE), explained("must be a code (UUID)")]
-Group = Annotated[Literal[VOTER, EVAL_LEAD, ADMIN], explained(f"must be one of {', '.join(ALL_ROLES)}")]
-Category = text(MAX_CATEGORY_CHARS)
+def as_flag_spelling(_source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    return handler(
+        Annotated[
+            FlagSpelling,
+            explained(f"must be one of {', '.join(FLAG_VALUES)}"),
+            AfterValidator(FLAG_VALUES.__getitem__),
+        ]
+    )
+
+
+# A bool, given (and described in the schema) as one of the spellings of FLAG_VALUES.
+Flag: TypeAlias = Annotated[bool, GetPydanticSchema(as_flag_spelling)]
+Day: TypeAlias = Annotated[dt.date, spelled(DAY), explained("must be a date written YYYY-MM-DD")]
+Code: TypeAlias = Annotated[uuid.UUID, spelled(CODE), explained("must be a code (UUID)")]
+Group: TypeAlias = Annotated[GroupName, explained(f"must be one of {', '.join(ALL_ROLES)}")]
+# A string of at most MAX_CATEGORY_CHARS characters without NUL.
+Category: TypeAlias = Annotated[str, Field(max_length=MAX_CATEGORY_CHARS, pattern=NO_NUL), WrapValidator(explain_text)]
 
 
 def flag(description: str):
@@ -132,10 +156,12 @@ class FilterParams(BaseModel):
     """The vote filter of a board, as query parameters."""
 
     category: Category = Field("", description="Only votes on prompts of this category (empty: all).")
-    pool: Code = Field(None, description="Only votes on prompts of this pool (its code).")
-    date_from: Day = Field(None, alias="from", description="First day (inclusive, server time zone), YYYY-MM-DD.")
-    date_to: Day = Field(None, alias="to", description="Last day (inclusive, server time zone), YYYY-MM-DD.")
-    group: Group = Field(
+    pool: Omittable[Code] = Field(None, description="Only votes on prompts of this pool (its code).")
+    date_from: Omittable[Day] = Field(
+        None, alias="from", description="First day (inclusive, server time zone), YYYY-MM-DD."
+    )
+    date_to: Omittable[Day] = Field(None, alias="to", description="Last day (inclusive, server time zone), YYYY-MM-DD.")
+    group: Omittable[Group] = Field(
         None, description="Only votes by members of this voter group (eval_lead and admin imply insider votes)."
     )
     insider: Flag = flag("Include insider votes (eval leads and admins); default false.")
@@ -206,7 +232,7 @@ def within_calendar(flt: BoardFilter) -> BoardFilter:
     They change nothing, and at the ends of the calendar turning them into aware datetimes
     would overflow.
     """
-    changes = {}
+    changes: dict[str, dt.date | None] = {}
     if flt.date_from is not None and flt.date_from <= CALENDAR_START:
         changes["date_from"] = None
     if flt.date_to is not None and flt.date_to >= CALENDAR_END:

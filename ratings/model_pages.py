@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Q
 
@@ -110,7 +111,7 @@ def opponents(snapshot, labels: list[str]) -> list[dict]:
         return []
     ratings = snapshot.data.ratings()
     index = {name: k for k, name in enumerate(table.models)}
-    out = []
+    out: list[dict[str, Any]] = []
     for label in labels:
         i = index.get(label)
         if i is None:

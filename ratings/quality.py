@@ -60,7 +60,7 @@ def detect_outlier_voters(*, alpha: float | None = None) -> list[VoterCheck]:
 
 
 def integrity_summary() -> dict:
-    flag_counts = Counter()
+    flag_counts: Counter[str] = Counter()
     for flags in stream(Vote.objects.filter(flagged=True).values_list("flags", flat=True), 5000):
         flag_counts.update(flags)
     return {

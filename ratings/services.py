@@ -167,7 +167,9 @@ def apply_vote_to_online_ratings(*, vote: Vote) -> None:
         a.elo, b.elo = elo_update(a.elo, b.elo, vote.outcome, k=settings.ARENA_ELO_K)
         ta = env.create_rating(a.trueskill_mu, a.trueskill_sigma)
         tb = env.create_rating(b.trueskill_mu, b.trueskill_sigma)
-        ranks = {Vote.Outcome.A: [0, 1], Vote.Outcome.B: [1, 0]}.get(vote.outcome, [0, 0])
+        # Keyed by str: the field holds the plain value, which equals its TextChoices member.
+        rank_of: dict[str, list[int]] = {Vote.Outcome.A: [0, 1], Vote.Outcome.B: [1, 0]}
+        ranks = rank_of.get(vote.outcome, [0, 0])
         (ta,), (tb,) = env.rate([(ta,), (tb,)], ranks=ranks)
         a.trueskill_mu, a.trueskill_sigma = ta.mu, ta.sigma
         b.trueskill_mu, b.trueskill_sigma = tb.mu, tb.sigma
@@ -195,7 +197,8 @@ def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
     online = {r.llm_version_id: r for r in OnlineRating.objects.filter(llm_version_id__in=version_ids.values())}
     rows = []
     for row in payload.rows:
-        extra = online.get(version_ids.get(row["model"]))
+        version_id = version_ids.get(row["model"])  # none in a payload stored before they were kept
+        extra = online.get(version_id) if version_id is not None else None
         rows.append(
             {
                 **row,

@@ -8,20 +8,37 @@ value the schema allows is accepted (an unknown pool or a ``from`` after ``to`` 
 no votes).
 """
 
-from typing import Annotated
+from typing import Annotated, TypeAlias
 
 from django.conf import settings
-from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, WrapValidator, field_validator, model_validator
 
-from ratings.filter_params import WHOLE, Code, FilterParams, Flag, flag, problem, spelled, text, whole
+from ratings.filter_params import (
+    NO_NUL,
+    WHOLE,
+    Code,
+    FilterParams,
+    Flag,
+    Omittable,
+    explain_text,
+    explained,
+    flag,
+    problem,
+    spelled,
+)
 
 MAX_PAGE = 10_000_000
 MAX_NAME_CHARS = 100  # Benchmark.name
 
-PageNumber = whole(1, MAX_PAGE)
+PageNumber: TypeAlias = Annotated[
+    int, Field(ge=1, le=MAX_PAGE), spelled(WHOLE), explained(f"must be an integer from 1 to {MAX_PAGE}")
+]
 # Its upper bound is a setting, checked and described when used rather than fixed at import.
-PageSize = Annotated[int, Field(ge=1), spelled(WHOLE)]
-BenchmarkName = text(MAX_NAME_CHARS, allow_empty=False)
+PageSize: TypeAlias = Annotated[int, Field(ge=1), spelled(WHOLE)]
+# A non-empty string of at most MAX_NAME_CHARS characters without NUL.
+BenchmarkName: TypeAlias = Annotated[
+    str, Field(min_length=1, max_length=MAX_NAME_CHARS, pattern=NO_NUL), WrapValidator(explain_text)
+]
 
 
 class BadParameter(Exception):
@@ -76,9 +93,11 @@ def describe_page_size(schema: dict) -> None:
 
 
 class VoteQuery(FilterParams, StrictQuery):
-    model: Code = Field(None, description="Only votes where either side is a version of this LLM (its code).")
+    model: Omittable[Code] = Field(
+        None, description="Only votes where either side is a version of this LLM (its code)."
+    )
     page: PageNumber = Field(1, description="Page number, from 1.")
-    page_size: PageSize = Field(None, json_schema_extra=describe_page_size)
+    page_size: Omittable[PageSize] = Field(None, json_schema_extra=describe_page_size)
 
     @field_validator("page_size", mode="wrap")
     @classmethod
@@ -94,7 +113,7 @@ class VoteQuery(FilterParams, StrictQuery):
 
 
 class BenchmarkQuery(StrictQuery):
-    benchmark: BenchmarkName = Field(
+    benchmark: Omittable[BenchmarkName] = Field(
         None, description="One benchmark (its name, ignoring case) or `composite`; default all."
     )
     style_control: Flag = flag("Use the style-controlled board (answer length and markdown held equal).")

@@ -6,16 +6,20 @@ is always sent (possibly null, when its type allows it).
 """
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, Field
 
-from battles.models import LLM, Vote
+from ratings.filter_params import Omittable
+
+# The values of LLM.Status and Vote.Outcome (a test keeps them in step).
+ModelStatus = Literal["active", "retired"]
+VoteOutcome = Literal["a", "b", "tie", "both_bad"]
 
 # Sent as the application writes them (``datetime.isoformat()``); read back, they would be
 # rewritten in pydantic's own spelling.
-Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
-Coefficient = Annotated[float, Field(ge=-1, le=1)]
+Timestamp: TypeAlias = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+Coefficient: TypeAlias = Annotated[float, Field(ge=-1, le=1)]
 
 
 class Error(BaseModel):
@@ -23,7 +27,7 @@ class Error(BaseModel):
         description="A stable code: bad_request, unauthorized, invalid_token, forbidden, not_found, method_not_allowed."
     )
     detail: str = Field(description="A message for people.")
-    parameter: str = Field(None, description="The query parameter at fault.")
+    parameter: Omittable[str] = Field(None, description="The query parameter at fault.")
 
 
 class Board(BaseModel):
@@ -80,7 +84,7 @@ class Model(BaseModel):
     code: uuid.UUID
     name: str
     provider: str
-    status: Literal[tuple(LLM.Status.values)]
+    status: ModelStatus
     imported: bool
     price_input_per_mtok: float
     price_output_per_mtok: float
@@ -96,7 +100,7 @@ class ModelList(BaseModel):
 class VoteRecord(BaseModel):
     id: int
     created_at: Timestamp
-    outcome: Literal[tuple(Vote.Outcome.values)]
+    outcome: VoteOutcome
     winner: str = Field(description="The winning LLM's name, or tie / both_bad.")
     model_a: str
     model_b: str

@@ -51,7 +51,9 @@ class Renderer(JSONRenderer):
 
 class ArenaAPI(NinjaAPI):
     def get_content_type(self) -> str:
-        return self.renderer.media_type  # JSON has no charset parameter (RFC 8259): plain application/json
+        # JSON has no charset parameter (RFC 8259): plain application/json
+        assert self.renderer.media_type is not None  # the API's renderer is a JSONRenderer
+        return self.renderer.media_type
 
 
 api = ArenaAPI(
@@ -107,7 +109,7 @@ def no_store(run):
 
 def documented(descriptions: dict[int, str]) -> dict:
     """``openapi_extra`` describing each response (status → text)."""
-    responses = {status: {"description": text} for status, text in descriptions.items()}
+    responses: dict[int, dict[str, Any]] = {status: {"description": text} for status, text in descriptions.items()}
     if 401 in responses:
         responses[401]["headers"] = {
             "WWW-Authenticate": {

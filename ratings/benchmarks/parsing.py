@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from arena.files.reading import (
     FileRejected,
@@ -40,6 +40,8 @@ BENCHMARK_NAME_MAX = 100
 SOURCE_MAX = 500
 # Names the comparison pages and the API use for the weighted composite.
 RESERVED_BENCHMARKS = ("composite",)
+
+T = TypeVar("T")
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -120,6 +122,15 @@ def _name(raw: str, column: str, limit: int, problems: list[str]) -> str:
     return name
 
 
+def _parsed(parse: Callable[[str], T], raw: str, problems: list[str]) -> T | None:
+    """``parse(raw)``, or None with its ValueError's message added to ``problems``."""
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return None
+
+
 def parse_scores(stream: BinaryIO, *, max_bytes: int, filename: str = "") -> Iterator[ScoreRow | RowError]:
     """Yield one ``ScoreRow`` or ``RowError`` per data row, in file order.
 
@@ -158,19 +169,9 @@ def parse_scores(stream: BinaryIO, *, max_bytes: int, filename: str = "") -> Ite
         benchmark = _name(value("benchmark"), "benchmark", BENCHMARK_NAME_MAX, problems)
         if benchmark.casefold() in RESERVED_BENCHMARKS:
             problems.append(f"{benchmark!r} is reserved for the weighted composite; rename the benchmark")
-        score = direction = when = None
-        for parse, column in ((parse_score, "score"), (parse_direction, "higher_is_better"), (parse_date, "date")):
-            try:
-                result = parse(value(column))
-            except ValueError as exc:
-                problems.append(str(exc))
-                continue
-            if column == "score":
-                score = result
-            elif column == "higher_is_better":
-                direction = result
-            else:
-                when = result
+        score = _parsed(parse_score, value("score"), problems)
+        direction = _parsed(parse_direction, value("higher_is_better"), problems)
+        when = _parsed(parse_date, value("date"), problems)
         source = value("source").strip()
         if len(source) > SOURCE_MAX:
             problems.append(f"source is longer than {SOURCE_MAX} characters")
@@ -188,6 +189,7 @@ def parse_scores(stream: BinaryIO, *, max_bytes: int, filename: str = "") -> Ite
         if problems:
             yield RowError(record.line, "; ".join(problems))
             continue
+        assert score is not None  # parse_score returns a number or records a problem
         seen[(benchmark.casefold(), model.casefold())] = record.line
         if direction is not None:
             direction_of.setdefault(benchmark.casefold(), (direction, record.line))

@@ -67,6 +67,11 @@ class Resolver:
         matches = self.folded.get(folded, set())
         return next(iter(matches)) if len(matches) == 1 else None
 
+    def llm_name(self, name: str) -> str:
+        """The name of the LLM ``name`` resolves to; empty when it resolves to none."""
+        llm_id = self.resolve(name)
+        return self.names.get(llm_id, "") if llm_id is not None else ""
+
     def ambiguous(self, name: str) -> bool:
         return self.resolve(name) is None and len(self.folded.get(name.casefold(), ())) > 1
 
@@ -145,7 +150,7 @@ def import_benchmarks(
                 "higher_is_better": row.higher_is_better,
                 "source": row.source,
                 "date": row.date,
-                "llm": resolver.names.get(resolver.resolve(row.model), ""),
+                "llm": resolver.llm_name(row.model),
             }
             for row in good[:preview_rows]
         ]

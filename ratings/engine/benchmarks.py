@@ -264,14 +264,14 @@ def compare_benchmark(
     ``scores`` maps model names to benchmark scores; ``arena`` gives the board rows under
     the same names. See the module docstring for every definition.
     """
-    arena = {entry.model: entry for entry in arena}
-    clean = {}
-    for model, score in scores.items():
-        score = float(score)
-        if not math.isfinite(score):
+    by_model = {entry.model: entry for entry in arena}
+    clean: dict[str, float] = {}
+    for model, raw in scores.items():
+        value = float(raw)
+        if not math.isfinite(value):
             raise ValueError(f"the score of {model!r} on {benchmark!r} is not a finite number")
-        clean[model] = score
-    common = sorted(set(clean) & set(arena))
+        clean[model] = value
+    common = sorted(set(clean) & set(by_model))
     settings = {
         "threshold": threshold,
         "min_votes": min_votes,
@@ -281,8 +281,8 @@ def compare_benchmark(
         "ranks": "mid-ranks (ties share the average position), 1 = best",
         "arena_rank_interval": "best = 1 + #(lower_j > upper_i); worst = #(upper_j >= lower_i)",
     }
-    missing_on_arena = sorted(set(clean) - set(arena))
-    missing_on_benchmark = sorted(set(arena) - set(clean))
+    missing_on_arena = sorted(set(clean) - set(by_model))
+    missing_on_benchmark = sorted(set(by_model) - set(clean))
     if not common:
         empty = Correlation(None, None, None, 0)
         return BenchmarkComparison(
@@ -290,16 +290,16 @@ def compare_benchmark(
         )
     score = np.array([clean[m] for m in common])
     goodness = score if higher_is_better else -score
-    rating = np.array([arena[m].rating for m in common], dtype=float)
-    lower = np.array([arena[m].lower for m in common], dtype=float)
-    upper = np.array([arena[m].upper for m in common], dtype=float)
+    rating = np.array([by_model[m].rating for m in common], dtype=float)
+    lower = np.array([by_model[m].lower for m in common], dtype=float)
+    upper = np.array([by_model[m].upper for m in common], dtype=float)
     bench_rank = mid_ranks(goodness)
     arena_rank = mid_ranks(rating)
     best, worst = arena_rank_bounds(lower, upper)
     rows = []
     for k, model in enumerate(common):
         outside = distance_outside(bench_rank[k], best[k], worst[k])
-        votes = int(arena[model].votes)
+        votes = int(by_model[model].votes)
         rows.append(
             ComparisonRow(
                 model=model,

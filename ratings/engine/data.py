@@ -52,7 +52,7 @@ def _outcome_codes(outcomes: Sequence) -> np.ndarray:
     return _as_codes(outcomes, _OutcomeCodes(OUTCOME_INDEX), np.int8)
 
 
-def _check_models(models: Sequence[str]) -> tuple[str, ...]:
+def _check_models(models: Iterable[str]) -> tuple[str, ...]:
     models = tuple(models)
     for name in models:
         if not isinstance(name, str) or not name:

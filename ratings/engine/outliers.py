@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from scipy.stats import chi2
@@ -24,7 +25,19 @@ from scipy.stats import chi2
 X_WINS, DRAW, Y_WINS = 0, 1, 2
 
 
-def canonical(a: Hashable, b: Hashable, outcome: str) -> tuple[tuple, int]:
+class Orderable(Protocol):
+    """A model as the test sees it: hashable and ordered (a version id, a name)."""
+
+    def __hash__(self) -> int: ...
+
+    def __le__(self, other: Any, /) -> bool: ...
+
+
+ModelT = TypeVar("ModelT", bound=Orderable)
+VoterT = TypeVar("VoterT", bound=Hashable)
+
+
+def canonical(a: ModelT, b: ModelT, outcome: str) -> tuple[tuple[ModelT, ModelT], int]:
     """((x, y), canonical outcome) with x < y; tie and both_bad are one draw outcome."""
     if outcome in ("tie", "both_bad"):
         result = DRAW
@@ -51,8 +64,8 @@ def outcome_p_value(counts: np.ndarray, observed: int, *, u: float = 1.0, smooth
 
 
 @dataclass(frozen=True)
-class VoterTest:
-    voter: Hashable
+class VoterTest(Generic[VoterT]):
+    voter: VoterT
     votes: int
     statistic: float
     looks: int
@@ -61,14 +74,14 @@ class VoterTest:
 
 
 def sequential_outlier_test(
-    votes: Iterable[tuple[Hashable, Hashable, Hashable, str]],
+    votes: Iterable[tuple[VoterT, ModelT, ModelT, str]],
     *,
     alpha: float = 0.01,
     max_looks: int = 100,
     min_votes: int = 10,
     min_history: int = 10,
     seed: int = 0,
-) -> list[VoterTest]:
+) -> list[VoterTest[VoterT]]:
     """Test every voter. ``votes``: (voter, model_a, model_b, outcome) in vote order.
 
     ``seed`` fixes the randomisation of the p-values, so a run is reproducible.
@@ -78,8 +91,8 @@ def sequential_outlier_test(
     """
     votes = list(votes)
     totals: dict[tuple, np.ndarray] = defaultdict(lambda: np.zeros(3))
-    per_voter: dict[Hashable, list[tuple[tuple, int]]] = defaultdict(list)
-    own: dict[Hashable, dict[tuple, np.ndarray]] = defaultdict(lambda: defaultdict(lambda: np.zeros(3)))
+    per_voter: dict[VoterT, list[tuple[tuple, int]]] = defaultdict(list)
+    own: dict[VoterT, dict[tuple, np.ndarray]] = defaultdict(lambda: defaultdict(lambda: np.zeros(3)))
     for voter, a, b, outcome in votes:
         pair, result = canonical(a, b, outcome)
         totals[pair][result] += 1

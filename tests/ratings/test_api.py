@@ -2,6 +2,7 @@
 
 import io
 from datetime import timedelta
+from typing import get_args
 
 import pytest
 import schemathesis
@@ -10,9 +11,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from battles.models import Vote
+from battles.models import LLM, Vote
 from ratings import services
 from ratings.api.auth import create_token, hash_token, revoke
+from ratings.api.schemas import ModelStatus, VoteOutcome
 from ratings.benchmarks.services import import_benchmarks
 from ratings.models import ApiToken
 from tests.ratings.helpers import csv_file, make_votes
@@ -217,6 +219,12 @@ def test_the_benchmarks_endpoint_compares_and_404s_an_unknown_benchmark(client, 
     assert [row["model"] for row in comparison["rows"]] == ["gamma", "beta", "alpha"]
     response = get(client, "/api/benchmarks/", token, benchmark="nope")
     assert response.status_code == 404 and response.json()["parameter"] == "benchmark"
+
+
+def test_the_schema_names_the_values_of_the_model_choices():
+    # In the same order: it is the order of the enum in the schema.
+    assert get_args(ModelStatus) == tuple(LLM.Status.values)
+    assert get_args(VoteOutcome) == tuple(Vote.Outcome.values)
 
 
 def test_the_schema_is_openapi_3_1_and_describes_every_endpoint(client):

@@ -1,12 +1,14 @@
 import datetime as dt
+from typing import get_args
 
 import pytest
 from django.contrib.auth.models import Group
 from django.http import QueryDict
 from django.utils import timezone
 
+from arena.roles import ALL_ROLES
 from ratings import boards, scopes, services
-from ratings.filter_params import FilterParams, page_filter
+from ratings.filter_params import FLAG_VALUES, FilterParams, FlagSpelling, GroupName, page_filter
 from ratings.filters import BoardFilter
 from tests.factories import make_pool, make_user
 from tests.ratings.board_factories import cast_votes, days_ago, import_votes, make_llms
@@ -35,6 +37,12 @@ def test_no_parameters_is_the_default_board():
     flt = _filter("")
     assert flt.is_default and flt.scope() == scopes.DEFAULT_SCOPE
     assert str(flt.votes().query) == str(services.counted_votes().query)
+
+
+def test_the_spelled_out_values_are_those_of_their_sources():
+    # In the same order: it is the order of the enum in the API's schema.
+    assert get_args(GroupName) == ALL_ROLES
+    assert get_args(FlagSpelling) == tuple(FLAG_VALUES)
 
 
 def test_equal_filters_give_the_same_scope_whatever_the_parameter_order():

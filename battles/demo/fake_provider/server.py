@@ -125,7 +125,7 @@ class FakeProviderServer:
     @property
     def host(self) -> str:
         self._bind()
-        return self._httpd.server_address[0]
+        return self._httpd.server_name  # the bound address's host (see ProviderHTTPServer.server_bind)
 
     @property
     def port(self) -> int:

@@ -193,6 +193,7 @@ class ServerState:
                 self.stopping.wait(min(left, 0.1))
                 continue
             if poller.poll(min(left, 0.1) * 1000):
+                assert connection is not None  # the poller watches it
                 try:
                     peeked = connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
                 except BlockingIOError:

@@ -38,7 +38,10 @@ class ProviderHTTPServer(ThreadingHTTPServer):
         # HTTPServer.server_bind resolves the host name (socket.getfqdn), which can
         # stall for seconds on a machine without DNS; the name is never used here.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        # The stubs let a host be bytes (as an address may be given); bound, an INET socket's is text.
+        assert isinstance(host, str)
+        self.server_name = host
 
     def handle_error(self, request, client_address) -> None:
         error = sys.exc_info()[1]

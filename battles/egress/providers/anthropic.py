@@ -76,7 +76,9 @@ class AnthropicProvider(Provider):
                     raise shape_error("text block without text")
                 parts.append(block["text"])
         stop_reason = data.get("stop_reason")
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        usage = data.get("usage")
+        if not isinstance(usage, dict):
+            usage = {}
         return Completion(
             text="".join(parts),
             finish_reason=stop_reason if isinstance(stop_reason, str) else None,

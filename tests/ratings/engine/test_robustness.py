@@ -15,7 +15,7 @@ def leader(table: VoteTable) -> str:
 
 def drop_votes(table: VoteTable, dropped: list[dict]) -> VoteTable:
     """Remove the reported votes (ties and both-bad are interchangeable in the fit)."""
-    remaining = {}
+    remaining: dict[tuple[str, str, str], int] = {}
     for a, b, o, n in table.rows():
         key = (a, b, o) if a < b else (b, a, {"a": "b", "b": "a"}.get(o, o))
         key = key if key[2] != "both_bad" else (key[0], key[1], "tie")
@@ -30,7 +30,7 @@ def drop_votes(table: VoteTable, dropped: list[dict]) -> VoteTable:
 def brute_force_minimum(table: VoteTable, limit: int) -> int | None:
     """Smallest number of dropped votes that changes the leader, by exhaustive search."""
     first = leader(table)
-    cells = {}
+    cells: dict[tuple[str, str, str], int] = {}
     for a, b, o, n in table.rows():
         cells[(a, b, o)] = cells.get((a, b, o), 0) + n
     keys = list(cells)

@@ -355,7 +355,7 @@ class _RecordingHandler(http.server.BaseHTTPRequestHandler):
 def recording_server():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RecordingHandler)
     server.request_lines = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield server

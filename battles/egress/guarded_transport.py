@@ -22,7 +22,7 @@ import httpcore
 import httpx
 
 # Most specific first: the first match wins. httpcore has no close error of its
-# own (a failed close surfaces as a network error), so nothing maps to httpx.CloseError.
+# own, so nothing maps to httpx.CloseError (as in httpx's own transport).
 _HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
     (httpcore.ConnectTimeout, httpx.ConnectTimeout),
     (httpcore.ReadTimeout, httpx.ReadTimeout),
@@ -40,8 +40,8 @@ _HTTPX_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
     (httpcore.ProxyError, httpx.ProxyError),
 )
 
-# httpx.Limits() leaves the number of connections open and expires idle ones after 5 s.
-_NO_LIMITS = httpx.Limits()
+# No cap on the number of connections; idle ones are closed after 5 s.
+_DEFAULT_LIMITS = httpx.Limits()
 
 
 @contextlib.contextmanager
@@ -117,7 +117,7 @@ class GuardedTransport(httpx.BaseTransport):
     """An httpx transport whose connections are opened by ``backend``."""
 
     def __init__(self, backend: httpcore.NetworkBackend, *, verify: ssl.SSLContext | bool = True,
-                 limits: httpx.Limits = _NO_LIMITS) -> None:
+                 limits: httpx.Limits = _DEFAULT_LIMITS) -> None:
         self.pool = httpcore.ConnectionPool(network_backend=backend, **_pool_options(verify, limits))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -134,7 +134,7 @@ class AsyncGuardedTransport(httpx.AsyncBaseTransport):
     """The async twin of ``GuardedTransport``."""
 
     def __init__(self, backend: httpcore.AsyncNetworkBackend, *, verify: ssl.SSLContext | bool = True,
-                 limits: httpx.Limits = _NO_LIMITS) -> None:
+                 limits: httpx.Limits = _DEFAULT_LIMITS) -> None:
         self.pool = httpcore.AsyncConnectionPool(network_backend=backend, **_pool_options(verify, limits))
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -7,7 +7,10 @@ internal host) the second time would slip past the check (DNS rebinding).
 Here the connection step itself resolves the name once, checks *every*
 address with ``url_policy.checked_addresses`` and connects to those
 addresses only. TLS still verifies the certificate against the host name
-(httpcore passes the URL's host as the server name, whatever we connected to).
+(httpcore passes the URL's host as the server name, whatever address the
+socket went to). The backends below do this; the transports of
+``battles.egress.guarded_transport`` hand them to httpcore's connection pool
+through its public ``network_backend`` parameter.
 
 A refused address raises ProviderError (not retryable), the same outcome as a
 refused URL; a name that does not resolve raises httpcore.ConnectError, which
@@ -28,6 +31,7 @@ import httpcore
 import httpx
 
 from battles.egress import url_policy
+from battles.egress.guarded_transport import AsyncGuardedTransport, GuardedTransport
 from battles.egress.providers import ProviderError
 
 _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
@@ -92,23 +96,13 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def _guard(transport, backend):
-    pool = transport._pool
-    # httpx builds the pool; swapping its network backend is the one hook httpx does not expose.
-    if type(pool) not in (httpcore.ConnectionPool, httpcore.AsyncConnectionPool) or not hasattr(
-        pool, "_network_backend"
-    ):
-        raise RuntimeError("this httpx/httpcore version cannot take a guarded network backend")
-    pool._network_backend = backend
-    return transport
-
-
 def _build(client_cls, transport_cls, backend_cls, *, allow_private, resolver, verify, options):
     if proxy_configured():
         return client_cls(verify=verify, follow_redirects=False, **options)
-    limits = options.pop("limits", httpx.Limits())
-    transport = _guard(
-        transport_cls(verify=verify, limits=limits), backend_cls(allow_private=allow_private, resolver=resolver)
+    transport = transport_cls(
+        backend_cls(allow_private=allow_private, resolver=resolver),
+        verify=verify,
+        limits=options.pop("limits", httpx.Limits()),
     )
     return client_cls(transport=transport, follow_redirects=False, **options)
 
@@ -117,7 +111,7 @@ def client(*, allow_private: bool, resolver, verify: ssl.SSLContext | bool = Tru
     """An httpx.Client whose connections go only to checked addresses (see the module docstring)."""
     return _build(
         httpx.Client,
-        httpx.HTTPTransport,
+        GuardedTransport,
         GuardedBackend,
         allow_private=allow_private,
         resolver=resolver,
@@ -132,7 +126,7 @@ def async_client(
     """The async twin of ``client``."""
     return _build(
         httpx.AsyncClient,
-        httpx.AsyncHTTPTransport,
+        AsyncGuardedTransport,
         AsyncGuardedBackend,
         allow_private=allow_private,
         resolver=resolver,

@@ -1,8 +1,10 @@
 """Provider API keys: encrypted at rest, rotated, resolved at call time, never leaked."""
 
 import hashlib
+import http.server
 import logging
 import os
+import threading
 
 import pytest
 from celery.signals import before_task_publish, task_prerun
@@ -340,17 +342,55 @@ def test_calls_connect_to_the_address_the_policy_checked(fake, monkeypatch):
     assert set(seen) == {"provider.example"} and len(seen) >= 4  # a check and a connection per call
 
 
-def test_the_guard_stands_aside_for_an_outbound_proxy(monkeypatch):
-    from battles.egress import guarded_http
+class _RecordingHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with "ok" and records its request line (a proxy sees the full URL there)."""
 
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    with endpoints.http_client() as client:
-        assert not isinstance(client._transport._pool._network_backend, guarded_http.GuardedBackend)
-    monkeypatch.delenv("HTTPS_PROXY")
-    for name in ("HTTP_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    def do_GET(self):
+        self.server.request_lines.append(self.requestline)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recording_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RecordingHandler)
+    server.request_lines = []
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_the_guard_stands_aside_for_an_outbound_proxy(recording_server, monkeypatch, settings):
+    settings.ARENA_ALLOW_PRIVATE_ENDPOINTS = True
+    port = recording_server.server_address[1]
+    # The loopback address comes first and would be reachable: a guard that connected before
+    # checking every address would reach the recording server.
+    monkeypatch.setattr(endpoints, "resolve_host", lambda host, port: ["127.0.0.1", "169.254.169.254"])
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+    # No proxy: the guard resolves the name itself and refuses it before any connection.
+    with endpoints.http_client() as client, pytest.raises(ProviderError) as refused:
+        client.get(f"http://provider.example:{port}/v1/models")
+    assert refused.value.retryable is False
+    assert "refused when connecting" in refused.value.reason and "metadata" in refused.value.reason
+    assert recording_server.request_lines == []
+
+    # A proxy: the name goes to the proxy unresolved (the proxy resolves it) and the guard is off.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
     with endpoints.http_client() as client:
-        assert isinstance(client._transport._pool._network_backend, guarded_http.GuardedBackend)
+        assert client.get("http://provider.example/v1/models").text == "ok"
+    assert recording_server.request_lines == ["GET http://provider.example/v1/models HTTP/1.1"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,7 +4,6 @@ import httpx
 import pytest
 
 from battles.egress.providers import ChatRequest, get_provider
-from tests.support.fake_provider import fake, fake_provider  # noqa: F401  (fixtures)
 
 USER_PROMPT = "Explain how TCP congestion control works"
 # Shared so that each test's client does not build its own TLS context (~30 ms).

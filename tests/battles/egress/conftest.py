@@ -1,0 +1,1 @@
+from tests.support.fake_provider import fake, fake_provider  # noqa: F401  (fixtures)

@@ -1,7 +1,9 @@
-"""Cost and latency of generations, summarised per LLM version.
+"""Reads of battles' data that other apps may use (with the models and ``battles.signals``).
 
-``generation_summary`` is the one read path for these numbers: the job page,
-the admin summary and the eval lead's pages all call it.
+``ratings`` imports nothing else of battles but the pure pairing policy (an import-linter
+contract holds it). ``generation_summary``: cost and latency of generations per LLM version,
+the one read path for these numbers (the job page, the admin summary and the eval lead's
+pages all call it).
 """
 
 from __future__ import annotations

@@ -4,12 +4,23 @@ Raw HTML in an answer is shown as text (markdown-it with ``html`` off), and
 the output is cleaned again by nh3 so a renderer bug cannot become script in
 a voter's browser. Images are never loaded: a remote image is a tracking
 beacon and an identity channel, so it becomes a link.
+
+Fenced code with a language is highlighted here, on the server, by Pygments
+(no script runs in the browser for it); the sanitiser keeps only the
+highlighter's own classes, so an answer cannot smuggle in classes of the
+page's stylesheet.
 """
 
 from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import get_all_lexers, get_lexer_by_name
+from pygments.token import STANDARD_TYPES
+from pygments.util import ClassNotFound
 
 ALLOWED_TAGS = {
     "a",
@@ -40,14 +51,18 @@ ALLOWED_TAGS = {
     "span",
 }
 ALLOWED_ATTRIBUTES = {
-    "a": {"href", "title", "class"},
-    "code": {"class"},
+    "a": {"href", "title"},
     "th": {"style"},
     "td": {"style"},
     "ol": {"start"},
-    "span": {"class"},
 }
 LINK_REL = "noopener noreferrer nofollow"
+# Longer blocks are shown as plain text: highlighting is linear for most lexers, but an answer is
+# untrusted input and a page must render in milliseconds whatever it holds.
+HIGHLIGHT_MAX_CHARS = 20_000
+HIGHLIGHT_CLASSES = frozenset(name for name in STANDARD_TYPES.values() if name)
+LANGUAGE_CLASSES = frozenset(f"language-{alias}" for _, aliases, _, _ in get_all_lexers() for alias in aliases)
+ALLOWED_CLASSES = {"a": {"image-link"}, "code": set(LANGUAGE_CLASSES), "span": set(HIGHLIGHT_CLASSES)}
 
 
 def _image_as_link(self, tokens, idx, options, env):
@@ -61,9 +76,26 @@ def _escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
+@lru_cache(maxsize=256)
+def _lexer(language: str) -> Lexer | None:
+    try:
+        return get_lexer_by_name(language, stripnl=False, ensurenl=False)
+    except ClassNotFound:
+        return None
+
+
+def _highlight(code: str, language: str, attributes: str) -> str:
+    """Pygments spans for a fenced block with a known language; "" lets markdown-it escape it as plain text."""
+    lexer = _lexer(language.lower()) if language else None
+    if lexer is None or len(code) > HIGHLIGHT_MAX_CHARS:
+        return ""
+    # nowrap: only the spans; markdown-it wraps them in <pre><code class="language-…">.
+    return highlight(code, lexer, HtmlFormatter(nowrap=True))
+
+
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "highlight": _highlight})
     md.enable(["table", "strikethrough"])
     md.add_render_rule("image", _image_as_link)
     return md
@@ -76,6 +108,7 @@ def render_markdown(text: str) -> str:
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        allowed_classes=ALLOWED_CLASSES,
         link_rel=LINK_REL,
         url_schemes={"http", "https", "mailto"},
         strip_comments=True,

@@ -62,3 +62,30 @@ def test_hostile_answer_cannot_smuggle_tags_through_markdown_constructs():
     for bad in ("<svg", "<iframe", "<style", "<script"):
         assert bad not in html
     assert tags <= {"a", "code", "p", "blockquote"}
+
+
+def test_fenced_code_with_a_known_language_is_highlighted_on_the_server():
+    html = render_markdown('```python\nprint("<b>hi</b>")  # done\n```')
+    assert '<code class="language-python">' in html
+    assert '<span class="nb">print</span>' in html and '<span class="c1"># done</span>' in html
+    assert "<b>" not in html and "&lt;b&gt;hi&lt;/b&gt;" in html
+
+
+def test_code_in_an_unknown_language_or_without_one_stays_plain_text():
+    for fence in ("```\nx = <y>\n```", "```nosuchlanguage\nx = <y>\n```"):
+        html = render_markdown(fence)
+        assert "<span" not in html and "x = &lt;y&gt;" in html
+
+
+def test_only_the_highlighters_classes_survive_the_sanitiser():
+    # An info string cannot name a class of the page's stylesheet, and no answer can style a span.
+    html = render_markdown("```copy-code\nx\n```\n\n```python\nx = 1\n```")
+    classes = {value for tag, name, value in _attributes(html) if name == "class"}
+    assert "language-copy-code" not in classes
+    assert classes <= {"", "language-python"} | {f"{c}" for c in ("n", "o", "mi", "w")}
+
+
+def test_a_huge_code_block_is_not_highlighted_but_still_shown():
+    code = "x = 1\n" * 5000
+    html = render_markdown(f"```python\n{code}```")
+    assert "<span" not in html and html.count("x = 1") == 5000

@@ -7,6 +7,7 @@ Redis, channels-redis and a Redis cache. The env → config decisions live in
 ``arena.config`` as small pure functions with their own tests.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from arena import config
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "arena",
     "battles",
     "ratings",
+    "axes",
 ]
 # Demo tooling (fake provider, demo data, demo commands); a production deployment can leave it out.
 if env_bool("ARENA_DEMO_TOOLS", True):
@@ -50,6 +52,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# The lockout check runs before the password check, so a locked pair is refused whatever it sends.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "arena.urls"
@@ -146,6 +156,20 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Login throttling (django-axes): this many failed sign-ins for one username from one client address
+# within the window lock that pair for the window. Per pair, so that a stranger guessing passwords
+# cannot lock an employee out from everywhere; a success clears the count; admins unlock early
+# (Admin → Axes → Access attempts, or ``manage.py axes_reset_username NAME``).
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "arena.views.locked_out"
+# Behind a reverse proxy the client address is in X-Forwarded-For; trusting it without a proxy
+# would let a client choose its own address and step around the lock.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "arena.client_address.client_address"
 
 LOGGING = {
     "version": 1,

@@ -72,12 +72,22 @@ def embedded_secret_key(base_dir: Path) -> str:
     """
     path = base_dir / "var" / "secret_key"
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(50)
-        path.write_text(key)
+        # Created readable by its owner only: the key signs sessions. O_EXCL: two processes starting
+        # at once must not write two different keys.
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key)
         return key
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)  # written by an earlier version, readable by others
+    return key
 
 
 def database(url: str, sqlite_path: Path) -> dict:

@@ -104,3 +104,19 @@ def test_half_configured_settings_fail_manage_py_check(tmp_path):
     result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "arena.E001" in result.stderr
+
+
+def test_the_embedded_secret_key_is_readable_by_its_owner_only(tmp_path):
+    key = config.embedded_secret_key(tmp_path)
+    path = tmp_path / "var" / "secret_key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert config.embedded_secret_key(tmp_path) == key  # the same key on the next start
+
+
+def test_an_old_world_readable_secret_key_file_is_tightened(tmp_path):
+    path = tmp_path / "var" / "secret_key"
+    path.parent.mkdir()
+    path.write_text("an-old-key")
+    path.chmod(0o644)
+    assert config.embedded_secret_key(tmp_path) == "an-old-key"
+    assert path.stat().st_mode & 0o777 == 0o600

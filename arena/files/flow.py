@@ -195,6 +195,8 @@ class UploadFlow:
                     "again, or import only the valid rows.",
                 )
         report = self._run(store, token, meta, dry_run=True)
+        if report.rejected:
+            store.delete(token)  # nothing in it can ever be imported: keep no copy on disk
         return render(
             request,
             self.preview_template,
@@ -210,6 +212,7 @@ class UploadFlow:
                 more_errors=report.error_count - len(report.errors),
                 more_duplicates=report.duplicate_count - len(report.duplicates),
                 import_all_label=self.import_all_label(report),
+                upload_url=reverse(f"admin:{self.url_name}_upload"),
                 **self.preview_context(report, meta),
             ),
         )

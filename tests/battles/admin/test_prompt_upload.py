@@ -127,7 +127,7 @@ def test_file_over_the_limit_is_refused_while_receiving(admin_client, settings, 
         ("quotes.csv", b'text\n"unterminated\n' + b"x\n" * 10, "never closed", "bad rows"),
     ],
 )
-def test_hostile_files_get_a_report_never_a_500(admin_client, name, content, message, outcome):
+def test_hostile_files_get_a_report_never_a_500(admin_client, upload_dir, name, content, message, outcome):
     response = upload(admin_client, content, name=name)
     assert response.status_code == 302
     page = admin_client.get(response["Location"])
@@ -139,6 +139,8 @@ def test_hostile_files_get_a_report_never_a_500(admin_client, name, content, mes
     assert ("cannot be imported" in html) == (outcome == "refused")
     assert ('value="all"' in html) == (outcome != "refused")
     assert import_all_disabled(html) == (outcome == "bad rows")
+    # A file refused whole is deleted at once; one that can still be imported waits for the admin.
+    assert (leftover_files(upload_dir) == []) == (outcome == "refused")
 
 
 def test_missing_file_or_pool_is_a_form_error(admin_client, upload_dir):

@@ -209,6 +209,11 @@ ARENA_IDENTITY_ALIASES = env_list("IDENTITY_ALIASES", [])
 ARENA_NEW_LLM_BOOST_VOTES = env_int("NEW_LLM_BOOST_VOTES", 200)
 ARENA_PAIRING_FLOOR = env_float("PAIRING_FLOOR", 0.1)
 ARENA_LIVE_MAX_TURNS = env_int("LIVE_MAX_TURNS", 5)
+# Live battles call two paid models each: per voter, how many may wait for a vote, how many start a day,
+# and how many characters (earlier turns plus the new prompt) one follow-up may send to each model.
+ARENA_LIVE_MAX_OPEN = env_int("LIVE_MAX_OPEN", 3)
+ARENA_LIVE_DAILY_CAP = env_int("LIVE_DAILY_CAP", 30)
+ARENA_LIVE_MAX_CONVERSATION_CHARS = env_int("LIVE_MAX_CONVERSATION_CHARS", 60000)
 ARENA_ALLOW_SAME_LLM_PAIRS = env_bool("ALLOW_SAME_LLM_PAIRS", False)
 ARENA_OUTLIER_ALPHA = env_float("OUTLIER_ALPHA", 0.01)
 # Provider API keys stored in the database are encrypted with these Fernet keys (comma-separated):

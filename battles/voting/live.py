@@ -14,6 +14,7 @@ import logging
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -26,7 +27,7 @@ from battles.generation import tasks
 from battles.models import LLM, Battle, BattleTurn, Generation, LLMVersion, Prompt
 from battles.signals import live_battle_changed
 from battles.voting.serving import pairing_state, secure_rng
-from battles.voting.votes import votes_today
+from battles.voting.votes import start_of_today, votes_today
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +87,31 @@ def _enqueue(*generation_ids: int) -> None:
         tasks.generate_answer.delay(generation_id)
 
 
+def open_live_battles(voter) -> list[Battle]:
+    """The voter's live battles still waiting for a vote, oldest first."""
+    return list(
+        Battle.objects.filter(voter=voter, live=True, status=Battle.Status.OPEN)
+        .order_by("created_at")
+        .only("code", "created_at")
+    )
+
+
+def _check_live_quota(voter) -> None:
+    """Every live battle calls two paid models: a voter may hold a few open and start a few a day."""
+    open_count = Battle.objects.filter(voter=voter, live=True, status=Battle.Status.OPEN).count()
+    if open_count >= settings.ARENA_LIVE_MAX_OPEN:
+        raise LiveBattleError(
+            f"You have {open_count} live battles waiting for your vote; vote on one or set one aside "
+            "before asking something new."
+        )
+    started = Battle.objects.filter(voter=voter, live=True, created_at__gte=start_of_today()).count()
+    if started >= settings.ARENA_LIVE_DAILY_CAP:
+        raise LiveBattleError(
+            f"You have asked {started} prompts of your own today, the daily limit; pool battles are still "
+            "open, and you can ask again tomorrow."
+        )
+
+
 def start_live_battle(*, voter, text: str) -> Battle:
     text = _clean_text(text)
     if votes_today(voter) >= settings.ARENA_DAILY_VOTE_CAP:
@@ -95,6 +121,9 @@ def start_live_battle(*, voter, text: str) -> Battle:
         raise LiveBattleError("At least two active models are needed for a live battle.")
     version_a, version_b = _choose_two(versions)
     with transaction.atomic():
+        # The voter's row is the lock: two quick submits cannot both pass the quota.
+        get_user_model().objects.select_for_update().filter(pk=voter.pk).first()
+        _check_live_quota(voter)
         prompt = _new_prompt(text)
         generation_a = Generation.objects.create(prompt=prompt, llm_version=version_a)
         generation_b = Generation.objects.create(prompt=prompt, llm_version=version_b)
@@ -139,6 +168,11 @@ def add_follow_up(*, battle_code, voter, text: str) -> BattleTurn:
             raise LiveBattleError(f"A live battle has at most {settings.ARENA_LIVE_MAX_TURNS} turns; please vote.")
         if any(g.status != Generation.Status.DONE for t in turns for g in (t.generation_a, t.generation_b)):
             raise LiveBattleError("Wait until both answers are complete before sending a follow-up.")
+        history = sum(len(t.prompt.text) + max(len(t.generation_a.text), len(t.generation_b.text)) for t in turns)
+        if history + len(text) > settings.ARENA_LIVE_MAX_CONVERSATION_CHARS:
+            raise LiveBattleError(
+                "This conversation is now too long to send again to both models; please vote on it, or start a new one."
+            )
         prompt = _new_prompt(text)
         generation_a = Generation.objects.create(
             prompt=prompt, llm_version_id=battle.version_a_id, context=_history(turns, "a")

@@ -97,6 +97,7 @@ def live_start(request):
             "text": text,
             "progress": _progress(request.user),
             "max_chars": settings.ARENA_MAX_PROMPT_CHARS,
+            "open_live": live.open_live_battles(request.user),
         },
         status=400 if error else 200,
     )

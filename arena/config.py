@@ -116,11 +116,17 @@ def _check_redis_url(url: str) -> None:
         raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
 
 
-def cache(redis_url: str) -> dict:
+def cache(redis_url: str, *, timeout: float = 0.2, retry_after: float = 2.0) -> dict:
+    """The cache: Redis when configured, with ``timeout`` seconds per socket operation and, after a
+    failure, skipped for ``retry_after`` seconds (``arena.redis_cache``: a miss, never an error)."""
     if not redis_url:
         return {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     _check_redis_url(redis_url)
-    return {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    return {
+        "BACKEND": "arena.redis_cache.FailSoftRedisCache",
+        "LOCATION": redis_url,
+        "OPTIONS": {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry_after": retry_after},
+    }
 
 
 def channel_layer(redis_url: str) -> dict:

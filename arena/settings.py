@@ -95,7 +95,14 @@ if env_bool("ARENA_DB_POOL", False) and DATABASES["default"]["ENGINE"].endswith(
         "max_size": env_int("ARENA_DB_POOL_SIZE", 10),
     }
 
-CACHES = {"default": config.cache(REDIS_URL)}
+# Redis on the request path (cache, task publishing, websocket pushes): seconds per operation before
+# giving up. A hung Redis must not hold a vote for seconds; missing a debounce or a push is caught up
+# by the periodic checks. After a failure the cache is skipped for REDIS_RETRY_AFTER seconds.
+ARENA_REDIS_TIMEOUT = env_float("REDIS_TIMEOUT", 0.2)
+ARENA_REDIS_RETRY_AFTER = env_float("REDIS_RETRY_AFTER", 2.0)
+# A websocket push is several round trips on a fresh connection: its whole send is bounded by this.
+ARENA_PUSH_TIMEOUT = env_float("PUSH_TIMEOUT", 0.5)
+CACHES = {"default": config.cache(REDIS_URL, timeout=ARENA_REDIS_TIMEOUT, retry_after=ARENA_REDIS_RETRY_AFTER)}
 # Defaults to REDIS_URL; a separate Redis database keeps cache flushes away from websocket groups.
 CHANNEL_LAYER_URL = env_str("CHANNEL_LAYER_URL", REDIS_URL)
 CHANNEL_LAYERS = {"default": config.channel_layer(CHANNEL_LAYER_URL)}
@@ -117,6 +124,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-stuck-generations": {
         "task": "battles.generation.tasks.reconcile_generations",
         "schedule": env_float("RECONCILE_EVERY_SECONDS", 60.0),
+    },
+    "catch-up-boards": {
+        "task": "ratings.tasks.catch_up_boards",
+        "schedule": env_float("BOARD_CATCH_UP_EVERY_SECONDS", 60.0),
     },
     "detect-outlier-voters": {
         "task": "ratings.tasks.detect_outlier_voters",
@@ -191,6 +202,10 @@ ARENA_PROVIDER_READ_TIMEOUT = env_float("PROVIDER_READ_TIMEOUT", 60.0)
 ARENA_GENERATION_DEADLINE = env_float("GENERATION_DEADLINE", 180.0)
 ARENA_GENERATION_MAX_RETRIES = env_int("GENERATION_MAX_RETRIES", 5)
 ARENA_RATINGS_DEBOUNCE_SECONDS = env_float("RATINGS_DEBOUNCE_SECONDS", 5.0)
+# A failed recomputation (database or connection error) is retried this many times, after
+# exponential backoff with jitter capped at RECOMPUTE_RETRY_MAX_SECONDS.
+ARENA_RECOMPUTE_MAX_RETRIES = env_int("RECOMPUTE_MAX_RETRIES", 5)
+ARENA_RECOMPUTE_RETRY_MAX_SECONDS = env_int("RECOMPUTE_RETRY_MAX_SECONDS", 300)
 ARENA_ELO_K = env_float("ELO_K", 4.0)
 ARENA_MIN_VOTES = env_int("MIN_VOTES", 30)
 ARENA_BOOTSTRAP_ROUNDS = env_int("BOOTSTRAP_ROUNDS", 100)
@@ -245,6 +260,8 @@ ARENA_API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100)
 ARENA_API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)
 # Leaderboards: filtered boards are cached as snapshots; keep this many per filter.
 ARENA_FILTERED_SNAPSHOTS_KEPT = env_int("FILTERED_SNAPSHOTS_KEPT", 5)
+# ...and this many of the default board and of its style-controlled board (the newest is always kept).
+ARENA_SNAPSHOTS_KEPT = env_int("SNAPSHOTS_KEPT", 5)
 # First place is "fragile" when dropping fewer than this many votes, or this share of all votes, changes it.
 ARENA_FRAGILE_TOP_VOTES = env_int("FRAGILE_TOP_VOTES", 20)
 ARENA_FRAGILE_TOP_SHARE = env_float("FRAGILE_TOP_SHARE", 0.01)

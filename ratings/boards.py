@@ -81,12 +81,7 @@ def _reusable(scope: str, digest: str, engine: dict, *, needs=("pairs",)) -> Rat
 
 def _prune(scope: str) -> None:
     """Filtered snapshots are a cache: keep the newest few of each scope."""
-    keep = settings.ARENA_FILTERED_SNAPSHOTS_KEPT
-    stale = list(
-        RatingSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-pk").values_list("pk", flat=True)[keep:]
-    )
-    if stale:
-        RatingSnapshot.objects.filter(pk__in=stale).delete()
+    services.prune_snapshots(scope, keep=settings.ARENA_FILTERED_SNAPSHOTS_KEPT)
 
 
 def board_snapshot(flt: BoardFilter) -> RatingSnapshot:
@@ -156,7 +151,8 @@ def style_settings() -> dict:
     }
 
 
-def _style_digest(votes) -> str:
+def style_vote_hash(votes) -> str:
+    """The vote-set hash of a style-controlled snapshot of ``votes``."""
     # The style fit depends on which votes (not only on their counts): hash the counts and
     # the sum of the vote ids per cell. Answers never change once done, so this is enough.
     rows = (
@@ -177,7 +173,7 @@ def style_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
     """
     votes = flt.votes()
     scope = flt.scope() + STYLE_SUFFIX
-    digest = _style_digest(votes)
+    digest = style_vote_hash(votes)
     engine = style_settings()
     snapshot = _reusable(scope, digest, engine, needs=("rows",))
     if snapshot is not None:

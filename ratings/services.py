@@ -137,6 +137,19 @@ def latest_snapshot(scope: str = DEFAULT_SCOPE) -> RatingSnapshot | None:
     return RatingSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-pk").first()
 
 
+def prune_snapshots(scope: str, *, keep: int) -> int:
+    """Delete all but the newest ``keep`` snapshots of ``scope`` (never the newest); returns how many went."""
+    stale = list(
+        RatingSnapshot.objects.filter(scope=scope)
+        .order_by("-computed_at", "-pk")
+        .values_list("pk", flat=True)[max(1, keep) :]
+    )
+    if not stale:
+        return 0
+    deleted, _ = RatingSnapshot.objects.filter(pk__in=stale).delete()
+    return deleted
+
+
 def _draw_probability() -> float:
     snapshot = latest_snapshot()
     if snapshot is None:

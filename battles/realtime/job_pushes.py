@@ -21,9 +21,7 @@ import os
 import queue
 import threading
 
-from asgiref.sync import async_to_sync
 from celery import current_app
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connections, transaction
 from django.template.loader import render_to_string
@@ -32,6 +30,7 @@ from battles.generation.job_state import covering_jobs, finish_if_done, finish_j
 from battles.generation.limits import LimiterUnavailable, WindowThrottle
 from battles.generation.progress import JobProgress, job_progress
 from battles.models import GenerationJob
+from battles.realtime.sends import send_to_group
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +53,8 @@ def progress_update(job_id: int) -> tuple[str, str] | None:
 
 
 def send_fragment(group: str, html: str) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        async_to_sync(layer.group_send)(group, {"type": "job.progress", "html": html})
+        send_to_group(group, {"type": "job.progress", "html": html})
     except Exception:  # the page renders from the database on load and reconnect
         logger.warning("could not send progress to %s", group, exc_info=True)
 

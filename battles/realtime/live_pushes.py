@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from battles.realtime.sends import send_to_group
 
 logger = logging.getLogger(__name__)
 
@@ -21,11 +20,8 @@ def group_name(battle_code) -> str:
 
 def on_live_battle_changed(sender, battle_code, **kwargs) -> None:
     """Receiver of ``live_battle_changed`` (sent after commit)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        async_to_sync(layer.group_send)(group_name(battle_code), {"type": "live.update"})
+        send_to_group(group_name(battle_code), {"type": "live.update"})
     except Exception:
         # The page also renders from the database on load and reconnect.
         logger.exception("could not notify live battle %s", battle_code)

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from arena.publishing import publish
 from battles.catalog.llms import identity_terms
 from battles.core.integrity import find_identity_mentions
 from battles.core.pairing import choose_pair
@@ -83,8 +84,9 @@ def _new_prompt(text: str) -> Prompt:
 
 
 def _enqueue(*generation_ids: int) -> None:
+    # A publish the broker did not take leaves the generation pending: the reconciler queues it again.
     for generation_id in generation_ids:
-        tasks.generate_answer.delay(generation_id)
+        publish(tasks.generate_answer, (generation_id,))
 
 
 def open_live_battles(voter) -> list[Battle]:

@@ -1,3 +1,5 @@
+import logging
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,6 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 from battles.models import Battle, Prompt, Vote
 from battles.voting import live, serving, votes
 from battles.voting.pages import reveal_context, vote_form_context
+
+logger = logging.getLogger(__name__)
 
 
 def _wants_fragment(request) -> bool:
@@ -62,7 +66,26 @@ def vote(request, code):
         context = {"error": error.message}
         template = "battles/_vote_error.html" if _wants_fragment(request) else "battles/vote_error.html"
         return render(request, template, context, status=error.status_code)
-    return _render_reveal(request, result.vote, replayed=result.replayed)
+    try:
+        return _render_reveal(request, result.vote, replayed=result.replayed)
+    except Exception:
+        # The vote is committed: whatever failed after it (the database, a template), the voter
+        # must hear that it counted, never "try again".
+        logger.exception("vote %s stored, but its reveal could not be rendered", result.vote.pk)
+        return _render_vote_counted(request, live=result.vote.live)
+
+
+def _render_vote_counted(request, *, live: bool) -> HttpResponse:
+    """The reveal's stand-in: the vote counted, and the way on. Reads nothing from the database."""
+    context = {"live": live}
+    if _wants_fragment(request):
+        return render(request, "battles/_vote_counted.html", context)
+    try:
+        return render(request, "battles/vote_counted.html", context)
+    except Exception:
+        # The page layout failed too: the fragment alone still says what matters.
+        logger.exception("the vote-counted page could not be rendered")
+        return render(request, "battles/_vote_counted.html", context)
 
 
 def _render_reveal(request, vote, *, replayed):

@@ -139,7 +139,8 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
                 flagged=bool(flags),
                 flags=flags,
             )
-            transaction.on_commit(lambda: vote_recorded.send(sender=Vote, vote=vote))
+            # Robust: the vote is committed by then, and a failing receiver must not turn it into an error.
+            transaction.on_commit(lambda: vote_recorded.send(sender=Vote, vote=vote), robust=True)
             return VoteResult(vote=vote, replayed=False)
     except IntegrityError:
         # A concurrent request stored the vote first (the one-vote constraint).

@@ -18,6 +18,7 @@ from collections.abc import Hashable, Iterable
 from celery import shared_task
 from django.conf import settings
 
+from arena.publishing import publish
 from battles.generation import claims, job_state, runner
 
 logger = logging.getLogger(__name__)
@@ -47,12 +48,13 @@ def batches(items: Iterable[tuple[int, Hashable]], size: int) -> list[list[int]]
 def queue_generations(items: Iterable[tuple[int, Hashable]]) -> int:
     """Queue generations as batch tasks; ``items`` are (generation id, LLM version id or None).
 
-    Never raises: a batch the broker refused stays pending in the database and
-    the reconciler queues it again once it is overdue.
+    Never raises and never waits long on the broker (it runs after an admin's request commits):
+    a batch the broker refused stays pending in the database and the reconciler queues it again
+    once it is overdue.
     """
     queued = 0
     for chunk in batches(items, max(1, settings.ARENA_GENERATION_BATCH_SIZE)):
-        if _publish(generate_batch, (chunk,)):
+        if publish(generate_batch, (chunk,)):
             queued += len(chunk)
     return queued
 

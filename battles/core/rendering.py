@@ -38,6 +38,7 @@ ALLOWED_TAGS = {
     "th",
     "td",
     "span",
+    "div",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "class"},
@@ -47,6 +48,9 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
     "span": {"class"},
 }
+# The renderer's own wrapper around tables (the one class a div may carry): a wide table scrolls
+# inside it instead of widening its answer's column.
+ALLOWED_CLASSES = {"div": {"table-scroll"}}
 LINK_REL = "noopener noreferrer nofollow"
 
 
@@ -55,6 +59,14 @@ def _image_as_link(self, tokens, idx, options, env):
     src = token.attrGet("src") or ""
     alt = self.renderInlineAsText(token.children or [], options, env) or src
     return f'<a href="{_escape(src)}" class="image-link">[image: {_escape(alt)}]</a>'
+
+
+def _table_open(self, tokens, idx, options, env):
+    return '<div class="table-scroll">' + self.renderToken(tokens, idx, options, env)
+
+
+def _table_close(self, tokens, idx, options, env):
+    return self.renderToken(tokens, idx, options, env) + "</div>\n"
 
 
 def _escape(value: str) -> str:
@@ -66,6 +78,8 @@ def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.add_render_rule("image", _image_as_link)
+    md.add_render_rule("table_open", _table_open)
+    md.add_render_rule("table_close", _table_close)
     return md
 
 
@@ -76,6 +90,7 @@ def render_markdown(text: str) -> str:
         html,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
+        allowed_classes=ALLOWED_CLASSES,
         link_rel=LINK_REL,
         url_schemes={"http", "https", "mailto"},
         strip_comments=True,

@@ -62,3 +62,16 @@ def test_hostile_answer_cannot_smuggle_tags_through_markdown_constructs():
     for bad in ("<svg", "<iframe", "<style", "<script"):
         assert bad not in html
     assert tags <= {"a", "code", "p", "blockquote"}
+
+
+def test_tables_are_wrapped_so_they_scroll_inside_their_answer():
+    html = "".join(render_markdown("| a | b |\n| --- | --- |\n| 1 | 2 |").split())
+    assert html.startswith('<divclass="table-scroll"><table>') and html.endswith("</table></div>")
+
+
+def test_an_answer_cannot_give_a_div_any_other_class():
+    # Raw HTML is text anyway; the allow-list keeps only the renderer's own wrapper class on a div.
+    html = render_markdown('<div class="vote-form">x</div>\n\n| a |\n| - |\n| 1 |')
+    div_classes = [value for tag, name, value in _attributes(html) if tag == "div" and name == "class"]
+    assert div_classes == ["table-scroll"]
+    assert "&lt;div" in html

@@ -29,3 +29,14 @@ def bad_request(request, exception=None):
 
 def csrf_failure(request, reason=""):
     return _page(request, 403, "Page expired", "Your session or the page expired. Reload the page and try again.")
+
+
+def method_not_allowed(request, allowed):
+    response = _page(
+        request,
+        405,
+        "Not possible here",
+        f"This address does not take {request.method} requests. Open it in the browser or go back to the arena.",
+    )
+    response["Allow"] = ", ".join(sorted(allowed))
+    return response

@@ -42,6 +42,8 @@ def _paths(model_code, benchmark_code, battle_code):
         "/live/",
         f"/live/{battle_code}/",
         f"/live/{uuid.uuid4()}/",
+        f"/battle/{battle_code}/",
+        f"/battle/{battle_code}/vote/",
         "/leaderboard/",
         "/leaderboard/pairs/",
         "/leaderboard/history/",

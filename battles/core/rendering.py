@@ -49,6 +49,7 @@ ALLOWED_TAGS = {
     "th",
     "td",
     "span",
+    "div",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title"},
@@ -62,7 +63,14 @@ LINK_REL = "noopener noreferrer nofollow"
 HIGHLIGHT_MAX_CHARS = 20_000
 HIGHLIGHT_CLASSES = frozenset(name for name in STANDARD_TYPES.values() if name)
 LANGUAGE_CLASSES = frozenset(f"language-{alias}" for _, aliases, _, _ in get_all_lexers() for alias in aliases)
-ALLOWED_CLASSES = {"a": {"image-link"}, "code": set(LANGUAGE_CLASSES), "span": set(HIGHLIGHT_CLASSES)}
+# Only the renderer's own classes survive: the image link, the table wrapper (a wide table scrolls
+# inside it instead of widening its answer's column), and the highlighter's language and token classes.
+ALLOWED_CLASSES = {
+    "a": {"image-link"},
+    "div": {"table-scroll"},
+    "code": set(LANGUAGE_CLASSES),
+    "span": set(HIGHLIGHT_CLASSES),
+}
 
 
 def _image_as_link(self, tokens, idx, options, env):
@@ -70,6 +78,14 @@ def _image_as_link(self, tokens, idx, options, env):
     src = token.attrGet("src") or ""
     alt = self.renderInlineAsText(token.children or [], options, env) or src
     return f'<a href="{_escape(src)}" class="image-link">[image: {_escape(alt)}]</a>'
+
+
+def _table_open(self, tokens, idx, options, env):
+    return '<div class="table-scroll">' + self.renderToken(tokens, idx, options, env)
+
+
+def _table_close(self, tokens, idx, options, env):
+    return self.renderToken(tokens, idx, options, env) + "</div>\n"
 
 
 def _escape(value: str) -> str:
@@ -98,6 +114,8 @@ def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "highlight": _highlight})
     md.enable(["table", "strikethrough"])
     md.add_render_rule("image", _image_as_link)
+    md.add_render_rule("table_open", _table_open)
+    md.add_render_rule("table_close", _table_close)
     return md
 
 

@@ -11,6 +11,7 @@ VOTE_CHOICES = [
     ("both_bad", "Both are bad", "4"),
 ]
 
+REPLAYED_NOTICE = "You had already voted on this battle; your vote was counted once."
 
 REASON_LABELS = {
     "correct": "Correct",

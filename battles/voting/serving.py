@@ -11,13 +11,14 @@ import secrets
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from battles.catalog.llms import identity_terms
 from battles.core.integrity import find_identity_mentions
 from battles.core.pairing import PairingState, choose_pair
-from battles.models import LLM, Battle, Generation, LLMVersion
+from battles.models import LLM, Battle, Generation, LLMVersion, Prompt
 from battles.signals import current_estimates
 
 # Which answer is A, which prompt, which pair: all drawn from the system's CSPRNG.
@@ -59,17 +60,40 @@ def pairing_state(version_ids: list[int], families: list[int]) -> PairingState:
     return PairingState(ratings, cov, votes, families, state.target_halfwidth)
 
 
+def categories() -> list[str]:
+    """The categories a voter can choose: those of visible prompts, sorted."""
+    return sorted(
+        c
+        for c in Prompt.objects.filter(hidden=False).exclude(category="").values_list("category", flat=True).distinct()
+    )
+
+
 def start_battle(*, voter, category: str | None = None) -> Battle | None:
     """Serve the voter a battle: their open one, or a new one chosen by the pairing policy.
 
-    The pair comes from ``battles.pairing`` (active sampling with a uniform
-    floor and a boost for new LLMs), the prompt is one this voter has not
-    battled on with answers from both, and which answer is shown as A is
-    drawn from a cryptographic RNG. Returns None when nothing is left.
+    An open battle of another category than the one asked for is set aside
+    (skipped, so it stays in the data) once a battle of that category exists;
+    when the category has nothing left, the open battle stays open for later.
+    Returns None when nothing is left.
     """
     existing = current_battle(voter=voter)
-    if existing is not None:
+    if existing is not None and (not category or existing.prompt.category == category):
         return existing
+    with transaction.atomic():
+        battle = new_battle(voter=voter, category=category)
+        if battle is not None and existing is not None:
+            skip_battle(battle_code=existing.code, voter=voter)
+    return battle
+
+
+def new_battle(*, voter, category: str | None = None) -> Battle | None:
+    """A new battle chosen by the pairing policy, or None when nothing is left.
+
+    The pair comes from ``battles.core.pairing`` (active sampling with a uniform
+    floor and a boost for new LLMs), the prompt is one this voter has not
+    battled on with answers from both, and which answer is shown as A is
+    drawn from a cryptographic RNG.
+    """
     seen = Battle.objects.filter(voter=voter).values("prompt_id")
     pool_answers = _eligible_generations().exclude(prompt_id__in=seen)
     if category:
@@ -129,6 +153,7 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
 
 
 def skip_battle(*, battle_code, voter) -> bool:
+    """Close the voter's open battle unvoted; False when it was not open (voted, skipped, not theirs)."""
     return bool(
         Battle.objects.filter(code=battle_code, voter=voter, status=Battle.Status.OPEN).update(
             status=Battle.Status.SKIPPED, closed_at=timezone.now()

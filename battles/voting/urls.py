@@ -6,6 +6,7 @@ app_name = "battles"
 
 urlpatterns = [
     path("", views.battle_page, name="battle"),
+    path("battle/<uuid:code>/", views.battle_detail, name="battle_detail"),
     path("battle/<uuid:code>/vote/", views.vote, name="vote"),
     path("battle/<uuid:code>/skip/", views.skip, name="skip"),
     path("me/", views.my_board, name="my_board"),

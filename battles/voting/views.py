@@ -5,11 +5,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
 
-from battles.models import Battle, Prompt, Vote
+from arena.methods import allow_methods
+from battles.models import Battle, Vote
 from battles.voting import live, serving, votes
-from battles.voting.pages import reveal_context, vote_form_context
+from battles.voting.pages import REPLAYED_NOTICE, reveal_context, vote_form_context
 
 logger = logging.getLogger(__name__)
 
@@ -26,29 +29,69 @@ def _progress(user):
     }
 
 
-@require_GET
+def _category_of(request) -> str:
+    return request.GET.get("category", "")
+
+
+def _with_category(url: str, category: str) -> str:
+    return f"{url}?{urlencode({'category': category})}" if category else url
+
+
+def _battle_url(request, code) -> str:
+    """A battle's own page, keeping the chosen category for the battles after it."""
+    return _with_category(reverse("battles:battle_detail", args=[code]), _category_of(request))
+
+
+def _next_url(request) -> str:
+    return _with_category(reverse("battles:battle"), _category_of(request))
+
+
+def _battle_page_context(request, battle, category: str) -> dict:
+    return {
+        **vote_form_context(),
+        "battle": battle,
+        "progress": _progress(request.user),
+        "categories": serving.categories(),
+        "category": category,
+    }
+
+
+@allow_methods("GET")
 @login_required
+@never_cache
 def battle_page(request):
-    category = request.GET.get("category") or None
-    battle = serving.start_battle(voter=request.user, category=category)
-    categories = sorted(
-        c
-        for c in Prompt.objects.filter(hidden=False).exclude(category="").values_list("category", flat=True).distinct()
-    )
-    return render(
-        request,
-        "battles/battle.html",
-        {
-            **vote_form_context(),
-            "battle": battle,
-            "progress": _progress(request.user),
-            "categories": categories,
-            "category": category or "",
-        },
-    )
+    """The voter's current battle, or a new one in the chosen category: redirects to its own page."""
+    category = _category_of(request)
+    context = _battle_page_context(request, None, category)
+    if category and category not in context["categories"]:
+        context["unknown_category"] = category
+        return render(request, "battles/battle.html", context, status=404)
+    battle = serving.start_battle(voter=request.user, category=category or None)
+    if battle is None:
+        return render(request, "battles/battle.html", context)
+    return redirect(_battle_url(request, battle.code))
 
 
-@require_POST
+@allow_methods("GET")
+@login_required
+# Not kept by the browser's cache: Back to a battle voted since must fetch its reveal, not the old form.
+@never_cache
+def battle_detail(request, code):
+    """One battle's page: the open pair (a reload shows it again) or, once voted, its reveal (Back shows it)."""
+    battle = Battle.objects.filter(code=code, voter=request.user).select_related("prompt").first()
+    if battle is None:
+        raise Http404
+    if battle.live:
+        return redirect("battles:live", code=code)
+    if battle.status == Battle.Status.VOTED:
+        return _reveal_or_counted(request, battle.vote, replayed=False)
+    if battle.status != Battle.Status.OPEN:
+        messages.info(request, "That battle was skipped, so it can no longer be voted on. Here is your current one.")
+        return redirect(_next_url(request))
+    return render(request, "battles/battle.html", _battle_page_context(request, battle, _category_of(request)))
+
+
+@allow_methods("POST", redirect_get=_battle_url)
 @login_required
 def vote(request, code):
     # Without JavaScript the clicked button sends the outcome after the (empty) hidden field.
@@ -66,13 +109,20 @@ def vote(request, code):
         context = {"error": error.message}
         template = "battles/_vote_error.html" if _wants_fragment(request) else "battles/vote_error.html"
         return render(request, template, context, status=error.status_code)
+    if not _wants_fragment(request):
+        return _reveal_redirect(request, code, replayed=result.replayed)
+    return _reveal_or_counted(request, result.vote, replayed=result.replayed)
+
+
+def _reveal_or_counted(request, vote, *, replayed: bool) -> HttpResponse:
+    """The reveal of a stored vote, or, if it cannot be rendered, word that the vote counted."""
     try:
-        return _render_reveal(request, result.vote, replayed=result.replayed)
+        return _render_reveal(request, vote, replayed=replayed)
     except Exception:
         # The vote is committed: whatever failed after it (the database, a template), the voter
         # must hear that it counted, never "try again".
-        logger.exception("vote %s stored, but its reveal could not be rendered", result.vote.pk)
-        return _render_vote_counted(request, live=result.vote.live)
+        logger.exception("vote %s stored, but its reveal could not be rendered", vote.pk)
+        return _render_vote_counted(request, live=vote.live)
 
 
 def _render_vote_counted(request, *, live: bool) -> HttpResponse:
@@ -88,6 +138,13 @@ def _render_vote_counted(request, *, live: bool) -> HttpResponse:
         return render(request, "battles/_vote_counted.html", context)
 
 
+def _reveal_redirect(request, code, *, replayed):
+    """POST → redirect → GET: the address bar then holds the battle's own page, which Reload and Back reopen."""
+    if replayed:
+        messages.info(request, REPLAYED_NOTICE)
+    return redirect(_battle_url(request, code))
+
+
 def _render_reveal(request, vote, *, replayed):
     context = {**reveal_context(vote, replayed=replayed), "progress": _progress(request.user)}
     if _wants_fragment(request):
@@ -99,6 +156,7 @@ def _render_reveal(request, vote, *, replayed):
     return render(request, "battles/reveal.html", context)
 
 
+@allow_methods("GET", "POST")
 @login_required
 def live_start(request):
     """GET: the prompt form. POST: start a live battle on the typed prompt."""
@@ -126,14 +184,14 @@ def live_start(request):
     )
 
 
-@require_GET
+@allow_methods("GET")
 @login_required
 def live_battle(request, code):
     battle = Battle.objects.filter(code=code, live=True, voter=request.user).first()
     if battle is None:
         raise Http404
     if battle.status == Battle.Status.VOTED:
-        return _render_reveal(request, battle.vote, replayed=False)
+        return _reveal_or_counted(request, battle.vote, replayed=False)
     return render(
         request,
         "battles/live.html",
@@ -145,7 +203,7 @@ def live_battle(request, code):
     )
 
 
-@require_POST
+@allow_methods("POST", redirect_get=lambda request, code: reverse("battles:live", args=[code]))
 @login_required
 def live_follow_up(request, code):
     try:
@@ -159,7 +217,7 @@ def live_follow_up(request, code):
     return redirect("battles:live", code=code)
 
 
-@require_GET
+@allow_methods("GET")
 @login_required
 def my_board(request):
     progress = _progress(request.user)
@@ -167,8 +225,8 @@ def my_board(request):
     return render(request, "battles/my_board.html", {"progress": progress, "board": board})
 
 
-@require_POST
+@allow_methods("POST", redirect_get=_battle_url)
 @login_required
 def skip(request, code):
     serving.skip_battle(battle_code=code, voter=request.user)
-    return redirect("battles:battle")
+    return redirect(_next_url(request))

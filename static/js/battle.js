@@ -3,6 +3,11 @@
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
+  // Choosing a category opens a battle of it at once (an inline handler would break the CSP).
+  var categorySelect = document.getElementById("category-select");
+  if (categorySelect) {
+    categorySelect.addEventListener("change", function () { categorySelect.form.submit(); });
+  }
   var panel = document.getElementById("battle-panel");
   if (!panel) return;
   var inFlight = false;
@@ -118,7 +123,9 @@
     if (panel.querySelector("[data-revealed]")) {
       if (!event.ctrlKey && !event.metaKey && (event.key === "Enter" || event.key === "n")) {
         event.preventDefault();
-        window.location.assign("/");
+        // The link keeps the chosen category.
+        var next = document.getElementById("next-battle");
+        window.location.assign(next ? next.href : "/");
       }
       return;
     }

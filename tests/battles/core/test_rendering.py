@@ -89,3 +89,16 @@ def test_a_huge_code_block_is_not_highlighted_but_still_shown():
     code = "x = 1\n" * 5000
     html = render_markdown(f"```python\n{code}```")
     assert "<span" not in html and html.count("x = 1") == 5000
+
+
+def test_tables_are_wrapped_so_they_scroll_inside_their_answer():
+    html = "".join(render_markdown("| a | b |\n| --- | --- |\n| 1 | 2 |").split())
+    assert html.startswith('<divclass="table-scroll"><table>') and html.endswith("</table></div>")
+
+
+def test_an_answer_cannot_give_a_div_any_other_class():
+    # Raw HTML is text anyway; the allow-list keeps only the renderer's own wrapper class on a div.
+    html = render_markdown('<div class="vote-form">x</div>\n\n| a |\n| - |\n| 1 |')
+    div_classes = [value for tag, name, value in _attributes(html) if tag == "div" and name == "class"]
+    assert div_classes == ["table-scroll"]
+    assert "&lt;div" in html

@@ -35,15 +35,34 @@ def _assert_no_canary(response):
 def test_battle_page_before_the_vote_names_no_model(client, voter):
     llms = _canary_arena()
     client.force_login(voter)
-    response = client.get("/")
+    redirect = client.get("/")
+    battle = Battle.objects.get()
+    # The battle's own address carries only its opaque code.
+    assert redirect.status_code == 302 and redirect["Location"] == f"/battle/{battle.code}/"
+    _assert_no_canary(redirect)
+    response = client.get(redirect["Location"])
     assert response.status_code == 200
     assert b"Model A" in response.content and b"Model B" in response.content
     _assert_no_canary(response)
-    battle = Battle.objects.get()
     # No database ids of models, versions or generations either: only the opaque code.
     assert str(battle.code) in response.content.decode()
     for llm in llms:
         assert f"/{llm.pk}/" not in response.content.decode()
+
+
+def test_battle_urls_with_a_category_name_no_model(client, voter):
+    _canary_arena()
+    client.force_login(voter)
+    redirect = client.get("/?category=writing")
+    battle = Battle.objects.get()
+    assert redirect["Location"] == f"/battle/{battle.code}/?category=writing"
+    _assert_no_canary(redirect)
+    page = client.get(redirect["Location"])
+    _assert_no_canary(page)
+    # A GET on the vote address sends the browser back to the same opaque page, nothing more.
+    bounced = client.get(f"/battle/{battle.code}/vote/?category=writing")
+    assert bounced["Location"] == f"/battle/{battle.code}/?category=writing"
+    _assert_no_canary(bounced)
 
 
 def test_reveal_after_the_vote_names_both_models(client, voter):
@@ -52,9 +71,14 @@ def test_reveal_after_the_vote_names_both_models(client, voter):
     client.get("/")
     battle = Battle.objects.get()
     for fragment in ("1", ""):
-        response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, HTTP_X_ARENA_FRAGMENT=fragment)
+        response = client.post(
+            f"/battle/{battle.code}/vote/", {"outcome": "a"}, HTTP_X_ARENA_FRAGMENT=fragment, follow=True
+        )
         text = response.content.decode()
         assert all(canary in text for canary in CANARIES)
+    # The battle's own page shows the reveal once voted (Back and Reload land there).
+    text = client.get(f"/battle/{battle.code}/").content.decode()
+    assert all(canary in text for canary in CANARIES)
 
 
 def test_static_assets_name_no_model(client, voter):

@@ -92,7 +92,8 @@ def _open_battle(client, voter) -> Battle:
 
 def _timed_vote(client, battle, **headers):
     started = time.monotonic()
-    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, headers=headers)
+    # follow: without JavaScript the vote redirects to the battle's page, which shows the reveal.
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, headers=headers, follow=True)
     return response, time.monotonic() - started
 
 
@@ -160,7 +161,7 @@ def test_a_stored_vote_whose_reveal_fails_is_reported_as_counted(client, voter, 
     # The database fails after the vote's transaction committed: the reveal's reads.
     monkeypatch.setattr(views, "reveal_context", _failing_reveal)
     headers = {"X-Arena-Fragment": "1"} if fragment else {}
-    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "b"}, headers=headers)
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "b"}, headers=headers, follow=True)
     assert response.status_code == 200
     assert b"Your vote was counted" in response.content
     assert b'id="next-battle"' in response.content and b'href="/"' in response.content

@@ -67,7 +67,9 @@ def test_vote_is_stored_and_closes_the_battle(client, voter):
     client.get("/")
     battle = Battle.objects.get(voter=voter)
     response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "b"})
-    assert response.status_code == 200
+    # Without JavaScript the vote redirects to the battle's own page, which shows the reveal.
+    assert response.status_code == 302 and response["Location"] == f"/battle/{battle.code}/"
+    assert b"You voted" in client.get(response["Location"]).content
     vote = Vote.objects.get()
     battle.refresh_from_db()
     assert (vote.outcome, vote.battle_id, battle.status) == ("b", battle.pk, "voted")
@@ -81,9 +83,10 @@ def test_double_submit_answers_the_same_and_stores_one_vote(client, voter):
     client.force_login(voter)
     client.get("/")
     battle = Battle.objects.get(voter=voter)
-    first = client.post(f"/battle/{battle.code}/vote/", {"outcome": "tie"})
-    second = client.post(f"/battle/{battle.code}/vote/", {"outcome": "tie"})
+    first = client.post(f"/battle/{battle.code}/vote/", {"outcome": "tie"}, follow=True)
+    second = client.post(f"/battle/{battle.code}/vote/", {"outcome": "tie"}, follow=True)
     assert first.status_code == second.status_code == 200
+    assert b"counted once" not in first.content
     assert b"counted once" in second.content
     assert Vote.objects.count() == 1
 

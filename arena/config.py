@@ -9,6 +9,7 @@ startup, rather than surfacing later as odd behaviour.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import secrets
 from pathlib import Path
@@ -55,6 +56,14 @@ def env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+
+
+def env_spread(name: str, default: float) -> float:
+    """A finite number ≥ 0 (a spread or a width; 0 switches the thing off)."""
+    value = env_float(name, default)
+    if not (math.isfinite(value) and value >= 0):
+        raise ImproperlyConfigured(f"{name}={os.environ.get(name)!r} must be a finite number of at least 0")
+    return value
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from arena import config
-from arena.config import env_bool, env_float, env_int, env_list, env_str
+from arena.config import env_bool, env_float, env_int, env_list, env_spread, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -211,6 +211,13 @@ ARENA_RECOMPUTE_RETRY_MAX_SECONDS = env_int("RECOMPUTE_RETRY_MAX_SECONDS", 300)
 ARENA_ELO_K = env_float("ELO_K", 4.0)
 ARENA_MIN_VOTES = env_int("MIN_VOTES", 30)
 ARENA_BOOTSTRAP_ROUNDS = env_int("BOOTSTRAP_ROUNDS", 100)
+# Boards fit Bradley–Terry with a Normal prior of this standard deviation (rating points) on each
+# model's rating around the mean (maximum a posteriori), so ratings are finite and sane from the
+# first vote; 0 means plain maximum likelihood. 150, from `make bench-small-arena` (5–12 models,
+# 30–1,500 votes, true ratings sd 100): its 95% intervals cover the truth 94.6–98.3% of the time
+# and its largest error (318 points, against 5,151 for plain MLE) is close to the best of the
+# spreads tried (100–250); tighter spreads under-cover, looser ones stray further on few votes.
+ARENA_RATING_PRIOR_POINTS = env_spread("RATING_PRIOR_POINTS", 150.0)
 ARENA_MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 20000)
 # Imports: prompt and generation files (admin upload and commands) are refused past
 # MAX_UPLOAD_BYTES while being read; votes files are streamed, so their limit is larger.

@@ -428,7 +428,9 @@ def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
     if period in ("week", "month"):
         rows = [(p.date(), a, b, o, n) for p, a, b, o, n in rows]
     digest = hashlib.sha256(json.dumps([[str(p), a, b, o, n] for p, a, b, o, n in rows]).encode()).hexdigest()
-    key = f"ratings:history:{hashlib.sha256(flt.scope().encode()).hexdigest()[:16]}:{digest}:{points}"
+    scope_key = hashlib.sha256(flt.scope().encode()).hexdigest()[:16]
+    # The prior is in the key: a changed RATING_PRIOR_POINTS refits the history as it refits boards.
+    key = f"ratings:history:{scope_key}:{digest}:{points}:{services.prior_points()}"
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -453,7 +455,9 @@ def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
         if p not in chosen_set:
             continue
         table = VoteTable.from_counts((a, b, o, n) for (a, b, o), n in sorted(cumulative.items()))
-        board = fit_bradley_terry(table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES)
+        board = fit_bradley_terry(
+            table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES, prior_points=services.prior_points()
+        )
         for row in board.rows:
             series[row.model][position] = {
                 "rating": row.rating,

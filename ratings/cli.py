@@ -1,7 +1,7 @@
 """``python -m ratings``: the rating engine on its own, no database.
 
     python -m ratings leaderboard VOTES.csv [--ci sandwich|bootstrap] [--bootstrap N] [--seed S]
-                                            [--anchor MODEL=RATING] [--format csv|json]
+                                            [--anchor MODEL=RATING] [--prior POINTS] [--format csv|json]
     python -m ratings simulate --policy active|uniform|oracle --models N --seed S --format json
                                [--target-halfwidth 25] [--spread 100] [--strengths RATINGS.csv]
 
@@ -51,6 +51,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _prior_points(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of rating points, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of rating points, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m ratings", description="Arena rating engine")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -78,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="MODEL=RATING",
         help="shift the scale so that MODEL has this rating",
+    )
+    board.add_argument(
+        "--prior",
+        type=_prior_points,
+        default=None,
+        metavar="POINTS",
+        help="fit with a Normal prior of this standard deviation (rating points) on each rating around the "
+        "mean, as the app's boards do (default: none, LMArena's plain maximum likelihood)",
     )
     board.add_argument("--format", choices=("csv", "json"), default="csv")
 
@@ -170,7 +188,14 @@ def _leaderboard(args) -> int:
     if args.anchor is not None and args.anchor[0] not in table.models:
         print(f"error: anchor model {args.anchor[0]!r} has no votes in {args.votes}", file=sys.stderr)
         return EXIT_USAGE
-    board = fit_bradley_terry(table, ci=ci, bootstrap_rounds=args.bootstrap or 100, seed=args.seed, anchor=args.anchor)
+    board = fit_bradley_terry(
+        table,
+        ci=ci,
+        bootstrap_rounds=args.bootstrap or 100,
+        seed=args.seed,
+        anchor=args.anchor,
+        prior_points=args.prior,
+    )
     out = sys.stdout
     if args.format == "json":
         json.dump(with_robustness(board), out, indent=2)

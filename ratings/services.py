@@ -53,8 +53,14 @@ def vote_set_hash(counts: list[tuple[int, int, str, int]]) -> str:
     return hashlib.sha256(json.dumps(counts, separators=(",", ":")).encode()).hexdigest()
 
 
+def prior_points() -> float | None:
+    """The spread of the boards' prior on ratings (``ARENA_RATING_PRIOR_POINTS``); None: plain MLE."""
+    return float(settings.ARENA_RATING_PRIOR_POINTS) or None
+
+
 def engine_settings() -> dict:
-    """The settings every Bradley–Terry snapshot is fitted with; part of its identity."""
+    """The settings every Bradley–Terry snapshot is fitted with; part of its identity, so a
+    snapshot fitted with other settings (another prior) is refitted, never reused."""
     return {
         "method": "bradley_terry",
         "ci": "sandwich",
@@ -62,6 +68,7 @@ def engine_settings() -> dict:
         "base": 10,
         "initial": 1000,
         "min_votes": settings.ARENA_MIN_VOTES,
+        "prior_points": prior_points(),
         "ties": "half a win each way (tie and both_bad)",
     }
 
@@ -88,7 +95,9 @@ def compute_snapshot(
     total = sum(n for *_, n in counts)
     if counts:
         table = VoteTable.from_counts((labels[a], labels[b], outcome, n) for a, b, outcome, n in counts)
-        board = fit_bradley_terry(table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES)
+        board = fit_bradley_terry(
+            table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES, prior_points=engine["prior_points"]
+        )
         payload = board_payload(board, table, covariance=scope == DEFAULT_SCOPE)
     else:
         payload = empty_board_payload()

@@ -3,16 +3,11 @@
 Public API used by the app and by ``python -m ratings``.
 """
 
-from .bt import (
-    INITIAL_RATING,
-    RATING_PER_LOGIT,
-    Leaderboard,
-    RatingRow,
-    fit_bradley_terry,
-)
+from .bt import INITIAL_RATING, RATING_PER_LOGIT
 from .csvio import VotesFileError, read_votes_csv
 from .data import OUTCOMES, VoteLog, VoteTable
 from .elo import elo_update, online_elo
+from .leaderboard import Leaderboard, RatingRow, fit_bradley_terry
 from .ranks import interval_ranks, kendall_tau, plain_order
 from .robustness import board_robustness, with_robustness
 from .simulate import (

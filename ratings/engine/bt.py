@@ -1,25 +1,29 @@
-"""Bradley–Terry leaderboard with LMArena's conventions.
+"""Bradley–Terry with LMArena's conventions: the numerical core (``ratings.engine.leaderboard``
+builds the board on it).
 
-rating = 1000 + 400·β / ln 10, where P(i beats j) = σ(β_i − β_j); the β are centred (mean
-rating 1000) unless an anchor is given. A tie and a both-bad vote each count as half a win
-for either side in the likelihood, yet stay separate in the counts and the output.
+rating = 1000 + 400·β / ln 10, where P(i beats j) = σ(β_i − β_j). A tie and a both-bad vote
+each count as half a win for either side in the likelihood, yet stay separate in the counts.
 
 How it is fast: the fit only needs, per unordered pair, the number of votes won by each side
 and the number of half-wins, so a million votes over 100 models become at most 4,950 pairs
-(14,850 resampling cells). The maximum-likelihood fit is Newton's method on that. The
-bootstrap resamples the cells with one multinomial draw per round (the same distribution as
-resampling battles with replacement) and solves all rounds at once by chord iterations that
-reuse the full-data Hessian, starting from the full-data estimate; the two halves of the
-rounds run on two threads.
+(14,850 resampling cells). The fit is Newton's method on that. The bootstrap resamples the
+cells with one multinomial draw per round (the same distribution as resampling battles with
+replacement) and solves all rounds at once by chord iterations that reuse the full-data
+Hessian, starting from the full-data estimate; the two halves of the rounds run on two threads.
+
+Prior: ``PairData.prior`` is the precision (1 / variance, in logit units) of an optional
+Normal(0, 1 / prior) prior on each strength. With it the fit is the maximum a posteriori
+estimate: finite for any votes, even for a model that won or lost all of them. The prior's
+curvature is part of every penalised system here (the fit, the bootstrap refits, the
+refits of ``robustness``), and ``posterior_covariance`` adds it to both halves of the sandwich.
 """
 
 from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from statistics import NormalDist
 
 import numpy as np
 import scipy.linalg
@@ -29,13 +33,11 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
 from .data import VoteTable
-from .ranks import interval_ranks, plain_order
 
 SCALE = 400.0
 BASE = 10.0
 INITIAL_RATING = 1000.0
 RATING_PER_LOGIT = SCALE / math.log(BASE)
-CI_METHODS = ("sandwich", "bootstrap", "none")
 # A vanishing ridge (relative to the total vote weight) keeps the Newton system
 # non-singular and every estimate finite (a model that won all its votes would otherwise
 # run off to infinity); at 1e-8 it moves ratings by far less than 0.01 points.
@@ -53,7 +55,8 @@ DENSE_LIMIT = 2000
 @dataclass(frozen=True)
 class PairData:
     """Sufficient statistics of a Bradley–Terry fit: per unordered pair i < j, the votes
-    won by i, won by j, and the half-wins (ties plus both-bad), and a per-pair weight."""
+    won by i, won by j, and the half-wins (ties plus both-bad), and a per-pair weight; and
+    ``prior``, the precision of the Normal prior on each strength (0: none, plain likelihood)."""
 
     m: int
     i: np.ndarray
@@ -62,9 +65,12 @@ class PairData:
     wins_j: np.ndarray
     half: np.ndarray
     weight: np.ndarray
+    prior: float = 0.0
 
     @classmethod
-    def from_table(cls, table: VoteTable, *, reweight: bool = False, min_pair_count: int = 50) -> PairData:
+    def from_table(
+        cls, table: VoteTable, *, reweight: bool = False, min_pair_count: int = 50, prior: float = 0.0
+    ) -> PairData:
         pc = table.pair_counts()
         n = pc.total
         if reweight:
@@ -80,6 +86,7 @@ class PairData:
             pc.wins_j.astype(float),
             (pc.ties + pc.both_bad).astype(float),
             weight,
+            prior,
         )
 
     @property
@@ -91,7 +98,7 @@ class PairData:
         return self.wins_i + 0.5 * self.half
 
     def with_counts(self, wins_i, wins_j, half) -> PairData:
-        return PairData(self.m, self.i, self.j, wins_i, wins_j, half, self.weight)
+        return PairData(self.m, self.i, self.j, wins_i, wins_j, half, self.weight, self.prior)
 
     @cached_property
     def incidence(self) -> scipy.sparse.csr_matrix:
@@ -103,12 +110,24 @@ class PairData:
         return scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(p, self.m))
 
     def ridge(self) -> float:
+        """λ of the penalty λ/2·|β|² in every fit and refit: the prior's precision plus the
+        vanishing numerical ridge."""
         total = float(np.sum(self.weight * self.n))
-        return RELATIVE_RIDGE * max(total, 1.0)
+        return self.prior + RELATIVE_RIDGE * max(total, 1.0)
 
 
 # --------------------------------------------------------------------------------------------
 # numerical core
+
+
+def prior_precision(prior_points: float | None) -> float:
+    """The precision (1 / variance, logit units) of a prior with standard deviation
+    ``prior_points`` rating points; 0 (no prior) for None or 0."""
+    if prior_points is None or prior_points == 0:
+        return 0.0
+    if not (math.isfinite(prior_points) and prior_points > 0):
+        raise ValueError(f"the prior's spread must be a positive number of rating points, got {prior_points!r}")
+    return (RATING_PER_LOGIT / prior_points) ** 2
 
 
 def pair_matrix(m: int, i: np.ndarray, j: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -173,7 +192,7 @@ def fit_pairs(data: PairData, beta0=None) -> np.ndarray:
 
 
 def hessian(data: PairData, beta: np.ndarray) -> np.ndarray:
-    """Observed information (negative Hessian of the log-likelihood), without the ridge."""
+    """Observed information (negative Hessian of the log-likelihood), without the ridge or prior."""
     p = expit(beta[data.i] - beta[data.j])
     return pair_matrix(data.m, data.i, data.j, data.weight * data.n * p * (1.0 - p))
 
@@ -202,6 +221,36 @@ def sandwich_covariance(data: PairData, beta: np.ndarray) -> np.ndarray:
     factor = scipy.linalg.cho_factor(h + alpha, check_finite=False)
     left = scipy.linalg.cho_solve(factor, g, check_finite=False)
     cov = scipy.linalg.cho_solve(factor, left.T, check_finite=False)
+    return (cov + cov.T) / 2.0
+
+
+def posterior_covariance(data: PairData, beta: np.ndarray) -> np.ndarray:
+    """Covariance of the centred β (logit units) at the maximum a posteriori ``beta``, for a
+    board with a prior (``data.prior`` > 0).
+
+    A⁻¹ (G + Λ) A⁻¹ with A = H + Λ, where H and G are the information and the summed squared
+    scores of the votes (as in ``sandwich_covariance``) and Λ = prior·I: the prior counts as one
+    Gaussian pseudo-observation per model, whose curvature is also the variance of its score.
+    Where the votes dominate this is the sandwich; where they say little (a model with one vote)
+    it is the prior's variance, so the interval is about as wide as the prior. When the model
+    fits (G = H) it is the Laplace posterior covariance A⁻¹. Centred because the board shows
+    ratings around their mean.
+    """
+    m = data.m
+    p = expit(beta[data.i] - beta[data.j])
+    w = data.weight
+    lam = data.ridge()
+    a = pair_matrix(m, data.i, data.j, w * data.n * p * (1.0 - p))
+    a[np.diag_indices(m)] += lam
+    g = pair_matrix(
+        m, data.i, data.j, w * w * (data.wins_i * (1.0 - p) ** 2 + data.wins_j * p**2 + data.half * (0.5 - p) ** 2)
+    )
+    g[np.diag_indices(m)] += data.prior
+    factor = scipy.linalg.cho_factor(a, check_finite=False)
+    a_inv = scipy.linalg.cho_solve(factor, np.eye(m), check_finite=False)
+    centre = np.eye(m) - 1.0 / m
+    left = centre @ a_inv
+    cov = left @ g @ left.T
     return (cov + cov.T) / 2.0
 
 
@@ -298,191 +347,3 @@ def fit_resamples(
     for r in active:  # slow convergence (e.g. a model that won every resampled vote)
         beta[r] = newton_fit(m, data.i, data.j, nw[r], sw[r], lam, beta[r])
     return beta - beta.mean(axis=1, keepdims=True)
-
-
-# --------------------------------------------------------------------------------------------
-# leaderboard
-
-
-@dataclass(frozen=True)
-class RatingRow:
-    model: str
-    rating: float
-    lower: float
-    upper: float
-    rank: int
-    order: int
-    votes: int
-    wins: int
-    losses: int
-    ties: int
-    both_bad: int
-    provisional: bool
-
-
-@dataclass
-class Leaderboard:
-    """A fitted board: ``rows`` best first, plus the settings used.
-
-    ``covariance`` (sandwich, rating points², in ``models`` order, relative to the anchor when
-    one is given) and ``bootstrap_ratings`` (rounds x models, rating points) are kept for
-    callers that need more than the intervals; ``beta`` and ``pairs`` (the fit's sufficient
-    statistics) for refits such as ``robustness.board_robustness``.
-    """
-
-    rows: list[RatingRow]
-    settings: dict
-    n_votes: int
-    models: tuple[str, ...]
-    warnings: list[str] = field(default_factory=list)
-    covariance: np.ndarray | None = field(default=None, repr=False)
-    bootstrap_ratings: np.ndarray | None = field(default=None, repr=False)
-    beta: np.ndarray | None = field(default=None, repr=False)
-    pairs: PairData | None = field(default=None, repr=False)
-
-    @property
-    def by_model(self) -> dict[str, RatingRow]:
-        return {row.model: row for row in self.rows}
-
-    def to_dict(self) -> dict:
-        """The board as JSON-ready data; ``robustness.with_robustness`` adds "votes to flip #1"."""
-        return {
-            "method": "bradley_terry",
-            "settings": dict(self.settings),
-            "n_votes": self.n_votes,
-            "n_models": len(self.rows),
-            "rows": [asdict(row) for row in self.rows],
-            "warnings": list(self.warnings),
-        }
-
-
-def _parse_anchor(anchor, models):
-    if anchor is None:
-        return None
-    name, value = anchor
-    if name not in models:
-        raise ValueError(f"anchor model {name!r} has no votes in this table")
-    return models.index(name), float(value)
-
-
-def fit_bradley_terry(
-    table: VoteTable,
-    *,
-    ci: str = "sandwich",
-    bootstrap_rounds: int = 100,
-    seed: int | np.random.Generator = 0,
-    anchor: tuple[str, float] | None = None,
-    reweight: bool = False,
-    min_votes: int = 0,
-    confidence: float = 0.95,
-    min_pair_count: int = 50,
-) -> Leaderboard:
-    """Fit the Bradley–Terry board of ``table`` with ``confidence`` intervals.
-
-    ci: "sandwich" (Huber–White, as LMArena now uses), "bootstrap" (``bootstrap_rounds``
-    resamples of the votes with replacement, percentile intervals, reproducible for a given
-    ``seed``) or "none" (lower = upper = rating).
-    anchor: ``(model, rating)`` shifts the scale so that this model has exactly that rating.
-    As in LMArena's pipeline the shift is applied per bootstrap round, so intervals are
-    relative to the anchor (whose own interval has zero width); for the sandwich the interval
-    of a model is that of its difference from the anchor.
-    reweight: inverse pair-frequency weights 1 / max(votes of the pair, ``min_pair_count``)
-    (arena-rank's rule), so that over-sampled pairs do not dominate.
-    min_votes: models with fewer votes are fitted all the same but marked provisional.
-    """
-    if ci not in CI_METHODS:
-        raise ValueError(f"ci must be one of {', '.join(CI_METHODS)}, got {ci!r}")
-    if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
-    settings = {
-        "ci": ci,
-        "confidence": confidence,
-        "bootstrap_rounds": bootstrap_rounds if ci == "bootstrap" else None,
-        "seed": seed if (ci == "bootstrap" and not isinstance(seed, np.random.Generator)) else None,
-        "anchor": list(anchor) if anchor is not None else None,
-        "reweight": reweight,
-        "min_pair_count": min_pair_count if reweight else None,
-        "min_votes": min_votes,
-        "scale": SCALE,
-        "base": BASE,
-        "initial_rating": INITIAL_RATING,
-        "ties": "half a win each way (tie and both_bad)",
-    }
-    models = table.models
-    if table.n_votes == 0:
-        return Leaderboard([], settings, 0, models)
-    anchor_idx = _parse_anchor(anchor, models)
-    data = PairData.from_table(table, reweight=reweight, min_pair_count=min_pair_count)
-    beta = fit_pairs(data)
-    beta -= beta.mean()
-    warnings = []
-    n_components = count_components(data)
-    if n_components > 1:
-        warnings.append(
-            f"the comparison graph has {n_components} disconnected groups of models; "
-            "ratings are not comparable across groups"
-        )
-    groups = unseparated_groups(data, models) if n_components == 1 else []
-    if groups:
-        shown = "; ".join(", ".join(group) for group in groups[:6])
-        warnings.append(
-            f"the votes do not yet place {len(groups)} groups of models against each other (a group won or "
-            f"lost every vote against the rest: {shown}); their ratings are unbounded and their intervals "
-            "meaningless until more votes arrive"
-        )
-
-    ratings = INITIAL_RATING + RATING_PER_LOGIT * beta
-    shift = 0.0
-    if anchor_idx is not None:
-        shift = anchor_idx[1] - ratings[anchor_idx[0]]
-    covariance = samples = None
-    alpha = 1.0 - confidence
-    if ci == "sandwich":
-        cov = sandwich_covariance(data, beta) * RATING_PER_LOGIT**2
-        if anchor_idx is not None:
-            k = anchor_idx[0]
-            cov = cov - cov[:, [k]] - cov[[k], :] + cov[k, k]
-        half_width = NormalDist().inv_cdf(1.0 - alpha / 2.0) * np.sqrt(np.maximum(np.diag(cov), 0.0))
-        lower, upper = ratings - half_width, ratings + half_width
-        covariance = cov
-    elif ci == "bootstrap":
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        samples = INITIAL_RATING + RATING_PER_LOGIT * bootstrap_betas(data, beta, bootstrap_rounds, rng)
-        if anchor_idx is not None:
-            samples = samples - samples[:, [anchor_idx[0]]] + ratings[anchor_idx[0]]
-        lower = np.quantile(samples, alpha / 2.0, axis=0)
-        upper = np.quantile(samples, 1.0 - alpha / 2.0, axis=0)
-    else:
-        lower, upper = ratings.copy(), ratings.copy()
-    ratings, lower, upper = ratings + shift, lower + shift, upper + shift
-    if samples is not None:
-        samples = samples + shift
-
-    rows = _build_rows(table, ratings, lower, upper, min_votes)
-    return Leaderboard(rows, settings, table.n_votes, models, warnings, covariance, samples, beta, data)
-
-
-def _build_rows(table: VoteTable, ratings, lower, upper, min_votes) -> list[RatingRow]:
-    models = table.models
-    stats = table.model_stats()
-    ranks = interval_ranks(lower, upper)
-    order = plain_order(ratings, models)
-    rows = [
-        RatingRow(
-            model=models[k],
-            rating=float(ratings[k]),
-            lower=float(lower[k]),
-            upper=float(upper[k]),
-            rank=int(ranks[k]),
-            order=int(order[k]),
-            votes=int(stats["votes"][k]),
-            wins=int(stats["wins"][k]),
-            losses=int(stats["losses"][k]),
-            ties=int(stats["ties"][k]),
-            both_bad=int(stats["both_bad"][k]),
-            provisional=bool(stats["votes"][k] < min_votes),
-        )
-        for k in range(len(models))
-    ]
-    rows.sort(key=lambda row: row.order)
-    return rows

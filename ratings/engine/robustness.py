@@ -21,7 +21,8 @@ import numpy as np
 import scipy.linalg
 from scipy.special import expit
 
-from .bt import Leaderboard, PairData, fit_pairs, hessian
+from .bt import PairData, fit_pairs, hessian
+from .leaderboard import Leaderboard
 
 METHOD = "greedy influence removal, verified by refitting (an upper bound on the minimum)"
 

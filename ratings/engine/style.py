@@ -30,8 +30,9 @@ import scipy.linalg
 import scipy.sparse
 from scipy.special import expit
 
-from .bt import INITIAL_RATING, RATING_PER_LOGIT, RELATIVE_RIDGE, Leaderboard, fit_bradley_terry
+from .bt import INITIAL_RATING, RATING_PER_LOGIT, RELATIVE_RIDGE
 from .data import SCORE_A, VoteLog
+from .leaderboard import Leaderboard, fit_bradley_terry
 from .ranks import interval_ranks, plain_order
 
 STYLE_FEATURES: tuple[str, ...] = ("length", "headers", "bold", "list_items")

@@ -53,6 +53,19 @@ def test_garbage_integer_is_an_error_naming_the_variable(monkeypatch):
         config.env_int("X_NUM", 1)
 
 
+@pytest.mark.parametrize("raw", ["-1", "nan", "inf", "wide"])
+def test_a_spread_must_be_a_finite_number_of_at_least_zero(monkeypatch, raw):
+    monkeypatch.setenv("X_SPREAD", raw)
+    with pytest.raises(ImproperlyConfigured, match="X_SPREAD"):
+        config.env_spread("X_SPREAD", 1.0)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("0", 0.0), ("150", 150.0), ("", 7.5)])
+def test_a_spread_of_zero_or_more_is_taken_and_empty_means_the_default(monkeypatch, raw, expected):
+    monkeypatch.setenv("X_SPREAD", raw)
+    assert config.env_spread("X_SPREAD", 7.5) == expected
+
+
 def test_broker_without_shared_channel_layer_is_an_error():
     problems = config.configuration_problems(
         database_engine="django.db.backends.postgresql",

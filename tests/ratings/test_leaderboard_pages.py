@@ -319,3 +319,41 @@ def test_the_board_page_shows_the_snapshots_warnings_and_style_details(client):
     assert "Note: the votes do not yet place 2 groups of models against each other" in page
     assert "2 votes without stored answers (imported) are left out of the style-controlled fit." in page
     assert "Style coefficients (log-odds per standard deviation): length " in page
+
+
+def test_a_board_with_seven_votes_shows_finite_sane_ratings(client, settings):
+    # "alpha" won every one of its votes: plain maximum likelihood sends it (and its interval)
+    # off by thousands of points; the boards' prior keeps every rating near the others.
+    llms = make_llms("alpha", "beta", "gamma", "delta")
+    cast_votes(
+        llms,
+        [("alpha", "beta", "a", 2), ("gamma", "alpha", "b", 1), ("beta", "gamma", "a", 1)]
+        + [("gamma", "delta", "a", 1), ("delta", "beta", "a", 1), ("alpha", "delta", "a", 1)],
+    )
+    client.force_login(make_user("lead7", role="eval_lead"))
+    snapshot = boards.board_snapshot(BoardFilter())
+    assert snapshot.vote_count == 7
+    assert snapshot.settings["prior_points"] == settings.ARENA_RATING_PRIOR_POINTS
+    rows = {row["model"]: row for row in snapshot.data.rows}
+    for row in rows.values():
+        assert 1000 - 3 * 150 < row["lower"] < row["rating"] < row["upper"] < 1000 + 3 * 150
+    assert max(rows.values(), key=lambda row: row["rating"])["model"] == "alpha"
+    page = client.get("/leaderboard/").content.decode()
+    assert "meaningless" not in page
+    assert f"{rows['alpha']['rating']:.1f}" in page
+
+
+def test_changing_the_prior_refits_the_board(settings):
+    llms = make_llms("alpha", "beta", "gamma")
+    cast_votes(llms, strong_weak("alpha", "beta") + strong_weak("beta", "gamma"))
+    flt = BoardFilter(category="writing")
+    first = boards.board_snapshot(flt)
+    assert boards.board_snapshot(flt).pk == first.pk
+    settings.ARENA_RATING_PRIOR_POINTS = 0  # plain maximum likelihood
+    plain = boards.board_snapshot(flt)
+    assert plain.pk != first.pk
+    assert plain.settings["prior_points"] is None
+    spread = {r["model"]: r["rating"] for r in plain.data.rows}
+    shrunk = {r["model"]: r["rating"] for r in first.data.rows}
+    # The prior pulls the extremes towards the mean.
+    assert spread["alpha"] - spread["gamma"] > shrunk["alpha"] - shrunk["gamma"] > 0

@@ -217,3 +217,30 @@ def test_simulate_refuses_strengths_with_models_or_spread(capsys, tmp_path):
         assert code == 2 and "leave out --models and --spread" in err
     code, out, err = run(capsys, "simulate", "--strengths", str(tmp_path / "missing.csv"))
     assert code == 2 and "no such file" in err
+
+
+def test_leaderboard_keeps_plain_maximum_likelihood_by_default_and_prior_changes_it(capsys, tmp_path):
+    log = make_log(5, 40, seed=8)
+    path = tmp_path / "votes.csv"
+    write_votes_csv(path, log)
+    code, plain, err = run(capsys, "leaderboard", str(path), "--format", "json")
+    assert code == 0, err
+    code, with_prior, err = run(capsys, "leaderboard", str(path), "--prior", "150", "--format", "json")
+    assert code == 0, err
+    plain_rows = {r["model"]: r["rating"] for r in json.loads(plain)["rows"]}
+    prior_rows = {r["model"]: r["rating"] for r in json.loads(with_prior)["rows"]}
+    table = log.to_table()
+    assert plain_rows == {r.model: r.rating for r in fit_bradley_terry(table).rows}
+    assert prior_rows == {r.model: r.rating for r in fit_bradley_terry(table, prior_points=150).rows}
+    assert json.loads(plain)["settings"]["prior_points"] is None
+    assert json.loads(with_prior)["settings"]["prior_points"] == 150.0
+    assert max(abs(prior_rows[m] - plain_rows[m]) for m in plain_rows) > 1
+
+
+@pytest.mark.parametrize("bad", ["-5", "0", "wide", "inf"])
+def test_leaderboard_refuses_a_prior_that_is_not_a_positive_number(capsys, votes_csv, bad):
+    path, _ = votes_csv
+    with pytest.raises(SystemExit) as exit_info:
+        main(["leaderboard", str(path), "--prior", bad])
+    assert exit_info.value.code == 2
+    assert "--prior" in capsys.readouterr().err

@@ -229,4 +229,6 @@ def my_board(request):
 @login_required
 def skip(request, code):
     serving.skip_battle(battle_code=code, voter=request.user)
+    if Battle.objects.filter(code=code, voter=request.user, live=True).exists():
+        return redirect("battles:live_start")  # set aside from the live page's list: back to it
     return redirect(_next_url(request))

@@ -34,7 +34,9 @@ def test_a_voter_holding_the_most_open_live_battles_is_asked_to_finish_one_first
     assert Battle.objects.filter(live=True).count() == 3
     oldest = Battle.objects.filter(live=True).order_by("created_at").first()
     assert page.count("Set aside") == 3 and f"/live/{oldest.code}/" in page
-    client.post(f"/battle/{oldest.code}/skip/")
+    assert client.post(f"/battle/{oldest.code}/skip/")["Location"] == "/live/"
+    oldest.refresh_from_db()
+    assert oldest.status == Battle.Status.SKIPPED  # set aside, not deleted
     assert client.post("/live/", {"prompt": "A fourth question?"}).status_code == 302
 
 

@@ -72,9 +72,12 @@ def browser():
 
 
 def wait(driver, condition, timeout=10):
+    """Poll ``condition`` until it is true. An element of a page that is being replaced (a navigation, a
+    fragment swap) goes stale between finding and reading it: that means "not yet", so poll again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(condition)
+    return WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
 
 
 def log_in(driver, base_url: str, username: str, password: str) -> None:

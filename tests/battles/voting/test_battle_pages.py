@@ -187,3 +187,14 @@ def test_a_skipped_battles_page_leads_to_the_current_one(client, voter):
     response = client.get(f"/battle/{battle.code}/?category=writing")
     assert response["Location"] == "/?category=writing"
     assert b"was skipped" in client.get(response["Location"], follow=True).content
+
+
+def test_prompts_keep_their_lines_and_indentation_and_text_direction_is_per_text(client, voter):
+    pool = make_pool()
+    prompt = make_prompt(pool, "Fix this:\n\ndef f(x):\n    return x +\n\nמה לא בסדר?", category="coding")
+    make_generation(prompt, make_llm("alpha"), text="שלום, the bug is on line 2.")
+    make_generation(prompt, make_llm("beta"), text="Line 2 is incomplete.")
+    client.force_login(voter)
+    page = client.get("/", follow=True).content.decode()
+    assert '<div class="prompt-text" dir="auto">Fix this:\n\ndef f(x):\n    return x +\n\nמה לא בסדר?</div>' in page
+    assert page.count('<div class="md" dir="auto">') == 2

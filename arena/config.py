@@ -73,6 +73,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """``HEADER,value`` (e.g. ``HTTP_X_FORWARDED_PROTO,https``): the request header a TLS-terminating
+    proxy sets, and the value that means the client used HTTPS. Unset or empty: None."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    header, _, value = (part.strip() for part in raw.partition(","))
+    if not header.startswith("HTTP_") or not value or "," in value:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} must be HEADER,value with a request.META name, e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    return header, value
+
+
 def embedded_secret_key(base_dir: Path) -> str:
     """A per-checkout secret for embedded mode, kept in ``var/secret_key``.
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from arena import config
-from arena.config import env_bool, env_float, env_int, env_list, env_spread, env_str
+from arena.config import env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_spread, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "arena.methods.MethodsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "arena.sessions.SessionIdleExpiry",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires: it turns a locked-out sign-in into the lockout page.
@@ -169,6 +170,14 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Behind a proxy that terminates TLS, the header that says the client used HTTPS (set it only when
+# the proxy always overwrites that header); Django then sees such requests as secure.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+# Served over HTTPS (SECURE_COOKIES=1): browsers are told to use nothing else for a year.
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000 if SESSION_COOKIE_SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+# A session ends after this long without a request (arena.sessions keeps an active one alive).
+SESSION_COOKIE_AGE = int(env_float("SESSION_IDLE_HOURS", 12.0) * 3600)
 
 # Login throttling (django-axes): this many failed sign-ins for one username from one client address
 # within the window lock that pair for the window. Per pair, so that a stranger guessing passwords

@@ -6,7 +6,7 @@ its progress is read from the generations in its scope every time
 websocket all show the same numbers, and a generation shared with an earlier
 job simply counts as done. A change a job's page should show is announced with
 the ``job_changed`` signal after commit; the pushes live in
-``battles.realtime.jobs``.
+``battles.realtime.job_pushes``.
 """
 
 from __future__ import annotations

@@ -104,3 +104,22 @@ def test_env_example_lists_every_variable_settings_read():
         if "=" in line and not line.startswith("#")
     }
     assert read - listed == set()
+
+
+def test_gunicorn_accepts_the_web_command_and_each_instance_has_its_own_control_socket(tmp_path):
+    command = _compose()["services"]["web"]["command"]
+    assert command[0] == "gunicorn"
+    options = command[1:]
+    socket_path = options[options.index("--control-socket") + 1]
+    assert not socket_path.startswith("~") and "gunicorn-web" in socket_path  # not the shared default
+    # The same options, with the socket in this test's directory: gunicorn parses them and loads the app.
+    options[options.index("--control-socket") + 1] = str(tmp_path / "gunicorn-web.ctl")
+    result = subprocess.run(
+        [str(VENV_BIN / "gunicorn"), "--check-config", *options],
+        cwd=ROOT,
+        env=_compose_env(_compose()["services"]["web"]),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr

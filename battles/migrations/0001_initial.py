@@ -8,6 +8,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -16,324 +17,159 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="LLM",
+            name='LLM',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("code", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                (
-                    "name",
-                    models.CharField(help_text="Display name, shown only after a vote.", max_length=100, unique=True),
-                ),
-                (
-                    "provider",
-                    models.CharField(
-                        choices=[("openai", "OpenAI-compatible"), ("anthropic", "Anthropic")],
-                        default="openai",
-                        max_length=20,
-                    ),
-                ),
-                (
-                    "base_url",
-                    models.CharField(
-                        blank=True,
-                        help_text="For OpenAI-compatible servers include /v1, e.g. http://vllm:8000/v1.",
-                        max_length=500,
-                    ),
-                ),
-                (
-                    "api_key_env",
-                    models.CharField(
-                        blank=True,
-                        help_text="Name of the environment variable that holds the API key (never the key itself).",
-                        max_length=100,
-                        verbose_name="API key variable",
-                    ),
-                ),
-                (
-                    "price_input_per_mtok",
-                    models.DecimalField(
-                        decimal_places=4, default=Decimal("0"), max_digits=12, verbose_name="input price / 1M tokens"
-                    ),
-                ),
-                (
-                    "price_output_per_mtok",
-                    models.DecimalField(
-                        decimal_places=4, default=Decimal("0"), max_digits=12, verbose_name="output price / 1M tokens"
-                    ),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("active", "Active"), ("retired", "Retired")], default="active", max_length=10
-                    ),
-                ),
-                ("imported", models.BooleanField(default=False, help_text="Created by an import; has no endpoint.")),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('name', models.CharField(help_text='Display name, shown only after a vote.', max_length=100, unique=True)),
+                ('provider', models.CharField(choices=[('openai', 'OpenAI-compatible'), ('anthropic', 'Anthropic')], default='openai', max_length=20)),
+                ('base_url', models.CharField(blank=True, help_text='For OpenAI-compatible servers include /v1, e.g. http://vllm:8000/v1.', max_length=500)),
+                ('api_key_env', models.CharField(blank=True, help_text='Name of the environment variable that holds the API key (never the key itself).', max_length=100, verbose_name='API key variable')),
+                ('price_input_per_mtok', models.DecimalField(decimal_places=4, default=Decimal('0'), max_digits=12, verbose_name='input price / 1M tokens')),
+                ('price_output_per_mtok', models.DecimalField(decimal_places=4, default=Decimal('0'), max_digits=12, verbose_name='output price / 1M tokens')),
+                ('status', models.CharField(choices=[('active', 'Active'), ('retired', 'Retired')], default='active', max_length=10)),
+                ('imported', models.BooleanField(default=False, help_text='Created by an import; has no endpoint.')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "verbose_name": "LLM",
-                "ordering": ["name"],
+                'verbose_name': 'LLM',
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Prompt",
+            name='Prompt',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("text", models.TextField()),
-                ("category", models.CharField(blank=True, db_index=True, max_length=50)),
-                ("tags", models.JSONField(blank=True, default=list)),
-                ("external_id", models.CharField(blank=True, max_length=200)),
-                ("text_hash", models.CharField(help_text="SHA-256 of the normalised text.", max_length=64)),
-                ("hidden", models.BooleanField(default=False, help_text="Hidden prompts are not served.")),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('text', models.TextField()),
+                ('category', models.CharField(blank=True, db_index=True, max_length=50)),
+                ('tags', models.JSONField(blank=True, default=list)),
+                ('external_id', models.CharField(blank=True, max_length=200)),
+                ('text_hash', models.CharField(help_text='SHA-256 of the normalised text.', max_length=64)),
+                ('hidden', models.BooleanField(default=False, help_text='Hidden prompts are not served.')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name="PromptPool",
+            name='PromptPool',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("code", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ("name", models.CharField(max_length=200, unique=True)),
-                ("description", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('name', models.CharField(max_length=200, unique=True)),
+                ('description', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                "ordering": ["name"],
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="LLMVersion",
+            name='LLMVersion',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("number", models.PositiveIntegerField()),
-                (
-                    "model_id",
-                    models.CharField(help_text="The provider's model name, e.g. gpt-4o-mini.", max_length=200),
-                ),
-                ("temperature", models.FloatField(blank=True, null=True)),
-                ("max_tokens", models.PositiveIntegerField(default=1024)),
-                ("system_prompt", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "llm",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="versions", to="battles.llm"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('number', models.PositiveIntegerField()),
+                ('model_id', models.CharField(help_text="The provider's model name, e.g. gpt-4o-mini.", max_length=200)),
+                ('temperature', models.FloatField(blank=True, null=True)),
+                ('max_tokens', models.PositiveIntegerField(default=1024)),
+                ('system_prompt', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('llm', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='versions', to='battles.llm')),
             ],
             options={
-                "ordering": ["llm__name", "number"],
+                'ordering': ['llm__name', 'number'],
             },
         ),
         migrations.CreateModel(
-            name="Generation",
+            name='Generation',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("sample", models.PositiveSmallIntegerField(default=0)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("pending", "Pending"),
-                            ("running", "Running"),
-                            ("done", "Done"),
-                            ("failed", "Failed"),
-                        ],
-                        db_index=True,
-                        default="pending",
-                        max_length=10,
-                    ),
-                ),
-                ("text", models.TextField(blank=True)),
-                (
-                    "error",
-                    models.TextField(blank=True, help_text="Why the last attempt failed (never contains a key)."),
-                ),
-                ("attempts", models.PositiveIntegerField(default=0)),
-                ("claim_token", models.UUIDField(blank=True, editable=False, null=True)),
-                ("latency_ms", models.PositiveIntegerField(blank=True, null=True)),
-                ("ttft_ms", models.PositiveIntegerField(blank=True, null=True)),
-                ("tokens_in", models.PositiveIntegerField(blank=True, null=True)),
-                ("tokens_out", models.PositiveIntegerField(blank=True, null=True)),
-                ("cost", models.DecimalField(blank=True, decimal_places=8, max_digits=14, null=True)),
-                ("imported", models.BooleanField(default=False)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "llm_version",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="generations", to="battles.llmversion"
-                    ),
-                ),
-                (
-                    "prompt",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="generations", to="battles.prompt"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sample', models.PositiveSmallIntegerField(default=0)),
+                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], db_index=True, default='pending', max_length=10)),
+                ('text', models.TextField(blank=True)),
+                ('error', models.TextField(blank=True, help_text='Why the last attempt failed (never contains a key).')),
+                ('attempts', models.PositiveIntegerField(default=0)),
+                ('claim_token', models.UUIDField(blank=True, editable=False, null=True)),
+                ('latency_ms', models.PositiveIntegerField(blank=True, null=True)),
+                ('ttft_ms', models.PositiveIntegerField(blank=True, null=True)),
+                ('tokens_in', models.PositiveIntegerField(blank=True, null=True)),
+                ('tokens_out', models.PositiveIntegerField(blank=True, null=True)),
+                ('cost', models.DecimalField(blank=True, decimal_places=8, max_digits=14, null=True)),
+                ('imported', models.BooleanField(default=False)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('llm_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='generations', to='battles.llmversion')),
+                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='generations', to='battles.prompt')),
             ],
         ),
         migrations.CreateModel(
-            name="Battle",
+            name='Battle',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("code", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("open", "Open"), ("voted", "Voted"), ("skipped", "Skipped")],
-                        default="open",
-                        max_length=10,
-                    ),
-                ),
-                ("live", models.BooleanField(default=False)),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("closed_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "voter",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="battles", to=settings.AUTH_USER_MODEL
-                    ),
-                ),
-                (
-                    "generation_a",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="battles.generation"
-                    ),
-                ),
-                (
-                    "generation_b",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="battles.generation"
-                    ),
-                ),
-                (
-                    "version_a",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="battles.llmversion"
-                    ),
-                ),
-                (
-                    "version_b",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="battles.llmversion"
-                    ),
-                ),
-                (
-                    "prompt",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="battles", to="battles.prompt"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('status', models.CharField(choices=[('open', 'Open'), ('voted', 'Voted'), ('skipped', 'Skipped')], default='open', max_length=10)),
+                ('live', models.BooleanField(default=False)),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('closed_at', models.DateTimeField(blank=True, null=True)),
+                ('voter', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='battles', to=settings.AUTH_USER_MODEL)),
+                ('generation_a', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='battles.generation')),
+                ('generation_b', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='battles.generation')),
+                ('version_a', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='battles.llmversion')),
+                ('version_b', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='battles.llmversion')),
+                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='battles', to='battles.prompt')),
             ],
         ),
         migrations.AddField(
-            model_name="prompt",
-            name="pool",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.PROTECT, related_name="prompts", to="battles.promptpool"
-            ),
+            model_name='prompt',
+            name='pool',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='prompts', to='battles.promptpool'),
         ),
         migrations.CreateModel(
-            name="Vote",
+            name='Vote',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                (
-                    "outcome",
-                    models.CharField(
-                        choices=[
-                            ("a", "A is better"),
-                            ("b", "B is better"),
-                            ("tie", "Tie"),
-                            ("both_bad", "Both are bad"),
-                        ],
-                        max_length=10,
-                    ),
-                ),
-                ("time_to_vote_ms", models.PositiveIntegerField(blank=True, null=True)),
-                ("reasons_a", models.JSONField(blank=True, default=list)),
-                ("reasons_b", models.JSONField(blank=True, default=list)),
-                ("comment", models.TextField(blank=True)),
-                ("insider", models.BooleanField(default=False, help_text="Cast by an eval lead or admin.")),
-                ("live", models.BooleanField(default=False)),
-                (
-                    "flagged",
-                    models.BooleanField(default=False, help_text="Excluded from the default board (see flags)."),
-                ),
-                (
-                    "flags",
-                    models.JSONField(
-                        blank=True, default=list, help_text="Why the vote is flagged, e.g. identity_leak."
-                    ),
-                ),
-                ("imported", models.BooleanField(default=False)),
-                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
-                (
-                    "battle",
-                    models.OneToOneField(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="vote",
-                        to="battles.battle",
-                    ),
-                ),
-                (
-                    "version_a",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="battles.llmversion"
-                    ),
-                ),
-                (
-                    "version_b",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="battles.llmversion"
-                    ),
-                ),
-                (
-                    "voter",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="votes",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('outcome', models.CharField(choices=[('a', 'A is better'), ('b', 'B is better'), ('tie', 'Tie'), ('both_bad', 'Both are bad')], max_length=10)),
+                ('time_to_vote_ms', models.PositiveIntegerField(blank=True, null=True)),
+                ('reasons_a', models.JSONField(blank=True, default=list)),
+                ('reasons_b', models.JSONField(blank=True, default=list)),
+                ('comment', models.TextField(blank=True)),
+                ('insider', models.BooleanField(default=False, help_text='Cast by an eval lead or admin.')),
+                ('live', models.BooleanField(default=False)),
+                ('flagged', models.BooleanField(default=False, help_text='Excluded from the default board (see flags).')),
+                ('flags', models.JSONField(blank=True, default=list, help_text='Why the vote is flagged, e.g. identity_leak.')),
+                ('imported', models.BooleanField(default=False)),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                ('battle', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='vote', to='battles.battle')),
+                ('version_a', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='battles.llmversion')),
+                ('version_b', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='battles.llmversion')),
+                ('voter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='votes', to=settings.AUTH_USER_MODEL)),
             ],
         ),
         migrations.AddConstraint(
-            model_name="llmversion",
-            constraint=models.UniqueConstraint(fields=("llm", "number"), name="llmversion_unique_number"),
+            model_name='llmversion',
+            constraint=models.UniqueConstraint(fields=('llm', 'number'), name='llmversion_unique_number'),
         ),
         migrations.AddIndex(
-            model_name="generation",
-            index=models.Index(fields=["prompt", "status"], name="battles_gen_prompt__c0cc12_idx"),
+            model_name='generation',
+            index=models.Index(fields=['prompt', 'status'], name='battles_gen_prompt__c0cc12_idx'),
         ),
         migrations.AddConstraint(
-            model_name="generation",
-            constraint=models.UniqueConstraint(
-                fields=("prompt", "llm_version", "sample"), name="generation_unique_per_prompt_version"
-            ),
+            model_name='generation',
+            constraint=models.UniqueConstraint(fields=('prompt', 'llm_version', 'sample'), name='generation_unique_per_prompt_version'),
         ),
         migrations.AddIndex(
-            model_name="battle",
-            index=models.Index(fields=["voter", "status"], name="battles_bat_voter_i_14f7b4_idx"),
+            model_name='battle',
+            index=models.Index(fields=['voter', 'status'], name='battles_bat_voter_i_14f7b4_idx'),
         ),
         migrations.AddConstraint(
-            model_name="battle",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("generation_a", models.F("generation_b")), _negated=True),
-                name="battle_two_distinct_answers",
-            ),
+            model_name='battle',
+            constraint=models.CheckConstraint(condition=models.Q(('generation_a', models.F('generation_b')), _negated=True), name='battle_two_distinct_answers'),
         ),
         migrations.AddConstraint(
-            model_name="prompt",
-            constraint=models.UniqueConstraint(fields=("pool", "text_hash"), name="prompt_unique_text_per_pool"),
+            model_name='prompt',
+            constraint=models.UniqueConstraint(fields=('pool', 'text_hash'), name='prompt_unique_text_per_pool'),
         ),
         migrations.AddIndex(
-            model_name="vote",
-            index=models.Index(fields=["voter", "created_at"], name="battles_vot_voter_i_ff3c8c_idx"),
+            model_name='vote',
+            index=models.Index(fields=['voter', 'created_at'], name='battles_vot_voter_i_ff3c8c_idx'),
         ),
     ]

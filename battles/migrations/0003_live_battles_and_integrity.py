@@ -5,86 +5,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("battles", "0002_roles"),
+        ('battles', '0002_roles'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="battle",
-            name="identity_leak",
-            field=models.BooleanField(
-                default=False, help_text="An answer names a model or vendor; its vote is excluded by default."
-            ),
+            model_name='battle',
+            name='identity_leak',
+            field=models.BooleanField(default=False, help_text='An answer names a model or vendor; its vote is excluded by default.'),
         ),
         migrations.AddField(
-            model_name="battle",
-            name="leaked_terms",
+            model_name='battle',
+            name='leaked_terms',
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name="generation",
-            name="context",
-            field=models.JSONField(
-                blank=True,
-                default=list,
-                help_text="Earlier turns of a live conversation, as chat messages sent before the prompt.",
-            ),
+            model_name='generation',
+            name='context',
+            field=models.JSONField(blank=True, default=list, help_text='Earlier turns of a live conversation, as chat messages sent before the prompt.'),
         ),
         migrations.AlterField(
-            model_name="battle",
-            name="status",
-            field=models.CharField(
-                choices=[("open", "Open"), ("voted", "Voted"), ("skipped", "Skipped"), ("failed", "Failed")],
-                default="open",
-                max_length=10,
-            ),
+            model_name='battle',
+            name='status',
+            field=models.CharField(choices=[('open', 'Open'), ('voted', 'Voted'), ('skipped', 'Skipped'), ('failed', 'Failed')], default='open', max_length=10),
         ),
         migrations.AlterField(
-            model_name="prompt",
-            name="pool",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="prompts",
-                to="battles.promptpool",
-            ),
+            model_name='prompt',
+            name='pool',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='prompts', to='battles.promptpool'),
         ),
         migrations.CreateModel(
-            name="BattleTurn",
+            name='BattleTurn',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("number", models.PositiveSmallIntegerField()),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                (
-                    "battle",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="turns", to="battles.battle"
-                    ),
-                ),
-                (
-                    "generation_a",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="battles.generation"
-                    ),
-                ),
-                (
-                    "generation_b",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="battles.generation"
-                    ),
-                ),
-                (
-                    "prompt",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="battles.prompt"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('number', models.PositiveSmallIntegerField()),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('battle', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='turns', to='battles.battle')),
+                ('generation_a', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='battles.generation')),
+                ('generation_b', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='battles.generation')),
+                ('prompt', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='battles.prompt')),
             ],
             options={
-                "ordering": ["battle", "number"],
-                "constraints": [models.UniqueConstraint(fields=("battle", "number"), name="battleturn_unique_number")],
+                'ordering': ['battle', 'number'],
+                'constraints': [models.UniqueConstraint(fields=('battle', 'number'), name='battleturn_unique_number')],
             },
         ),
     ]

@@ -4,30 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("battles", "0003_live_battles_and_integrity"),
+        ('battles', '0003_live_battles_and_integrity'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="llm",
-            name="api_key_encrypted",
-            field=models.TextField(
-                blank=True,
-                editable=False,
-                help_text="The API key as a Fernet token (see battles.keys); never the key in clear.",
-            ),
+            model_name='llm',
+            name='api_key_encrypted',
+            field=models.TextField(blank=True, editable=False, help_text='The API key as a Fernet token (see battles.keys); never the key in clear.'),
         ),
         migrations.AddField(
-            model_name="llm",
-            name="api_key_set_at",
+            model_name='llm',
+            name='api_key_set_at',
             field=models.DateTimeField(blank=True, editable=False, null=True),
         ),
         migrations.AddConstraint(
-            model_name="llm",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("api_key_env", ""), ("api_key_encrypted", ""), _connector="OR"),
-                name="llm_one_api_key_source",
-            ),
+            model_name='llm',
+            constraint=models.CheckConstraint(condition=models.Q(('api_key_env', ''), ('api_key_encrypted', ''), _connector='OR'), name='llm_one_api_key_source'),
         ),
     ]

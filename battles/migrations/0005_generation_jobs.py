@@ -8,106 +8,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("battles", "0004_llm_keys"),
+        ('battles', '0004_llm_keys'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="generation",
-            name="due_at",
-            field=models.DateTimeField(
-                default=django.utils.timezone.now,
-                help_text="When a task is expected to pick this generation up; the reconciler re-queues it long past that.",
-            ),
+            model_name='generation',
+            name='due_at',
+            field=models.DateTimeField(default=django.utils.timezone.now, help_text='When a task is expected to pick this generation up; the reconciler re-queues it long past that.'),
         ),
         migrations.AddField(
-            model_name="llm",
-            name="breaker_opened_at",
-            field=models.DateTimeField(
-                blank=True,
-                editable=False,
-                help_text="Set when repeated failures stopped all calls to this LLM; an admin resets it.",
-                null=True,
-            ),
+            model_name='llm',
+            name='breaker_opened_at',
+            field=models.DateTimeField(blank=True, editable=False, help_text='Set when repeated failures stopped all calls to this LLM; an admin resets it.', null=True),
         ),
         migrations.AddField(
-            model_name="llm",
-            name="breaker_reason",
+            model_name='llm',
+            name='breaker_reason',
             field=models.TextField(blank=True, editable=False),
         ),
         migrations.AddField(
-            model_name="llm",
-            name="consecutive_failures",
-            field=models.PositiveIntegerField(
-                default=0, editable=False, help_text="Failed generations since the last success (see battles.breaker)."
-            ),
+            model_name='llm',
+            name='consecutive_failures',
+            field=models.PositiveIntegerField(default=0, editable=False, help_text='Failed generations since the last success (see battles.breaker).'),
         ),
         migrations.AddField(
-            model_name="llm",
-            name="max_concurrency",
-            field=models.PositiveIntegerField(
-                default=50, help_text="Calls in flight at once, across all workers (0 = unlimited)."
-            ),
+            model_name='llm',
+            name='max_concurrency',
+            field=models.PositiveIntegerField(default=50, help_text='Calls in flight at once, across all workers (0 = unlimited).'),
         ),
         migrations.AddField(
-            model_name="llm",
-            name="requests_per_minute",
-            field=models.PositiveIntegerField(default=0, help_text="0 = unlimited."),
+            model_name='llm',
+            name='requests_per_minute',
+            field=models.PositiveIntegerField(default=0, help_text='0 = unlimited.'),
         ),
         migrations.AddField(
-            model_name="llm",
-            name="tokens_per_minute",
-            field=models.PositiveIntegerField(
-                default=0,
-                help_text="Input plus output tokens per minute (0 = unlimited); estimated before a call, corrected after.",
-            ),
+            model_name='llm',
+            name='tokens_per_minute',
+            field=models.PositiveIntegerField(default=0, help_text='Input plus output tokens per minute (0 = unlimited); estimated before a call, corrected after.'),
         ),
         migrations.CreateModel(
-            name="GenerationJob",
+            name='GenerationJob',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("code", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                (
-                    "samples",
-                    models.PositiveSmallIntegerField(default=1, help_text="Answers per prompt and LLM version."),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("running", "Running"), ("finished", "Finished"), ("cancelled", "Cancelled")],
-                        db_index=True,
-                        default="running",
-                        max_length=10,
-                    ),
-                ),
-                (
-                    "queued",
-                    models.PositiveIntegerField(default=0, help_text="Generations queued when the job started."),
-                ),
-                ("created_at", models.DateTimeField(auto_now_add=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "pool",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT, related_name="jobs", to="battles.promptpool"
-                    ),
-                ),
-                ("versions", models.ManyToManyField(related_name="jobs", to="battles.llmversion")),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('code', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ('samples', models.PositiveSmallIntegerField(default=1, help_text='Answers per prompt and LLM version.')),
+                ('status', models.CharField(choices=[('running', 'Running'), ('finished', 'Finished'), ('cancelled', 'Cancelled')], db_index=True, default='running', max_length=10)),
+                ('queued', models.PositiveIntegerField(default=0, help_text='Generations queued when the job started.')),
+                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('pool', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='jobs', to='battles.promptpool')),
+                ('versions', models.ManyToManyField(related_name='jobs', to='battles.llmversion')),
             ],
             options={
-                "ordering": ["-created_at"],
+                'ordering': ['-created_at'],
             },
         ),
     ]

@@ -5,14 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("battles", "0005_generation_jobs"),
+        ('battles', '0005_generation_jobs'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="vote",
-            name="created_at",
+            model_name='vote',
+            name='created_at',
             field=models.DateTimeField(db_index=True, default=django.utils.timezone.now),
         ),
     ]

@@ -62,13 +62,13 @@ def _battle_page_context(request, battle, category: str) -> dict:
 def battle_page(request):
     """The voter's current battle, or a new one in the chosen category: redirects to its own page."""
     category = _category_of(request)
-    context = _battle_page_context(request, None, category)
-    if category and category not in context["categories"]:
-        context["unknown_category"] = category
+    # Most visits only redirect: the page's counts and category list are read only when it renders here.
+    if category and category not in serving.categories():
+        context = {**_battle_page_context(request, None, category), "unknown_category": category}
         return render(request, "battles/battle.html", context, status=404)
     battle = serving.start_battle(voter=request.user, category=category or None)
     if battle is None:
-        return render(request, "battles/battle.html", context)
+        return render(request, "battles/battle.html", _battle_page_context(request, None, category))
     return redirect(_battle_url(request, battle.code))
 
 
@@ -78,7 +78,11 @@ def battle_page(request):
 @never_cache
 def battle_detail(request, code):
     """One battle's page: the open pair (a reload shows it again) or, once voted, its reveal (Back shows it)."""
-    battle = Battle.objects.filter(code=code, voter=request.user).select_related("prompt").first()
+    battle = (
+        Battle.objects.filter(code=code, voter=request.user)
+        .select_related("prompt", "generation_a", "generation_b")
+        .first()
+    )
     if battle is None:
         raise Http404
     if battle.live:

@@ -330,3 +330,12 @@ def test_logout_without_single_sign_on_stays_here(sso_settings):
     response = client.post("/accounts/logout/")
     assert response["Location"] == "/accounts/login/" and "_auth_user_id" not in client.session
     assert client.get("/accounts/logout/")["Location"] == "/"
+
+
+def test_logout_while_the_provider_is_down_still_signs_out_here(sso_settings, oidc_provider):
+    oidc_provider.set_account("kay", email="kay@corp.example")
+    client = Browser()
+    sign_in(client, oidc_provider, "kay")
+    sso_settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"  # a fresh client that cannot read discovery
+    response = client.post("/accounts/logout/")
+    assert response["Location"] == "/accounts/login/" and "_auth_user_id" not in client.session

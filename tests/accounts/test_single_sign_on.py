@@ -339,3 +339,13 @@ def test_logout_while_the_provider_is_down_still_signs_out_here(sso_settings, oi
     sso_settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}"  # a fresh client that cannot read discovery
     response = client.post("/accounts/logout/")
     assert response["Location"] == "/accounts/login/" and "_auth_user_id" not in client.session
+
+
+def test_the_admins_log_out_ends_the_session_at_the_provider_too(sso_settings, oidc_provider):
+    oidc_provider.set_account("ada", email="ada@corp.example", groups=["arena-admins"])
+    client = Browser()
+    sign_in(client, oidc_provider, "ada")
+    assert 'action="/admin/logout/"' in client.get("/admin/").content.decode()
+    response = client.post("/admin/logout/")
+    assert response["Location"].startswith(f"{oidc_provider.issuer}/session/end?")
+    assert "_auth_user_id" not in client.session

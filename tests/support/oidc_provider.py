@@ -87,6 +87,7 @@ class OidcProvider:
             self.process = subprocess.Popen(
                 ["node", str(NODE_DIR / "provider.mjs"), str(config_path)],
                 cwd=NODE_DIR,
+                stdin=subprocess.PIPE,  # closed when this process ends: the provider then exits too
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "NODE_ENV": "development"},

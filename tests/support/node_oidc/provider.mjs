@@ -84,6 +84,10 @@ provider.use(async (ctx, next) => {
   }
 });
 
+// The test run holds this process's stdin open: when the run ends, however it ends, so does the provider.
+process.stdin.on('end', () => process.exit(0));
+process.stdin.resume();
+
 const server = provider.listen(config.port, '127.0.0.1', () => {
   process.stdout.write(`listening ${server.address().port}\n`);
 });

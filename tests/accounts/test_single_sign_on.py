@@ -6,7 +6,9 @@ then opens in that client, as a browser would.
 """
 
 import re
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -252,6 +254,37 @@ def test_a_provider_that_is_down_gets_a_clear_page(sso_settings):
     response = Browser().get("/oidc/login/", {"next": "/live/"})
     assert_refused(response, 503, "Sign-in is unavailable")
     assert "/oidc/login/?next=%2Flive%2F" in response.content.decode()  # try again, same page afterwards
+
+
+@pytest.fixture
+def captive_portal():
+    """A real HTTP server that answers every request with an HTML page (a proxy's login page, say)."""
+
+    class Portal(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html><body>Please sign in to the network</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_provider_answering_with_something_else_than_its_discovery_document_gets_a_clear_page(
+    sso_settings, captive_portal
+):
+    sso_settings.OIDC_ISSUER = captive_portal
+    assert_refused(Browser().get("/oidc/login/"), 503, "Sign-in is unavailable")
 
 
 def test_a_provider_that_goes_down_before_the_code_exchange_gets_a_clear_page(sso_settings, oidc_provider):

@@ -6,6 +6,7 @@ then opens in that client, as a browser would.
 """
 
 import re
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -285,6 +286,17 @@ def test_a_provider_answering_with_something_else_than_its_discovery_document_ge
 ):
     sso_settings.OIDC_ISSUER = captive_portal
     assert_refused(Browser().get("/oidc/login/"), 503, "Sign-in is unavailable")
+
+
+def test_a_provider_that_hangs_gets_a_clear_page_after_oidc_timeout(sso_settings):
+    with socket.socket() as silent:  # accepts connections (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        sso_settings.OIDC_ISSUER = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        sso_settings.OIDC_TIMEOUT = 0.5
+        started = time.monotonic()
+        assert_refused(Browser().get("/oidc/login/"), 503, "Sign-in is unavailable")
+        assert time.monotonic() - started < 5
 
 
 def test_a_provider_that_goes_down_before_the_code_exchange_gets_a_clear_page(sso_settings, oidc_provider):

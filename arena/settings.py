@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "battles",
     "ratings",
     "axes",
+    "accounts",
 ]
 # Demo tooling (fake provider, demo data, demo commands); a production deployment can leave it out.
 if env_bool("ARENA_DEMO_TOOLS", True):
@@ -63,6 +64,8 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # The admin role (a group, given by sign-in) carries the permissions of the arena's own admin pages.
+    "arena.permissions.AdminRolePermissions",
 ]
 
 ROOT_URLCONF = "arena.urls"
@@ -142,6 +145,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+# Sign-in with the company's OpenID Connect provider (accounts.oidc): on when OIDC_ISSUER is set.
+# Users are created at their first sign-in; their role comes from the groups claim at every sign-in.
+OIDC_ISSUER = env_str("OIDC_ISSUER", "")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ADMIN_GROUPS = env_list("OIDC_ADMIN_GROUPS", [])
+OIDC_EVAL_LEAD_GROUPS = env_list("OIDC_EVAL_LEAD_GROUPS", [])
+# Empty: any email the provider vouches for; else only these domains (e.g. example.com).
+OIDC_ALLOWED_EMAIL_DOMAINS = env_list("OIDC_ALLOWED_EMAIL_DOMAINS", [])
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+# Seconds for each call to the provider (discovery, keys, token exchange).
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0)
+# 0 hides password sign-in; a superuser can still sign in with a password at /accounts/break-glass/.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 

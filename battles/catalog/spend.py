@@ -102,8 +102,14 @@ def capped_llm_ids() -> set[int]:
 
 def cap_reason(llm_id: int) -> str:
     """The reason calls to this LLM are stopped, or "" (reads the current cap, so a raised cap applies at once)."""
-    llm = LLM.objects.filter(pk=llm_id).only("pk", "name", "monthly_spend_cap").first()
-    if llm is None:
+    row = (
+        LLM.objects.filter(pk=llm_id, monthly_spend_cap__isnull=False)
+        .annotate(month_cost=month_cost_of_llm())
+        .values_list("name", "monthly_spend_cap", "month_cost")
+        .first()
+    )
+    if row is None:
         return ""
-    reached = capped([llm])
-    return reached[0].reason if reached else ""
+    name, cap, spent = row
+    state = Spend(llm_id, name, cap, spent or Decimal(0), month_start())
+    return state.reason if state.reached else ""

@@ -57,8 +57,6 @@ logger = logging.getLogger(__name__)
 
 # A provider slot outlives the call deadline by this much, then frees itself.
 LEASE_GRACE_SECONDS = 15.0
-# Within a batch, an LLM's month spend is read again at most this often.
-SPEND_REFRESH_SECONDS = 5.0
 
 
 class RetryableGenerationError(Exception):
@@ -136,21 +134,15 @@ class _Context:
 
 
 class SpendGuard:
-    """Why calls to a capped LLM are stopped, or ""; re-read at most every SPEND_REFRESH_SECONDS per LLM."""
+    """Why calls to a capped LLM are stopped, or "" (one indexed query per check, only for capped LLMs)."""
 
     def __init__(self, db: Database):
         self.db = db
-        self.known: dict[int, tuple[float, str]] = {}
 
     async def reason(self, llm: LLM) -> str:
         if llm.monthly_spend_cap is None:
             return ""  # no cap when the batch was loaded: one set later applies from the next batch
-        known = self.known.get(llm.pk)
-        if known is not None and time.monotonic() - known[0] < SPEND_REFRESH_SECONDS:
-            return known[1]
-        reason = await self.db(spend.cap_reason, llm.pk)
-        self.known[llm.pk] = (time.monotonic(), reason)
-        return reason
+        return await self.db(spend.cap_reason, llm.pk)
 
 
 def _load(ids: list[int]) -> dict[int, Generation]:

@@ -157,6 +157,10 @@ def test_the_export_has_the_filtered_entries_with_formulas_neutralised(staff):
     assert all(not cell.startswith(("=", "+", "-", "@")) for cell in row.values())
 
 
+def test_the_admin_index_links_to_the_trail(staff):
+    assert f'href="{PAGE}"' in staff.get("/admin/").content.decode()
+
+
 def test_the_page_shows_before_and_after(staff):
     llm = make_llm("shown", model_id="shown-1")
     staff.post(f"/admin/battles/llm/{llm.pk}/change/", form_data(name="shown", model_id="shown-2"))

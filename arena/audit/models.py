@@ -63,6 +63,8 @@ class AuditEvent(models.Model):
         VOTE_RESTORED = "vote.restored", "Vote restored"
         ROLES_CHANGED = "user.roles", "Roles changed"
         ACCESS_CHANGED = "user.access", "Staff, superuser or active changed"
+        USER_PERMISSIONS = "user.permissions", "User permissions changed"
+        GROUP_PERMISSIONS = "group.permissions", "Group permissions changed"
         API_TOKEN_CREATED = "api_token.created", "API token created"
         API_TOKEN_REVOKED = "api_token.revoked", "API token revoked"
 

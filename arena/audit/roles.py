@@ -1,4 +1,4 @@
-"""Roles and access recorded where they change: group membership and the user's staff flags.
+"""Roles and access recorded where they change: group membership, permissions and the user's staff flags.
 
 Roles are Django groups (``arena.roles``), so listening to the membership
 itself catches every path: the user admin, a sign-in that re-syncs groups from
@@ -9,6 +9,7 @@ the identity provider, a command, a data fix. The actor is the current one
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from arena.audit.recording import Action, record
@@ -58,6 +59,40 @@ def on_groups_changed(sender, instance, action, reverse, pk_set, **kwargs):
             )
 
 
+def permission_names(instance, relation: str) -> set[str]:
+    rows = getattr(instance, relation).values_list("content_type__app_label", "codename")
+    return {f"{app}.{codename}" for app, codename in rows}
+
+
+class PermissionsChanged:
+    """Receiver for a user's or a group's own permissions (changes made from the Permission side are rare
+    and not recorded). Before → after lists the permissions taken away and given."""
+
+    def __init__(self, relation: str, action: str, object_type: str):
+        self.relation, self.action, self.object_type = relation, action, object_type
+
+    def __call__(self, sender, instance, action, reverse, **kwargs):
+        if reverse:
+            return
+        if action in PRE:
+            instance.audit_permissions_before = permission_names(instance, self.relation)
+            return
+        if action not in PRE.values():
+            return
+        before = getattr(instance, "audit_permissions_before", None) or set()
+        instance.audit_permissions_before = None
+        after = permission_names(instance, self.relation)
+        if before != after:
+            record(
+                self.action,
+                object_type=self.object_type,
+                object_id=instance.pk,
+                object_repr=str(instance),
+                before={"permissions": before - after},
+                after={"permissions": after - before},
+            )
+
+
 def on_user_saving(sender, instance, update_fields=None, raw=False, **kwargs):
     instance.audit_access_before = None
     if raw or instance.pk is None or (update_fields is not None and not set(update_fields) & set(ACCESS_FIELDS)):
@@ -100,5 +135,17 @@ def on_user_saved(sender, instance, created, raw=False, **kwargs):
 def connect() -> None:
     User = get_user_model()
     m2m_changed.connect(on_groups_changed, sender=User.groups.through, dispatch_uid="audit.groups")
+    m2m_changed.connect(
+        PermissionsChanged("user_permissions", Action.USER_PERMISSIONS, "user"),
+        sender=User.user_permissions.through,
+        dispatch_uid="audit.user_permissions",
+        weak=False,
+    )
+    m2m_changed.connect(
+        PermissionsChanged("permissions", Action.GROUP_PERMISSIONS, "group"),
+        sender=Group.permissions.through,
+        dispatch_uid="audit.group_permissions",
+        weak=False,
+    )
     pre_save.connect(on_user_saving, sender=User, dispatch_uid="audit.user_saving")
     post_save.connect(on_user_saved, sender=User, dispatch_uid="audit.user_saved")

@@ -156,6 +156,8 @@ def record_llm_saved(*, llm: LLM, before: dict | None) -> None:
     target: dict[str, Any] = {"object_type": "llm", "object_id": llm.pk, "object_repr": llm.name}
     if before is None:
         record(Action.LLM_CREATED, after={k: v for k, v in after.items() if k != "key_set_at"}, **target)
+        if after["key"] == "stored":
+            record(Action.KEY_SET, before={"key": "none"}, after={"key": "stored"}, **target)
         return
     action = key_action(before, after)
     if action:

@@ -92,6 +92,14 @@ def test_a_key_set_replaced_and_cleared_is_recorded_and_never_the_key(staff, fer
     assert "gAAAA" not in recorded  # nor a Fernet token
 
 
+def test_an_llm_added_with_a_key_records_that_a_key_was_set(staff, fernet_keys):
+    data = form_data(name="born-keyed", model_id="born-keyed-1", api_key=KEY)
+    assert staff.post("/admin/battles/llm/add/", data).status_code == 302
+    assert only(A.LLM_CREATED).after["key"] == "stored"
+    assert (only(A.KEY_SET).before, only(A.KEY_SET).after) == ({"key": "none"}, {"key": "stored"})
+    assert KEY not in everything_recorded()
+
+
 def test_re_encrypting_stored_keys_is_recorded_per_llm(fernet_keys, settings):
     llm = make_llm("rotated", api_key=KEY)
     settings.ARENA_FERNET_KEYS = [Fernet.generate_key().decode(), *settings.ARENA_FERNET_KEYS]

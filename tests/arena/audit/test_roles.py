@@ -3,7 +3,7 @@
 import sys
 
 import pytest
-from django.contrib.auth.models import AnonymousUser, Group, User
+from django.contrib.auth.models import AnonymousUser, Group, Permission, User
 from django.http import HttpResponse
 from django.test import RequestFactory
 
@@ -103,3 +103,27 @@ def test_commands_are_named_by_their_manage_py_name(monkeypatch):
     User.objects.create_superuser("breakglass", password="long-enough-password")
     entry = only(A.ACCESS_CHANGED, object_repr="breakglass")
     assert entry.actor_label == "manage.py createsuperuser" and entry.after["is_superuser"] is True
+
+
+def test_permissions_given_to_a_group_in_the_admin_or_to_a_user_are_recorded(client, admin_user):
+    editors = group("editors")
+    change_llm = Permission.objects.get(codename="change_llm")
+    view_vote = Permission.objects.get(codename="view_vote")
+    client.force_login(admin_user)
+    data = {"name": "editors", "permissions": [change_llm.pk, view_vote.pk]}
+    assert client.post(f"/admin/auth/group/{editors.pk}/change/", data).status_code == 302
+    entry = only(A.GROUP_PERMISSIONS, object_id=str(editors.pk))
+    assert entry.actor == admin_user
+    assert (entry.before, entry.after) == (
+        {"permissions": []},
+        {"permissions": ["battles.change_llm", "battles.view_vote"]},
+    )
+    user = make_user("direct", role=None)
+    with acting_as("data fix"):
+        user.user_permissions.add(view_vote)
+        user.user_permissions.remove(view_vote)
+    changes = entries(A.USER_PERMISSIONS, object_repr="direct")
+    assert [(e.before, e.after) for e in changes] == [
+        ({"permissions": []}, {"permissions": ["battles.view_vote"]}),
+        ({"permissions": ["battles.view_vote"]}, {"permissions": []}),
+    ]

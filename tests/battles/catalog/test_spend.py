@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.messages import get_messages
 from django.utils import timezone
 
 from battles.catalog import spend
@@ -67,7 +68,7 @@ def test_generate_for_every_active_llm_leaves_capped_ones_out_and_says_so(client
     response = admin_action(client, "/admin/battles/promptpool/", "generate_for_active_llms", [pool])
     job = GenerationJob.objects.get(pool=pool)
     assert [v.llm.name for v in job.versions.all()] == ["under"]
-    messages = [str(m) for m in response.wsgi_request._messages]
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
     assert any(m.startswith("Left out: Monthly spend cap reached: over") for m in messages)
 
 

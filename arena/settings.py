@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "arena",
+    "arena.audit",
     "battles",
     "ratings",
     "axes",
@@ -53,6 +54,8 @@ MIDDLEWARE = [
     "arena.methods.MethodsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The audit trail's actor: the request's user, read only when something is recorded.
+    "arena.audit.context.AuditActorMiddleware",
     "arena.sessions.SessionIdleExpiry",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -18,6 +18,8 @@ SCHEMES = ["light", "dark"]
 
 def _check(driver, where):
     assert len(driver.find_elements(By.TAG_NAME, "h1")) == 1, f"{where}: one h1 per page"
+    unscoped = driver.execute_script("return [...document.querySelectorAll('th:not([scope])')].map(t => t.outerHTML)")
+    assert not unscoped, f"{where}: table headers without scope: {unscoped[:3]}"
     assert_no_serious_violations(driver, where)
 
 

@@ -131,4 +131,7 @@ def render_markdown(text: str) -> str:
         url_schemes={"http", "https", "mailto"},
         strip_comments=True,
         filter_style_properties={"text-align"},
+        # The only divs are the table wrappers: one that scrolls must be reachable by keyboard. A Markdown
+        # table's header cells are its header row: column headers for screen readers.
+        set_tag_attribute_values={"div": {"tabindex": "0"}, "th": {"scope": "col"}},
     )

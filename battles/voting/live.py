@@ -305,4 +305,8 @@ def battle_view(battle: Battle) -> dict:
         "can_follow_up": battle.status == Battle.Status.OPEN
         and waiting is None
         and len(turns) < settings.ARENA_LIVE_MAX_TURNS,
+        "turn_limit_reached": battle.status == Battle.Status.OPEN
+        and waiting is None
+        and len(turns) >= settings.ARENA_LIVE_MAX_TURNS,
+        "max_turns": settings.ARENA_LIVE_MAX_TURNS,
     }

@@ -12,6 +12,9 @@ VOTE_CHOICES = [
 ]
 
 REPLAYED_NOTICE = "You had already voted on this battle; your vote was counted once."
+VOTE_NOT_STORED = (
+    "Your vote on this battle was not stored (your session had expired, or the page was reopened). Vote again below."
+)
 
 REASON_LABELS = {
     "correct": "Correct",
@@ -48,6 +51,12 @@ def reveal_context(vote: Vote, *, replayed: bool = False) -> dict:
     return {
         "battle": battle,
         "vote": vote,
+        # The voter's own reasons, recapped beside the names.
+        "reasons": [
+            (side, [REASON_LABELS.get(tag, tag) for tag in tags])
+            for side, tags in (("A", vote.reasons_a), ("B", vote.reasons_b))
+            if tags
+        ],
         "replayed": replayed,
         "turns": turns,
         "sides": [("A", battle.generation_a), ("B", battle.generation_b)],

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from arena.methods import allow_methods
 from battles.models import Battle, Vote
 from battles.voting import live, serving, votes
-from battles.voting.pages import REPLAYED_NOTICE, reveal_context, vote_form_context
+from battles.voting.pages import REPLAYED_NOTICE, VOTE_NOT_STORED, reveal_context, vote_form_context
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,18 @@ def battle_detail(request, code):
     return render(request, "battles/battle.html", _battle_page_context(request, battle, _category_of(request)))
 
 
-@allow_methods("POST", redirect_get=_battle_url)
+def _battle_url_after_vote_get(request, code) -> str:
+    """A GET on the vote address, as after signing in again when the session expired during a vote
+    without JavaScript: the vote was not stored, and the voter is told so on the battle's page."""
+    if (
+        request.user.is_authenticated
+        and Battle.objects.filter(code=code, voter=request.user, status=Battle.Status.OPEN).exists()
+    ):
+        messages.warning(request, VOTE_NOT_STORED)
+    return _battle_url(request, code)
+
+
+@allow_methods("POST", redirect_get=_battle_url_after_vote_get)
 @login_required
 def vote(request, code):
     # Without JavaScript the clicked button sends the outcome after the (empty) hidden field.

@@ -11,6 +11,9 @@
   var panel = document.getElementById("battle-panel");
   if (!panel) return;
   var inFlight = false;
+  // A vote the server never took (the session had expired) is kept here, in this tab only, across the
+  // login page, and filled in again on the battle's page: the voter sends it with one key.
+  var PENDING_KEY = "arena-pending-vote";
 
   function form() { return document.getElementById("vote-form"); }
 
@@ -48,6 +51,69 @@
     status("", false);
   }
 
+  function battleCode() {
+    var battle = panel.querySelector("[data-battle]");
+    return battle ? battle.getAttribute("data-battle") : "";
+  }
+
+  // `data` was read before the form was disabled: disabled fields are not in a FormData.
+  function keepPendingVote(f, data) {
+    try {
+      window.sessionStorage.setItem(PENDING_KEY, JSON.stringify({
+        battle: battleCode(),
+        outcome: f.querySelector("#chosen-outcome").value,
+        reasons_a: data.getAll("reasons_a"),
+        reasons_b: data.getAll("reasons_b"),
+        comment: data.get("comment") || ""
+      }));
+      return true;
+    } catch (e) {
+      return false;  // storage disabled: the voter is told the vote was not stored
+    }
+  }
+
+  // Back on the battle after signing in again: fill the choice in and say it still has to be sent.
+  function restorePendingVote() {
+    var saved = null;
+    try {
+      saved = JSON.parse(window.sessionStorage.getItem(PENDING_KEY) || "null");
+    } catch (e) {
+      saved = null;
+    }
+    var f = form();
+    if (!saved || !f || saved.battle !== battleCode()) return;
+    window.sessionStorage.removeItem(PENDING_KEY);
+    ["reasons_a", "reasons_b"].forEach(function (field) {
+      (saved[field] || []).forEach(function (tag) {
+        var box = f.querySelector('input[name="' + field + '"][value="' + CSS.escape(tag) + '"]');
+        if (box) box.checked = true;
+      });
+    });
+    var comment = f.querySelector('textarea[name="comment"]');
+    if (comment) comment.value = saved.comment || "";
+    if (saved.outcome) choose(f, saved.outcome);
+    status("Your session had expired, so your vote was not stored. Your choice is filled in again: " +
+      "press Enter or Submit vote to send it.", true);
+  }
+
+  // The server answered with a redirect (to the login page: the session expired) or refused the page's
+  // token. Never show what it redirected to inside the panel: keep the vote and reopen this battle's own
+  // page, through the login page when needed; "next" brings the voter back to it.
+  function sessionExpired(f, data, signIn) {
+    var kept = keepPendingVote(f, data);
+    var here = window.location.pathname + window.location.search;
+    var loginUrl = panel.getAttribute("data-login-url") || "/accounts/login/";
+    status(kept ? "Your session expired, so your vote was not stored yet. Taking you to sign in again; " +
+      "your choice will be kept." : "Your session expired, so your vote was not stored. Sign in again and vote once more.", true);
+    if (!kept) {
+      setDisabled(f, false);
+      inFlight = false;
+      return;
+    }
+    if (signIn) window.location.assign(loginUrl + "?next=" + encodeURIComponent(here));
+    else window.location.reload();
+  }
+
   function updateProgress(today, total) {
     var progress = document.getElementById("progress");
     if (!progress || total === null) return;
@@ -66,9 +132,14 @@
       method: "POST",
       body: data,
       credentials: "same-origin",
+      // A redirect here can only be to the login page: it must not be followed into the panel.
+      redirect: "manual",
       // Panels pushed over the websocket are rendered without a request, so without a form token.
       headers: { "X-Arena-Fragment": "1", "X-CSRFToken": csrfToken() }
     }).then(function (response) {
+      if (response.type === "opaqueredirect") {
+        return { expired: true };
+      }
       return response.text().then(function (html) {
         return {
           ok: response.ok, status: response.status, html: html,
@@ -77,8 +148,14 @@
         };
       });
     }).then(function (result) {
+      if (result.expired) {
+        sessionExpired(f, data, true);
+        return;
+      }
       if (result.ok) {
         panel.innerHTML = result.html;
+        var heading = document.getElementById("page-heading");
+        if (heading) heading.textContent = "Your vote, and which models answered";
         updateProgress(result.today, result.total);
         var next = document.getElementById("next-battle");
         if (next) next.focus();
@@ -88,7 +165,9 @@
       tmp.innerHTML = result.html;
       var message = tmp.textContent.trim() || "Your vote was not stored (error " + result.status + ").";
       if (result.status === 403 && !tmp.querySelector("[data-vote-error]")) {
-        message = "Your session or the page expired, so your vote was not stored. Reload the page and vote again.";
+        // The page's form token is stale (signed in again elsewhere): a fresh copy of the page has a valid one.
+        sessionExpired(f, data, false);
+        return;
       }
       status(message, true);
       setDisabled(f, false);
@@ -101,6 +180,8 @@
       inFlight = false;
     });
   }
+
+  restorePendingVote();
 
   panel.addEventListener("click", function (event) {
     var f = form();

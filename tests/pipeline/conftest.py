@@ -192,3 +192,46 @@ def isolated_worker_env(redis: PrivateRedis, queue: str, **overrides) -> dict:
         "ARENA_ALLOW_PRIVATE_ENDPOINTS": "1",
         **{key: str(value) for key, value in overrides.items()},
     }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def daphne_server(celery_worker_process, tmp_path):
+    """daphne on a free port, on the worker's database, queue and channel layer."""
+    port = _free_port()
+    log_path = tmp_path / "daphne.log"
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "arena.asgi:application"],
+        cwd=ROOT,
+        env=celery_worker_process.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited early:\n{log_path.read_text()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"daphne did not start listening:\n{log_path.read_text()}") from None
+            time.sleep(0.2)
+    process.log_path = log_path
+    process.url = f"http://127.0.0.1:{port}"
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()

@@ -6,12 +6,6 @@ which calls the fake provider over HTTP and announces finished answers on the Re
 layer, from which daphne pushes the panel down the websocket. Nothing is mocked.
 """
 
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
@@ -21,51 +15,7 @@ from tests.support.browser import browser, log_in, wait  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 CANARIES = ("canarykestrel", "canarymarmot")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def daphne_server(celery_worker_process, tmp_path):
-    """daphne on a free port, on the worker's database, queue and channel layer."""
-    port = _free_port()
-    log_path = tmp_path / "daphne.log"
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "arena.asgi:application"],
-        cwd=ROOT,
-        env=celery_worker_process.env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited early:\n{log_path.read_text()}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"daphne did not start listening:\n{log_path.read_text()}") from None
-            time.sleep(0.2)
-    process.log_path = log_path
-    process.url = f"http://127.0.0.1:{port}"
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
 
 
 def test_live_battle_with_a_follow_up_voted_by_keyboard(daphne_server, celery_worker_process, fake_provider, browser):

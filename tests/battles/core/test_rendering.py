@@ -93,7 +93,9 @@ def test_a_huge_code_block_is_not_highlighted_but_still_shown():
 
 def test_tables_are_wrapped_so_they_scroll_inside_their_answer():
     html = "".join(render_markdown("| a | b |\n| --- | --- |\n| 1 | 2 |").split())
-    assert html.startswith('<divclass="table-scroll"><table>') and html.endswith("</table></div>")
+    # tabindex: a table wider than its answer scrolls, and the keyboard must be able to scroll it.
+    assert html.startswith('<divclass="table-scroll"tabindex="0"><table>') and html.endswith("</table></div>")
+    assert html.count('scope="col"') == 2  # the header row's cells are column headers
 
 
 def test_an_answer_cannot_give_a_div_any_other_class():

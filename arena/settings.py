@@ -132,6 +132,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ratings.tasks.catch_up_boards",
         "schedule": env_float("BOARD_CATCH_UP_EVERY_SECONDS", 60.0),
     },
+    "apply-online-ratings": {
+        "task": "ratings.tasks.apply_online_ratings",
+        "schedule": env_float("ONLINE_RATINGS_CATCH_UP_EVERY_SECONDS", 60.0),
+    },
     "detect-outlier-voters": {
         "task": "ratings.tasks.detect_outlier_voters",
         "schedule": env_float("OUTLIER_CHECK_EVERY_SECONDS", 3600.0),
@@ -218,6 +222,10 @@ ARENA_RATINGS_DEBOUNCE_SECONDS = env_float("RATINGS_DEBOUNCE_SECONDS", 5.0)
 ARENA_RECOMPUTE_MAX_RETRIES = env_int("RECOMPUTE_MAX_RETRIES", 5)
 ARENA_RECOMPUTE_RETRY_MAX_SECONDS = env_int("RECOMPUTE_RETRY_MAX_SECONDS", 300)
 ARENA_ELO_K = env_float("ELO_K", 4.0)
+# Online Elo/TrueSkill are applied by a worker, this many votes per transaction; votes after a gap in
+# the vote ids (a transaction not yet committed, or rolled back) wait until they are this many seconds old.
+ARENA_ONLINE_RATINGS_BATCH = env_int("ONLINE_RATINGS_BATCH", 1000)
+ARENA_ONLINE_RATINGS_SETTLE_SECONDS = env_float("ONLINE_RATINGS_SETTLE_SECONDS", 10.0)
 ARENA_MIN_VOTES = env_int("MIN_VOTES", 30)
 ARENA_BOOTSTRAP_ROUNDS = env_int("BOOTSTRAP_ROUNDS", 100)
 # Boards fit Bradley–Terry with a Normal prior of this standard deviation (rating points) on each

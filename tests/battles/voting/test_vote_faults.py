@@ -8,6 +8,7 @@ channel layer of this process point at it, and tasks are published for real (not
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -135,20 +136,24 @@ def test_vote_is_stored_and_revealed_while_redis_is_down(client, voter, redis_se
     assert elapsed < ANSWER_WITHIN_SECONDS
 
 
-def test_with_redis_healthy_the_vote_queues_one_recomputation(client, voter, redis_servers):
+def test_with_redis_healthy_the_vote_queues_its_online_ratings_and_one_recomputation(client, voter, redis_servers):
     # The counterpart of the tests above: the same setup does reach the broker when it answers.
     redis = redis_servers()
     battle = _open_battle(client, voter)
     with app_on(cache=redis, broker=redis):
         response, _ = _timed_vote(client, battle)
     assert response.status_code == 200
-    assert _queued_messages(redis.url(1)) == 1
+    assert sorted(_queued_tasks(redis.url(1))) == [
+        "ratings.tasks.apply_online_ratings",
+        "ratings.tasks.recompute_leaderboard",
+    ]
 
 
-def _queued_messages(url: str) -> int:
+def _queued_tasks(url: str) -> list[str]:
     with app.connection_for_write(url) as connection:
         channel = connection.default_channel
-        return channel.client.llen(app.conf.task_default_queue)
+        messages = channel.client.lrange(app.conf.task_default_queue, 0, -1)
+        return [json.loads(message)["headers"]["task"] for message in messages]
 
 
 def _failing_reveal(*args, **kwargs):

@@ -249,6 +249,9 @@ ARENA_MIN_VOTE_CHARS_PER_SECOND = env_float("MIN_VOTE_CHARS_PER_SECOND", 300.0)
 ARENA_IDENTITY_ALIASES = env_list("IDENTITY_ALIASES", [])
 ARENA_NEW_LLM_BOOST_VOTES = env_int("NEW_LLM_BOOST_VOTES", 200)
 ARENA_PAIRING_FLOOR = env_float("PAIRING_FLOOR", 0.1)
+# Seconds each process keeps what every battle request would otherwise read again: the pairing
+# policy's rating estimates, the names an answer could leak, the categories (arena.process_cache).
+ARENA_PROCESS_CACHE_SECONDS = env_float("PROCESS_CACHE_SECONDS", 10.0)
 ARENA_LIVE_MAX_TURNS = env_int("LIVE_MAX_TURNS", 5)
 # Live battles call two paid models each: per voter, how many may wait for a vote, how many start a day,
 # and how many characters (earlier turns plus the new prompt) one follow-up may send to each model.

@@ -207,7 +207,11 @@ class Generation(models.Model):
                 fields=["prompt", "llm_version", "sample"], name="generation_unique_per_prompt_version"
             ),
         ]
-        indexes = [models.Index(fields=["prompt", "status"])]
+        indexes = [
+            models.Index(fields=["prompt", "status"]),
+            # Serving: one version's finished answers, by prompt (the prompts two versions share).
+            models.Index(fields=["llm_version", "status", "prompt"], name="generation_version_answers"),
+        ]
 
     def __str__(self):
         return f"{self.llm_version} on prompt {self.prompt_id} ({self.status})"
@@ -281,7 +285,11 @@ class Battle(models.Model):
                 condition=~Q(generation_a=models.F("generation_b")), name="battle_two_distinct_answers"
             ),
         ]
-        indexes = [models.Index(fields=["voter", "status"])]
+        indexes = [
+            models.Index(fields=["voter", "status"]),
+            # A voter's last battles (the exposure cap's window), newest first.
+            models.Index(fields=["voter", "-created_at"], name="battle_voter_recent"),
+        ]
 
     def __str__(self):
         return str(self.code)

@@ -8,7 +8,7 @@ import pytest
 from battles.core.exposure import exposure_cap
 from battles.models import LLM, Battle
 from ratings import services
-from tests.factories import make_generation, make_llm, make_prompt, make_pool, make_user
+from tests.factories import make_generation, make_llm, make_pool, make_prompt, make_user
 from tests.ratings.helpers import make_votes
 from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
 

@@ -225,6 +225,8 @@ ARENA_ELO_K = env_float("ELO_K", 4.0)
 # Online Elo/TrueSkill are applied by a worker, this many votes per transaction; votes after a gap in
 # the vote ids (a transaction not yet committed, or rolled back) wait until they are this many seconds old.
 ARENA_ONLINE_RATINGS_BATCH = env_int("ONLINE_RATINGS_BATCH", 1000)
+# A vote queues the application this many seconds later, so that a burst of votes is one publish and one batch.
+ARENA_ONLINE_RATINGS_DELAY_SECONDS = env_float("ONLINE_RATINGS_DELAY_SECONDS", 1.0)
 ARENA_ONLINE_RATINGS_SETTLE_SECONDS = env_float("ONLINE_RATINGS_SETTLE_SECONDS", 10.0)
 ARENA_MIN_VOTES = env_int("MIN_VOTES", 30)
 ARENA_BOOTSTRAP_ROUNDS = env_int("BOOTSTRAP_ROUNDS", 100)

@@ -115,11 +115,14 @@ def detect_outlier_voters():
     return len(quality.detect_outlier_voters())
 
 
-def schedule_online_ratings(*, delay: float = 0.0) -> bool:
+def schedule_online_ratings(*, delay: float | None = None) -> bool:
     """Queue one application of the online ratings for a burst of votes; True if this call queued it.
 
-    Like ``schedule_recompute``, never waits long on Redis; what is not queued, beat applies later.
+    ``delay``: seconds before it runs (default ``ARENA_ONLINE_RATINGS_DELAY_SECONDS``): the votes of
+    that second share one publish and one batch. Like ``schedule_recompute``, never waits long on
+    Redis; what is not queued, beat applies later.
     """
+    delay = settings.ARENA_ONLINE_RATINGS_DELAY_SECONDS if delay is None else delay
     if not cache.add(ONLINE_PENDING_KEY, 1, timeout=max(30, int(delay * 10))):
         return False
     if publish(apply_online_ratings, countdown=delay or None):

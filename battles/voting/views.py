@@ -72,12 +72,12 @@ def battle_page(request):
 def _page_battle(code, voter_id) -> Battle | None:
     """The voter's battle with its voter and all its page shows, in one query.
 
-    Joined: the voter, the prompt, both answers, the vote and both versions with their LLMs;
-    annotated with the voter's counts and roles (``battles.voting.progress``).
+    Joined: the voter, the prompt, both answers and the vote (a reveal's versions come from
+    ``votes.all_versions``); annotated with the voter's counts and roles (``battles.voting.progress``).
     """
     return (
         Battle.objects.filter(code=code, voter_id=voter_id)
-        .select_related("voter", "prompt", "generation_a", "generation_b", "vote", "version_a__llm", "version_b__llm")
+        .select_related("voter", "prompt", "generation_a", "generation_b", "vote")
         .annotate(**progress.voter_annotations())
         .first()
     )

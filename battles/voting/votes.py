@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from arena.process_cache import cached_in_process
 from arena.roles import is_insider
 from battles.core.integrity import minimum_vote_ms
 from battles.models import REASON_TAGS, Battle, BattleTurn, Generation, LLMVersion, Vote
@@ -59,23 +60,39 @@ def _clean_reasons(values) -> list[str]:
 def locked_battle(battle_code) -> Battle | None:
     """The battle, locked, with everything the checks and the reveal need, in one query.
 
-    Joined: the stored vote (if any), the prompt, both answers, both versions and their LLMs;
-    annotated with the voter's vote counts and roles (``battles.voting.progress``). Only the
+    Joined: the stored vote (if any), the prompt and both answers (the versions come from
+    ``all_versions``); annotated with the voter's vote counts and roles (``battles.voting.progress``). Only the
     battle's row is locked (FOR UPDATE OF): the outer join to the vote could not be.
     """
     return (
         Battle.objects.select_for_update(of=("self",))
         .filter(code=battle_code)
-        .select_related("vote", "prompt", "generation_a", "generation_b", "version_a__llm", "version_b__llm")
+        .select_related("vote", "prompt", "generation_a", "generation_b")
         .annotate(**voter_annotations())
         .first()
     )
 
 
+@cached_in_process
+def all_versions() -> dict[int, LLMVersion]:
+    """Every LLM version with its LLM, by id: a small table the reveal names from."""
+    return {v.pk: v for v in LLMVersion.objects.select_related("llm")}
+
+
 def share_versions(battle: Battle) -> None:
-    """Hand the battle's loaded versions to its answers (the same rows): the reveal names them."""
-    battle.generation_a.llm_version = battle.version_a
-    battle.generation_b.llm_version = battle.version_b
+    """Give the battle and its answers their versions (with their LLMs) from ``all_versions``.
+
+    Joining them instead would double the relations of the vote's one query, and Postgres then
+    spends longer planning it than running it. A version created since the cache was filled
+    reloads it.
+    """
+    versions = all_versions()
+    if battle.version_a_id not in versions or battle.version_b_id not in versions:
+        all_versions.clear()
+        versions = all_versions()
+    battle.version_a, battle.version_b = versions[battle.version_a_id], versions[battle.version_b_id]
+    battle.generation_a.llm_version = versions[battle.generation_a.llm_version_id]
+    battle.generation_b.llm_version = versions[battle.generation_b.llm_version_id]
 
 
 def turns_of(battle: Battle) -> list[BattleTurn]:

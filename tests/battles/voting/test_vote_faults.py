@@ -23,6 +23,7 @@ from arena.celery import app
 from battles.models import Battle, Vote
 from battles.voting import views
 from ratings import tasks
+from ratings.models import OnlineRating, OnlineRatingWatermark
 from tests.factories import make_arena
 from tests.support.private_redis import PrivateRedis
 
@@ -173,3 +174,19 @@ def test_a_stored_vote_whose_reveal_fails_is_reported_as_counted(client, voter, 
     assert b"try again" not in response.content.lower()
     assert Vote.objects.filter(battle=battle).count() == 1
     assert Vote.objects.get(battle=battle).outcome == "b"
+
+
+def test_a_vote_whose_publish_was_lost_reaches_the_online_ratings_through_beat(client, voter, redis_servers, settings):
+    redis = redis_servers()
+    battle = _open_battle(client, voter)
+    with app_on(cache=redis, broker=redis):
+        redis.stop()
+        response, _ = _timed_vote(client, battle)
+    assert response.status_code == 200
+    vote = Vote.objects.get(battle=battle)
+    assert not OnlineRating.objects.exists()  # nothing was queued: Redis was down
+    beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "ratings.tasks.apply_online_ratings" in beat
+    tasks.apply_online_ratings.apply()  # what beat runs every ONLINE_RATINGS_CATCH_UP_EVERY_SECONDS
+    assert OnlineRating.objects.count() == 2
+    assert OnlineRatingWatermark.objects.get().last_vote_id == vote.pk

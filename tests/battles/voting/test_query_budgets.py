@@ -39,11 +39,9 @@ def voting_client(client, voter):
     client.force_login(voter)
     page = client.get(client.get("/")["Location"])
     assert page.status_code == 200
-    battle = Battle.objects.get(voter=voter, status=Battle.Status.OPEN)
-    assert (
-        client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, headers={"X-Arena-Fragment": "1"}).status_code
-        == 200
-    )
+    code = _open_battle(voter).code
+    response = client.post(f"/battle/{code}/vote/", {"outcome": "a"}, headers={"X-Arena-Fragment": "1"})
+    assert response.status_code == 200
     return client
 
 

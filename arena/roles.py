@@ -22,6 +22,14 @@ def roles_of(user) -> set[str]:
     return cached
 
 
+def remember_roles(user, names) -> None:
+    """Give ``user`` the roles a query already read (role names among its groups): no query of its own."""
+    roles = set(names) & set(ALL_ROLES)
+    if user.is_superuser:
+        roles.add(ADMIN)
+    user._arena_roles = roles
+
+
 def is_insider(user) -> bool:
     """Eval leads and admins know the models; their votes are flagged."""
     return bool(roles_of(user) & {EVAL_LEAD, ADMIN})

@@ -138,6 +138,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ratings.tasks.catch_up_boards",
         "schedule": env_float("BOARD_CATCH_UP_EVERY_SECONDS", 60.0),
     },
+    "apply-online-ratings": {
+        "task": "ratings.tasks.apply_online_ratings",
+        "schedule": env_float("ONLINE_RATINGS_CATCH_UP_EVERY_SECONDS", 60.0),
+    },
     "detect-outlier-voters": {
         "task": "ratings.tasks.detect_outlier_voters",
         "schedule": env_float("OUTLIER_CHECK_EVERY_SECONDS", 3600.0),
@@ -240,6 +244,12 @@ ARENA_RATINGS_DEBOUNCE_SECONDS = env_float("RATINGS_DEBOUNCE_SECONDS", 5.0)
 ARENA_RECOMPUTE_MAX_RETRIES = env_int("RECOMPUTE_MAX_RETRIES", 5)
 ARENA_RECOMPUTE_RETRY_MAX_SECONDS = env_int("RECOMPUTE_RETRY_MAX_SECONDS", 300)
 ARENA_ELO_K = env_float("ELO_K", 4.0)
+# Online Elo/TrueSkill are applied by a worker, this many votes per transaction; votes after a gap in
+# the vote ids (a transaction not yet committed, or rolled back) wait until they are this many seconds old.
+ARENA_ONLINE_RATINGS_BATCH = env_int("ONLINE_RATINGS_BATCH", 1000)
+# A vote queues the application this many seconds later, so that a burst of votes is one publish and one batch.
+ARENA_ONLINE_RATINGS_DELAY_SECONDS = env_float("ONLINE_RATINGS_DELAY_SECONDS", 1.0)
+ARENA_ONLINE_RATINGS_SETTLE_SECONDS = env_float("ONLINE_RATINGS_SETTLE_SECONDS", 10.0)
 ARENA_MIN_VOTES = env_int("MIN_VOTES", 30)
 ARENA_BOOTSTRAP_ROUNDS = env_int("BOOTSTRAP_ROUNDS", 100)
 # Boards fit Bradley–Terry with a Normal prior of this standard deviation (rating points) on each
@@ -263,6 +273,9 @@ ARENA_MIN_VOTE_CHARS_PER_SECOND = env_float("MIN_VOTE_CHARS_PER_SECOND", 300.0)
 ARENA_IDENTITY_ALIASES = env_list("IDENTITY_ALIASES", [])
 ARENA_NEW_LLM_BOOST_VOTES = env_int("NEW_LLM_BOOST_VOTES", 200)
 ARENA_PAIRING_FLOOR = env_float("PAIRING_FLOOR", 0.1)
+# Seconds each process keeps what every battle request would otherwise read again: the pairing
+# policy's rating estimates, the names an answer could leak, the categories (arena.process_cache).
+ARENA_PROCESS_CACHE_SECONDS = env_float("PROCESS_CACHE_SECONDS", 10.0)
 ARENA_LIVE_MAX_TURNS = env_int("LIVE_MAX_TURNS", 5)
 # Live battles call two paid models each: per voter, how many may wait for a vote, how many start a day,
 # and how many characters (earlier turns plus the new prompt) one follow-up may send to each model.

@@ -220,6 +220,8 @@ class Generation(models.Model):
             models.Index(fields=["prompt", "status"]),
             # The month's spend of an LLM (battles.catalog.spend) sums its versions' recent costs.
             models.Index(fields=["llm_version", "finished_at"], name="generation_version_finished"),
+            # Serving: one version's finished answers, by prompt (the prompts two versions share).
+            models.Index(fields=["llm_version", "status", "prompt"], name="generation_version_answers"),
         ]
 
     def __str__(self):
@@ -294,7 +296,11 @@ class Battle(models.Model):
                 condition=~Q(generation_a=models.F("generation_b")), name="battle_two_distinct_answers"
             ),
         ]
-        indexes = [models.Index(fields=["voter", "status"])]
+        indexes = [
+            models.Index(fields=["voter", "status"]),
+            # A voter's last battles (the exposure cap's window), newest first.
+            models.Index(fields=["voter", "-created_at"], name="battle_voter_recent"),
+        ]
 
     def __str__(self):
         return str(self.code)

@@ -24,6 +24,20 @@ class OnlineRating(models.Model):
         return f"{self.llm_version}: Elo {self.elo:.0f}"
 
 
+class OnlineRatingWatermark(models.Model):
+    """How far the online ratings have got: every vote up to ``last_vote_id`` is applied.
+
+    One row (pk 1). It moves in the same transaction as the ``OnlineRating`` rows it accounts
+    for, so a vote is applied exactly once whatever worker dies or retries.
+    """
+
+    last_vote_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"online ratings applied up to vote {self.last_vote_id}"
+
+
 class RatingSnapshot(models.Model):
     """A computed Bradley–Terry board, reproducible from its settings and vote set."""
 

@@ -8,12 +8,15 @@ logger = logging.getLogger(__name__)
 
 
 def on_vote_recorded(sender, vote, **kwargs):
-    """Runs after the vote's transaction committed; the vote is already safe."""
+    """Runs after the vote's transaction committed; the vote is already safe.
+
+    Reads nothing: the online ratings and the boards are a worker's job, queued here.
+    """
     try:
-        services.apply_vote_to_online_ratings(vote=vote)
+        tasks.schedule_online_ratings()
     except Exception:
-        # The vote is stored; a failed rating update must not fail the voter's request.
-        logger.exception("online rating update failed for vote %s", vote.pk)
+        # The vote is stored; beat applies what was not queued.
+        logger.exception("could not schedule the online ratings")
     try:
         tasks.schedule_recompute()
     except Exception:

@@ -3,7 +3,7 @@
 The Bradley–Terry fit reads one aggregated query (counts per version pair
 and outcome), never every vote, and is stored as a ``RatingSnapshot`` (its
 payload in the form ``ratings.snapshots`` defines). Elo and TrueSkill move
-once per counted vote, in commit order. Boards for a vote filter are built on
+once per counted vote, in vote order, in a worker (``ratings.online``). Boards for a vote filter are built on
 this in ``ratings.boards``; the background recomputation is ``ratings.tasks``.
 """
 
@@ -13,9 +13,8 @@ import hashlib
 import json
 import time
 
-import trueskill
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import Count, QuerySet
 
 from battles.models import LLMVersion, Vote
@@ -23,7 +22,6 @@ from battles.signals import RatingEstimates
 from ratings.engine import (
     VoteLog,
     VoteTable,
-    elo_update,
     fit_bradley_terry,
     online_elo,
     trueskill_ratings,
@@ -31,8 +29,6 @@ from ratings.engine import (
 from ratings.models import OnlineRating, RatingSnapshot
 from ratings.scopes import DEFAULT_SCOPE
 from ratings.snapshots import board_payload, empty_board_payload
-
-DEFAULT_DRAW_PROBABILITY = 0.3
 
 
 def counted_votes() -> QuerySet:
@@ -157,47 +153,6 @@ def prune_snapshots(scope: str, *, keep: int) -> int:
         return 0
     deleted, _ = RatingSnapshot.objects.filter(pk__in=stale).delete()
     return deleted
-
-
-def _draw_probability() -> float:
-    snapshot = latest_snapshot()
-    if snapshot is None:
-        return DEFAULT_DRAW_PROBABILITY
-    totals = snapshot.data.outcome_totals or {}
-    count = sum(totals.values())
-    if count < 20:
-        return DEFAULT_DRAW_PROBABILITY
-    drawn = totals.get("tie", 0) + totals.get("both_bad", 0)
-    return min(0.9, max(0.01, drawn / count))
-
-
-def apply_vote_to_online_ratings(*, vote: Vote) -> None:
-    """Move Elo and TrueSkill for one counted vote."""
-    if vote.insider or vote.flagged:
-        return
-    env = trueskill.TrueSkill(draw_probability=_draw_probability())
-    with transaction.atomic():
-        for version_id in sorted({vote.version_a_id, vote.version_b_id}):
-            OnlineRating.objects.get_or_create(llm_version_id=version_id)
-        rows = {
-            r.llm_version_id: r
-            for r in OnlineRating.objects.select_for_update().filter(
-                llm_version_id__in=[vote.version_a_id, vote.version_b_id]
-            )
-        }
-        a, b = rows[vote.version_a_id], rows[vote.version_b_id]
-        a.elo, b.elo = elo_update(a.elo, b.elo, vote.outcome, k=settings.ARENA_ELO_K)
-        ta = env.create_rating(a.trueskill_mu, a.trueskill_sigma)
-        tb = env.create_rating(b.trueskill_mu, b.trueskill_sigma)
-        # Keyed by str: the field holds the plain value, which equals its TextChoices member.
-        rank_of: dict[str, list[int]] = {Vote.Outcome.A: [0, 1], Vote.Outcome.B: [1, 0]}
-        ranks = rank_of.get(vote.outcome, [0, 0])
-        (ta,), (tb,) = env.rate([(ta,), (tb,)], ranks=ranks)
-        a.trueskill_mu, a.trueskill_sigma = ta.mu, ta.sigma
-        b.trueskill_mu, b.trueskill_sigma = tb.mu, tb.sigma
-        for row in (a, b):
-            row.votes += 1
-            row.save()
 
 
 def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:

@@ -1,5 +1,9 @@
 """Celery tasks of ratings, and the debounce that queues one recomputation per burst of votes.
 
+Online Elo and TrueSkill are applied here too, off the vote request: ``schedule_online_ratings``
+queues one ``apply_online_ratings`` per burst (deduplicated by a cache key), and beat runs it
+every ``ONLINE_RATINGS_CATCH_UP_EVERY_SECONDS`` so that a lost publish leaves nothing unapplied.
+
 Votes queue a recomputation from the request; that path may lose it (Redis hung or down:
 ``schedule_recompute`` gives up after a short timeout rather than hold the voter). The beat task
 ``catch_up_boards`` finds boards fitted on an older vote set and queues the recomputation then.
@@ -12,12 +16,13 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
 from arena.publishing import publish
-from ratings import boards, quality, services
+from ratings import boards, online, quality, services
 from ratings.filters import BoardFilter
 from ratings.models import RatingSnapshot
 from ratings.scopes import DEFAULT_SCOPE, STYLE_SCOPE
 
 RECOMPUTE_PENDING_KEY = "ratings:recompute-pending"
+ONLINE_PENDING_KEY = "ratings:online-ratings-pending"
 # Lost connections and a database going away: another attempt later can succeed.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
@@ -108,3 +113,36 @@ def catch_up_boards():
 @shared_task(ignore_result=True, acks_late=True)
 def detect_outlier_voters():
     return len(quality.detect_outlier_voters())
+
+
+def schedule_online_ratings(*, delay: float | None = None) -> bool:
+    """Queue one application of the online ratings for a burst of votes; True if this call queued it.
+
+    ``delay``: seconds before it runs (default ``ARENA_ONLINE_RATINGS_DELAY_SECONDS``): the votes of
+    that second share one publish and one batch. Like ``schedule_recompute``, never waits long on
+    Redis; what is not queued, beat applies later.
+    """
+    delay = settings.ARENA_ONLINE_RATINGS_DELAY_SECONDS if delay is None else delay
+    if not cache.add(ONLINE_PENDING_KEY, 1, timeout=max(30, int(delay * 10))):
+        return False
+    if publish(apply_online_ratings, countdown=delay or None):
+        return True
+    cache.delete(ONLINE_PENDING_KEY)
+    return False
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=True)
+def apply_online_ratings(self):
+    """Move Elo and TrueSkill for every vote past the watermark; beat runs it as the catch-up too."""
+    # Votes committing from here on queue the next run.
+    cache.delete(ONLINE_PENDING_KEY)
+    try:
+        progress = online.apply_pending()
+    except TRANSIENT_ERRORS as exc:
+        raise self.retry(
+            exc=exc, countdown=retry_delay(self.request.retries), max_retries=settings.ARENA_RECOMPUTE_MAX_RETRIES
+        ) from exc
+    if progress.waiting:
+        # A gap in the vote ids: the votes after it are applied once it has settled.
+        schedule_online_ratings(delay=settings.ARENA_ONLINE_RATINGS_SETTLE_SECONDS)
+    return progress.applied

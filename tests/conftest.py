@@ -58,7 +58,11 @@ def _eager_celery_by_default(request):
 def _clear_cache():
     from django.core.cache import cache
 
+    from arena import process_cache
+
     cache.clear()
+    # Each test builds its own arena: what a process kept from the last one is not this one's.
+    process_cache.clear_all()
     yield
 
 

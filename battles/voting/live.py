@@ -22,14 +22,14 @@ from django.utils import timezone
 from arena.publishing import publish
 from battles.catalog import spend
 from battles.catalog.llms import identity_terms
+from battles.core.exposure import appearances, exposure_cap
 from battles.core.integrity import find_identity_mentions
-from battles.core.pairing import choose_pair
 from battles.core.text import prompt_hash
 from battles.generation import tasks
 from battles.models import LLM, Battle, BattleTurn, Generation, LLMVersion, Prompt
 from battles.signals import live_battle_changed
-from battles.voting.serving import pairing_state, secure_rng
-from battles.voting.votes import start_of_today, votes_today
+from battles.voting.progress import start_of_today, votes_today
+from battles.voting.serving import choose_versions, recent_battles, recent_pairs, secure_rng
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +63,10 @@ def _live_candidates(exclude_llms=()) -> list[LLMVersion]:
     return versions
 
 
-def _choose_two(versions: list[LLMVersion]) -> tuple[LLMVersion, LLMVersion]:
-    state = pairing_state([v.pk for v in versions], [v.llm_id for v in versions])
+def _choose_two(voter, versions: list[LLMVersion]) -> tuple[LLMVersion, LLMVersion]:
+    """Two LLMs by the pairing policy, within the exposure cap of the voter's last battles (pool and live)."""
     rng = np.random.default_rng(secure_rng.getrandbits(64))
-    pair = choose_pair(state, rng, floor=settings.ARENA_PAIRING_FLOOR, boost_votes=settings.ARENA_NEW_LLM_BOOST_VOTES)
+    pair = choose_versions([(v.pk, v.llm_id) for v in versions], recent_battles(voter), rng)
     if pair is None:
         raise LiveBattleError("At least two active models are needed for a live battle.")
     chosen = [versions[pair[0]], versions[pair[1]]]
@@ -129,7 +129,7 @@ def start_live_battle(*, voter, text: str) -> Battle:
         if spend.capped_llm_ids():
             raise LiveBattleError(OVER_BUDGET)
         raise LiveBattleError("At least two active models are needed for a live battle.")
-    version_a, version_b = _choose_two(versions)
+    version_a, version_b = _choose_two(voter, versions)
     with transaction.atomic():
         # The voter's row is the lock: two quick submits cannot both pass the quota.
         get_user_model().objects.select_for_update().filter(pk=voter.pk).first()
@@ -243,7 +243,11 @@ def _replace_side(turn: BattleTurn, side: str) -> bool:
     candidates = _live_candidates(exclude_llms=used_llms)
     if not candidates:
         return False
-    replacement = secure_rng.choice(candidates)
+    # Within the exposure cap when some candidate allows it (the voter never saw the failed side).
+    cap = exposure_cap(len(candidates) + len(used_llms))
+    counts = appearances(recent_pairs([b for b in recent_battles(battle.voter_id) if b.pk != battle.pk]))
+    under_cap = [v for v in candidates if cap is None or counts[v.llm_id] < cap]
+    replacement = secure_rng.choice(under_cap or candidates)
     failed_generation = getattr(turn, f"generation_{side}")
     with transaction.atomic():
         generation = Generation.objects.create(prompt=turn.prompt, llm_version=replacement)

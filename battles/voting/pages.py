@@ -36,18 +36,25 @@ def vote_form_context() -> dict:
     }
 
 
-def reveal_context(vote: Vote, *, replayed: bool = False) -> dict:
-    """What the reveal shows: the vote, both names and the answers' costs."""
+def reveal_context(vote: Vote, *, replayed: bool = False, battle: Battle | None = None, turns=None) -> dict:
+    """What the reveal shows: the vote, both names and the answers' costs.
+
+    ``battle``: the vote's battle, already loaded with its prompt, answers, versions and their
+    LLMs, with the versions shared with the answers (``battles.voting.votes.share_versions``), and
+    ``turns``, a live battle's turns: then nothing is read. Without them they are read here.
+    """
     if vote.battle_id is None:
         raise ValueError("an imported vote has no battle to reveal")
-    battle = Battle.objects.select_related(
-        "prompt",
-        "version_a__llm",
-        "version_b__llm",
-        "generation_a__llm_version__llm",
-        "generation_b__llm_version__llm",
-    ).get(pk=vote.battle_id)
-    turns = list(battle.turns.select_related("prompt", "generation_a", "generation_b")) if battle.live else []
+    if battle is None:
+        battle = Battle.objects.select_related(
+            "prompt",
+            "version_a__llm",
+            "version_b__llm",
+            "generation_a__llm_version__llm",
+            "generation_b__llm_version__llm",
+        ).get(pk=vote.battle_id)
+    if turns is None:
+        turns = list(battle.turns.select_related("prompt", "generation_a", "generation_b")) if battle.live else []
     return {
         "battle": battle,
         "vote": vote,

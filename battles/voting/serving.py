@@ -1,8 +1,12 @@
 """Serving a voter a pool battle: their open one, or a new pair chosen by the pairing policy.
 
-Reads are cheap and indexed; the pair comes from ``battles.core.pairing`` with
-the latest rating estimates (asked for through ``battles.signals``), and which
-answer is A is drawn from a cryptographic RNG.
+Cheap by design (``new battle`` ≤ 6 queries with session and user, tests assert it): one query
+reads the voter's open battle and last battles (the exposure cap's window), one finds the LLM
+versions with answers the voter has not seen, one picks a prompt both chosen versions answered
+and reads both answers, one INSERT. The rating estimates, the identity terms and the category
+list come from ``arena.process_cache`` (seconds old at most). The pair comes from
+``battles.core.pairing`` under the exposure cap of ``battles.core.exposure``; which answer is A
+is drawn from a cryptographic RNG.
 """
 
 from __future__ import annotations
@@ -12,27 +16,56 @@ import secrets
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from arena.process_cache import cached_in_process
 from battles.catalog.llms import identity_terms
+from battles.core.exposure import WINDOW, choose_within_cap
 from battles.core.integrity import find_identity_mentions
-from battles.core.pairing import PairingState, choose_pair
+from battles.core.pairing import PairingState
 from battles.models import LLM, Battle, Generation, LLMVersion, Prompt
 from battles.signals import current_estimates
 
-# Which answer is A, which prompt, which pair: all drawn from the system's CSPRNG.
+# Which answer is A, which pair: drawn from the system's CSPRNG.
 secure_rng = secrets.SystemRandom()
 
+cached_estimates = cached_in_process(current_estimates)
+cached_identity_terms = cached_in_process(identity_terms)
 
-def current_battle(*, voter) -> Battle | None:
-    """The voter's open battle, so a reload shows the same pair again."""
-    return (
-        Battle.objects.filter(voter=voter, status=Battle.Status.OPEN, live=False)
-        .select_related("prompt", "generation_a", "generation_b")
-        .order_by("-created_at")
-        .first()
+
+@cached_in_process
+def categories() -> list[str]:
+    """The categories a voter can choose: those of visible prompts, sorted."""
+    return sorted(
+        c
+        for c in Prompt.objects.filter(hidden=False).exclude(category="").values_list("category", flat=True).distinct()
     )
+
+
+def recent_battles(voter) -> list[Battle]:
+    """The voter's last ``WINDOW`` battles (pool and live, any state) and open pool battle, newest first.
+
+    One query on the (voter, created_at) index; the rows carry their prompt and both versions
+    (the LLMs in them, for the exposure cap).
+    """
+    last = Battle.objects.filter(voter=voter).order_by("-created_at", "-pk").values("pk")[:WINDOW]
+    return list(
+        Battle.objects.filter(Q(pk__in=Subquery(last)) | Q(voter=voter, status=Battle.Status.OPEN, live=False))
+        .select_related("prompt", "version_a", "version_b")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def recent_pairs(battles: list[Battle]) -> list[tuple[int, int]]:
+    """The LLMs of each of the last ``WINDOW`` battles, newest first (the exposure cap's input)."""
+    return [(b.version_a.llm_id, b.version_b.llm_id) for b in battles[:WINDOW]]
+
+
+def current_battle(*, voter, recent: list[Battle] | None = None) -> Battle | None:
+    """The voter's open pool battle, so a reload shows the same pair again."""
+    recent = recent_battles(voter) if recent is None else recent
+    return next((b for b in recent if b.status == Battle.Status.OPEN and not b.live), None)
 
 
 def _eligible_generations():
@@ -45,7 +78,7 @@ def _eligible_generations():
 
 
 def pairing_state(version_ids: list[int], families: list[int]) -> PairingState:
-    estimates = current_estimates()
+    estimates = cached_estimates()
     state = PairingState.unseen(len(version_ids), families, target_halfwidth=25.0)
     if estimates is None:
         return state
@@ -60,11 +93,17 @@ def pairing_state(version_ids: list[int], families: list[int]) -> PairingState:
     return PairingState(ratings, cov, votes, families, state.target_halfwidth)
 
 
-def categories() -> list[str]:
-    """The categories a voter can choose: those of visible prompts, sorted."""
-    return sorted(
-        c
-        for c in Prompt.objects.filter(hidden=False).exclude(category="").values_list("category", flat=True).distinct()
+def choose_versions(versions: list[tuple[int, int]], recent: list[Battle], rng, *, exclude=(), **options):
+    """Indices of two of ``versions`` ((version id, LLM id) pairs) by the pairing policy, under the cap."""
+    state = pairing_state([v for v, _ in versions], [family for _, family in versions])
+    return choose_within_cap(
+        state,
+        rng,
+        recent=recent_pairs(recent),
+        exclude=exclude,
+        floor=settings.ARENA_PAIRING_FLOOR,
+        boost_votes=settings.ARENA_NEW_LLM_BOOST_VOTES,
+        **options,
     )
 
 
@@ -76,24 +115,44 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
     when the category has nothing left, the open battle stays open for later.
     Returns None when nothing is left.
     """
-    existing = current_battle(voter=voter)
+    recent = recent_battles(voter)
+    existing = current_battle(voter=voter, recent=recent)
     if existing is not None and (not category or existing.prompt.category == category):
         return existing
+    if existing is None:
+        # One INSERT: no transaction of its own (BEGIN and COMMIT are two more round trips).
+        return new_battle(voter=voter, category=category, recent=recent)
     with transaction.atomic():
-        battle = new_battle(voter=voter, category=category)
-        if battle is not None and existing is not None:
+        battle = new_battle(voter=voter, category=category, recent=recent)
+        if battle is not None:
             skip_battle(battle_code=existing.code, voter=voter)
     return battle
 
 
-def new_battle(*, voter, category: str | None = None) -> Battle | None:
+def _pair_answers(pool_answers, first: int, second: int) -> list[Generation]:
+    """Both versions' answers to one prompt both answered (chosen at random), or [] if none is left."""
+    shared = (
+        pool_answers.filter(llm_version_id__in=[first, second])
+        .values("prompt_id")
+        .annotate(versions=Count("llm_version_id", distinct=True))
+        .filter(versions=2)
+        .order_by("?")
+        .values("prompt_id")[:1]
+    )
+    return list(
+        _eligible_generations().filter(llm_version_id__in=[first, second], prompt_id=Subquery(shared)).order_by("pk")
+    )
+
+
+def new_battle(*, voter, category: str | None = None, recent: list[Battle] | None = None) -> Battle | None:
     """A new battle chosen by the pairing policy, or None when nothing is left.
 
-    The pair comes from ``battles.core.pairing`` (active sampling with a uniform
-    floor and a boost for new LLMs), the prompt is one this voter has not
-    battled on with answers from both, and which answer is shown as A is
-    drawn from a cryptographic RNG.
+    The pair comes from ``battles.core.pairing`` (active sampling with a uniform floor and a
+    boost for new LLMs) within the exposure cap of the voter's last battles
+    (``battles.core.exposure``), the prompt is one this voter has not battled on with answers
+    from both, and which answer is shown as A is drawn from a cryptographic RNG.
     """
+    recent = recent_battles(voter) if recent is None else recent
     seen = Battle.objects.filter(voter=voter).values("prompt_id")
     pool_answers = _eligible_generations().exclude(prompt_id__in=seen)
     if category:
@@ -107,41 +166,29 @@ def new_battle(*, voter, category: str | None = None) -> Battle | None:
     )
     if len({family for _, family in candidates}) < 2:
         return None
-    version_ids = [v for v, _ in candidates]
-    state = pairing_state(version_ids, [family for _, family in candidates])
     rng = np.random.default_rng(secure_rng.getrandbits(64))
     tried: list[tuple[int, int]] = []
     while True:
-        pair = choose_pair(
-            state,
-            rng,
-            exclude=tried,
-            floor=settings.ARENA_PAIRING_FLOOR,
-            boost_votes=settings.ARENA_NEW_LLM_BOOST_VOTES,
-            allow_same_family=settings.ARENA_ALLOW_SAME_LLM_PAIRS,
+        pair = choose_versions(
+            candidates, recent, rng, exclude=tried, allow_same_family=settings.ARENA_ALLOW_SAME_LLM_PAIRS
         )
         if pair is None:
             return None
-        first, second = version_ids[pair[0]], version_ids[pair[1]]
-        # Two index scans of a few thousand ids beat one query with the intersection in SQL.
-        shared = set(pool_answers.filter(llm_version_id=first).values_list("prompt_id", flat=True)) & set(
-            pool_answers.filter(llm_version_id=second).values_list("prompt_id", flat=True)
-        )
-        if shared:
+        first, second = candidates[pair[0]][0], candidates[pair[1]][0]
+        answers = _pair_answers(pool_answers, first, second)
+        if answers:
             break
         tried.append(pair)
-    prompt_id = secure_rng.choice(sorted(shared))
-    answers = {
-        g.llm_version_id: g
-        for g in pool_answers.filter(prompt_id=prompt_id, llm_version_id__in=[first, second]).order_by("?")
-    }
-    pair_of_answers = [answers[first], answers[second]]
+    # Several samples of one answer may exist: one of each version, at random.
+    left = secure_rng.choice([g for g in answers if g.llm_version_id == first])
+    right = secure_rng.choice([g for g in answers if g.llm_version_id == second])
+    pair_of_answers = [left, right]
     secure_rng.shuffle(pair_of_answers)
     left, right = pair_of_answers
-    terms = identity_terms()
+    terms = cached_identity_terms()
     leaked = find_identity_mentions(left.text, terms) + find_identity_mentions(right.text, terms)
     return Battle.objects.create(
-        prompt_id=prompt_id,
+        prompt_id=left.prompt_id,
         generation_a=left,
         generation_b=right,
         version_a_id=left.llm_version_id,

@@ -10,8 +10,9 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 
 from arena.methods import allow_methods
-from battles.models import Battle, Vote
-from battles.voting import live, serving, votes
+from arena.request_user import adopt_user, session_user_id
+from battles.models import Battle
+from battles.voting import live, progress, serving, votes
 from battles.voting.pages import REPLAYED_NOTICE, VOTE_NOT_STORED, reveal_context, vote_form_context
 
 logger = logging.getLogger(__name__)
@@ -22,11 +23,7 @@ def _wants_fragment(request) -> bool:
 
 
 def _progress(user):
-    return {
-        "today": votes.votes_today(user),
-        "total": Vote.objects.filter(voter=user).count(),
-        "board_after": votes.PERSONAL_BOARD_MIN_VOTES,
-    }
+    return progress.progress_of(user)
 
 
 def _category_of(request) -> str:
@@ -46,11 +43,11 @@ def _next_url(request) -> str:
     return _with_category(reverse("battles:battle"), _category_of(request))
 
 
-def _battle_page_context(request, battle, category: str) -> dict:
+def _battle_page_context(request, battle, category: str, *, voter_progress: dict | None = None) -> dict:
     return {
         **vote_form_context(),
         "battle": battle,
-        "progress": _progress(request.user),
+        "progress": voter_progress or _progress(request.user),
         "categories": serving.categories(),
         "category": category,
     }
@@ -72,27 +69,61 @@ def battle_page(request):
     return redirect(_battle_url(request, battle.code))
 
 
+def _page_battle(code, voter_id) -> Battle | None:
+    """The voter's battle with its voter and all its page shows, in one query.
+
+    Joined: the voter, the prompt, both answers and the vote (a reveal's versions come from
+    ``votes.all_versions``); annotated with the voter's counts and roles (``battles.voting.progress``).
+    """
+    return (
+        Battle.objects.filter(code=code, voter_id=voter_id)
+        .select_related("voter", "prompt", "generation_a", "generation_b", "vote")
+        .annotate(**progress.voter_annotations())
+        .first()
+    )
+
+
+def _battle_of_session_user(request, code) -> Battle | None:
+    """The signed-in voter's battle, its voter made ``request.user`` (``arena.request_user``): no user query.
+
+    None when the session names no user, the battle is not theirs or the session does not check out.
+    """
+    voter_id = session_user_id(request)
+    battle = _page_battle(code, voter_id) if voter_id is not None else None
+    if battle is None or not adopt_user(request, battle.voter):
+        return None
+    return battle
+
+
 @allow_methods("GET")
-@login_required
 # Not kept by the browser's cache: Back to a battle voted since must fetch its reveal, not the old form.
 @never_cache
 def battle_detail(request, code):
     """One battle's page: the open pair (a reload shows it again) or, once voted, its reveal (Back shows it)."""
-    battle = (
-        Battle.objects.filter(code=code, voter=request.user)
-        .select_related("prompt", "generation_a", "generation_b")
-        .first()
-    )
+    return _battle_detail(request, code, _battle_of_session_user(request, code))
+
+
+@login_required
+def _battle_detail(request, code, battle):
+    if battle is None:
+        # Not taken from the battle's row (a session signed with an older secret, or not their
+        # battle): the user was loaded the ordinary way; read the battle again for that user.
+        battle = _page_battle(code, request.user.pk)
     if battle is None:
         raise Http404
+    voter_progress = progress.adopt_voter_state(request.user, battle)
     if battle.live:
         return redirect("battles:live", code=code)
     if battle.status == Battle.Status.VOTED:
-        return _reveal_or_counted(request, battle.vote, replayed=False)
+        votes.share_versions(battle)
+        stored = votes.stored_vote(battle)
+        if stored is not None:
+            return _reveal_or_counted(request, stored, battle=battle, voter_progress=voter_progress)
     if battle.status != Battle.Status.OPEN:
         messages.info(request, "That battle was skipped, so it can no longer be voted on. Here is your current one.")
         return redirect(_next_url(request))
-    return render(request, "battles/battle.html", _battle_page_context(request, battle, _category_of(request)))
+    context = _battle_page_context(request, battle, _category_of(request), voter_progress=voter_progress)
+    return render(request, "battles/battle.html", context)
 
 
 def _battle_url_after_vote_get(request, code) -> str:
@@ -126,13 +157,26 @@ def vote(request, code):
         return render(request, template, context, status=error.status_code)
     if not _wants_fragment(request):
         return _reveal_redirect(request, code, replayed=result.replayed)
-    return _reveal_or_counted(request, result.vote, replayed=result.replayed)
+    return _reveal_or_counted(
+        request,
+        result.vote,
+        replayed=result.replayed,
+        battle=result.battle,
+        turns=result.turns,
+        voter_progress=result.progress,
+    )
 
 
-def _reveal_or_counted(request, vote, *, replayed: bool) -> HttpResponse:
-    """The reveal of a stored vote, or, if it cannot be rendered, word that the vote counted."""
+def _reveal_or_counted(request, vote, *, replayed=False, battle=None, turns=None, voter_progress=None) -> HttpResponse:
+    """The reveal of a stored vote, or, if it cannot be rendered, word that the vote counted.
+
+    ``battle``, ``turns`` and ``voter_progress``: as the vote (or the page's one query) read them;
+    given, the reveal reads nothing more.
+    """
     try:
-        return _render_reveal(request, vote, replayed=replayed)
+        return _render_reveal(
+            request, vote, replayed=replayed, battle=battle, turns=turns, voter_progress=voter_progress
+        )
     except Exception:
         # The vote is committed: whatever failed after it (the database, a template), the voter
         # must hear that it counted, never "try again".
@@ -160,8 +204,11 @@ def _reveal_redirect(request, code, *, replayed):
     return redirect(_battle_url(request, code))
 
 
-def _render_reveal(request, vote, *, replayed):
-    context = {**reveal_context(vote, replayed=replayed), "progress": _progress(request.user)}
+def _render_reveal(request, vote, *, replayed, battle=None, turns=None, voter_progress=None):
+    context = {
+        **reveal_context(vote, replayed=replayed, battle=battle, turns=turns),
+        "progress": voter_progress or _progress(request.user),
+    }
     if _wants_fragment(request):
         response = render(request, "battles/_reveal.html", context)
         # The page's progress strip is outside the replaced panel; the script updates it from these.
@@ -206,7 +253,7 @@ def live_battle(request, code):
     if battle is None:
         raise Http404
     if battle.status == Battle.Status.VOTED:
-        return _reveal_or_counted(request, battle.vote, replayed=False)
+        return _reveal_or_counted(request, battle.vote)
     return render(
         request,
         "battles/live.html",

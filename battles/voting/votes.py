@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from arena.process_cache import cached_in_process
 from arena.roles import is_insider
 from battles.core.integrity import minimum_vote_ms
-from battles.models import REASON_TAGS, Battle, Generation, LLMVersion, Vote
+from battles.models import REASON_TAGS, Battle, BattleTurn, Generation, LLMVersion, Vote
 from battles.signals import vote_recorded
+from battles.voting.progress import adopt_voter_state, voter_annotations
 
 
 class VoteError(Exception):
@@ -41,15 +42,11 @@ class VoteLimitReached(VoteError):
 class VoteResult:
     vote: Vote
     replayed: bool  # True when this was a repeat of an already stored vote
-
-
-def votes_today(voter) -> int:
-    return Vote.objects.filter(voter=voter, created_at__gte=start_of_today()).count()
-
-
-def start_of_today():
-    """Midnight in the site's time zone: a range bound keeps the (voter, created_at) index usable."""
-    return timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
+    # What the reveal shows, as the vote read it: the battle (with its prompt, answers, versions
+    # and their LLMs), a live battle's turns, and the voter's progress after the vote.
+    battle: Battle
+    turns: list[BattleTurn] = field(default_factory=list)
+    progress: dict = field(default_factory=dict)
 
 
 def _clean_reasons(values) -> list[str]:
@@ -60,14 +57,63 @@ def _clean_reasons(values) -> list[str]:
     return values
 
 
-def _answers_of(battle: Battle) -> list[Generation]:
+def locked_battle(battle_code) -> Battle | None:
+    """The battle, locked, with everything the checks and the reveal need, in one query.
+
+    Joined: the stored vote (if any), the prompt and both answers (the versions come from
+    ``all_versions``); annotated with the voter's vote counts and roles (``battles.voting.progress``). Only the
+    battle's row is locked (FOR UPDATE OF): the outer join to the vote could not be.
+    """
+    return (
+        Battle.objects.select_for_update(of=("self",))
+        .filter(code=battle_code)
+        .select_related("vote", "prompt", "generation_a", "generation_b")
+        .annotate(**voter_annotations())
+        .first()
+    )
+
+
+@cached_in_process
+def all_versions() -> dict[int, LLMVersion]:
+    """Every LLM version with its LLM, by id: a small table the reveal names from."""
+    return {v.pk: v for v in LLMVersion.objects.select_related("llm")}
+
+
+def share_versions(battle: Battle) -> None:
+    """Give the battle and its answers their versions (with their LLMs) from ``all_versions``.
+
+    Joining them instead would double the relations of the vote's one query, and Postgres then
+    spends longer planning it than running it. A version created since the cache was filled
+    reloads it.
+    """
+    versions = all_versions()
+    if battle.version_a_id not in versions or battle.version_b_id not in versions:
+        all_versions.clear()
+        versions = all_versions()
+    battle.version_a, battle.version_b = versions[battle.version_a_id], versions[battle.version_b_id]
+    battle.generation_a.llm_version = versions[battle.generation_a.llm_version_id]
+    battle.generation_b.llm_version = versions[battle.generation_b.llm_version_id]
+
+
+def turns_of(battle: Battle) -> list[BattleTurn]:
+    """A live battle's turns with their prompts and both answers (a pool battle has none)."""
+    if not battle.live:
+        return []
+    return list(battle.turns.select_related("prompt", "generation_a", "generation_b"))
+
+
+def stored_vote(battle: Battle) -> Vote | None:
+    try:
+        return battle.vote
+    except Vote.DoesNotExist:
+        return None
+
+
+def _answers_of(battle: Battle, turns: list[BattleTurn]) -> list[Generation]:
     """Every answer the voter saw: both sides of every turn of a live battle."""
     if not battle.live:
         return [battle.generation_a, battle.generation_b]
-    answers = []
-    for turn in battle.turns.select_related("generation_a", "generation_b"):
-        answers += [turn.generation_a, turn.generation_b]
-    return answers
+    return [g for turn in turns for g in (turn.generation_a, turn.generation_b)]
 
 
 def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(), comment: str = "") -> VoteResult:
@@ -79,6 +125,10 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
     complete cannot be voted on. The vote is flagged (kept, excluded from the
     default board) when an answer names a model or the vote came faster than
     anyone can read. Listeners hear ``vote_recorded`` only after commit.
+
+    Three statements for a pool battle (a live one reads its turns too): the locked read, with
+    the voter's counts and roles; the compare-and-set that closes the battle; the vote's INSERT.
+    The result carries what the reveal shows, so answering needs no further read.
     """
     if outcome not in Vote.Outcome.values:
         raise VoteError("That is not a valid choice.")
@@ -86,22 +136,29 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
     comment = (comment or "").replace("\x00", "").strip()[:2000]  # a NUL cannot be stored, and means nothing
     try:
         with transaction.atomic():
-            battle = Battle.objects.select_for_update().filter(code=battle_code).first()
+            battle = locked_battle(battle_code)
             if battle is None:
                 raise VoteError("This battle does not exist.")
             if battle.voter_id != voter.pk:
                 raise VoteNotAllowed("This battle was served to someone else; your vote was not stored.")
-            existing = Vote.objects.filter(battle=battle).first()
+            progress = adopt_voter_state(voter, battle)
+            share_versions(battle)
+            turns = turns_of(battle)
+            existing = stored_vote(battle)
+            if existing is None and battle.status == Battle.Status.VOTED:
+                # Locked just after a concurrent vote committed: Postgres re-reads the locked row,
+                # not the joined one, so the vote is read on its own (only in this race).
+                existing = Vote.objects.filter(battle=battle).first()
             if existing is not None:
-                return _replay(existing, outcome)
+                return _replay(existing, outcome, battle, turns, progress)
             if battle.status == Battle.Status.FAILED:
                 raise VoteConflict("One side of this battle could not answer, so it cannot be voted on.")
             if battle.status != Battle.Status.OPEN:
                 raise VoteConflict("This battle was skipped; your vote was not stored.")
-            answers = _answers_of(battle)
+            answers = _answers_of(battle, turns)
             if any(g.status != Generation.Status.DONE for g in answers):
                 raise VoteConflict("Both answers must be complete before you vote; your vote was not stored.")
-            if votes_today(voter) >= settings.ARENA_DAILY_VOTE_CAP:
+            if progress["today"] >= settings.ARENA_DAILY_VOTE_CAP:
                 raise VoteLimitReached(
                     f"You have reached today's limit of {settings.ARENA_DAILY_VOTE_CAP} votes; "
                     "this vote was not stored. Thank you — come back tomorrow!"
@@ -112,6 +169,7 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
             )
             if not closed:
                 raise VoteConflict("This battle is already closed; your vote was not stored.")
+            battle.status, battle.closed_at = Battle.Status.VOTED, now
             served_at = max([battle.created_at] + [g.finished_at for g in answers if g.finished_at])
             time_to_vote_ms = max(0, int((now - served_at).total_seconds() * 1000))
             flags = []
@@ -141,22 +199,23 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
             )
             # Robust: the vote is committed by then, and a failing receiver must not turn it into an error.
             transaction.on_commit(lambda: vote_recorded.send(sender=Vote, vote=vote), robust=True)
-            return VoteResult(vote=vote, replayed=False)
+            progress = {**progress, "today": progress["today"] + 1, "total": progress["total"] + 1}
+            return VoteResult(vote=vote, replayed=False, battle=battle, turns=turns, progress=progress)
     except IntegrityError:
-        # A concurrent request stored the vote first (the one-vote constraint).
-        existing = Vote.objects.filter(battle__code=battle_code).first()
-        if existing is None:
-            raise
-        return _replay(existing, outcome)
+        # A concurrent request stored the vote first (the one-vote constraint): answer as a replay.
+        with transaction.atomic():
+            battle = locked_battle(battle_code)
+            existing = stored_vote(battle) if battle is not None else None
+            if battle is None or existing is None:
+                raise
+            share_versions(battle)
+            return _replay(existing, outcome, battle, turns_of(battle), adopt_voter_state(voter, battle))
 
 
-def _replay(existing: Vote, outcome: str) -> VoteResult:
+def _replay(existing: Vote, outcome: str, battle: Battle, turns: list[BattleTurn], progress: dict) -> VoteResult:
     if existing.outcome != outcome:
         raise VoteConflict("You already voted on this battle with a different choice; a vote cannot be changed.")
-    return VoteResult(vote=existing, replayed=True)
-
-
-PERSONAL_BOARD_MIN_VOTES = 20
+    return VoteResult(vote=existing, replayed=True, battle=battle, turns=turns, progress=progress)
 
 
 def personal_leaderboard(*, voter) -> list[dict]:

@@ -8,6 +8,7 @@ channel layer of this process point at it, and tasks are published for real (not
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ from arena.celery import app
 from battles.models import Battle, Vote
 from battles.voting import views
 from ratings import tasks
+from ratings.models import OnlineRating, OnlineRatingWatermark
 from tests.factories import make_arena
 from tests.support.private_redis import PrivateRedis
 
@@ -135,20 +137,24 @@ def test_vote_is_stored_and_revealed_while_redis_is_down(client, voter, redis_se
     assert elapsed < ANSWER_WITHIN_SECONDS
 
 
-def test_with_redis_healthy_the_vote_queues_one_recomputation(client, voter, redis_servers):
+def test_with_redis_healthy_the_vote_queues_its_online_ratings_and_one_recomputation(client, voter, redis_servers):
     # The counterpart of the tests above: the same setup does reach the broker when it answers.
     redis = redis_servers()
     battle = _open_battle(client, voter)
     with app_on(cache=redis, broker=redis):
         response, _ = _timed_vote(client, battle)
     assert response.status_code == 200
-    assert _queued_messages(redis.url(1)) == 1
+    assert sorted(_queued_tasks(redis.url(1))) == [
+        "ratings.tasks.apply_online_ratings",
+        "ratings.tasks.recompute_leaderboard",
+    ]
 
 
-def _queued_messages(url: str) -> int:
+def _queued_tasks(url: str) -> list[str]:
     with app.connection_for_write(url) as connection:
         channel = connection.default_channel
-        return channel.client.llen(app.conf.task_default_queue)
+        messages = channel.client.lrange(app.conf.task_default_queue, 0, -1)
+        return [json.loads(message)["headers"]["task"] for message in messages]
 
 
 def _failing_reveal(*args, **kwargs):
@@ -168,3 +174,19 @@ def test_a_stored_vote_whose_reveal_fails_is_reported_as_counted(client, voter, 
     assert b"try again" not in response.content.lower()
     assert Vote.objects.filter(battle=battle).count() == 1
     assert Vote.objects.get(battle=battle).outcome == "b"
+
+
+def test_a_vote_whose_publish_was_lost_reaches_the_online_ratings_through_beat(client, voter, redis_servers, settings):
+    redis = redis_servers()
+    battle = _open_battle(client, voter)
+    with app_on(cache=redis, broker=redis):
+        redis.stop()
+        response, _ = _timed_vote(client, battle)
+    assert response.status_code == 200
+    vote = Vote.objects.get(battle=battle)
+    assert not OnlineRating.objects.exists()  # nothing was queued: Redis was down
+    beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "ratings.tasks.apply_online_ratings" in beat
+    tasks.apply_online_ratings.apply()  # what beat runs every ONLINE_RATINGS_CATCH_UP_EVERY_SECONDS
+    assert OnlineRating.objects.count() == 2
+    assert OnlineRatingWatermark.objects.get().last_vote_id == vote.pk

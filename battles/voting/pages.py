@@ -48,6 +48,8 @@ def reveal_context(vote: Vote, *, replayed: bool = False) -> dict:
     return {
         "battle": battle,
         "vote": vote,
+        # Asked gently, without saying that the vote is set aside: a voter told so learns to game it.
+        "take_your_time": "too_fast" in (vote.flags or []),
         "replayed": replayed,
         "turns": turns,
         "sides": [("A", battle.generation_a), ("B", battle.generation_b)],

@@ -112,6 +112,9 @@ CHANNEL_LAYERS = {"default": config.channel_layer(CHANNEL_LAYER_URL)}
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker, tasks run on this many threads of the web process after the request that queued
+# them (a generation job or a live battle does not hold the page); 0 runs them inside the request.
+ARENA_EMBEDDED_WORKERS = env_int("EMBEDDED_WORKERS", 4 if EMBEDDED else 0)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -248,3 +248,23 @@ def pairing_estimates():
             if order[i] is not None and order[j] is not None:
                 covariance[(order[i], order[j])] = value
     return RatingEstimates(ratings=ratings, covariance=covariance, votes=votes)
+
+
+def rebuild_online_ratings() -> int:
+    """Elo and TrueSkill of every version replayed over the counted votes in commit order, as if
+    each had moved them when it was cast (after loading a history of votes; imports leave the
+    online ratings alone). Returns the number of versions rated."""
+    votes = counted_votes()
+    labels = {v.pk: str(v.pk) for v in LLMVersion.objects.all()}
+    replayed = replayed_online_ratings(votes, labels)
+    counts: dict[int, int] = {}
+    for a, b, n in votes.values_list("version_a_id", "version_b_id").annotate(n=Count("id")).order_by():
+        counts[a] = counts.get(a, 0) + n
+        counts[b] = counts.get(b, 0) + n
+    with transaction.atomic():
+        OnlineRating.objects.all().delete()
+        OnlineRating.objects.bulk_create(
+            OnlineRating(llm_version_id=int(label), votes=counts.get(int(label), 0), **values)
+            for label, values in replayed.items()
+        )
+    return len(replayed)

@@ -242,7 +242,8 @@ def load_history(*, llms: list[LLM], demo_login: User | None, live_pool: PromptP
             # prompt of the demo pool is still new to it.
             choices = history + ([] if user is demo_login else live_prompts)
             for prompt in rng.sample(choices, k=min(count, len(choices))):
-                left, right = rng.sample(versions, 2)
+                # On the demo prompts only the LLMs that answered them meet.
+                left, right = rng.sample([v for v in versions if (prompt.pk, v.pk) in answers], 2)
                 moment = _when(rng, start, max(JOINED_WEEK.get(v.llm.name, 0) * 7 for v in (left, right)))
                 a, b = answers[(prompt.pk, left.pk)], answers[(prompt.pk, right.pk)]
                 category = prompt.category

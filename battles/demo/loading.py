@@ -54,7 +54,9 @@ def load_demo(*, port: int, with_users: bool, with_history: bool, say: Callable[
         server = FakeProviderServer(host="127.0.0.1", port=port, latency=0.0, tokens_per_second=0, book=book)
         server.start()
         try:
-            queued = jobs.enqueue_generations(pool=pool, versions=[llm.current_version() for llm in llms])
+            # Only the LLMs with hand-written answers: the voter's battles read like real ones.
+            versions = [llm.current_version() for llm in llms[: seed.HAND_WRITTEN]]
+            queued = jobs.enqueue_generations(pool=pool, versions=versions)
             say(f"Generated {queued} answer(s) through the fake provider on port {port}.")
         finally:
             server.stop()

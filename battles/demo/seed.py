@@ -28,7 +28,9 @@ class DemoLLM:
 
 
 # Both wire formats, so the demo exercises both provider clients. The first four have hand-written
-# answers (data/answers.jsonl); the fake provider writes the others' in their own style.
+# answers to the demo prompts (data/answers.jsonl) and are generated at load; the others answer the
+# archived history prompts and live prompts, and the demo prompts once an admin generates them.
+HAND_WRITTEN = 4
 DEMO_LLMS = (
     DemoLLM("aurora-large", LLM.Provider.OPENAI, 5.0, 15.0),
     DemoLLM("basalt-mini", LLM.Provider.ANTHROPIC, 0.25, 1.25),

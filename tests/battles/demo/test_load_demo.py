@@ -108,6 +108,13 @@ def test_the_demo_history_is_thousands_of_votes_by_a_dozen_voters_over_weeks(cli
     client.force_login(demo)
     assert "ember-70b" in client.get("/me/").content.decode()
     assert client.get("/").status_code == 302
+    # The voter's battles are on the demo prompts, between LLMs whose answers were written for them.
+    served = Battle.objects.select_related("prompt__pool", "version_a__llm", "version_b__llm").get(
+        voter=demo, status=Battle.Status.OPEN
+    )
+    hand_written = {demo_llm.name for demo_llm in seed.DEMO_LLMS[: seed.HAND_WRITTEN]}
+    assert served.prompt.pool.name == seed.DEMO_POOL
+    assert {served.version_a.llm.name, served.version_b.llm.name} <= hand_written
 
 
 def test_load_demo_twice_duplicates_nothing_and_the_history_is_the_same_every_time():

@@ -70,8 +70,9 @@ bench-scale: install-dev
 bench-generation: install-dev
 	$(PY) bench/bench_generation.py
 
+# The demo's database (with its WAL files) and the files load_demo writes; the next `make demo` starts afresh.
 clean-demo:
-	rm -f db.sqlite3
+	rm -f db.sqlite3 db.sqlite3-wal db.sqlite3-shm var/demo_answer_book.jsonl var/demo_benchmarks.csv
 
 # The production shape under load (gunicorn, Celery worker and beat, Redis, Postgres): needs Postgres and redis-server.
 bench-web: install-dev

@@ -119,7 +119,14 @@ def database(url: str, sqlite_path: Path) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(sqlite_path),
-            "OPTIONS": {"timeout": 20},
+            # Embedded mode runs tasks on threads beside the requests: WAL lets readers go on while
+            # one writes, and IMMEDIATE takes the write lock when a transaction starts, so that
+            # two writers wait their turn (timeout) instead of failing as "database is locked".
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
         }
     scheme = urlsplit(url).scheme
     if scheme not in {"postgres", "postgresql", "sqlite"}:
@@ -154,7 +161,8 @@ def cache(redis_url: str, *, timeout: float = 0.2, retry_after: float = 2.0) -> 
 
 def channel_layer(redis_url: str) -> dict:
     if not redis_url:
-        return {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+        # Embedded mode: in this process, safe to send to from the task threads too.
+        return {"BACKEND": "arena.embedded_layer.ThreadSafeInMemoryChannelLayer"}
     _check_redis_url(redis_url)
     return {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

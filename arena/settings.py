@@ -118,6 +118,9 @@ CHANNEL_LAYERS = {"default": config.channel_layer(CHANNEL_LAYER_URL)}
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker, tasks run on this many threads of the web process after the request that queued
+# them (a generation job or a live battle does not hold the page); 0 runs them inside the request.
+ARENA_EMBEDDED_WORKERS = env_int("EMBEDDED_WORKERS", 4 if EMBEDDED else 0)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -268,8 +271,10 @@ ARENA_MAX_VOTES_FILE_BYTES = env_int("MAX_VOTES_FILE_BYTES", 4 * 1024 * 1024 * 1
 ARENA_UPLOAD_DIR = Path(env_str("UPLOAD_DIR", "") or BASE_DIR / "var" / "uploads")
 CSRF_FAILURE_VIEW = "arena.errors.csrf_failure"
 ARENA_DAILY_VOTE_CAP = env_int("DAILY_VOTE_CAP", 500)
-ARENA_MIN_VOTE_BASE_MS = env_int("MIN_VOTE_BASE_MS", 1500)
-ARENA_MIN_VOTE_CHARS_PER_SECOND = env_float("MIN_VOTE_CHARS_PER_SECOND", 300.0)
+# Too-fast votes: a vote sooner than MIN_VOTE_BASE_MS + the characters of the two answers (up to
+# 3,000 each) / MIN_VOTE_CHARS_PER_SECOND is flagged; the voter is asked to take their time.
+ARENA_MIN_VOTE_BASE_MS = env_int("MIN_VOTE_BASE_MS", 0)
+ARENA_MIN_VOTE_CHARS_PER_SECOND = env_float("MIN_VOTE_CHARS_PER_SECOND", 100.0)
 ARENA_IDENTITY_ALIASES = env_list("IDENTITY_ALIASES", [])
 ARENA_NEW_LLM_BOOST_VOTES = env_int("NEW_LLM_BOOST_VOTES", 200)
 ARENA_PAIRING_FLOOR = env_float("PAIRING_FLOOR", 0.1)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import trueskill
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from battles.models import Vote
+from battles.models import LLMVersion, Vote
 from ratings import services
 from ratings.engine import elo_update
 from ratings.models import OnlineRating, OnlineRatingWatermark
@@ -134,3 +134,27 @@ def apply_pending(*, batch_size: int | None = None, settle_seconds: float | None
         applied += progress.applied
         if progress.waiting or progress.applied < batch_size:
             return Progress(applied=applied, waiting=progress.waiting)
+
+
+def rebuild_online_ratings() -> int:
+    """Elo and TrueSkill of every version replayed over the counted votes in commit order, as if
+    each had moved them when it was cast (after loading a history of votes; imports leave the
+    online ratings alone). Returns the number of versions rated."""
+    votes = services.counted_votes()
+    labels = {v.pk: str(v.pk) for v in LLMVersion.objects.all()}
+    replayed = services.replayed_online_ratings(votes, labels)
+    counts: dict[int, int] = {}
+    for a, b, n in votes.values_list("version_a_id", "version_b_id").annotate(n=Count("id")).order_by():
+        counts[a] = counts.get(a, 0) + n
+        counts[b] = counts.get(b, 0) + n
+    with transaction.atomic():
+        # Under the worker's lock, and the watermark moved past every vote replayed: none counts twice.
+        mark = _locked_watermark()
+        mark.last_vote_id = Vote.objects.aggregate(last=Max("pk"))["last"] or mark.last_vote_id
+        mark.save(update_fields=["last_vote_id", "updated_at"])
+        OnlineRating.objects.all().delete()
+        OnlineRating.objects.bulk_create(
+            OnlineRating(llm_version_id=int(label), votes=counts.get(int(label), 0), **values)
+            for label, values in replayed.items()
+        )
+    return len(replayed)

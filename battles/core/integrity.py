@@ -5,7 +5,7 @@
   LLMs (names, model ids and their distinctive parts) plus well-known vendor
   and family names with their aliases.
 * Too-fast votes: nobody reads two long answers in a second; the minimum
-  time grows with the length of the answers.
+  time grows with the length of the answers (see ``minimum_vote_ms``).
 """
 
 from __future__ import annotations
@@ -143,6 +143,30 @@ def find_identity_mentions(text: str, terms: set[str]) -> list[str]:
     return found
 
 
-def minimum_vote_ms(answer_chars: int, *, base_ms: int = 2000, chars_per_second: float = 150.0) -> int:
-    """The fastest plausible vote: a glance plus skimming both answers very quickly."""
-    return int(base_ms + 1000 * max(0, answer_chars) / chars_per_second)
+# The reading model of the too-fast rule. Skimming tops out around 600-700 words a minute
+# (Rayner et al., "So much to read, so little time", 2016); past ~1,000 comprehension is at
+# chance. At about 6 characters a word (the space included) 1,000 words a minute is 100
+# characters a second: skimming both answers faster than that is not reading them.
+SKIM_CHARS_PER_SECOND = 100.0
+# Past this many characters of an answer (two screens or so) a voter may judge by its shape and
+# skip the rest; a longer answer asks no more time.
+READ_CAP_CHARS = 3000
+
+
+def minimum_vote_ms(
+    answer_lengths: Iterable[int],
+    *,
+    base_ms: int = 0,
+    chars_per_second: float = SKIM_CHARS_PER_SECOND,
+    cap_chars: int = READ_CAP_CHARS,
+) -> int:
+    """The fastest plausible vote on answers of these lengths (characters): skimming each
+    answer, up to ``cap_chars`` of it, at ``chars_per_second``, plus ``base_ms``.
+
+    With the defaults a careful reader is never flagged: whoever spends len(longer answer) /
+    40 seconds on a pair (400 words a minute over the longer answer while taking in the
+    shorter) spends at least (shorter + longer) / 80 seconds, more than the
+    (shorter + longer) / 100 asked here, whatever the lengths.
+    """
+    counted = sum(min(max(0, length), cap_chars) for length in answer_lengths)
+    return int(base_ms + 1000 * counted / chars_per_second)

@@ -1,4 +1,4 @@
-"""Demo data: a prompt pool, four LLMs served by the fake provider, and their answers."""
+"""Demo data: a prompt pool, eight LLMs served by the fake provider, and their answers."""
 
 from __future__ import annotations
 
@@ -27,12 +27,19 @@ class DemoLLM:
     price_out: float
 
 
-# Two of each wire format, so the demo exercises both provider clients.
+# Both wire formats, so the demo exercises both provider clients. The first four have hand-written
+# answers to the demo prompts (data/answers.jsonl) and are generated at load; the others answer the
+# archived history prompts and live prompts, and the demo prompts once an admin generates them.
+HAND_WRITTEN = 4
 DEMO_LLMS = (
     DemoLLM("aurora-large", LLM.Provider.OPENAI, 5.0, 15.0),
     DemoLLM("basalt-mini", LLM.Provider.ANTHROPIC, 0.25, 1.25),
     DemoLLM("cedar-chat", LLM.Provider.OPENAI, 1.0, 3.0),
     DemoLLM("drift-7b", LLM.Provider.ANTHROPIC, 0.1, 0.2),
+    DemoLLM("ember-70b", LLM.Provider.OPENAI, 0.9, 0.9),
+    DemoLLM("fjord-pro", LLM.Provider.ANTHROPIC, 3.0, 15.0),
+    DemoLLM("granite-r1", LLM.Provider.OPENAI, 2.0, 8.0),
+    DemoLLM("heron-lite", LLM.Provider.ANTHROPIC, 0.15, 0.6),
 )
 
 
@@ -71,7 +78,7 @@ def answer_book_path() -> Path:
 def load_pool_and_llms(*, port: int) -> tuple[PromptPool, list[LLM]]:
     with transaction.atomic():
         pool, _ = PromptPool.objects.get_or_create(
-            name=DEMO_POOL, defaults={"description": "Realistic internal prompts written for the demo."}
+            name=DEMO_POOL, defaults={"description": "Demo data: realistic internal prompts written for the demo."}
         )
         for row in load_prompts():
             pools.add_prompt(
@@ -95,7 +102,18 @@ def load_pool_and_llms(*, port: int) -> tuple[PromptPool, list[LLM]]:
                 price_output_per_mtok=demo.price_out,
             )
         llms.append(llm)
-    return pool, llms
+    repoint_demo_llms(port=port)
+    return pool, [LLM.objects.get(pk=llm.pk) for llm in llms]
+
+
+def repoint_demo_llms(*, port: int) -> int:
+    """Point the demo LLMs at the fake provider on ``port`` (a run with another FAKE_PROVIDER_PORT
+    must not send their calls to another demo's provider); returns how many moved."""
+    moved = 0
+    for demo in DEMO_LLMS:
+        url = base_url(demo.provider, port)
+        moved += LLM.objects.filter(name=demo.name, imported=False).exclude(base_url=url).update(base_url=url)
+    return moved
 
 
 def create_demo_users() -> list[tuple[str, str, str]]:
@@ -106,6 +124,31 @@ def create_demo_users() -> list[tuple[str, str, str]]:
         user.set_password(username)
         user.is_staff = user.is_superuser = staff
         user.save()
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
         created.append((username, username, role))
     return created
+
+
+WAITING_POOL = "Demo: support macros (no answers yet)"
+WAITING_PROMPTS = (
+    ("Write a polite macro telling a customer their refund was processed and when to expect it.", "writing"),
+    ("Write a macro asking a customer for the exact error message and a screenshot.", "writing"),
+    ("Write a macro explaining that a feature request was logged, without promising a date.", "writing"),
+    ("Write a macro for a customer locked out after too many sign-in attempts.", "writing"),
+    ("Write a macro apologising for a delayed reply during a holiday week.", "writing"),
+    ("List three questions to ask a customer who reports that exports are slow.", "instruction_following"),
+    ("Write a macro explaining how to rotate an API key, in four numbered steps.", "instruction_following"),
+    ("Write a macro closing a ticket that has had no reply for two weeks.", "writing"),
+)
+
+
+def load_waiting_pool() -> PromptPool:
+    """A small pool nobody generated answers for yet: the admin's "Generate answers" has work to show."""
+    with transaction.atomic():
+        pool, _ = PromptPool.objects.get_or_create(
+            name=WAITING_POOL,
+            defaults={"description": "Demo data: new prompts waiting for answers (try Generate answers)."},
+        )
+        for number, (text, category) in enumerate(WAITING_PROMPTS, start=1):
+            pools.add_prompt(pool=pool, text=text, category=category, tags=["support"], external_id=f"m{number:02d}")
+    return pool

@@ -64,6 +64,8 @@ def reveal_context(vote: Vote, *, replayed: bool = False, battle: Battle | None 
             for side, tags in (("A", vote.reasons_a), ("B", vote.reasons_b))
             if tags
         ],
+        # Asked gently, without saying that the vote is set aside: a voter told so learns to game it.
+        "take_your_time": "too_fast" in (vote.flags or []),
         "replayed": replayed,
         "turns": turns,
         "sides": [("A", battle.generation_a), ("B", battle.generation_b)],

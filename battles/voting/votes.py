@@ -175,8 +175,10 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
             flags = []
             if battle.identity_leak:
                 flags.append("identity_leak")
+            # The clock starts at the last answer, so only the last turn's pair is still to read
+            # (a live battle's earlier turns were read while the next ones were written).
             minimum = minimum_vote_ms(
-                sum(len(g.text) for g in answers),
+                [len(g.text) for g in answers[-2:]],
                 base_ms=settings.ARENA_MIN_VOTE_BASE_MS,
                 chars_per_second=settings.ARENA_MIN_VOTE_CHARS_PER_SECOND,
             )

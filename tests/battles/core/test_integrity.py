@@ -20,6 +20,24 @@ def test_ordinary_words_are_not_identity_mentions():
     assert find_identity_mentions(text, terms) == []
 
 
-def test_minimum_vote_time_grows_with_answer_length():
-    assert minimum_vote_ms(0) == 2000
-    assert minimum_vote_ms(3000) > minimum_vote_ms(300) > minimum_vote_ms(0)
+def test_minimum_vote_time_grows_with_what_there_is_to_read():
+    assert minimum_vote_ms([0, 0]) == 0
+    assert minimum_vote_ms([1500, 1500]) > minimum_vote_ms([300, 1500]) > minimum_vote_ms([300, 300])
+    # Skimming both at 100 characters a second: 1,000 + 500 characters take 15 s.
+    assert minimum_vote_ms([1000, 500]) == 15_000
+
+
+def test_an_answer_longer_than_two_screens_asks_no_more_time():
+    assert minimum_vote_ms([3000, 3000]) == minimum_vote_ms([20_000, 9_000]) == 60_000
+
+
+def test_a_reader_at_40_characters_a_second_of_the_longer_answer_is_never_too_fast():
+    for shorter in range(0, 4001, 50):
+        for longer in range(shorter, 4001, 50):
+            careful_ms = 1000 * longer / 40
+            assert minimum_vote_ms([shorter, longer]) <= careful_ms, (shorter, longer)
+            assert minimum_vote_ms([longer, shorter]) <= careful_ms, (shorter, longer)
+
+
+def test_a_vote_in_the_first_second_on_two_short_paragraphs_is_too_fast():
+    assert minimum_vote_ms([250, 300]) > 1000

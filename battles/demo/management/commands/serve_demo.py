@@ -17,6 +17,8 @@ class Command(BaseCommand):
         if not settings.EMBEDDED:
             raise CommandError("serve_demo is for embedded mode; unset DATABASE_URL and REDIS_URL.")
         port = seed.fake_provider_port()
+        if seed.repoint_demo_llms(port=port):
+            self.stdout.write(f"Demo LLMs repointed at the fake provider on port {port}.")
         path = seed.answer_book_path()
         book = AnswerBook.load(path if path.exists() else seed.write_answer_book(path))
         server = FakeProviderServer(host="127.0.0.1", port=port, latency=0.3, tokens_per_second=400, book=book)

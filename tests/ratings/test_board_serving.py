@@ -13,6 +13,7 @@ from django.conf import settings as django_settings
 
 from arena.celery import app
 from ratings import boards, tasks
+from ratings.api.auth import create_token
 from ratings.filters import BoardFilter
 from ratings.models import RatingSnapshot
 from ratings.scopes import BOARD, DECISION, STYLE, STYLE_SCOPE
@@ -142,3 +143,17 @@ def test_a_refit_of_an_unchanged_board_restamps_its_snapshot(llms):
     again = tasks.run_refit(BOARD, flt.params())
     assert again.pk == first.pk
     assert RatingSnapshot.objects.filter(scope=flt.scope()).count() == 1
+
+
+def test_the_api_board_says_how_fresh_it_is(client, llms):
+    lead = make_user("api-lead", role="eval_lead")
+    headers = {"Authorization": f"Bearer {create_token(owner=lead, name='test')[1]}"}
+    first = client.get("/api/leaderboard/", {"category": "code"}, headers=headers).json()
+    assert first["freshness"] == {"fitted": False, "votes_behind": 0, "vote_set_changed": False, "refitting": True}
+    assert first["rows"] == [] and first["board"] is None
+    cast_votes(llms, [("beta", "alpha", "a", 2)], category="code")
+    behind = client.get("/api/leaderboard/", {"category": "code"}, headers=headers).json()
+    assert behind["freshness"] == {"fitted": True, "votes_behind": 2, "vote_set_changed": False, "refitting": True}
+    assert behind["board"]["vote_count"] == 5
+    current = client.get("/api/leaderboard/", {"category": "code"}, headers=headers).json()
+    assert current["freshness"]["votes_behind"] == 0 and current["board"]["vote_count"] == 7

@@ -6,7 +6,8 @@ import pytest
 from django.db import OperationalError
 
 from battles.voting import serving, votes
-from ratings import counts, services, tasks
+from ratings import boards, counts, services, tasks
+from ratings.filters import BoardFilter
 from ratings.models import RatingSnapshot
 from ratings.scopes import DEFAULT_SCOPE, STYLE, STYLE_SCOPE
 from tests.factories import make_arena, make_user
@@ -142,9 +143,6 @@ def test_votes_beyond_the_snapshot_are_noticed(voted, queued, django_capture_on_
 
 @pytest.mark.served_boards
 def test_a_filtered_board_a_page_found_behind_is_caught_up(voted, queued):
-    from ratings import boards
-    from ratings.filters import BoardFilter
-
     flt = BoardFilter(include_insider=True)
     tasks.run_refit("board", flt.params())
     assert tasks.lagging_scopes() == [DEFAULT_SCOPE, STYLE_SCOPE]  # the filtered board is current

@@ -152,7 +152,12 @@ def _fold_batch(state: CountsState) -> int:
         found = list(Vote.objects.filter(in_gaps).values_list(*VOTE_COLUMNS))
         found_ids = {row[0] for row in found}
         gaps = [piece for gap in gaps for piece in _split(gap, found_ids)]
-    new = list(Vote.objects.filter(pk__gt=state.through_vote_id).order_by("pk").values_list(*VOTE_COLUMNS)[:FOLD_BATCH])
+    # Ids first (the primary key's index alone), then their rows: joined over a range that may be empty,
+    # Postgres can pick a plan that reads the whole battle table.
+    new_ids = list(
+        Vote.objects.filter(pk__gt=state.through_vote_id).order_by("pk").values_list("pk", flat=True)[:FOLD_BATCH]
+    )
+    new = list(Vote.objects.filter(pk__in=new_ids).order_by("pk").values_list(*VOTE_COLUMNS)) if new_ids else []
     previous = state.through_vote_id
     for row in new:
         if row[0] > previous + 1:
@@ -161,9 +166,12 @@ def _fold_batch(state: CountsState) -> int:
     if len(gaps) > MAX_GAPS:
         logger.warning("vote counts: %d id gaps, keeping the newest %d", len(gaps), MAX_GAPS)
         gaps = sorted(gaps, key=lambda gap: gap[2])[-MAX_GAPS:]
+    gaps = sorted(gaps)
+    if not found and not new and gaps == state.gaps:
+        return 0  # nothing new: no write
     _add(found + new)
     state.through_vote_id = previous
-    state.gaps = sorted(gaps)
+    state.gaps = gaps
     state.folded_at = timezone.now()
     state.save()
     return len(new)

@@ -7,8 +7,9 @@ Creates a scratch database ``arena_bench_boards`` next to the one DATABASE_URL n
 made again each run), loads ``--llms`` LLMs answering ``--prompts`` prompts in 8 categories and
 ``--votes`` voted battles over 180 days (SQL), then times, median of ``--rounds``:
 
-* baseline: the default board fitted from the raw votes (one GROUP BY over every vote, as before);
-* the default board fitted from the counts (fold, one small GROUP BY, the fit);
+* baseline: the default board fitted from the raw votes (one GROUP BY over every vote, as before),
+  and that read alone;
+* the default board fitted from the counts (fold, one small GROUP BY, the fit), and that read alone;
 * the refit after a burst of 100 new votes (``recompute_now``: fold them, read the counts, fit);
 * the same two for a board filtered by category;
 * a board page's read of a board behind the votes (``boards.serve``: no fit);
@@ -141,6 +142,11 @@ def main(argv=None) -> int:
     baseline = median_ms(from_votes(default), args.rounds)
     rows = [
         ("default board from the raw votes (baseline)", baseline),
+        (
+            "  its counts read from the raw votes",
+            median_ms(lambda: services.aggregated_counts(default.votes()), args.rounds),
+        ),
+        ("  its counts read from the count tables", median_ms(lambda: counts.filter_counts(default), args.rounds)),
         ("default board from the counts", median_ms(from_counts(default), args.rounds)),
         ("refit after 100 new votes (fold + fit)", median_ms(burst_then_refit, args.rounds)),
         ("category board from the raw votes", median_ms(from_votes(by_category), args.rounds)),

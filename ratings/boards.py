@@ -9,25 +9,19 @@ to head tables, robustness and decision routes read from snapshots, and the rati
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections import defaultdict
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Min
-from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
-from django.utils import timezone
+from django.db.models import Max
 
 from battles.models import LLMVersion
 from battles.selectors import generation_summary
 from ratings import analysis, counts, fits, services
 from ratings.counts import VoteMark
-from ratings.engine import VoteTable, fit_bradley_terry
 from ratings.filters import BoardFilter
 from ratings.models import RatingSnapshot
-from ratings.scopes import BOARD, DECISION, STYLE
+from ratings.scopes import BOARD, DECISION, HISTORY, STYLE
 from ratings.signals import refit_wanted
 
 HISTORY_CACHE_SECONDS = 24 * 3600
@@ -302,79 +296,47 @@ def decision(flt: BoardFilter) -> Decision:
 # --- rating over time ----------------------------------------------------------------------
 
 
-def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
-    """Ratings refitted on the votes up to the end of each period (cumulative), so the
-    last point is the current board. Periods are days, weeks or months depending on the
-    span; at most ``points`` of them are fitted (evenly spaced, always the last).
+@dataclass
+class HistoryServed(Served):
+    """A rating history as a page serves it (``history``: the one of ``fits.fit_history``)."""
 
-    Returns ``{"period": "day"|"week"|"month", "labels": [...], "series": {model:
-    [{"rating", "lower", "upper", "votes"} | None, ...]}}``. One query for the span, one
-    aggregated query for the counts; the fits are cached by the counts' hash.
-    """
+    history: dict | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.history is None
+
+    @property
+    def stale(self) -> bool:
+        return self.history is None or self.behind > 0 or self.changed
+
+
+def serve_history(flt: BoardFilter, *, points: int | None = None) -> HistoryServed:
+    """The newest rating history of ``flt`` (fitted by a worker, kept in the cache), as ``serve``
+    serves a board: with its lag, a refit queued when behind; ``history`` None before the first."""
     points = points or settings.ARENA_HISTORY_POINTS
-    votes = flt.votes()
-    span = votes.aggregate(first=Min("created_at"), last=Max("created_at"))
-    empty = {"period": "day", "labels": [], "series": {}}
-    if span["first"] is None:
-        return empty
-    days = (span["last"] - span["first"]).total_seconds() / 86400
-    period = "hour" if days <= 2 else "day" if days <= 62 else "week" if days <= 2 * 365 else "month"
-    trunc = {"hour": TruncHour, "day": TruncDate, "week": TruncWeek, "month": TruncMonth}[period]("created_at")
-    rows = list(
-        votes.annotate(period=trunc)
-        .values_list("period", "version_a_id", "version_b_id", "outcome")
-        .annotate(n=Count("id"))
-        .order_by("period", "version_a_id", "version_b_id", "outcome")
-    )
-    if period in ("week", "month"):
-        rows = [(p.date(), a, b, o, n) for p, a, b, o, n in rows]
-    digest = hashlib.sha256(json.dumps([[str(p), a, b, o, n] for p, a, b, o, n in rows]).encode()).hexdigest()
-    scope_key = hashlib.sha256(flt.scope().encode()).hexdigest()[:16]
-    # The prior is in the key: a changed RATING_PRIOR_POINTS refits the history as it refits boards.
-    key = f"ratings:history:{scope_key}:{digest}:{points}:{services.prior_points()}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    ids = {a for _, a, _, _, _ in rows} | {b for _, _, b, _, _ in rows}
-    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
-    periods = sorted({p for p, *_ in rows})
-    if len(periods) > points:
-        step = len(periods) / points
-        chosen = sorted({periods[min(len(periods) - 1, round((k + 1) * step) - 1)] for k in range(points)})
+    latest = cache.get(fits.history_key(flt, points))
+    if latest is None:
+        served = HistoryServed(None)
     else:
-        chosen = periods
-    chosen_set = set(chosen)
-    cumulative: dict[tuple, int] = defaultdict(int)
-    by_period = defaultdict(list)
-    for p, a, b, o, n in rows:
-        by_period[p].append((a, b, o, n))
-    series: dict[str, list] = {label: [None] * len(chosen) for label in sorted(labels.values())}
-    position = 0
-    for p in periods:
-        for a, b, o, n in by_period[p]:
-            cumulative[(labels[a], labels[b], o)] += n
-        if p not in chosen_set:
-            continue
-        table = VoteTable.from_counts((a, b, o, n) for (a, b, o), n in sorted(cumulative.items()))
-        board = fit_bradley_terry(
-            table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES, prior_points=services.prior_points()
-        )
-        for row in board.rows:
-            series[row.model][position] = {
-                "rating": row.rating,
-                "lower": row.lower,
-                "upper": row.upper,
-                "votes": row.votes,
-            }
-        position += 1
-    result = {"period": period, "labels": [_period_label(p, period) for p in chosen], "series": series}
-    cache.set(key, result, HISTORY_CACHE_SECONDS)
-    return result
+        mark = VoteMark(**latest["mark"])
+        limit = settings.ARENA_LAG_COUNT_LIMIT + 1
+        behind = len(mark.unseen(flt.votes()).order_by().values_list("pk", flat=True)[:limit])
+        changed = mark.epoch != counts.current_state().epoch
+        served = HistoryServed(None, behind=behind, changed=changed, history=latest["history"])
+    if not served.stale:
+        return served
+    served.refitting = request_refit(HISTORY, flt)
+    if settings.ARENA_BOARDS_FIT_INLINE:
+        latest = cache.get(fits.history_key(flt, points))
+        return HistoryServed(None, history=latest["history"] if latest else None)
+    return served
 
 
-def _period_label(value, period: str) -> str:
-    if period == "hour":
-        return timezone.localtime(value).strftime("%m-%d %H:00")
-    if period == "month":
-        return value.strftime("%Y-%m")
-    return value.isoformat()
+def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
+    """The history of ``serve_history``, empty while it waits for its first fit."""
+    return rating_history_of(serve_history(flt, points=points))
+
+
+def rating_history_of(served: HistoryServed) -> dict:
+    return served.history or {"period": "day", "labels": [], "series": {}}

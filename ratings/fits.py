@@ -22,20 +22,42 @@ from collections import defaultdict
 
 import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connections
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
+from django.utils import timezone
 
 from battles.models import Battle, Generation, LLMVersion, Vote
 from ratings import counts, services
 from ratings.counts import VoteMark
-from ratings.engine import DEFAULT_STYLE_RIDGE, STYLE_FEATURES, VoteLog, fit_style_controlled, style_counts
+from ratings.engine import (
+    DEFAULT_STYLE_RIDGE,
+    STYLE_FEATURES,
+    VoteLog,
+    VoteTable,
+    fit_bradley_terry,
+    fit_style_controlled,
+    style_counts,
+)
 from ratings.filters import BoardFilter
 from ratings.models import GenerationStyle, RatingSnapshot
-from ratings.scopes import BOARD, DECISION, DECISION_SUFFIX, DEFAULT_SCOPE, STYLE, STYLE_SCOPE, STYLE_SUFFIX
+from ratings.scopes import (
+    BOARD,
+    DECISION,
+    DECISION_SUFFIX,
+    DEFAULT_SCOPE,
+    HISTORY,
+    HISTORY_SUFFIX,
+    STYLE,
+    STYLE_SCOPE,
+    STYLE_SUFFIX,
+)
 from ratings.snapshots import SnapshotPayload, style_payload
 
 STYLE_FIELDS = ("length", "headers", "bold", "list_items")  # the order of style_counts
 STYLE_BATCH = 2000
+HISTORY_CACHE_SECONDS = 7 * 24 * 3600
 DEFAULT_SCOPES = (DEFAULT_SCOPE, STYLE_SCOPE)
 
 
@@ -45,15 +67,20 @@ def scope_of(flt: BoardFilter, kind: str) -> str:
         return flt.scope() + STYLE_SUFFIX
     if kind == DECISION:
         return flt.without_category().scope() + DECISION_SUFFIX
+    if kind == HISTORY:
+        return flt.scope() + HISTORY_SUFFIX
     return flt.scope()
 
 
-def refit(kind: str, flt: BoardFilter) -> RatingSnapshot:
+def refit(kind: str, flt: BoardFilter) -> RatingSnapshot | None:
     """Bring ``kind``'s board of ``flt`` up to the votes now (fitted, or its snapshot re-stamped)."""
     if kind == STYLE:
         return fit_style(flt)
     if kind == DECISION:
         return fit_decision(flt)
+    if kind == HISTORY:
+        fit_history(flt)
+        return None
     return fit_board(flt)
 
 
@@ -342,3 +369,101 @@ def store_style_features(generation_ids) -> int:
 
 
 KIND_SETTINGS = {BOARD: services.engine_settings, STYLE: style_settings, DECISION: services.engine_settings}
+
+
+# --- rating over time (cumulative refits) ---------------------------------------------------
+
+
+def fit_history(flt: BoardFilter, *, points: int | None = None) -> dict:
+    """Ratings refitted on the votes up to the end of each period (cumulative), so the
+    last point is the current board. Periods are days, weeks or months depending on the
+    span; at most ``points`` of them are fitted (evenly spaced, always the last).
+
+    Returns ``{"period": "day"|"week"|"month", "labels": [...], "series": {model:
+    [{"rating", "lower", "upper", "votes"} | None, ...]}}``. One query for the span, one
+    aggregated query for the counts; the fits are cached by the counts' hash. The result is kept
+    in the cache with the votes it saw (``history_key``), for ``boards.serve_history``.
+    """
+    points = points or settings.ARENA_HISTORY_POINTS
+    mark = counts.fold()
+    result = _history(mark.seen(flt.votes()), flt, points)
+    cache.set(history_key(flt, points), {"mark": mark_fields(mark), "history": result}, HISTORY_CACHE_SECONDS)
+    return result
+
+
+def history_key(flt: BoardFilter, points: int) -> str:
+    """Where the newest history of ``flt`` is kept (the prior in the key: another prior is another history)."""
+    scope_key = hashlib.sha256(flt.scope().encode()).hexdigest()[:16]
+    return f"ratings:history-latest:{scope_key}:{points}:{services.prior_points()}"
+
+
+def mark_fields(mark: VoteMark) -> dict:
+    return {"through_vote_id": mark.through_vote_id, "gaps": mark.gaps, "epoch": mark.epoch}
+
+
+def _history(votes: QuerySet, flt: BoardFilter, points: int) -> dict:
+    span = votes.aggregate(first=Min("created_at"), last=Max("created_at"))
+    empty = {"period": "day", "labels": [], "series": {}}
+    if span["first"] is None:
+        return empty
+    days = (span["last"] - span["first"]).total_seconds() / 86400
+    period = "hour" if days <= 2 else "day" if days <= 62 else "week" if days <= 2 * 365 else "month"
+    trunc = {"hour": TruncHour, "day": TruncDate, "week": TruncWeek, "month": TruncMonth}[period]("created_at")
+    rows = list(
+        votes.annotate(period=trunc)
+        .values_list("period", "version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id"))
+        .order_by("period", "version_a_id", "version_b_id", "outcome")
+    )
+    if period in ("week", "month"):
+        rows = [(p.date(), a, b, o, n) for p, a, b, o, n in rows]
+    digest = hashlib.sha256(json.dumps([[str(p), a, b, o, n] for p, a, b, o, n in rows]).encode()).hexdigest()
+    scope_key = hashlib.sha256(flt.scope().encode()).hexdigest()[:16]
+    # The prior is in the key: a changed RATING_PRIOR_POINTS refits the history as it refits boards.
+    key = f"ratings:history:{scope_key}:{digest}:{points}:{services.prior_points()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    ids = {a for _, a, _, _, _ in rows} | {b for _, _, b, _, _ in rows}
+    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
+    periods = sorted({p for p, *_ in rows})
+    if len(periods) > points:
+        step = len(periods) / points
+        chosen = sorted({periods[min(len(periods) - 1, round((k + 1) * step) - 1)] for k in range(points)})
+    else:
+        chosen = periods
+    chosen_set = set(chosen)
+    cumulative: dict[tuple, int] = defaultdict(int)
+    by_period = defaultdict(list)
+    for p, a, b, o, n in rows:
+        by_period[p].append((a, b, o, n))
+    series: dict[str, list] = {label: [None] * len(chosen) for label in sorted(labels.values())}
+    position = 0
+    for p in periods:
+        for a, b, o, n in by_period[p]:
+            cumulative[(labels[a], labels[b], o)] += n
+        if p not in chosen_set:
+            continue
+        table = VoteTable.from_counts((a, b, o, n) for (a, b, o), n in sorted(cumulative.items()))
+        board = fit_bradley_terry(
+            table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES, prior_points=services.prior_points()
+        )
+        for row in board.rows:
+            series[row.model][position] = {
+                "rating": row.rating,
+                "lower": row.lower,
+                "upper": row.upper,
+                "votes": row.votes,
+            }
+        position += 1
+    result = {"period": period, "labels": [_period_label(p, period) for p in chosen], "series": series}
+    cache.set(key, result, HISTORY_CACHE_SECONDS)
+    return result
+
+
+def _period_label(value, period: str) -> str:
+    if period == "hour":
+        return timezone.localtime(value).strftime("%m-%d %H:00")
+    if period == "month":
+        return value.strftime("%Y-%m")
+    return value.isoformat()

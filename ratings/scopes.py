@@ -14,7 +14,9 @@ DECISION_SUFFIX = "|decision"
 BOARD = "board"
 STYLE = "style"
 DECISION = "decision"
-KINDS = (BOARD, STYLE, DECISION)
+HISTORY = "history"  # the rating over time: kept in the cache, not as a snapshot
+HISTORY_SUFFIX = "|history"
+KINDS = (BOARD, STYLE, DECISION, HISTORY)
 SUFFIXES = {BOARD: "", STYLE: STYLE_SUFFIX, DECISION: DECISION_SUFFIX}
 
 

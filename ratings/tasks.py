@@ -100,7 +100,7 @@ def queue_refit(kind: str, params: dict) -> bool:
     return False
 
 
-def run_refit(kind: str, params: dict) -> RatingSnapshot:
+def run_refit(kind: str, params: dict) -> RatingSnapshot | None:
     flt = filter_of(params)
     # Votes arriving from here on may queue the next refit.
     cache.delete(refit_key(kind, flt))
@@ -113,11 +113,12 @@ def run_refit(kind: str, params: dict) -> RatingSnapshot:
 def refit_board(self, kind: str, params: dict):
     """Refit one board (``ratings.fits.refit``); retried on database and connection errors."""
     try:
-        return run_refit(kind, params).pk
+        snapshot = run_refit(kind, params)
     except TRANSIENT_ERRORS as exc:
         raise self.retry(
             exc=exc, countdown=retry_delay(self.request.retries), max_retries=settings.ARENA_RECOMPUTE_MAX_RETRIES
         ) from exc
+    return snapshot.pk if snapshot is not None else None
 
 
 @shared_task(bind=True, ignore_result=True, acks_late=True)

@@ -143,7 +143,9 @@ def pairs(request):
 @insiders_only
 def history(request):
     context = _page(request)
-    data = boards.rating_history(context["filter"])
+    served = boards.serve_history(context["filter"])
+    _served(context, served)
+    data = boards.rating_history_of(served)
     context.update(
         {
             "history": data,
@@ -237,6 +239,7 @@ def model_page(request, code):
     data = build_model_page(llm, context["filter"])
     history = data["history"]
     context.update(data)
+    _served(context, data["served_board"])
     context["history_chart"] = mark_safe(charts.line_chart(history["labels"], history["series"], bands=True))
     # SLOT benchmark_ranks: the benchmark comparison puts this model's benchmark ranks against
     # its arena rank here (see templates/ratings/model.html); nothing is shown while it is absent.

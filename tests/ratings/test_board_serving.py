@@ -157,3 +157,25 @@ def test_the_api_board_says_how_fresh_it_is(client, llms):
     assert behind["board"]["vote_count"] == 5
     current = client.get("/api/leaderboard/", {"category": "code"}, headers=headers).json()
     assert current["freshness"]["votes_behind"] == 0 and current["board"]["vote_count"] == 7
+
+
+def test_a_model_page_serves_its_board_the_same_way(lead_client, llms):
+    code = llms["alpha"].code
+    page = lead_client.get(f"/leaderboard/models/{code}/").content.decode()
+    assert REFRESH in page and "being fitted now" in page
+    page = lead_client.get(f"/leaderboard/models/{code}/").content.decode()
+    assert REFRESH not in page and "being fitted" not in page
+
+
+def test_the_rating_history_is_fitted_by_the_worker_too(lead_client, llms):
+    page = lead_client.get("/leaderboard/history/").content.decode()
+    assert REFRESH in page and "being fitted now" in page
+    response = lead_client.get("/leaderboard/history/")
+    assert REFRESH not in response.content.decode()
+    assert response.context["history"]["series"]["alpha"][-1]["votes"] == 14
+    cast_votes(llms, [("beta", "alpha", "a", 2)])
+    response = lead_client.get("/leaderboard/history/")
+    assert "This board is 2 votes behind; a refit is running." in response.content.decode()
+    assert response.context["history"]["series"]["alpha"][-1]["votes"] == 14
+    response = lead_client.get("/leaderboard/history/")
+    assert response.context["history"]["series"]["alpha"][-1]["votes"] == 16

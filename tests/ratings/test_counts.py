@@ -98,6 +98,8 @@ def test_imported_votes_reach_the_counts(arena):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_vote_committed_after_a_later_one_is_counted_exactly_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no commit can overtake another")
     llms = make_llms("alpha", "beta")
     cast_votes(llms, [("alpha", "beta", "a", 2)])
     counts.fold()

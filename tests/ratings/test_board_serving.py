@@ -183,3 +183,11 @@ def test_the_rating_history_is_fitted_by_the_worker_too(lead_client, llms):
     assert response.context["history"]["series"]["alpha"][-1]["votes"] == 14
     response = lead_client.get("/leaderboard/history/")
     assert response.context["history"]["series"]["alpha"][-1]["votes"] == 16
+
+
+def test_an_export_of_a_board_never_fitted_asks_to_come_back(lead_client, llms):
+    response = lead_client.get("/exports/leaderboard.csv?category=code")
+    assert response.status_code == 503 and response["Retry-After"]
+    assert "being fitted for the first time" in response.content.decode()
+    response = lead_client.get("/exports/leaderboard.csv?category=code")
+    assert response.status_code == 200 and response["X-Arena-Vote-Count"] == "5"

@@ -290,7 +290,7 @@ ARENA_LAG_COUNT_LIMIT = env_int("LAG_COUNT_LIMIT", 10_000)
 # Seconds between reloads of a board page that waits for its first fit.
 ARENA_BOARD_REFRESH_SECONDS = env_int("BOARD_REFRESH_SECONDS", 3)
 # Tests only: run a board's refit at once and serve its result (as boards were before issue 11).
-ARENA_BOARDS_FIT_INLINE = env_bool("ARENA_BOARDS_FIT_INLINE", False)
+ARENA_BOARDS_FIT_INLINE = False
 # Leaderboards: filtered boards are cached as snapshots; keep this many per filter.
 ARENA_FILTERED_SNAPSHOTS_KEPT = env_int("FILTERED_SNAPSHOTS_KEPT", 5)
 # ...and this many of the default board and of its style-controlled board (the newest is always kept).

@@ -6,4 +6,9 @@ class ArenaConfig(AppConfig):
     verbose_name = "Arena"
 
     def ready(self):
-        from arena import checks  # noqa: F401  (registers system checks)
+        from django.core.signals import request_finished, request_started
+
+        from arena import after_response, checks  # noqa: F401  (checks registers system checks)
+
+        request_started.connect(after_response.on_request_started, dispatch_uid="arena.after_response.started")
+        request_finished.connect(after_response.on_request_finished, dispatch_uid="arena.after_response.finished")

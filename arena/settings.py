@@ -145,6 +145,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ratings.tasks.apply_online_ratings",
         "schedule": env_float("ONLINE_RATINGS_CATCH_UP_EVERY_SECONDS", 60.0),
     },
+    "check-vote-counts": {
+        "task": "ratings.tasks.check_vote_counts",
+        "schedule": env_float("COUNTS_CHECK_EVERY_SECONDS", 3600.0),
+    },
     "detect-outlier-voters": {
         "task": "ratings.tasks.detect_outlier_voters",
         "schedule": env_float("OUTLIER_CHECK_EVERY_SECONDS", 3600.0),
@@ -316,6 +320,17 @@ ARENA_BENCHMARK_BOOTSTRAP_ROUNDS = env_int("BENCHMARK_BOOTSTRAP_ROUNDS", 1000)
 # JSON API: votes per page by default, and the most a client may ask for.
 ARENA_API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100)
 ARENA_API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)
+# Aggregated vote counts: an id below the watermark not yet visible (a vote still committing) is looked
+# for again for this long, then taken as rolled back.
+ARENA_COUNTS_GAP_SECONDS = env_float("COUNTS_GAP_SECONDS", 300.0)
+# A board page queues one refit per board; another is not queued while this one is pending (seconds).
+ARENA_REFIT_PENDING_SECONDS = env_int("REFIT_PENDING_SECONDS", 300)
+# "Votes behind" is counted up to this many; beyond, a page says "more than".
+ARENA_LAG_COUNT_LIMIT = env_int("LAG_COUNT_LIMIT", 10_000)
+# Seconds between reloads of a board page that waits for its first fit.
+ARENA_BOARD_REFRESH_SECONDS = env_int("BOARD_REFRESH_SECONDS", 3)
+# Tests only: run a board's refit at once and serve its result (as boards were before issue 11).
+ARENA_BOARDS_FIT_INLINE = False
 # Leaderboards: filtered boards are cached as snapshots; keep this many per filter.
 ARENA_FILTERED_SNAPSHOTS_KEPT = env_int("FILTERED_SNAPSHOTS_KEPT", 5)
 # ...and this many of the default board and of its style-controlled board (the newest is always kept).

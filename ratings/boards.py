@@ -1,47 +1,29 @@
-"""Leaderboards for any vote filter, from one aggregated query, cached as snapshots.
+"""Boards as pages show them: the newest snapshot of a board, never a fit inside a request.
 
-The default board is the background snapshot (``tasks.recompute_now``). A filtered
-board is looked up by its canonical scope and its vote-set hash: the aggregated counts are
-read (one GROUP BY query), hashed, and a stored snapshot with that scope, hash and engine
-settings is reused; otherwise the board is fitted from those same counts and stored. The
-style-controlled board is a snapshot of its own (scope suffix ``|style``).
+A board (a Bradley–Terry board, a style-controlled board, the decision page: ``ratings.scopes``)
+is served from the newest snapshot of its scope, with how many votes it is behind; a board
+behind the votes gets a refit queued on a worker (``ratings.fits`` fits, ``ratings.tasks``
+queues), and one never fitted is served as None while its first fit runs. Also the rows, head
+to head tables, robustness and decision routes read from snapshots, and the rating history.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
-from collections import defaultdict
 from dataclasses import dataclass
 
-import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, Sum
-from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
-from django.utils import timezone
+from django.db.models import Max
 
-from arena.db import stream
-from battles.models import Generation, LLMVersion, Vote
+from battles.models import LLMVersion
 from battles.selectors import generation_summary
-from ratings import analysis, services
-from ratings.engine import (
-    DEFAULT_STYLE_RIDGE,
-    STYLE_FEATURES,
-    VoteLog,
-    VoteTable,
-    fit_bradley_terry,
-    fit_style_controlled,
-    style_counts,
-)
+from ratings import analysis, counts, fits, services
+from ratings.counts import VoteMark
 from ratings.filters import BoardFilter
-from ratings.models import GenerationStyle, RatingSnapshot
-from ratings.scopes import STYLE_SCOPE, STYLE_SUFFIX
-from ratings.snapshots import SnapshotPayload, style_payload
+from ratings.models import RatingSnapshot
+from ratings.scopes import BOARD, DECISION, HISTORY, STYLE
+from ratings.signals import refit_wanted
 
-STYLE_FIELDS = ("length", "headers", "bold", "list_items")  # the order of style_counts
-STYLE_BATCH = 2000
 HISTORY_CACHE_SECONDS = 24 * 3600
 
 
@@ -67,162 +49,104 @@ def generation_stats(version_ids) -> dict[int, dict]:
     }
 
 
-# --- snapshots -------------------------------------------------------------------------------
+# --- serving snapshots --------------------------------------------------------------------
 
 
-def _reusable(scope: str, digest: str, engine: dict, *, needs=("pairs",)) -> RatingSnapshot | None:
-    """The newest snapshot of this scope and vote set, if fitted with ``engine`` and holding the
-    parts ``needs`` names (fields of ``SnapshotPayload``; older snapshots may lack some)."""
-    snapshot = RatingSnapshot.objects.filter(scope=scope, vote_hash=digest).order_by("-computed_at", "-pk").first()
-    if snapshot is None or snapshot.settings != engine or not snapshot.data.has(*needs):
-        return None
-    return snapshot
+@dataclass
+class Served:
+    """The newest snapshot of a board and how it stands against the votes now.
 
-
-def _prune(scope: str) -> None:
-    """Filtered snapshots are a cache: keep the newest few of each scope."""
-    services.prune_snapshots(scope, keep=settings.ARENA_FILTERED_SNAPSHOTS_KEPT)
-
-
-def board_snapshot(flt: BoardFilter) -> RatingSnapshot:
-    """The Bradley–Terry snapshot of ``flt``'s votes (see the module docstring)."""
-    if flt.is_default:
-        snapshot = services.latest_snapshot()
-        if snapshot is None or not snapshot.data.has("pairs"):
-            # No background snapshot yet (or one from before head-to-head data was kept).
-            snapshot = services.compute_snapshot()
-        return snapshot
-    votes = flt.votes()
-    counts = services.aggregated_counts(votes)
-    scope = flt.scope()
-    snapshot = _reusable(scope, services.vote_set_hash(counts), services.engine_settings(), needs=("pairs", "online"))
-    if snapshot is None:
-        snapshot = services.compute_snapshot(scope=scope, votes=votes, counts=counts, online=True)
-        _prune(scope)
-    return snapshot
-
-
-def fill_style_features(votes=None) -> int:
-    """Store the style features of every answer of ``votes``' battles that has none yet.
-
-    ``votes`` defaults to every vote. Returns the number of answers filled in.
+    ``behind``: votes of the board's filter the snapshot has not seen (counted up to
+    ``ARENA_LAG_COUNT_LIMIT`` + 1). ``changed``: the vote set changed otherwise (imports,
+    exclusions, repaired counts) or the engine's settings did. ``refitting``: a refit is
+    queued or running. ``snapshot`` None: the board was never fitted, and is being fitted.
     """
-    votes = Vote.objects.all() if votes is None else votes
-    # One IN per side, not "IN (…) OR IN (…)": Postgres turns a lone IN into a hash semi-join, but an
-    # OR of two keeps both as subplans, re-run per answer once the vote ids outgrow work_mem (minutes at 1M votes).
-    missing = sorted(
-        {
-            pk
-            for side in ("battle__generation_a", "battle__generation_b")
-            for pk in Generation.objects.filter(
-                pk__in=votes.filter(battle__isnull=False).values(side), style__isnull=True
-            ).values_list("pk", flat=True)
-        }
+
+    snapshot: RatingSnapshot | None
+    behind: int = 0
+    changed: bool = False
+    refitting: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        return self.snapshot is None
+
+    @property
+    def stale(self) -> bool:
+        return self.snapshot is None or self.behind > 0 or self.changed
+
+    @property
+    def behind_beyond_limit(self) -> bool:
+        return self.behind > settings.ARENA_LAG_COUNT_LIMIT
+
+    @property
+    def lag_limit(self) -> int:
+        return settings.ARENA_LAG_COUNT_LIMIT
+
+
+def serve(flt: BoardFilter, kind: str = BOARD) -> Served:
+    """``kind``'s board of ``flt`` as a page shows it: its newest snapshot, never fitted here.
+
+    A snapshot behind the votes is served as it is, and a refit is queued on a worker
+    (deduplicated per board); a board never fitted is queued the same way and served as None.
+    A few small queries: the snapshot, the counts' epoch, the votes after the snapshot's mark.
+    """
+    scope = fits.scope_of(flt, kind)
+    snapshot = newest(scope)
+    served = Served(snapshot) if snapshot is None else against_votes(snapshot, flt, kind)
+    if not served.stale:
+        return served
+    served.refitting = request_refit(kind, flt)
+    if settings.ARENA_BOARDS_FIT_INLINE:
+        # Tests that are not about serving: the refit ran at once, serve what it stored.
+        return Served(newest(scope))
+    if snapshot is not None and not snapshot.refit_wanted:
+        # The periodic check refits it even if this request's refit was lost (Redis down).
+        RatingSnapshot.objects.filter(pk=snapshot.pk).update(refit_wanted=True)
+    return served
+
+
+def against_votes(snapshot: RatingSnapshot, flt: BoardFilter, kind: str) -> Served:
+    mark = VoteMark.of_snapshot(snapshot)
+    if mark is None:  # fitted before snapshots recorded their votes
+        return Served(snapshot, changed=True)
+    changed = mark.epoch != counts.current_state().epoch or snapshot.settings != fits.KIND_SETTINGS[kind]()
+    votes = flt.without_category().votes() if kind == DECISION else flt.votes()
+    limit = settings.ARENA_LAG_COUNT_LIMIT + 1
+    behind = len(mark.unseen(votes).order_by().values_list("pk", flat=True)[:limit])
+    return Served(snapshot, behind=behind, changed=changed)
+
+
+def request_refit(kind: str, flt: BoardFilter) -> bool:
+    """Ask for a refit of ``kind``'s board of ``flt`` (``ratings.tasks`` queues it); True if one is
+    queued or running."""
+    answers = refit_wanted.send(sender=RatingSnapshot, kind=kind, params=flt.params())
+    return any(answer is True for _, answer in answers)
+
+
+def newest(scope: str) -> RatingSnapshot | None:
+    return RatingSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-pk").first()
+
+
+def newest_of(scopes) -> dict[str, RatingSnapshot]:
+    """The newest snapshot of each of ``scopes`` that has one (two queries)."""
+    newest_ids = (
+        RatingSnapshot.objects.filter(scope__in=list(scopes))
+        .values("scope")
+        .annotate(newest=Max("pk"))
+        .values("newest")
     )
-    return store_style_features(missing)
+    return {snapshot.scope: snapshot for snapshot in RatingSnapshot.objects.filter(pk__in=newest_ids)}
 
 
-def store_style_features(generation_ids) -> int:
-    """Measure and store the style of these answers (those that have none yet); returns how many."""
-    ids = list(generation_ids)
-    # Ids first, then texts in batches: nothing is written while a cursor is open.
-    stored = 0
-    for start in range(0, len(ids), STYLE_BATCH):
-        texts = Generation.objects.filter(pk__in=ids[start : start + STYLE_BATCH], style__isnull=True).values_list(
-            "pk", "text"
-        )
-        rows = [
-            GenerationStyle(generation_id=pk, **dict(zip(STYLE_FIELDS, style_counts(text or "")))) for pk, text in texts
-        ]
-        GenerationStyle.objects.bulk_create(rows, ignore_conflicts=True)
-        stored += len(rows)
-    return stored
-
-
-def style_settings() -> dict:
-    return {
-        **services.engine_settings(),
-        "method": "bradley_terry_style_controlled",
-        "features": list(STYLE_FEATURES),
-        "feature_transform": "(a - b) / (a + b), standardised",
-        "ridge": DEFAULT_STYLE_RIDGE,
-        "answers": "first turn of each battle",
-        "vote_hash": "SHA-256 over the vote count and the sum of vote ids per (a, b, outcome) cell",
-    }
-
-
-def style_vote_hash(votes) -> str:
-    """The vote-set hash of a style-controlled snapshot of ``votes``."""
-    # The style fit depends on which votes (not only on their counts): hash the counts and
-    # the sum of the vote ids per cell. Answers never change once done, so this is enough.
-    rows = (
-        votes.values_list("version_a_id", "version_b_id", "outcome")
-        .annotate(n=Count("id"), ids=Sum("id"))
-        .order_by("version_a_id", "version_b_id", "outcome")
-    )
-    # (Postgres sums bigints as numeric: make the sum an int so the hash is backend-neutral.)
-    cells = [[a, b, outcome, n, int(ids)] for a, b, outcome, n, ids in rows]
-    return hashlib.sha256(json.dumps(cells, separators=(",", ":")).encode()).hexdigest()
+def board_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
+    """The newest Bradley–Terry snapshot of ``flt``'s votes (see ``serve``); None before its first fit."""
+    return serve(flt, BOARD).snapshot
 
 
 def style_snapshot(flt: BoardFilter) -> RatingSnapshot | None:
-    """The style-controlled board of ``flt``'s votes, beside the raw one.
-
-    Only votes on a battle have answers to measure; imported votes without a battle are
-    left out of this fit (their number is kept in the payload).
-    """
-    votes = flt.votes()
-    scope = flt.scope() + STYLE_SUFFIX
-    digest = style_vote_hash(votes)
-    engine = style_settings()
-    snapshot = _reusable(scope, digest, engine, needs=("rows",))
-    if snapshot is not None:
-        return snapshot
-    started = time.perf_counter()
-    fill_style_features(votes)
-    payload, used = _fit_style(votes)
-    snapshot = RatingSnapshot.objects.create(
-        scope=scope,
-        settings=engine,
-        vote_count=used,
-        vote_hash=digest,
-        payload=payload.to_json(),
-        duration_ms=int((time.perf_counter() - started) * 1000),
-    )
-    if scope != STYLE_SCOPE:
-        _prune(scope)
-    return snapshot
-
-
-def _fit_style(votes) -> tuple[SnapshotPayload, int]:
-    """The style-controlled board of ``votes`` and the number of votes it was fitted on."""
-    columns = ["version_a_id", "version_b_id", "outcome"]
-    columns += [f"battle__generation_{side}__style__{name}" for side in "ab" for name in STYLE_FIELDS]
-    # No ORDER BY: the fit does not depend on the order, and sorting a million joined rows
-    # for a cursor took longer than reading them.
-    rows = votes.order_by().values_list(*columns)
-    model_a, model_b, outcome, style_a, style_b = [], [], [], [], []
-    skipped = 0
-    for row in stream(rows, 20_000):
-        a_style, b_style = row[3:7], row[7:11]
-        if None in a_style or None in b_style:
-            skipped += 1
-            continue
-        model_a.append(row[0])
-        model_b.append(row[1])
-        outcome.append(row[2])
-        style_a.append(a_style)
-        style_b.append(b_style)
-    ids = set(model_a) | set(model_b)
-    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
-    if not outcome:
-        return style_payload(None, version_ids={}, votes_without_answers=skipped), 0
-    log = VoteLog.from_votes([labels[a] for a in model_a], [labels[b] for b in model_b], outcome)
-    board = fit_style_controlled(
-        log, np.array(style_a, float), np.array(style_b, float), min_votes=settings.ARENA_MIN_VOTES
-    )
-    version_ids = {label: pk for pk, label in labels.items()}
-    return style_payload(board, version_ids=version_ids, votes_without_answers=skipped), len(outcome)
+    """The newest style-controlled snapshot of ``flt``'s votes (see ``serve``); None before its first fit."""
+    return serve(flt, STYLE).snapshot
 
 
 # --- rows for the pages ------------------------------------------------------------------
@@ -305,53 +229,7 @@ def head_to_head(snapshot: RatingSnapshot | None) -> analysis.HeadToHead | None:
     return analysis.head_to_head(payload.models, payload.pairs, [row["model"] for row in payload.rows])
 
 
-# --- per category -----------------------------------------------------------------------
-
-
-def category_boards(flt: BoardFilter) -> list[tuple[str, RatingSnapshot]]:
-    """One snapshot per prompt category under ``flt`` (its own category ignored), most
-    votes first. One aggregated query; snapshots are reused by scope and hash exactly as
-    for a board filtered by that category."""
-    base = flt.without_category()
-    rows = (
-        base.votes()
-        .filter(battle__isnull=False)
-        .values_list("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
-        .annotate(n=Count("id"))
-        .order_by("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
-    )
-    per_category: dict[str, list] = defaultdict(list)
-    for category, a, b, outcome, n in rows:
-        if category:
-            per_category[category].append((a, b, outcome, n))
-    if not per_category:
-        return []
-    engine = services.engine_settings()
-    wanted = {
-        category: (base.with_changes(category=category).scope(), services.vote_set_hash(counts))
-        for category, counts in per_category.items()
-    }
-    found: dict[str, RatingSnapshot] = {}
-    candidates = RatingSnapshot.objects.filter(
-        scope__in=[scope for scope, _ in wanted.values()], vote_hash__in=[digest for _, digest in wanted.values()]
-    ).order_by("-computed_at", "-pk")
-    by_key: dict[tuple[str, str], RatingSnapshot] = {}
-    for candidate in candidates:
-        by_key.setdefault((candidate.scope, candidate.vote_hash), candidate)
-    for category, key in wanted.items():
-        cached = by_key.get(key)
-        if cached is not None and cached.settings == engine and cached.data.has("online"):
-            found[category] = cached
-        else:
-            scoped = base.with_changes(category=category)
-            found[category] = services.compute_snapshot(
-                scope=key[0], votes=scoped.votes(), counts=per_category[category], online=True
-            )
-            _prune(key[0])
-    return sorted(found.items(), key=lambda item: (-item[1].vote_count, item[0]))
-
-
-# --- decision view ---------------------------------------------------------------------
+# --- per category and the decision view --------------------------------------------------
 
 
 @dataclass
@@ -359,13 +237,30 @@ class Decision:
     overall: analysis.Route | None
     routes: list[analysis.Route]
     snapshot: RatingSnapshot | None
+    served: Served | None = None
+
+
+def category_boards(flt: BoardFilter, served: Served | None = None) -> list[tuple[str, RatingSnapshot]]:
+    """The board of each prompt category under ``flt`` (its own category ignored), most votes
+    first, from the decision page's snapshots (``served``: that page's, when already read)."""
+    served = serve(flt, DECISION) if served is None else served
+    if served.snapshot is None:
+        return []
+    parts = served.snapshot.data.parts or {}
+    found = newest_of(parts.values())
+    boards = [(category, found[scope]) for category, scope in parts.items() if scope in found]
+    boards = [(category, snapshot) for category, snapshot in boards if snapshot.vote_count]
+    return sorted(boards, key=lambda item: (-item[1].vote_count, item[0]))
 
 
 def decision(flt: BoardFilter) -> Decision:
     """Per category: the models tied for first, the cheapest and fastest of them, and the
     recommended model with its evidence; the same over all categories."""
-    overall_snapshot = board_snapshot(flt.without_category())
-    boards = category_boards(flt)
+    served = serve(flt, DECISION)
+    if served.snapshot is None:
+        return Decision(overall=None, routes=[], snapshot=None, served=served)
+    overall_snapshot = newest(flt.without_category().scope())
+    boards = category_boards(flt, served)
     version_ids = set(overall_snapshot.data.version_ids.values()) if overall_snapshot else set()
     for _, snapshot in boards:
         version_ids |= set(snapshot.data.version_ids.values())
@@ -395,85 +290,53 @@ def decision(flt: BoardFilter) -> Decision:
         for category, snapshot in boards
         if not flt.category or category == flt.category
     ]
-    return Decision(overall=overall, routes=routes, snapshot=overall_snapshot)
+    return Decision(overall=overall, routes=routes, snapshot=overall_snapshot, served=served)
 
 
 # --- rating over time ----------------------------------------------------------------------
 
 
-def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
-    """Ratings refitted on the votes up to the end of each period (cumulative), so the
-    last point is the current board. Periods are days, weeks or months depending on the
-    span; at most ``points`` of them are fitted (evenly spaced, always the last).
+@dataclass
+class HistoryServed(Served):
+    """A rating history as a page serves it (``history``: the one of ``fits.fit_history``)."""
 
-    Returns ``{"period": "day"|"week"|"month", "labels": [...], "series": {model:
-    [{"rating", "lower", "upper", "votes"} | None, ...]}}``. One query for the span, one
-    aggregated query for the counts; the fits are cached by the counts' hash.
-    """
+    history: dict | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.history is None
+
+    @property
+    def stale(self) -> bool:
+        return self.history is None or self.behind > 0 or self.changed
+
+
+def serve_history(flt: BoardFilter, *, points: int | None = None) -> HistoryServed:
+    """The newest rating history of ``flt`` (fitted by a worker, kept in the cache), as ``serve``
+    serves a board: with its lag, a refit queued when behind; ``history`` None before the first."""
     points = points or settings.ARENA_HISTORY_POINTS
-    votes = flt.votes()
-    span = votes.aggregate(first=Min("created_at"), last=Max("created_at"))
-    empty = {"period": "day", "labels": [], "series": {}}
-    if span["first"] is None:
-        return empty
-    days = (span["last"] - span["first"]).total_seconds() / 86400
-    period = "hour" if days <= 2 else "day" if days <= 62 else "week" if days <= 2 * 365 else "month"
-    trunc = {"hour": TruncHour, "day": TruncDate, "week": TruncWeek, "month": TruncMonth}[period]("created_at")
-    rows = list(
-        votes.annotate(period=trunc)
-        .values_list("period", "version_a_id", "version_b_id", "outcome")
-        .annotate(n=Count("id"))
-        .order_by("period", "version_a_id", "version_b_id", "outcome")
-    )
-    if period in ("week", "month"):
-        rows = [(p.date(), a, b, o, n) for p, a, b, o, n in rows]
-    digest = hashlib.sha256(json.dumps([[str(p), a, b, o, n] for p, a, b, o, n in rows]).encode()).hexdigest()
-    scope_key = hashlib.sha256(flt.scope().encode()).hexdigest()[:16]
-    # The prior is in the key: a changed RATING_PRIOR_POINTS refits the history as it refits boards.
-    key = f"ratings:history:{scope_key}:{digest}:{points}:{services.prior_points()}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    ids = {a for _, a, _, _, _ in rows} | {b for _, _, b, _, _ in rows}
-    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
-    periods = sorted({p for p, *_ in rows})
-    if len(periods) > points:
-        step = len(periods) / points
-        chosen = sorted({periods[min(len(periods) - 1, round((k + 1) * step) - 1)] for k in range(points)})
+    latest = cache.get(fits.history_key(flt, points))
+    if latest is None:
+        served = HistoryServed(None)
     else:
-        chosen = periods
-    chosen_set = set(chosen)
-    cumulative: dict[tuple, int] = defaultdict(int)
-    by_period = defaultdict(list)
-    for p, a, b, o, n in rows:
-        by_period[p].append((a, b, o, n))
-    series: dict[str, list] = {label: [None] * len(chosen) for label in sorted(labels.values())}
-    position = 0
-    for p in periods:
-        for a, b, o, n in by_period[p]:
-            cumulative[(labels[a], labels[b], o)] += n
-        if p not in chosen_set:
-            continue
-        table = VoteTable.from_counts((a, b, o, n) for (a, b, o), n in sorted(cumulative.items()))
-        board = fit_bradley_terry(
-            table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES, prior_points=services.prior_points()
-        )
-        for row in board.rows:
-            series[row.model][position] = {
-                "rating": row.rating,
-                "lower": row.lower,
-                "upper": row.upper,
-                "votes": row.votes,
-            }
-        position += 1
-    result = {"period": period, "labels": [_period_label(p, period) for p in chosen], "series": series}
-    cache.set(key, result, HISTORY_CACHE_SECONDS)
-    return result
+        mark = VoteMark(**latest["mark"])
+        limit = settings.ARENA_LAG_COUNT_LIMIT + 1
+        behind = len(mark.unseen(flt.votes()).order_by().values_list("pk", flat=True)[:limit])
+        changed = mark.epoch != counts.current_state().epoch
+        served = HistoryServed(None, behind=behind, changed=changed, history=latest["history"])
+    if not served.stale:
+        return served
+    served.refitting = request_refit(HISTORY, flt)
+    if settings.ARENA_BOARDS_FIT_INLINE:
+        latest = cache.get(fits.history_key(flt, points))
+        return HistoryServed(None, history=latest["history"] if latest else None)
+    return served
 
 
-def _period_label(value, period: str) -> str:
-    if period == "hour":
-        return timezone.localtime(value).strftime("%m-%d %H:00")
-    if period == "month":
-        return value.strftime("%Y-%m")
-    return value.isoformat()
+def rating_history(flt: BoardFilter, *, points: int | None = None) -> dict:
+    """The history of ``serve_history``, empty while it waits for its first fit."""
+    return rating_history_of(serve_history(flt, points=points))
+
+
+def rating_history_of(served: HistoryServed) -> dict:
+    return served.history or {"period": "day", "labels": [], "series": {}}

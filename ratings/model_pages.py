@@ -141,7 +141,8 @@ def model_page(llm: LLM, flt: BoardFilter) -> dict:
     versions = list(llm.versions.select_related("llm").order_by("-number"))
     version_ids = {v.pk for v in versions}
     labels = [v.label for v in versions]
-    snapshot = boards.board_snapshot(flt)
+    served = boards.serve(flt)
+    snapshot = served.snapshot
     stats = boards.generation_stats(version_ids | set(snapshot.data.version_ids.values()) if snapshot else version_ids)
     rows = boards.board_rows(snapshot, stats=stats)
     own_rows = [row for row in rows if row["model"] in labels]
@@ -171,6 +172,7 @@ def model_page(llm: LLM, flt: BoardFilter) -> dict:
         "llm": llm,
         "versions": versions,
         "snapshot": snapshot,
+        "served_board": served,
         "rows": own_rows,
         "n_models": n_models,
         "opponents": opponents(snapshot, labels) if snapshot else [],

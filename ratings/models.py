@@ -48,9 +48,19 @@ class RatingSnapshot(models.Model):
     payload = models.JSONField(help_text="The board as the engine returned it.")
     duration_ms = models.PositiveIntegerField(default=0)
     computed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Which votes the fit saw (``ratings.counts.VoteMark``): every vote up to this id but those in
+    # ``vote_gaps``, as of the counts' ``epoch``. A page compares them with the votes now.
+    through_vote_id = models.BigIntegerField(null=True, blank=True)
+    vote_gaps = models.JSONField(default=list, blank=True, help_text="[[first id, last id, since], …] not yet seen.")
+    counts_epoch = models.PositiveIntegerField(null=True, blank=True)
+    params = models.JSONField(default=dict, blank=True, help_text="The board filter's query parameters.")
+    refit_wanted = models.BooleanField(
+        default=False, help_text="A page found this snapshot behind the votes; the periodic check refits it."
+    )
 
     class Meta:
         get_latest_by = "computed_at"
+        indexes = [models.Index(fields=["scope", "-computed_at"], name="snapshot_newest_of_scope")]
 
     def __str__(self):
         return f"{self.scope} @ {self.computed_at:%Y-%m-%d %H:%M} ({self.vote_count} votes)"
@@ -80,7 +90,7 @@ class GenerationStyle(models.Model):
 
     Owned by ratings (battles never imports ratings, and one ``style_counts`` serves both
     the engine and the app): filled from the answer's text by
-    ``ratings.boards.fill_style_features`` for every answer of a counted battle that has
+    ``ratings.fits.fill_style_features`` for every answer of a counted battle that has
     none yet, before a style-controlled fit and after each background recomputation. An
     answer's text never changes once it is done, so a row never goes stale.
     """
@@ -184,3 +194,75 @@ class ApiToken(models.Model):
     @property
     def is_active(self):
         return self.revoked_at is None
+
+
+class CountsState(models.Model):
+    """The watermark of the aggregated vote counts (one row, pk 1).
+
+    Every vote with an id up to ``through_vote_id`` is in the counts, except the ids in
+    ``gaps``: ids not visible when the counts were folded (a vote still being committed, or
+    one rolled back), looked for again at every fold until ``ARENA_COUNTS_GAP_SECONDS``
+    passed. ``epoch`` moves when the counts change other than by adding new votes (a rebuild
+    after imports, exclusions or repaired drift): every snapshot of an older epoch is stale.
+    """
+
+    through_vote_id = models.BigIntegerField(default=0)
+    gaps = models.JSONField(default=list, blank=True, help_text="[[first id, last id, since (Unix time)], …]")
+    epoch = models.PositiveIntegerField(default=0)
+    time_zone = models.CharField(max_length=64, blank=True, help_text="The zone the days are counted in.")
+    folded_at = models.DateTimeField(null=True, blank=True)
+    rebuilt_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"counts through vote {self.through_vote_id} (epoch {self.epoch})"
+
+
+class VoteTotal(models.Model):
+    """Votes per (pair, outcome) and every filter dimension of the boards but days and voter group."""
+
+    version_a = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="+")
+    version_b = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=10)
+    insider = models.BooleanField()
+    flagged = models.BooleanField()
+    live = models.BooleanField()
+    category = models.CharField(max_length=50, blank=True, help_text="The prompt's; empty without a battle.")
+    pool = models.CharField(max_length=36, blank=True, help_text="The prompt pool's code; empty without one.")
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version_a", "version_b", "outcome", "insider", "flagged", "live", "category", "pool"],
+                name="votetotal_unique_cell",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.version_a_id}-{self.version_b_id} {self.outcome}: {self.n}"
+
+
+class DailyVoteCount(models.Model):
+    """``VoteTotal`` per day (the server's time zone), for boards with a date range."""
+
+    day = models.DateField()
+    version_a = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="+")
+    version_b = models.ForeignKey(LLMVersion, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=10)
+    insider = models.BooleanField()
+    flagged = models.BooleanField()
+    live = models.BooleanField()
+    category = models.CharField(max_length=50, blank=True)
+    pool = models.CharField(max_length=36, blank=True)
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "version_a", "version_b", "outcome", "insider", "flagged", "live", "category", "pool"],
+                name="dailyvotecount_unique_cell",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.version_a_id}-{self.version_b_id} {self.outcome}: {self.n}"

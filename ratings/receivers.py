@@ -2,7 +2,8 @@ import logging
 
 from django.db import transaction
 
-from ratings import boards, services, tasks
+from arena.publishing import publish
+from ratings import fits, services, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -24,22 +25,29 @@ def on_vote_recorded(sender, vote, **kwargs):
 
 
 def on_votes_imported(sender, count, **kwargs):
-    """Imported historical votes change the Bradley–Terry boards (not the online ratings)."""
+    """Imported historical votes change the Bradley–Terry boards (not the online ratings): the
+    counts are rebuilt and the default board refitted (the periodic checks catch up a lost task)."""
     if count:
-        tasks.schedule_recompute()
+        publish(tasks.rebuild_vote_counts, ("import",))
 
 
 def on_votes_reflagged(sender, count, **kwargs):
-    """Votes flagged or unflagged (the outlier check, an admin) leave or rejoin the boards."""
+    """Votes flagged or unflagged (the outlier check, an admin) leave or rejoin the boards: the counts
+    are rebuilt and the default board refitted."""
     if count:
-        tasks.schedule_recompute()
+        publish(tasks.rebuild_vote_counts, ("exclusions",))
+
+
+def on_refit_wanted(sender, kind, params, **kwargs):
+    """A page found its board behind the votes: queue its refit (True if one is queued or pending)."""
+    return tasks.queue_refit(kind, params)
 
 
 def on_answers_stored(sender, generation_ids, **kwargs):
     """Measure the style of new answers now, in the worker, not at the first style-controlled fit."""
     try:
         with transaction.atomic():  # a savepoint if the caller is in a transaction: its work stays intact
-            boards.store_style_features(generation_ids)
+            fits.store_style_features(generation_ids)
     except Exception:
         # The answers are stored; the first style fit measures whatever is missing.
         logger.exception("could not measure the style of %d answers", len(generation_ids))

@@ -75,12 +75,14 @@ def compute_snapshot(
     votes: QuerySet | None = None,
     counts: list[tuple[int, int, str, int]] | None = None,
     online: bool = False,
+    stamp: dict | None = None,
 ) -> RatingSnapshot:
     """Fit and store the board of ``votes`` (default: the counted votes).
 
-    ``counts`` may be passed when the caller already ran ``aggregated_counts(votes)``.
-    ``online``: also replay the votes in order for Elo and TrueSkill (filtered boards; the
-    default board reads the incrementally updated ``OnlineRating`` rows instead).
+    ``counts`` may be passed when the caller already has ``aggregated_counts(votes)`` (or the
+    same from ``ratings.counts``). ``online``: also replay the votes in order for Elo and
+    TrueSkill (filtered boards; the default board reads the ``OnlineRating`` rows instead).
+    ``stamp``: further fields of the snapshot (which votes it saw, its filter).
     """
     votes = counted_votes() if votes is None else votes
     counts = aggregated_counts(votes) if counts is None else counts
@@ -111,6 +113,7 @@ def compute_snapshot(
         vote_hash=vote_set_hash(counts),
         payload=payload.to_json(),
         duration_ms=int((time.perf_counter() - started) * 1000),
+        **(stamp or {}),
     )
 
 

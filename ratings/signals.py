@@ -8,3 +8,8 @@ are flagged (and so which votes the boards count); ``count`` is the number of vo
 from django.dispatch import Signal
 
 votes_reflagged = Signal()
+
+# Sent by a page whose board is behind the votes (or was never fitted). kwargs: kind (a
+# ``ratings.scopes`` kind), params (the filter's query parameters). ``ratings.receivers`` queues
+# the refit and answers True when one is queued or already pending.
+refit_wanted = Signal()

@@ -54,6 +54,7 @@ class SnapshotPayload:
     outcome_totals: dict[str, int] | None = None  # votes per outcome (a, b, tie, both_bad)
     version_ids: dict[str, int] = field(default_factory=dict)  # label -> LLMVersion pk
     votes_without_answers: int | None = None  # style: votes of the vote set left out of the fit
+    parts: dict[str, str] | None = None  # a decision's index: prompt category -> the scope of its board
 
     @classmethod
     def from_json(cls, data: Mapping) -> SnapshotPayload:

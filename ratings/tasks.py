@@ -1,34 +1,47 @@
-"""Celery tasks of ratings, and the debounce that queues one recomputation per burst of votes.
+"""Celery tasks of ratings: refits of boards, the debounced refit after votes, the counts' checks.
+
+Votes queue a refit of the default board from the request (debounced); a board page that
+finds its board behind the votes queues that board's refit (``queue_refit``, one pending per
+board). Either may be lost (Redis hung or down: both give up after a short timeout rather than
+hold the request), so the beat task ``catch_up_boards`` looks at every board that has a
+snapshot and queues the refit of those behind the votes: always the default boards, and any
+other a page asked for since its last fit. In embedded mode (tasks run eagerly) a page's refit
+runs after its response is sent.
 
 Online Elo and TrueSkill are applied here too, off the vote request: ``schedule_online_ratings``
 queues one ``apply_online_ratings`` per burst (deduplicated by a cache key), and beat runs it
 every ``ONLINE_RATINGS_CATCH_UP_EVERY_SECONDS`` so that a lost publish leaves nothing unapplied.
-
-Votes queue a recomputation from the request; that path may lose it (Redis hung or down:
-``schedule_recompute`` gives up after a short timeout rather than hold the voter). The beat task
-``catch_up_boards`` finds boards fitted on an older vote set and queues the recomputation then.
 """
+
+import hashlib
+import logging
 
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
+from django.db.models import Max
 
+from arena.after_response import defer
 from arena.publishing import publish
-from ratings import boards, online, quality, services
+from ratings import boards, counts, fits, online, quality, services
+from ratings.filter_params import page_filter
 from ratings.filters import BoardFilter
 from ratings.models import RatingSnapshot
-from ratings.scopes import DEFAULT_SCOPE, STYLE_SCOPE
+from ratings.scopes import BOARD, DEFAULT_SCOPE, STYLE, STYLE_SCOPE, kind_of
+
+logger = logging.getLogger(__name__)
 
 RECOMPUTE_PENDING_KEY = "ratings:recompute-pending"
 ONLINE_PENDING_KEY = "ratings:online-ratings-pending"
 # Lost connections and a database going away: another attempt later can succeed.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+DEFAULT_BOARDS = ((BOARD, DEFAULT_SCOPE), (STYLE, STYLE_SCOPE))
 
 
 def schedule_recompute(*, delay: float | None = None) -> bool:
-    """Queue one recomputation for a burst of votes; True if this call queued it.
+    """Queue one refit of the default board for a burst of votes; True if this call queued it.
 
     ``delay``: seconds before it runs (default ``ARENA_RATINGS_DEBOUNCE_SECONDS``). Never
     waits long on Redis: if the debounce key or the broker is unreachable nothing is queued,
@@ -46,9 +59,9 @@ def schedule_recompute(*, delay: float | None = None) -> bool:
 
 
 def recompute_now() -> RatingSnapshot:
-    """The default board, fitted now; votes arriving from here on queue the next recomputation."""
+    """The default board, brought up to the votes now (new votes folded into the counts first)."""
     cache.delete(RECOMPUTE_PENDING_KEY)
-    return services.compute_snapshot()
+    return fits.fit_board(BoardFilter())
 
 
 def retry_delay(retries: int) -> int:
@@ -58,42 +71,66 @@ def retry_delay(retries: int) -> int:
     )
 
 
-def lagging_scopes() -> list[str]:
-    """The default boards (raw and style-controlled) whose newest snapshot is not of the current votes.
+def filter_of(params: dict) -> BoardFilter:
+    """The board filter of a snapshot's or a task's query parameters (``BoardFilter.params()``)."""
+    flt, _ = page_filter(params)
+    return flt
 
-    A board with no snapshot lags only when there are votes to fit. The raw board is compared by
-    vote count first (one COUNT), then by its vote-set hash (one GROUP BY, as a fit reads).
+
+def refit_key(kind: str, flt: BoardFilter) -> str:
+    return "ratings:refit:" + hashlib.sha256(fits.scope_of(flt, kind).encode()).hexdigest()[:32]
+
+
+def queue_refit(kind: str, params: dict) -> bool:
+    """Queue one refit of ``kind``'s board of the filter ``params``; True if one is queued or pending.
+
+    Deduplicated per board by a cache key (``ARENA_REFIT_PENDING_SECONDS``, deleted when the
+    refit starts). With a worker the task is published with the short broker timeout; in
+    embedded mode it runs after the response (``ARENA_BOARDS_FIT_INLINE``: at once, for tests).
     """
-    lagging = []
-    votes = services.counted_votes()
-    raw = services.latest_snapshot(DEFAULT_SCOPE)
-    if raw is None:
-        if votes.exists():
-            lagging.append(DEFAULT_SCOPE)
-    elif raw.vote_count != votes.count() or raw.vote_hash != services.vote_set_hash(services.aggregated_counts(votes)):
-        lagging.append(DEFAULT_SCOPE)
-    style = services.latest_snapshot(STYLE_SCOPE)
-    if style is None:
-        if votes.filter(battle__isnull=False).exists():
-            lagging.append(STYLE_SCOPE)
-    elif style.vote_hash != boards.style_vote_hash(BoardFilter().votes()):
-        lagging.append(STYLE_SCOPE)
-    return lagging
+    flt = filter_of(params)
+    key = refit_key(kind, flt)
+    if not cache.add(key, 1, timeout=settings.ARENA_REFIT_PENDING_SECONDS):
+        # Pending already (or the cache is unreachable: the periodic check refits the board).
+        return True
+    if refit_board.app.conf.task_always_eager:
+        if settings.ARENA_BOARDS_FIT_INLINE:
+            run_refit(kind, params)
+        else:
+            defer(lambda: run_refit(kind, params))
+        return True
+    if publish(refit_board, (kind, params)):
+        return True
+    cache.delete(key)
+    return False
 
 
-def prune_default_boards() -> None:
-    for scope in (DEFAULT_SCOPE, STYLE_SCOPE):
-        services.prune_snapshots(scope, keep=settings.ARENA_SNAPSHOTS_KEPT)
+def run_refit(kind: str, params: dict) -> RatingSnapshot | None:
+    flt = filter_of(params)
+    # Votes arriving from here on may queue the next refit.
+    cache.delete(refit_key(kind, flt))
+    if kind == BOARD and flt.is_default:
+        cache.delete(RECOMPUTE_PENDING_KEY)
+    return fits.refit(kind, flt)
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=True)
+def refit_board(self, kind: str, params: dict):
+    """Refit one board (``ratings.fits.refit``); retried on database and connection errors."""
+    try:
+        snapshot = run_refit(kind, params)
+    except TRANSIENT_ERRORS as exc:
+        raise self.retry(
+            exc=exc, countdown=retry_delay(self.request.retries), max_retries=settings.ARENA_RECOMPUTE_MAX_RETRIES
+        ) from exc
+    return snapshot.pk if snapshot is not None else None
 
 
 @shared_task(bind=True, ignore_result=True, acks_late=True)
 def recompute_leaderboard(self):
-    """Fit the default board and its style-controlled twin; retried on database and connection errors."""
+    """Fold new votes and refit the default board; retried on database and connection errors."""
     try:
         snapshot = recompute_now()
-        # The style-controlled default board too, so that no visitor pays its refit (tens of
-        # seconds at a million votes); filtered boards are still fitted when first asked for.
-        boards.style_snapshot(BoardFilter())
     except TRANSIENT_ERRORS as exc:
         raise self.retry(
             exc=exc, countdown=retry_delay(self.request.retries), max_retries=settings.ARENA_RECOMPUTE_MAX_RETRIES
@@ -102,12 +139,70 @@ def recompute_leaderboard(self):
     return snapshot.pk
 
 
+def prune_default_boards() -> None:
+    for scope in (DEFAULT_SCOPE, STYLE_SCOPE):
+        services.prune_snapshots(scope, keep=settings.ARENA_SNAPSHOTS_KEPT)
+
+
+def lagging_boards() -> list[tuple[str, dict]]:
+    """(kind, filter parameters) of every board with a snapshot that is behind the votes and
+    should be refitted: the default boards, and the others a page asked a refit of (a refit
+    that may have been lost). The default boards also lag with no snapshot when there are votes."""
+    lagging = []
+    newest_ids = RatingSnapshot.objects.values("scope").annotate(newest=Max("pk")).values("newest")
+    seen = set()
+    for snapshot in RatingSnapshot.objects.filter(pk__in=newest_ids).order_by("scope"):
+        kind = kind_of(snapshot.scope)
+        seen.add(snapshot.scope)
+        default = snapshot.scope in (DEFAULT_SCOPE, STYLE_SCOPE)
+        if not default and not snapshot.refit_wanted:
+            continue
+        flt = filter_of(snapshot.params)
+        if fits.scope_of(flt, kind) != snapshot.scope:
+            continue  # a snapshot from before filters were stored with it
+        if boards.against_votes(snapshot, flt, kind).stale:
+            lagging.append((kind, flt.params()))
+    votes = services.counted_votes()
+    for kind, scope in DEFAULT_BOARDS:
+        if scope not in seen and (votes if kind == BOARD else votes.filter(battle__isnull=False)).exists():
+            lagging.append((kind, {}))
+    return lagging
+
+
+def lagging_scopes() -> list[str]:
+    """The scopes of ``lagging_boards``."""
+    return [fits.scope_of(filter_of(params), kind) for kind, params in lagging_boards()]
+
+
 @shared_task(ignore_result=True, acks_late=True)
 def catch_up_boards():
-    """Beat: queue a recomputation when a default board lags the votes (deduplicated by the debounce key)."""
-    if not lagging_scopes():
-        return False
-    return schedule_recompute(delay=0)
+    """Beat: queue a refit of every lagging board (see ``lagging_boards``); True if any was queued."""
+    queued = False
+    for kind, params in lagging_boards():
+        if kind == BOARD and not params:
+            queued = schedule_recompute(delay=0) or queued
+        else:
+            queued = queue_refit(kind, params) or queued
+    return queued
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def check_vote_counts():
+    """Beat: recount the votes, compare with the aggregated counts, repair and log any drift."""
+    drift = counts.reconcile(reason="check")
+    return drift.votes
+
+
+@shared_task(bind=True, ignore_result=True, acks_late=True)
+def rebuild_vote_counts(self, reason: str = "rebuild"):
+    """Recount after imports or exclusions, then refit the default board."""
+    try:
+        counts.reconcile(reason=reason)
+        recompute_now()
+    except TRANSIENT_ERRORS as exc:
+        raise self.retry(
+            exc=exc, countdown=retry_delay(self.request.retries), max_retries=settings.ARENA_RECOMPUTE_MAX_RETRIES
+        ) from exc
 
 
 @shared_task(ignore_result=True, acks_late=True)

@@ -10,12 +10,13 @@ from django.utils.safestring import mark_safe
 
 from arena.roles import ALL_ROLES
 from battles.models import LLM, Prompt, PromptPool
-from ratings import analysis, boards, charts
+from ratings import analysis, boards, charts, fits
 from ratings.access import insiders_only
 from ratings.benchmarks.services import model_benchmark_ranks
 from ratings.filter_params import page_filter
 from ratings.model_pages import model_page as build_model_page
 from ratings.quality import integrity_summary
+from ratings.scopes import BOARD, STYLE
 
 TABS = (
     ("ratings:leaderboard", "Board"),
@@ -49,12 +50,22 @@ def _page(request, *, style_toggle: bool = False) -> dict:
     }
 
 
+def _served(context: dict, *served: boards.Served) -> None:
+    """What the freshness note needs: each board's lag, and a reload while one waits for its first fit."""
+    context["served"] = [s for s in served if s.stale]
+    if any(s.waiting for s in served):
+        context["refresh_seconds"] = settings.ARENA_BOARD_REFRESH_SECONDS
+
+
 @insiders_only
 def leaderboard(request):
     context = _page(request, style_toggle=True)
     flt = context["filter"]
-    snapshot = boards.board_snapshot(flt)
-    style = boards.style_snapshot(flt) if context["style"] else None
+    served = boards.serve(flt, BOARD)
+    snapshot = served.snapshot
+    style_served = boards.serve(flt, STYLE) if context["style"] else None
+    style = style_served.snapshot if style_served else None
+    _served(context, served, *([style_served] if style_served else []))
     rows = boards.board_rows(snapshot, style=style)
     context.update(
         {
@@ -68,6 +79,12 @@ def leaderboard(request):
             )
             if style
             else "",
+            # In the engine's order (a snapshot read back from Postgres has its JSON keys reordered).
+            "style_coefficients": [
+                (name, style.data.coefficients[name])
+                for name in fits.STYLE_FEATURES
+                if style and style.data.coefficients and name in style.data.coefficients
+            ],
             "has_cost": any(r["cost_per_1000"] is not None for r in rows),
             "has_latency": any(r["latency_p50_ms"] is not None for r in rows),
         }
@@ -97,7 +114,9 @@ def _matrix(models, value, colour, text) -> list[dict]:
 @insiders_only
 def pairs(request):
     context = _page(request)
-    snapshot = boards.board_snapshot(context["filter"])
+    served = boards.serve(context["filter"], BOARD)
+    _served(context, served)
+    snapshot = served.snapshot
     table = boards.head_to_head(snapshot)
     if table is not None:
         models = table.models
@@ -124,7 +143,9 @@ def pairs(request):
 @insiders_only
 def history(request):
     context = _page(request)
-    data = boards.rating_history(context["filter"])
+    served = boards.serve_history(context["filter"])
+    _served(context, served)
+    data = boards.rating_history_of(served)
     context.update(
         {
             "history": data,
@@ -137,7 +158,9 @@ def history(request):
 @insiders_only
 def cost(request):
     context = _page(request)
-    snapshot = boards.board_snapshot(context["filter"])
+    served = boards.serve(context["filter"], BOARD)
+    _served(context, served)
+    snapshot = served.snapshot
     rows = boards.board_rows(snapshot)
     cost_points = [
         {"key": r["model"], "x": r["cost_per_1000"], "y": r["rating"], "low": r["lower"], "high": r["upper"]}
@@ -185,6 +208,8 @@ def _spread(values) -> bool:
 def decision(request):
     context = _page(request)
     result = boards.decision(context["filter"])
+    if result.served is not None:
+        _served(context, result.served)
     context.update({"decision": result, "snapshot": result.snapshot})
     return render(request, "ratings/decision.html", context)
 
@@ -192,7 +217,9 @@ def decision(request):
 @insiders_only
 def quality(request):
     context = _page(request)
-    snapshot = boards.board_snapshot(context["filter"])
+    served = boards.serve(context["filter"], BOARD)
+    _served(context, served)
+    snapshot = served.snapshot
     totals = (snapshot.data.outcome_totals or {}) if snapshot else {}
     context.update(
         {
@@ -212,6 +239,7 @@ def model_page(request, code):
     data = build_model_page(llm, context["filter"])
     history = data["history"]
     context.update(data)
+    _served(context, data["served_board"])
     context["history_chart"] = mark_safe(charts.line_chart(history["labels"], history["series"], bands=True))
     # SLOT benchmark_ranks: the benchmark comparison puts this model's benchmark ranks against
     # its arena rank here (see templates/ratings/model.html); nothing is shown while it is absent.

@@ -59,10 +59,13 @@ def _clear_cache():
     from django.core.cache import cache
 
     from arena import process_cache
+    from ratings.fits import FEATURES
 
     cache.clear()
     # Each test builds its own arena: what a process kept from the last one is not this one's.
     process_cache.clear_all()
+    # Battle ids come back after a flush between tests (never in an arena: battles are not deleted).
+    FEATURES.clear()
     yield
 
 
@@ -70,3 +73,12 @@ def _clear_cache():
 def _fast_password_hashing(settings):
     # Hashing strength is Django's concern; PBKDF2 would make every test user cost ~0.3 s.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _boards_fit_inline(request, settings):
+    """A board page refits and serves a board behind the votes at once (as before issue 11), so
+    that tests of what a board shows need not wait for a refit; tests of how boards are served
+    (marker ``served_boards``) and pipeline tests get the real behaviour."""
+    real = request.node.get_closest_marker("served_boards") or request.node.get_closest_marker("pipeline")
+    settings.ARENA_BOARDS_FIT_INLINE = not real

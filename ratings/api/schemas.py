@@ -65,11 +65,22 @@ class LeaderboardRow(BaseModel):
     cost_per_1000: float | None
 
 
+class Freshness(BaseModel):
+    """How the boards served stand against the votes now: boards are refitted by a worker, never
+    inside a request, so an answer may come from a snapshot a few votes behind."""
+
+    fitted: bool = Field(description="False: never fitted yet; it is being fitted, ask again in a few seconds.")
+    votes_behind: int = Field(ge=0, description="Votes of this filter the snapshot has not seen yet.")
+    vote_set_changed: bool = Field(description="Votes were imported, excluded or restored since the fit.")
+    refitting: bool = Field(description="A refit of this board is queued or running.")
+
+
 class Leaderboard(BaseModel):
     filter: dict[str, str] = Field(description="The filter parameters that differ from the default board.")
     style_control: bool
     board: Board | None
     style_board: Board | None
+    freshness: Freshness
     rows: list[LeaderboardRow]
 
 

@@ -14,8 +14,10 @@ from django.db.models import Q, QuerySet
 from django.utils.crypto import salted_hmac
 
 from battles.models import LLMVersion, Vote
-from ratings import boards
+from ratings import boards, fits
 from ratings.filters import BoardFilter
+from ratings.models import RatingSnapshot
+from ratings.scopes import BOARD, STYLE
 
 VOTE_FIELDS = (
     "id",
@@ -246,14 +248,23 @@ def battle_recorder():
     return battle_record
 
 
-def leaderboard(flt: BoardFilter, *, style_control: bool = False) -> tuple[dict, list[dict]]:
+def leaderboard(flt: BoardFilter, *, style_control: bool = False, fit: bool = False) -> tuple[dict, list[dict]]:
     """(the board's provenance, its rows best first) for ``flt``; rows carry ``LEADERBOARD_FIELDS``.
 
     With ``style_control`` the style-controlled rating, interval and rank sit beside the raw
-    ones (``style_*``), and the provenance is that of both snapshots.
+    ones (``style_*``), and the provenance is that of both snapshots. The boards are served as
+    pages serve them (``boards.serve``: the newest snapshots, a refit queued when behind; the
+    provenance says how far behind); ``fit``: fitted now instead (the command line).
     """
-    snapshot = boards.board_snapshot(flt)
-    style = boards.style_snapshot(flt) if style_control else None
+    snapshot: RatingSnapshot | None
+    if fit:
+        snapshot = fits.fit_board(flt)
+        style = fits.fit_style(flt) if style_control else None
+        served = [boards.Served(snapshot)]
+    else:
+        served = [boards.serve(flt, BOARD), *([boards.serve(flt, STYLE)] if style_control else [])]
+        snapshot = served[0].snapshot
+        style = served[1].snapshot if style_control else None
     rows = boards.board_rows(snapshot, style=style)
     records = []
     for row in rows:
@@ -265,6 +276,12 @@ def leaderboard(flt: BoardFilter, *, style_control: bool = False) -> tuple[dict,
         "style_control": style_control,
         "board": provenance(snapshot),
         "style_board": provenance(style) if style is not None else None,
+        "freshness": {
+            "fitted": not any(board.waiting for board in served),
+            "votes_behind": max(board.behind for board in served),
+            "vote_set_changed": any(board.changed for board in served),
+            "refitting": any(board.refitting for board in served),
+        },
     }
     return meta, records
 

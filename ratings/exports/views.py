@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -110,6 +111,15 @@ def leaderboard(request, fmt):
     if problem:
         return _bad_request(problem)
     meta, rows = records.leaderboard(flt, style_control=request.GET.get("style") == "1")
+    if not meta["freshness"]["fitted"]:
+        # Never fitted before: a worker fits it now (an empty file would read as a board without votes).
+        response = HttpResponse(
+            "This board is being fitted for the first time; try again in a few seconds.\n",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = str(settings.ARENA_BOARD_REFRESH_SECONDS)
+        return response
     if fmt == "json":
         # Small (one row per model): one document that also says which votes and settings made it.
         body = json.dumps({**meta, "rows": rows}, ensure_ascii=False, indent=1, allow_nan=False)

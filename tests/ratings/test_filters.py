@@ -27,7 +27,9 @@ def _count(query: str) -> int:
 
 
 def _board_votes(query: str) -> int:
-    return boards.board_snapshot(_filter(query)).vote_count
+    snapshot = boards.board_snapshot(_filter(query))
+    assert snapshot is not None
+    return snapshot.vote_count
 
 
 # --- parsing and scopes (no votes needed) ---------------------------------------------------

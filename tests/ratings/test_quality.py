@@ -64,11 +64,11 @@ def test_flagging_votes_queues_one_recomputation_after_the_commit(
 ):
     _votes()
     calls = []
-    monkeypatch.setattr(tasks.recompute_leaderboard, "apply_async", lambda *args, **kw: calls.append(kw))
+    monkeypatch.setattr(tasks.rebuild_vote_counts, "apply_async", lambda *args, **kw: calls.append(args))
     with django_capture_on_commit_callbacks(execute=True):
         quality.detect_outlier_voters()
-    assert [kw["countdown"] for kw in calls] == [settings.ARENA_RATINGS_DEBOUNCE_SECONDS]
-    tasks.recompute_now()  # clears the debounce marker, as the queued task would
+    # The counts are rebuilt (the flagged votes leave the default board's cells), then the board refitted.
+    assert calls == [(("exclusions",),)]
     with django_capture_on_commit_callbacks(execute=True):
         quality.detect_outlier_voters()  # the same voters: no vote changes, nothing queued
     assert len(calls) == 1

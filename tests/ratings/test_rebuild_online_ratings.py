@@ -4,8 +4,8 @@ moved them when it was cast (the demo's history is loaded this way)."""
 import pytest
 from django.core.management import call_command
 
-from ratings.models import OnlineRating
 from ratings import online
+from ratings.models import OnlineRating
 from tests.ratings.board_factories import cast_votes, make_llms
 
 pytestmark = pytest.mark.django_db

@@ -176,6 +176,7 @@ def test_a_payload_of_an_unknown_version_is_refused(version):
 
 
 @pytest.mark.django_db
+@pytest.mark.served_boards
 def test_a_legacy_default_snapshot_in_the_database_still_serves_the_board_and_the_pairing_policy():
     llms = make_llms("fancy", "plain")  # first versions: labelled by the LLM's name, as in the payload
     ids = {name: llm.current_version().pk for name, llm in llms.items()}
@@ -187,17 +188,19 @@ def test_a_legacy_default_snapshot_in_the_database_still_serves_the_board_and_th
         payload={**LEGACY_DEFAULT, "version_ids": ids},
     )
 
-    snapshot = boards.board_snapshot(BoardFilter())
-    assert snapshot.pk == stored.pk  # it has head-to-head counts: reused, not refitted
+    estimates = services.pairing_estimates()
+    assert estimates.ratings == {ids["fancy"]: 1100.0, ids["plain"]: 900.0}
+    assert estimates.covariance[(ids["fancy"], ids["plain"])] == -625.0
+    served = boards.serve(BoardFilter())
+    snapshot = served.snapshot
+    # Served as it is; it does not say which votes it saw, so it counts as changed and is refitted.
+    assert snapshot.pk == stored.pk and served.changed and served.refitting
     rows = boards.board_rows(snapshot)
     assert [(r["model"], r["version_id"], r["rating"]) for r in rows] == [
         ("fancy", ids["fancy"], 1100.0),
         ("plain", ids["plain"], 900.0),
     ]
     assert boards.head_to_head(snapshot).battles[0][1] == 20
-    estimates = services.pairing_estimates()
-    assert estimates.ratings == {ids["fancy"]: 1100.0, ids["plain"]: 900.0}
-    assert estimates.covariance[(ids["fancy"], ids["plain"])] == -625.0
     assert boards.robustness_of(snapshot)["votes_to_flip"] == 6
 
 

@@ -61,7 +61,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         flt = parse_filter(options)
         style = options["style"]
-        meta, rows = records.leaderboard(flt, style_control=style)
+        meta, rows = records.leaderboard(flt, style_control=style, fit=True)
         columns = COLUMNS + (STYLE_COLUMNS if style else ())
         table = [{name: row[name] for name in columns} for row in rows]
         if options["format"] == "json":

@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('battles', '0006_vote_time_default'),
-        ('ratings', '0004_benchmarks'),
+        ('ratings', '0005_aggregated_vote_counts'),
     ]
 
     operations = [

@@ -1,0 +1,469 @@
+"""Fitting boards (in a worker): Bradley–Terry boards, style-controlled boards, the decision page.
+
+Every fit first folds new votes into the aggregated counts (``ratings.counts``) and fits the
+votes of the mark it gets back, and stamps the snapshot with that mark and its filter, so a
+page can say how far behind the votes a snapshot is. A Bradley–Terry board reads its (pair,
+outcome) counts from the count tables (a filter with a voter group reads the votes). When the
+vote-set hash of a scope did not change, its newest snapshot is stamped with the new mark
+instead of being fitted again.
+
+Style fits need the style features of both answers of every battle: they are read once per
+process and kept (``FeatureCache``; answers never change once done), so a refit reads only
+the features of battles it has not seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import defaultdict
+
+import numpy as np
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
+from django.utils import timezone
+
+from battles.models import Battle, Generation, LLMVersion, Vote
+from ratings import counts, services
+from ratings.counts import VoteMark
+from ratings.engine import (
+    DEFAULT_STYLE_RIDGE,
+    STYLE_FEATURES,
+    VoteLog,
+    VoteTable,
+    fit_bradley_terry,
+    fit_style_controlled,
+    style_counts,
+)
+from ratings.filters import BoardFilter
+from ratings.models import GenerationStyle, RatingSnapshot
+from ratings.scopes import (
+    BOARD,
+    DECISION,
+    DECISION_SUFFIX,
+    DEFAULT_SCOPE,
+    HISTORY,
+    HISTORY_SUFFIX,
+    STYLE,
+    STYLE_SCOPE,
+    STYLE_SUFFIX,
+)
+from ratings.snapshots import SnapshotPayload, style_payload
+
+STYLE_FIELDS = ("length", "headers", "bold", "list_items")  # the order of style_counts
+STYLE_BATCH = 2000
+HISTORY_CACHE_SECONDS = 7 * 24 * 3600
+DEFAULT_SCOPES = (DEFAULT_SCOPE, STYLE_SCOPE)
+
+
+def scope_of(flt: BoardFilter, kind: str) -> str:
+    """The snapshot scope of ``kind`` (``ratings.scopes.KINDS``) for ``flt``."""
+    if kind == STYLE:
+        return flt.scope() + STYLE_SUFFIX
+    if kind == DECISION:
+        return flt.without_category().scope() + DECISION_SUFFIX
+    if kind == HISTORY:
+        return flt.scope() + HISTORY_SUFFIX
+    return flt.scope()
+
+
+def refit(kind: str, flt: BoardFilter) -> RatingSnapshot | None:
+    """Bring ``kind``'s board of ``flt`` up to the votes now (fitted, or its snapshot re-stamped)."""
+    if kind == STYLE:
+        return fit_style(flt)
+    if kind == DECISION:
+        return fit_decision(flt)
+    if kind == HISTORY:
+        fit_history(flt)
+        return None
+    return fit_board(flt)
+
+
+def prune(scope: str) -> None:
+    keep = settings.ARENA_SNAPSHOTS_KEPT if scope in DEFAULT_SCOPES else settings.ARENA_FILTERED_SNAPSHOTS_KEPT
+    services.prune_snapshots(scope, keep=keep)
+
+
+# --- Bradley–Terry boards -----------------------------------------------------------------
+
+
+def fit_board(flt: BoardFilter) -> RatingSnapshot:
+    mark, board_counts = counts.folded(lambda: counts.filter_counts(flt))
+    return _board(flt, mark, board_counts)
+
+
+def _board(flt: BoardFilter, mark: VoteMark, board_counts: counts.Counts | None) -> RatingSnapshot:
+    votes = mark.seen(flt.votes())
+    if board_counts is None:
+        board_counts = services.aggregated_counts(votes)
+    scope = flt.scope()
+    stamp = _stamp(mark, flt)
+    # The default board's Elo and TrueSkill are the OnlineRating rows; a filtered board replays its own.
+    needs = ("pairs",) if flt.is_default else ("pairs", "online")
+    existing = _reusable(scope, services.vote_set_hash(board_counts), services.engine_settings(), needs)
+    if existing is not None:
+        return _restamped(existing, stamp)
+    snapshot = services.compute_snapshot(
+        scope=scope, votes=votes, counts=board_counts, online=not flt.is_default, stamp=stamp
+    )
+    prune(scope)
+    return snapshot
+
+
+def _stamp(mark: VoteMark, flt: BoardFilter) -> dict:
+    return {**mark.stamp(), "params": flt.params(), "refit_wanted": False}
+
+
+def _reusable(scope: str, digest: str, engine: dict, needs=("pairs",)) -> RatingSnapshot | None:
+    """The newest snapshot of this scope if it is of this vote set, fitted with ``engine`` and
+    holding the parts ``needs`` names (fields of ``SnapshotPayload``; older snapshots may lack some)."""
+    snapshot = RatingSnapshot.objects.filter(scope=scope).order_by("-computed_at", "-pk").first()
+    if snapshot is None or snapshot.vote_hash != digest or snapshot.settings != engine:
+        return None
+    return snapshot if snapshot.data.has(*needs) else None
+
+
+def _restamped(snapshot: RatingSnapshot, stamp: dict) -> RatingSnapshot:
+    RatingSnapshot.objects.filter(pk=snapshot.pk).update(**stamp)
+    for name, value in stamp.items():
+        setattr(snapshot, name, value)
+    return snapshot
+
+
+# --- the decision page: the board without its category, and one per category ---------------
+
+
+def fit_decision(flt: BoardFilter) -> RatingSnapshot:
+    """The boards of the decision page, and its index (scope ``…|decision``: category -> scope)."""
+    base = flt.without_category()
+    mark, (overall_counts, per_category) = counts.folded(
+        lambda: (counts.filter_counts(base), counts.category_counts(base))
+    )
+    overall = _board(base, mark, overall_counts)
+    if per_category is None:
+        per_category = _raw_category_counts(mark.seen(base.votes()))
+    parts = {}
+    for category, category_counts in sorted(per_category.items()):
+        parts[category] = _board(base.with_changes(category=category), mark, category_counts).scope
+    scope = base.scope() + DECISION_SUFFIX
+    engine = services.engine_settings()
+    digest = hashlib.sha256(json.dumps([overall.vote_hash, sorted(parts.items())]).encode()).hexdigest()
+    stamp = _stamp(mark, base)
+    existing = _reusable(scope, digest, engine, needs=("parts",))
+    if existing is not None:
+        return _restamped(existing, stamp)
+    snapshot = RatingSnapshot.objects.create(
+        scope=scope,
+        settings=engine,
+        vote_count=overall.vote_count,
+        vote_hash=digest,
+        payload=SnapshotPayload(parts=parts).to_json(),
+        **stamp,
+    )
+    prune(scope)
+    return snapshot
+
+
+def _raw_category_counts(votes: QuerySet) -> dict[str, counts.Counts]:
+    rows = (
+        votes.filter(battle__isnull=False)
+        .values_list("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id"))
+        .order_by("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
+    )
+    per_category: dict[str, counts.Counts] = defaultdict(list)
+    for category, a, b, outcome, n in rows:
+        if category:
+            per_category[category].append((a, b, outcome, n))
+    return dict(per_category)
+
+
+# --- style-controlled boards --------------------------------------------------------------
+
+
+def style_settings() -> dict:
+    return {
+        **services.engine_settings(),
+        "method": "bradley_terry_style_controlled",
+        "features": list(STYLE_FEATURES),
+        "feature_transform": "(a - b) / (a + b), standardised",
+        "ridge": DEFAULT_STYLE_RIDGE,
+        "answers": "first turn of each battle",
+        "vote_hash": "SHA-256 over the vote count and the sum of vote ids per (a, b, outcome) cell",
+    }
+
+
+def style_vote_hash(votes) -> str:
+    """The vote-set hash of a style-controlled snapshot of ``votes``."""
+    # The style fit depends on which votes (not only on their counts): hash the counts and
+    # the sum of the vote ids per cell. Answers never change once done, so this is enough.
+    rows = (
+        votes.values_list("version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id"), ids=Sum("id"))
+        .order_by("version_a_id", "version_b_id", "outcome")
+    )
+    # (Postgres sums bigints as numeric: make the sum an int so the hash is backend-neutral.)
+    cells = [[a, b, outcome, n, int(ids)] for a, b, outcome, n, ids in rows]
+    return hashlib.sha256(json.dumps(cells, separators=(",", ":")).encode()).hexdigest()
+
+
+def fit_style(flt: BoardFilter) -> RatingSnapshot:
+    """The style-controlled board of ``flt``'s votes, beside the raw one.
+
+    Only votes on a battle have answers to measure; imported votes without a battle are
+    left out of this fit (their number is kept in the payload).
+    """
+    mark = counts.fold()
+    votes = mark.seen(flt.votes())
+    scope = flt.scope() + STYLE_SUFFIX
+    digest = style_vote_hash(votes)
+    engine = style_settings()
+    stamp = _stamp(mark, flt)
+    existing = _reusable(scope, digest, engine, needs=("rows",))
+    if existing is not None:
+        return _restamped(existing, stamp)
+    started = time.perf_counter()
+    payload, used = _fit_style(votes)
+    snapshot = RatingSnapshot.objects.create(
+        scope=scope,
+        settings=engine,
+        vote_count=used,
+        vote_hash=digest,
+        payload=payload.to_json(),
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        **stamp,
+    )
+    prune(scope)
+    return snapshot
+
+
+def _fit_style(votes: QuerySet) -> tuple[SnapshotPayload, int]:
+    """The style-controlled board of ``votes`` and the number of votes it was fitted on."""
+    without_battle = votes.filter(battle__isnull=True).count()
+    # No ORDER BY (the fit does not depend on the order) and no join: the features come from the cache.
+    ordered = (
+        votes.filter(battle__isnull=False)
+        .order_by()
+        .values_list("version_a_id", "version_b_id", "outcome", "battle_id")
+    )
+    sql, params = ordered.query.sql_with_params()
+    model_a, model_b, outcome, battle_ids = [], [], [], []
+    with connections[ordered.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(50_000):
+            for a, b, o, battle in rows:
+                model_a.append(a)
+                model_b.append(b)
+                outcome.append(o)
+                battle_ids.append(battle)
+    features = FEATURES.lookup(np.array(battle_ids, dtype=np.int64))
+    measured = ~np.isnan(features).any(axis=1)
+    skipped = without_battle + int((~measured).sum())
+    keep = np.flatnonzero(measured)
+    ids = set(model_a) | set(model_b)
+    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
+    if not keep.size:
+        return style_payload(None, version_ids={}, votes_without_answers=skipped), 0
+    log = VoteLog.from_votes(
+        [labels[model_a[i]] for i in keep], [labels[model_b[i]] for i in keep], [outcome[i] for i in keep]
+    )
+    kept = features[keep]
+    board = fit_style_controlled(log, kept[:, :4], kept[:, 4:], min_votes=settings.ARENA_MIN_VOTES)
+    version_ids = {label: pk for pk, label in labels.items()}
+    return style_payload(board, version_ids=version_ids, votes_without_answers=skipped), int(keep.size)
+
+
+class FeatureCache:
+    """Style features per battle (answer A's four, then answer B's), read from the database once."""
+
+    def __init__(self):
+        self.ids = np.empty(0, dtype=np.int64)
+        self.values = np.empty((0, 2 * len(STYLE_FIELDS)))
+        self.lock = threading.Lock()
+
+    def lookup(self, battle_ids: np.ndarray) -> np.ndarray:
+        """The features of these battles, in their order; NaN where an answer has none."""
+        with self.lock:
+            missing = np.setdiff1d(battle_ids, self.ids)
+            if missing.size:
+                self._load(missing)
+            out = np.full((battle_ids.size, self.values.shape[1]), np.nan)
+            if self.ids.size:
+                positions = np.minimum(np.searchsorted(self.ids, battle_ids), self.ids.size - 1)
+                found = self.ids[positions] == battle_ids
+                out[found] = self.values[positions[found]]
+            return out
+
+    def clear(self) -> None:
+        with self.lock:
+            self.ids = np.empty(0, dtype=np.int64)
+            self.values = np.empty((0, 2 * len(STYLE_FIELDS)))
+
+    def _load(self, battle_ids: np.ndarray) -> None:
+        columns = [f"generation_{side}__style__{name}" for side in "ab" for name in STYLE_FIELDS]
+        new_ids, new_values = [], []
+        for start in range(0, battle_ids.size, 20_000):
+            chunk = [int(pk) for pk in battle_ids[start : start + 20_000]]
+            store_style_features(
+                pk
+                for side in ("generation_a", "generation_b")
+                for pk in Generation.objects.filter(
+                    pk__in=Battle.objects.filter(pk__in=chunk).values(side), style__isnull=True
+                ).values_list("pk", flat=True)
+            )
+            for pk, *values in Battle.objects.filter(pk__in=chunk).values_list("pk", *columns):
+                if None not in values:
+                    new_ids.append(pk)
+                    new_values.append(values)
+        if not new_ids:
+            return
+        ids = np.concatenate([self.ids, np.array(new_ids, dtype=np.int64)])
+        values = np.concatenate([self.values, np.array(new_values, dtype=float)])
+        order = np.argsort(ids, kind="stable")
+        self.ids, self.values = ids[order], values[order]
+
+
+FEATURES = FeatureCache()
+
+
+def fill_style_features(votes=None) -> int:
+    """Store the style features of every answer of ``votes``' battles that has none yet.
+
+    ``votes`` defaults to every vote. Returns the number of answers filled in.
+    """
+    votes = Vote.objects.all() if votes is None else votes
+    # One IN per side, not "IN (…) OR IN (…)": Postgres turns a lone IN into a hash semi-join, but an
+    # OR of two keeps both as subplans, re-run per answer once the vote ids outgrow work_mem (minutes at 1M votes).
+    missing = sorted(
+        {
+            pk
+            for side in ("battle__generation_a", "battle__generation_b")
+            for pk in Generation.objects.filter(
+                pk__in=votes.filter(battle__isnull=False).values(side), style__isnull=True
+            ).values_list("pk", flat=True)
+        }
+    )
+    return store_style_features(missing)
+
+
+def store_style_features(generation_ids) -> int:
+    """Measure and store the style of these answers (those that have none yet); returns how many."""
+    ids = list(generation_ids)
+    # Ids first, then texts in batches: nothing is written while a cursor is open.
+    stored = 0
+    for start in range(0, len(ids), STYLE_BATCH):
+        texts = Generation.objects.filter(pk__in=ids[start : start + STYLE_BATCH], style__isnull=True).values_list(
+            "pk", "text"
+        )
+        rows = [
+            GenerationStyle(generation_id=pk, **dict(zip(STYLE_FIELDS, style_counts(text or "")))) for pk, text in texts
+        ]
+        GenerationStyle.objects.bulk_create(rows, ignore_conflicts=True)
+        stored += len(rows)
+    return stored
+
+
+KIND_SETTINGS = {BOARD: services.engine_settings, STYLE: style_settings, DECISION: services.engine_settings}
+
+
+# --- rating over time (cumulative refits) ---------------------------------------------------
+
+
+def fit_history(flt: BoardFilter, *, points: int | None = None) -> dict:
+    """Ratings refitted on the votes up to the end of each period (cumulative), so the
+    last point is the current board. Periods are days, weeks or months depending on the
+    span; at most ``points`` of them are fitted (evenly spaced, always the last).
+
+    Returns ``{"period": "day"|"week"|"month", "labels": [...], "series": {model:
+    [{"rating", "lower", "upper", "votes"} | None, ...]}}``. One query for the span, one
+    aggregated query for the counts; the fits are cached by the counts' hash. The result is kept
+    in the cache with the votes it saw (``history_key``), for ``boards.serve_history``.
+    """
+    points = points or settings.ARENA_HISTORY_POINTS
+    mark = counts.fold()
+    result = _history(mark.seen(flt.votes()), flt, points)
+    cache.set(history_key(flt, points), {"mark": mark_fields(mark), "history": result}, HISTORY_CACHE_SECONDS)
+    return result
+
+
+def history_key(flt: BoardFilter, points: int) -> str:
+    """Where the newest history of ``flt`` is kept (the prior in the key: another prior is another history)."""
+    scope_key = hashlib.sha256(flt.scope().encode()).hexdigest()[:16]
+    return f"ratings:history-latest:{scope_key}:{points}:{services.prior_points()}"
+
+
+def mark_fields(mark: VoteMark) -> dict:
+    return {"through_vote_id": mark.through_vote_id, "gaps": mark.gaps, "epoch": mark.epoch}
+
+
+def _history(votes: QuerySet, flt: BoardFilter, points: int) -> dict:
+    span = votes.aggregate(first=Min("created_at"), last=Max("created_at"))
+    empty = {"period": "day", "labels": [], "series": {}}
+    if span["first"] is None:
+        return empty
+    days = (span["last"] - span["first"]).total_seconds() / 86400
+    period = "hour" if days <= 2 else "day" if days <= 62 else "week" if days <= 2 * 365 else "month"
+    trunc = {"hour": TruncHour, "day": TruncDate, "week": TruncWeek, "month": TruncMonth}[period]("created_at")
+    rows = list(
+        votes.annotate(period=trunc)
+        .values_list("period", "version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id"))
+        .order_by("period", "version_a_id", "version_b_id", "outcome")
+    )
+    if period in ("week", "month"):
+        rows = [(p.date(), a, b, o, n) for p, a, b, o, n in rows]
+    digest = hashlib.sha256(json.dumps([[str(p), a, b, o, n] for p, a, b, o, n in rows]).encode()).hexdigest()
+    scope_key = hashlib.sha256(flt.scope().encode()).hexdigest()[:16]
+    # The prior is in the key: a changed RATING_PRIOR_POINTS refits the history as it refits boards.
+    key = f"ratings:history:{scope_key}:{digest}:{points}:{services.prior_points()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    ids = {a for _, a, _, _, _ in rows} | {b for _, _, b, _, _ in rows}
+    labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
+    periods = sorted({p for p, *_ in rows})
+    if len(periods) > points:
+        step = len(periods) / points
+        chosen = sorted({periods[min(len(periods) - 1, round((k + 1) * step) - 1)] for k in range(points)})
+    else:
+        chosen = periods
+    chosen_set = set(chosen)
+    cumulative: dict[tuple, int] = defaultdict(int)
+    by_period = defaultdict(list)
+    for p, a, b, o, n in rows:
+        by_period[p].append((a, b, o, n))
+    series: dict[str, list] = {label: [None] * len(chosen) for label in sorted(labels.values())}
+    position = 0
+    for p in periods:
+        for a, b, o, n in by_period[p]:
+            cumulative[(labels[a], labels[b], o)] += n
+        if p not in chosen_set:
+            continue
+        table = VoteTable.from_counts((a, b, o, n) for (a, b, o), n in sorted(cumulative.items()))
+        board = fit_bradley_terry(
+            table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES, prior_points=services.prior_points()
+        )
+        for row in board.rows:
+            series[row.model][position] = {
+                "rating": row.rating,
+                "lower": row.lower,
+                "upper": row.upper,
+                "votes": row.votes,
+            }
+        position += 1
+    result = {"period": period, "labels": [_period_label(p, period) for p in chosen], "series": series}
+    cache.set(key, result, HISTORY_CACHE_SECONDS)
+    return result
+
+
+def _period_label(value, period: str) -> str:
+    if period == "hour":
+        return timezone.localtime(value).strftime("%m-%d %H:00")
+    if period == "month":
+        return value.strftime("%Y-%m")
+    return value.isoformat()

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "battles",
     "ratings",
     "axes",
+    "csp",
 ]
 # Demo tooling (fake provider, demo data, demo commands); a production deployment can leave it out.
 if env_bool("ARENA_DEMO_TOOLS", True):
@@ -45,6 +46,7 @@ if env_bool("ARENA_DEMO_TOOLS", True):
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -176,6 +178,16 @@ SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 # Served over HTTPS (SECURE_COOKIES=1): browsers are told to use nothing else for a year.
 SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000 if SESSION_COOKIE_SECURE else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+# Content-Security-Policy (django-csp; see arena.config.content_security_policy): nothing inline.
+# Forms may also go to the identity provider's origin (sign-out there is a redirect after a POST)
+# and to CSP_FORM_ACTION_EXTRA (comma-separated origins).
+CONTENT_SECURITY_POLICY = config.content_security_policy(
+    form_targets=[
+        origin
+        for origin in [config.origin_of(env_str("OIDC_ISSUER", "")), *env_list("CSP_FORM_ACTION_EXTRA", [])]
+        if origin
+    ]
+)
 # A session ends after this long without a request (arena.sessions keeps an active one alive).
 SESSION_COOKIE_AGE = int(env_float("SESSION_IDLE_HOURS", 12.0) * 3600)
 

@@ -178,6 +178,13 @@ SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 # Served over HTTPS (SECURE_COOKIES=1): browsers are told to use nothing else for a year.
 SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000 if SESSION_COOKIE_SECURE else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+# Served over HTTPS: a plain-http request is redirected to https, except the health check and the
+# metrics, which the orchestrator and Prometheus reach directly on the container's port.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# HSTS preloading is for a whole registrable domain (example.com), which an internal app on its own
+# host cannot submit; its warning in `check --deploy` has nothing to act on.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # Content-Security-Policy (django-csp; see arena.config.content_security_policy): nothing inline.
 # Forms may also go to the identity provider's origin (sign-out there is a redirect after a POST)
 # and to CSP_FORM_ACTION_EXTRA (comma-separated origins).

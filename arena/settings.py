@@ -45,6 +45,8 @@ if env_bool("ARENA_DEMO_TOOLS", True):
     INSTALLED_APPS.append("battles.demo")
 
 MIDDLEWARE = [
+    # First: a body over ARENA_MAX_REQUEST_BYTES is refused before anything reads it (arena.asgi does the same).
+    "arena.body_limit.BodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -87,7 +89,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": config.database(DATABASE_URL, BASE_DIR / "db.sqlite3")}
+# Embedded mode's database file (default db.sqlite3 in the checkout).
+SQLITE_PATH = Path(env_str("SQLITE_PATH", "") or BASE_DIR / "db.sqlite3")
+DATABASES = {"default": config.database(DATABASE_URL, SQLITE_PATH)}
 if env_str("TEST_DATABASE_NAME", ""):
     # Lets concurrent test runs on one server use separate test databases.
     DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "")}
@@ -251,6 +255,9 @@ ARENA_MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 20000)
 # MAX_UPLOAD_BYTES while being read; votes files are streamed, so their limit is larger.
 ARENA_MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 ARENA_MAX_VOTES_FILE_BYTES = env_int("MAX_VOTES_FILE_BYTES", 4 * 1024 * 1024 * 1024)
+# Any request body past this is refused with a 413 before it is read (arena.body_limit): an upload
+# of MAX_UPLOAD_BYTES plus its form fits.
+ARENA_MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", ARENA_MAX_UPLOAD_BYTES + 1024 * 1024)
 # Uploads wait here between preview and confirm; share it between web replicas.
 ARENA_UPLOAD_DIR = Path(env_str("UPLOAD_DIR", "") or BASE_DIR / "var" / "uploads")
 CSRF_FAILURE_VIEW = "arena.errors.csrf_failure"

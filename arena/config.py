@@ -9,6 +9,7 @@ startup, rather than surfacing later as odd behaviour.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import math
 import os
 import secrets
@@ -71,6 +72,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated networks or addresses (``10.0.0.0/8, 192.168.1.7``)."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a network (e.g. 10.0.0.0/8) or an address") from None
+    return networks
 
 
 def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:

@@ -11,7 +11,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from arena import config
-from arena.config import env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_spread, env_str
+from arena.config import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_proxy_ssl_header,
+    env_spread,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -215,6 +224,13 @@ AXES_LOCKOUT_CALLABLE = "arena.views.locked_out"
 # would let a client choose its own address and step around the lock.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "arena.client_address.client_address"
+
+# Operations: GET /metrics (Prometheus) answers a bearer of METRICS_TOKEN or a client address in
+# METRICS_ALLOWED_NETWORKS (comma-separated networks); with neither it does not exist. Counters and
+# histograms from every process meet in Redis (arena.metrics); gauges are read at scrape time.
+ARENA_METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+ARENA_METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS")
+ARENA_METRICS_REDIS_URL = REDIS_URL
 
 LOGGING = {
     "version": 1,

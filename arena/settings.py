@@ -10,7 +10,9 @@ Redis, channels-redis and a Redis cache. The env → config decisions live in
 from datetime import timedelta
 from pathlib import Path
 
-from arena import config
+from django.core.exceptions import ImproperlyConfigured
+
+from arena import config, error_tracking, logs
 from arena.config import (
     env_bool,
     env_float,
@@ -56,6 +58,7 @@ if env_bool("ARENA_DEMO_TOOLS", True):
 MIDDLEWARE = [
     # First: a body over ARENA_MAX_REQUEST_BYTES is refused before anything reads it (arena.asgi does the same).
     "arena.body_limit.BodyLimitMiddleware",
+    "arena.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -232,19 +235,21 @@ ARENA_METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 ARENA_METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS")
 ARENA_METRICS_REDIS_URL = REDIS_URL
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.server": {"level": "WARNING"},
-        # httpx logs every request at INFO; provider calls are summarised by our own code.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-}
+# Logs: plain lines, or one JSON object per line with LOG_FORMAT=json (arena.logs), with the request
+# or task id. Celery workers then keep Django's configuration instead of installing their own.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json")
+LOGGING = logs.logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# Error tracking (optional): Sentry for web and workers, without personal data, request bodies or
+# local variables (arena.error_tracking).
+SENTRY_ENABLED = error_tracking.start(
+    dsn=env_str("SENTRY_DSN", ""),
+    environment=env_str("SENTRY_ENVIRONMENT", ""),
+    traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+)
 
 # Arena behaviour
 ARENA_PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 5.0)

@@ -55,7 +55,8 @@ def _compose_env(service):
     env = dict(os.environ)
     for key in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CHANNEL_LAYER_URL"):
         env.pop(key, None)
-    env.update({k: str(v) for k, v in service["environment"].items()})
+    # ${NAME:-default} is filled in by docker compose from the shell or .env; here, the default.
+    env.update({k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in service["environment"].items()})
     env["SECRET_KEY"] = "compose-check"
     return env
 

@@ -1,9 +1,9 @@
 """Every main page under the Content-Security-Policy in Chromium: no violation, and the scripts, charts,
 heatmaps and progress bars still work.
 
-A ``securitypolicyviolation`` listener is installed in every document before its own scripts run
-(DevTools' Page.addScriptToEvaluateOnNewDocument, which the policy does not govern); each page's
-violations are read after it has loaded and after what its scripts do.
+A ``securitypolicyviolation`` listener (tests.support.browser.watch_csp_violations) is installed in
+every document before its own scripts run; each page's violations are read after it has loaded and
+after what its scripts do.
 """
 
 import pytest
@@ -16,29 +16,9 @@ from ratings import tasks
 from ratings.models import Benchmark
 from tests.factories import make_arena, make_user
 from tests.ratings.helpers import make_votes
-from tests.support.browser import app_server, browser, log_in, wait  # noqa: F401  (fixtures)
+from tests.support.browser import app_server, browser, csp_violations, log_in, wait, watch_csp_violations  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-LISTENER = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", function (e) {
-  window.__cspViolations.push(
-    e.effectiveDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber
-    + " " + (e.sample || "")
-  );
-});
-"""
-
-
-def _watch_violations(driver):
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LISTENER})
-
-
-def _violations(driver):
-    found = driver.execute_script("return window.__cspViolations")
-    assert found is not None, f"the violation listener is missing on {driver.current_url}"
-    return found
 
 
 def _visit(driver, url):
@@ -46,7 +26,7 @@ def _visit(driver, url):
     wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
     # A violation is reported asynchronously: let the event loop run once more.
     driver.execute_script("return new Promise(function (done) { setTimeout(done, 50); })")
-    return _violations(driver)
+    return csp_violations(driver)
 
 
 def _arena_with_boards():
@@ -66,7 +46,7 @@ def test_every_main_page_loads_without_a_policy_violation(app_server, browser, s
     settings.ARENA_MIN_VOTE_BASE_MS = 0
     pool, llms, job = _arena_with_boards()
     make_user("boss", role="admin", is_staff=True, is_superuser=True)
-    _watch_violations(browser)
+    watch_csp_violations(browser)
     base = app_server.url
 
     assert _visit(browser, f"{base}/accounts/login/") == []
@@ -79,7 +59,7 @@ def test_every_main_page_loads_without_a_policy_violation(app_server, browser, s
     wait(browser, lambda d: d.find_element(By.ID, "reasons").is_displayed())
     browser.switch_to.active_element.send_keys(Keys.CONTROL, Keys.ENTER)
     wait(browser, lambda d: d.find_elements(By.ID, "next-battle"))
-    assert _violations(browser) == [], "after the vote"
+    assert csp_violations(browser) == [], "after the vote"
     reveal_url = f"{base}/battle/{code}/"
 
     benchmark = Benchmark.objects.get(name="Coding")
@@ -121,7 +101,7 @@ def test_every_main_page_loads_without_a_policy_violation(app_server, browser, s
 def test_charts_heatmaps_and_progress_bars_are_drawn_under_the_policy(app_server, browser):
     _, _, job = _arena_with_boards()
     make_user("boss", role="admin", is_staff=True, is_superuser=True)
-    _watch_violations(browser)
+    watch_csp_violations(browser)
     base = app_server.url
     log_in(browser, base, "boss", "pw-for-tests")
 
@@ -148,7 +128,7 @@ def test_the_upload_limit_script_runs_and_an_injected_inline_script_or_style_is_
     settings.ARENA_MAX_UPLOAD_BYTES = 100
     make_user("boss", role="admin", is_staff=True, is_superuser=True)
     PromptPool.objects.create(name="existing")
-    _watch_violations(browser)
+    watch_csp_violations(browser)
     base = app_server.url
     log_in(browser, base, "boss", "pw-for-tests")
 
@@ -166,7 +146,7 @@ def test_the_upload_limit_script_runs_and_an_injected_inline_script_or_style_is_
     browser.find_element(By.ID, "id_pool").send_keys("existing")
     browser.find_element(By.CSS_SELECTOR, "#upload-form [type=submit]").click()
     wait(browser, lambda d: d.find_elements(By.ID, "import-summary"))
-    assert _violations(browser) == [], "the upload preview"
+    assert csp_violations(browser) == [], "the upload preview"
 
     # What an injected answer or template mistake would do: both are blocked and reported.
     ran = browser.execute_script(
@@ -184,5 +164,5 @@ def test_the_upload_limit_script_runs_and_an_injected_inline_script_or_style_is_
     )
     assert ran is False
     assert browser.find_element(By.ID, "styled").value_of_css_property("color") != "rgba(255, 0, 0, 1)"
-    directives = {line.split(" ")[0] for line in _violations(browser)}
+    directives = {line.split(" ")[0] for line in csp_violations(browser)}
     assert {"script-src-elem", "style-src-attr", "script-src-attr"} <= directives, directives

@@ -137,3 +137,49 @@ def test_wsgi_refuses_a_declared_body_over_the_limit_before_reading_it(settings)
     assert refused["Connection"] == "close"
     ordinary = client.post("/accounts/login/", {"username": "nobody", "password": "x"})
     assert ordinary.status_code != 413
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path):
+    port = _free_port()
+    log = open(tmp_path / "gunicorn.log", "w")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "arena.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--control-socket",
+            str(tmp_path / "gunicorn.ctl"),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp_path / "gunicorn.log").read_text()) from None
+            time.sleep(0.2)
+    process.port = port
+    yield process
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+def test_a_100_mb_post_to_gunicorn_is_refused_without_filling_the_workers_memory(gunicorn_server):
+    _post(gunicorn_server.port, chunked=False, size=1000)  # the worker loads the app on its first request
+    worker = int(Path(f"/proc/{gunicorn_server.pid}/task/{gunicorn_server.pid}/children").read_text().split()[0])
+    before = _memory_mb(worker)
+    answer, sent = _post(gunicorn_server.port, chunked=False)
+    after = _memory_mb(worker)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
+    assert after["VmHWM"] - before["VmHWM"] <= ALLOWED_GROWTH_MB, (before, after, sent)

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_PORT ?= 8000
 
-.PHONY: demo test lint install install-dev lock serve-demo check bench-ratings bench-generation bench-pairing bench-small-arena bench-scale clean-demo
+.PHONY: demo test lint install install-dev lock serve-demo check bench-ratings bench-generation bench-pairing bench-small-arena bench-scale bench-web clean-demo
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Arena needs Python 3.11, found " + sys.version.split()[0]'
@@ -72,3 +72,7 @@ bench-generation: install-dev
 
 clean-demo:
 	rm -f db.sqlite3
+
+# The production shape under load (gunicorn, Celery worker and beat, Redis, Postgres): needs Postgres and redis-server.
+bench-web: install-dev
+	$(PY) bench/bench_web.py

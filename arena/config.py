@@ -242,6 +242,43 @@ def embedded_fernet_key(base_dir: Path) -> str:
     return key
 
 
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def oidc_problems(
+    *, issuer: str, client_id: str, client_secret: str, scopes: str, password_login: bool
+) -> list[tuple[str, str]]:
+    """Single sign-on settings that cannot work, as (id, message) pairs. OIDC_ISSUER unset means
+    single sign-on is off; then only PASSWORD_LOGIN=0 is a problem (no one but a superuser at the
+    break-glass page could sign in)."""
+    if not issuer:
+        if not password_login:
+            return [
+                (
+                    "arena.E010",
+                    "PASSWORD_LOGIN=0 but OIDC_ISSUER is not set: nobody could sign in except a superuser "
+                    "at /accounts/break-glass/.",
+                )
+            ]
+        return []
+    problems = []
+    parts = urlsplit(issuer)
+    loopback = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+    if not parts.hostname or (parts.scheme != "https" and not loopback) or parts.query or parts.fragment:
+        problems.append(
+            (
+                "arena.E011",
+                f"OIDC_ISSUER={issuer!r} must be the provider's https:// issuer URL (its discovery document is "
+                "OIDC_ISSUER/.well-known/openid-configuration); plain http only on loopback, for tests.",
+            )
+        )
+    if not client_id or not client_secret:
+        problems.append(("arena.E012", "OIDC_ISSUER is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are needed too."))
+    if "openid" not in scopes.split():
+        problems.append(("arena.E013", f"OIDC_SCOPES={scopes!r} must include openid (it asks for the ID token)."))
+    return problems
+
+
 def content_security_policy(*, form_targets: list[str]) -> dict:
     """django-csp's policy: every page's scripts, styles, images, fonts and connections from this
     origin only (websockets included: CSP3 ``'self'`` covers ws/wss to the same host), no inline
@@ -270,10 +307,9 @@ def content_security_policy(*, form_targets: list[str]) -> dict:
 
 
 def origin_of(url: str) -> str:
-    """``scheme://host[:port]`` of an absolute http(s) URL; empty for an empty string."""
-    if not url:
-        return ""
+    """``scheme://host[:port]`` of an absolute http(s) URL; empty for anything else (a malformed
+    OIDC_ISSUER is reported by the system checks, arena.E011)."""
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ImproperlyConfigured(f"{url!r} is not an absolute http(s) URL")
+        return ""
     return f"{parts.scheme}://{parts.netloc}"

@@ -46,9 +46,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "arena",
+    "arena.audit",
     "battles",
     "ratings",
     "axes",
+    "accounts",
     "csp",
 ]
 # Demo tooling (fake provider, demo data, demo commands); a production deployment can leave it out.
@@ -60,7 +62,7 @@ MIDDLEWARE = [
     "arena.body_limit.BodyLimitMiddleware",
     "arena.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "arena.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "arena.methods.MethodsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The audit trail's actor: the request's user, read only when something is recorded.
+    "arena.audit.context.AuditActorMiddleware",
     "arena.sessions.SessionIdleExpiry",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -79,6 +83,8 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # The admin role (a group, given by sign-in) carries the permissions of the arena's own admin pages.
+    "arena.permissions.AdminRolePermissions",
 ]
 
 ROOT_URLCONF = "arena.urls"
@@ -160,6 +166,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "/accounts/login/"
+# Sign-in with the company's OpenID Connect provider (accounts.oidc): on when OIDC_ISSUER is set.
+# Users are created at their first sign-in; their role comes from the groups claim at every sign-in.
+OIDC_ISSUER = env_str("OIDC_ISSUER", "")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_ADMIN_GROUPS = env_list("OIDC_ADMIN_GROUPS", [])
+OIDC_EVAL_LEAD_GROUPS = env_list("OIDC_EVAL_LEAD_GROUPS", [])
+# Empty: any email the provider vouches for; else only these domains (e.g. example.com).
+OIDC_ALLOWED_EMAIL_DOMAINS = env_list("OIDC_ALLOWED_EMAIL_DOMAINS", [])
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+# Seconds for each call to the provider (discovery, keys, token exchange).
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0)
+# 0 hides password sign-in; a superuser can still sign in with a password at /accounts/break-glass/.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
@@ -202,14 +224,10 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 # host cannot submit; its warning in `check --deploy` has nothing to act on.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # Content-Security-Policy (django-csp; see arena.config.content_security_policy): nothing inline.
-# Forms may also go to the identity provider's origin (sign-out there is a redirect after a POST)
-# and to CSP_FORM_ACTION_EXTRA (comma-separated origins).
+# Forms may also go to CSP_FORM_ACTION_EXTRA (comma-separated origins) and, added per response by
+# arena.security_headers, to the identity provider's origin (sign-out there is a redirect after a POST).
 CONTENT_SECURITY_POLICY = config.content_security_policy(
-    form_targets=[
-        origin
-        for origin in [config.origin_of(env_str("OIDC_ISSUER", "")), *env_list("CSP_FORM_ACTION_EXTRA", [])]
-        if origin
-    ]
+    form_targets=[origin for origin in env_list("CSP_FORM_ACTION_EXTRA", []) if config.origin_of(origin)]
 )
 # A session ends after this long without a request (arena.sessions keeps an active one alive).
 SESSION_COOKIE_AGE = int(env_float("SESSION_IDLE_HOURS", 12.0) * 3600)

@@ -1,12 +1,17 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import RedirectView
 
+from accounts.views import logout
 from arena.views import healthz, metrics
 
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("accounts.urls")),
+    # One sign-in page for the whole site: the admin's own password form would step around
+    # PASSWORD_LOGIN=0 and single sign-on.
+    path("admin/login/", RedirectView.as_view(url="/accounts/login/", query_string=True)),
+    # The admin's "Log out" posts here: the same logout as everywhere, ending the provider's session too.
+    path("admin/logout/", logout),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),

@@ -60,6 +60,15 @@ class LLM(models.Model):
         default=0,
         help_text="Input plus output tokens per minute (0 = unlimited); estimated before a call, corrected after.",
     )
+    monthly_spend_cap = models.DecimalField(
+        "monthly spend cap",
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Optional. Once this calendar month's recorded cost of its answers reaches this amount, no new "
+        "call is made (generation jobs and live battles) until the next month or a higher cap. Empty = no cap.",
+    )
     breaker_opened_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -207,7 +216,11 @@ class Generation(models.Model):
                 fields=["prompt", "llm_version", "sample"], name="generation_unique_per_prompt_version"
             ),
         ]
-        indexes = [models.Index(fields=["prompt", "status"])]
+        indexes = [
+            models.Index(fields=["prompt", "status"]),
+            # The month's spend of an LLM (battles.catalog.spend) sums its versions' recent costs.
+            models.Index(fields=["llm_version", "finished_at"], name="generation_version_finished"),
+        ]
 
     def __str__(self):
         return f"{self.llm_version} on prompt {self.prompt_id} ({self.status})"
@@ -306,6 +319,11 @@ class BattleTurn(models.Model):
     def __str__(self):
         return f"{self.battle_id} turn {self.number}"
 
+
+# Vote flags an admin sets (battles.voting.exclusions): excluded by hand; restored by hand (then kept
+# counted, also by the outlier check).
+ADMIN_EXCLUDED_FLAG = "excluded_by_admin"
+ADMIN_RESTORED_FLAG = "restored_by_admin"
 
 # The reasons a voter may tick for either side; votes store these names.
 REASON_TAGS = ("correct", "follows_instructions", "clear", "concise", "tone", "formatting", "safe", "hallucinated")

@@ -17,6 +17,9 @@ vote_recorded = Signal()
 # kwargs: count. Imported votes change the Bradley–Terry boards.
 votes_imported = Signal()
 
+# kwargs: count. An admin excluded or restored votes, which changes what the boards count.
+vote_flags_changed = Signal()
+
 # kwargs: generation_ids. The ratings app measures the answers' style then, so that no board has to on first view.
 answers_stored = Signal()
 

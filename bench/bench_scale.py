@@ -23,7 +23,6 @@ baseline measured in the same run, and the board pages' cold and warm seconds.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import statistics
 import sys
@@ -35,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.arena_loading import load_arena, load_votes  # noqa: E402
+
 SCRATCH = "arena_bench_scale"
-VOTERS = 200
 
 
 def _scratch_database(url: str) -> str:
@@ -89,46 +89,11 @@ def main(argv=None) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from battles.catalog import llms
-    from battles.models import Battle, Generation, Prompt, PromptPool
+    from battles.models import Battle
     from battles.voting import serving, votes
 
     call_command("migrate", verbosity=0)
-    started = time.perf_counter()
-    pool = PromptPool.objects.create(name="bench")
-    versions = [
-        llms.create_llm(
-            name=f"model-{k}", provider="openai", base_url="http://127.0.0.1:9/v1", model_id=f"model-{k}"
-        ).current_version()
-        for k in range(args.llms)
-    ]
-    prompts = Prompt.objects.bulk_create(
-        [
-            Prompt(
-                pool=pool,
-                text=f"Prompt {i}: explain topic {i} briefly.",
-                category="writing",
-                text_hash=hashlib.sha256(f"prompt {i}".encode()).hexdigest(),
-            )
-            for i in range(args.prompts)
-        ],
-        batch_size=2000,
-    )
-    answer = "A reasonably long answer that explains the topic in a few sentences. " * 8
-    Generation.objects.bulk_create(
-        (
-            Generation(prompt=p, llm_version=v, status="done", text=answer, latency_ms=900, tokens_out=120)
-            for p in prompts
-            for v in versions
-        ),
-        batch_size=5000,
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    print(
-        f"loaded {args.llms} LLMs × {args.prompts} prompts = {args.llms * args.prompts:,} answers "
-        f"in {time.perf_counter() - started:.0f} s"
-    )
+    load_arena(args.llms, args.prompts, base_url="http://127.0.0.1:9/v1")
 
     # In production a vote queues the (debounced) recomputation for a worker; without a broker
     # Celery would run it inside the request here. Queue it nowhere: the bench times the request.
@@ -167,7 +132,7 @@ def main(argv=None) -> int:
     ):
         print(f"{name:40} {p50:>8.1f} {p95:>8.1f} {queries:>8.0f} {p50 / baseline[0]:>18.1f}")
     if args.votes:
-        _load_votes(args.llms, args.prompts, args.votes)
+        load_votes(args.llms, args.prompts, args.votes)
         baseline = _timed(reload_open_battle, args.rounds)
         serve = _timed(new_battle, args.rounds)
         print(f"\nafter {args.votes:,} more votes:")
@@ -179,52 +144,6 @@ def main(argv=None) -> int:
         _time_boards()
     connection.close()
     return 0
-
-
-def _load_votes(n_llms: int, n_prompts: int, n_votes: int) -> None:
-    """``n_votes`` voted battles between answers to the same prompt, by ``VOTERS`` voters, in SQL."""
-    from django.contrib.auth.models import Group, User
-    from django.db import connection
-
-    started = time.perf_counter()
-    group = Group.objects.get(name="voter")
-    users = User.objects.bulk_create([User(username=f"bench-{k}", password="!") for k in range(VOTERS)])
-    group.user_set.add(*users)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT min(id) FROM battles_generation")
-        first = cursor.fetchone()[0]
-        # Answers were inserted prompt by prompt, version by version: id = first + prompt·L + version.
-        # Version k has strength k/L logits above version 0; ties are 30% of the votes.
-        cursor.execute(f"""
-            INSERT INTO battles_battle (code, prompt_id, generation_a_id, generation_b_id, version_a_id,
-                                        version_b_id, voter_id, status, live, identity_leak, leaked_terms,
-                                        created_at, closed_at)
-            SELECT gen_random_uuid(), ga.prompt_id, ga.id, gb.id, ga.llm_version_id, gb.llm_version_id,
-                   {users[0].pk} + (s.n % {VOTERS}), 'voted', false, false, '[]', s.at, s.at
-            FROM (SELECT n, now() - (n % 180) * interval '1 day' - (n % 86400) * interval '1 second' AS at,
-                         {first} + (n % {n_prompts}) * {n_llms} + (n % {n_llms}) AS a,
-                         {first} + (n % {n_prompts}) * {n_llms}
-                           + ((n % {n_llms}) + 1 + (n / {n_llms}) % {n_llms - 1}) % {n_llms} AS b
-                  FROM generate_series(1, {n_votes}) AS n) s
-            JOIN battles_generation ga ON ga.id = s.a JOIN battles_generation gb ON gb.id = s.b
-        """)
-        cursor.execute(f"""
-            INSERT INTO battles_vote (battle_id, voter_id, outcome, version_a_id, version_b_id, time_to_vote_ms,
-                                      reasons_a, reasons_b, comment, insider, live, flagged, flags, imported,
-                                      created_at)
-            SELECT b.id, b.voter_id,
-                   CASE WHEN u < 0.3 THEN 'tie'
-                        WHEN u < 0.3 + 0.7 / (1 + exp(-((b.generation_a_id - {first}) % {n_llms}
-                                                       - (b.generation_b_id - {first}) % {n_llms})::float
-                                                      / {n_llms})) THEN 'a'
-                        ELSE 'b' END,
-                   b.version_a_id, b.version_b_id, 20000, '[]', '[]', '', false, false, false, '[]', false,
-                   b.created_at
-            FROM (SELECT *, random() AS u FROM battles_battle
-                  WHERE status = 'voted' AND voter_id >= {users[0].pk}) b
-        """)
-        cursor.execute("ANALYZE")
-    print(f"\nloaded {n_votes:,} voted battles in {time.perf_counter() - started:.0f} s")
 
 
 BOARD_PAGES = (

@@ -2,8 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.template.response import TemplateResponse
 
+from arena.audit.recording import Action
 from arena.files.flow import can_upload
-from ratings.api.auth import SHOWN_PREFIX, can_use_api, hash_token, new_raw_token, revoke
+from ratings.api.auth import SHOWN_PREFIX, can_use_api, hash_token, new_raw_token, record_token, revoke
 from ratings.benchmarks import admin_views
 from ratings.benchmarks.parsing import RESERVED_BENCHMARKS
 from ratings.benchmarks.services import resolve_stored_scores
@@ -151,6 +152,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         obj.prefix = raw[:SHOWN_PREFIX]
         obj.token_hash = hash_token(raw)
         obj.save()
+        record_token(obj, Action.API_TOKEN_CREATED)
         request._arena_new_token = raw
 
     def response_add(self, request, obj, post_url_continue=None):

@@ -8,13 +8,14 @@ class RatingsConfig(AppConfig):
     def ready(self):
         # Imported here, once the app registry is ready: receivers reach the models.
         from arena.metrics import register_source
-        from battles.signals import answers_stored, estimates_wanted, vote_recorded, votes_imported
+        from battles.signals import answers_stored, estimates_wanted, vote_flags_changed, vote_recorded, votes_imported
         from ratings import metrics, receivers
         from ratings.signals import votes_reflagged
 
         vote_recorded.connect(receivers.on_vote_recorded, dispatch_uid="ratings.on_vote_recorded")
         votes_imported.connect(receivers.on_votes_imported, dispatch_uid="ratings.on_votes_imported")
         votes_reflagged.connect(receivers.on_votes_reflagged, dispatch_uid="ratings.on_votes_reflagged")
+        vote_flags_changed.connect(receivers.on_votes_reflagged, dispatch_uid="ratings.on_vote_flags_changed")
         answers_stored.connect(receivers.on_answers_stored, dispatch_uid="ratings.on_answers_stored")
         estimates_wanted.connect(receivers.on_estimates_wanted, dispatch_uid="ratings.on_estimates_wanted")
         register_source("ratings", metrics.board_gauges)

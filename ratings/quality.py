@@ -7,8 +7,9 @@ from collections import Counter
 from django.conf import settings
 from django.db import transaction
 
+from arena.audit.recording import Action, Entry, record_many
 from arena.db import stream
-from battles.models import Battle, Vote
+from battles.models import ADMIN_RESTORED_FLAG, Battle, Vote
 from ratings.engine.outliers import sequential_outlier_test
 from ratings.models import VoterCheck
 from ratings.signals import votes_reflagged
@@ -20,7 +21,8 @@ def detect_outlier_voters(*, alpha: float | None = None) -> list[VoterCheck]:
     """Test every non-insider voter; flag (keep, exclude) the votes of implausible ones.
 
     Returns the checks of the flagged voters. Votes of a voter who is no
-    longer flagged lose the outlier flag again.
+    longer flagged lose the outlier flag again; votes an admin restored are
+    left alone. Each vote that changes is recorded in the audit trail.
     """
     alpha = settings.ARENA_OUTLIER_ALPHA if alpha is None else alpha
     rows = (
@@ -41,22 +43,26 @@ def detect_outlier_voters(*, alpha: float | None = None) -> list[VoterCheck]:
                     "flagged": result.flagged,
                 },
             )
-        changed = 0
+        entries = []
         for vote in Vote.objects.filter(voter_id__in=flagged_voters).only("flags", "flagged"):
-            if OUTLIER_FLAG not in vote.flags:
-                vote.flags = [*vote.flags, OUTLIER_FLAG]
-                vote.flagged = True
-                vote.save(update_fields=["flags", "flagged"])
-                changed += 1
+            if OUTLIER_FLAG not in vote.flags and ADMIN_RESTORED_FLAG not in vote.flags:
+                entries.append(reflagged(vote, [*vote.flags, OUTLIER_FLAG], Action.VOTE_EXCLUDED))
         for vote in Vote.objects.exclude(voter_id__in=flagged_voters).filter(flagged=True).only("flags", "flagged"):
             if OUTLIER_FLAG in vote.flags:
-                vote.flags = [f for f in vote.flags if f != OUTLIER_FLAG]
-                vote.flagged = bool(vote.flags)
-                vote.save(update_fields=["flags", "flagged"])
-                changed += 1
+                entries.append(reflagged(vote, [f for f in vote.flags if f != OUTLIER_FLAG], Action.VOTE_RESTORED))
+        changed = record_many(entries)
     if changed:
         transaction.on_commit(lambda: votes_reflagged.send(sender=Vote, count=changed))
     return list(VoterCheck.objects.filter(flagged=True).select_related("voter"))
+
+
+def reflagged(vote: Vote, flags: list[str], action: str) -> Entry:
+    """Save the vote's new flags; the audit entry to record for it."""
+    before = {"flagged": vote.flagged, "flags": list(vote.flags)}
+    vote.flags, vote.flagged = flags, bool(flags)
+    vote.save(update_fields=["flags", "flagged"])
+    after = {"flagged": vote.flagged, "flags": flags}
+    return Entry(action, "vote", vote.pk, f"vote {vote.pk}", before, after, "outlier voter check")
 
 
 def integrity_summary() -> dict:

@@ -27,7 +27,7 @@ def on_votes_imported(sender, count, **kwargs):
 
 
 def on_votes_reflagged(sender, count, **kwargs):
-    """Votes flagged or unflagged by the outlier check leave or rejoin the boards."""
+    """Votes flagged or unflagged (the outlier check, an admin) leave or rejoin the boards."""
     if count:
         tasks.schedule_recompute()
 

@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("arena", "battles", "ratings")
+PACKAGES = ("accounts", "arena", "battles", "ratings")
 MAX_LINES = 500
 
 

@@ -148,7 +148,11 @@ class GenerationJobAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         try:
             new_job = jobs.start_generation_job(
-                pool=job.pool, versions=list(job.versions.all()), samples=job.samples, created_by=request.user
+                pool=job.pool,
+                versions=list(job.versions.all()),
+                samples=job.samples,
+                created_by=request.user,
+                rerun_of=job,
             )
         except jobs.JobError as exc:
             self.message_user(request, exc.message, messages.ERROR)

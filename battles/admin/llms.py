@@ -13,8 +13,8 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from battles.catalog import keys
-from battles.catalog.llms import VERSIONED_FIELDS, update_llm_settings
+from battles.catalog import keys, spend
+from battles.catalog.llms import VERSIONED_FIELDS, audit_state, record_llm_saved, retire_llm, update_llm_settings
 from battles.egress import endpoints, url_policy
 from battles.generation import breaker, connection_check
 from battles.models import LLM, Generation, LLMVersion
@@ -63,6 +63,7 @@ class LLMForm(forms.ModelForm):
             "max_concurrency",
             "requests_per_minute",
             "tokens_per_minute",
+            "monthly_spend_cap",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -165,6 +166,7 @@ class LLMAdmin(admin.ModelAdmin):
         "base_url",
         "imported",
         "breaker_state",
+        "spend_this_month",
     )
     list_filter = ("provider", "status", "imported")
     search_fields = ("name",)
@@ -190,12 +192,25 @@ class LLMAdmin(admin.ModelAdmin):
             "Limits (shared by all workers; 0 = unlimited)",
             {"fields": ["max_concurrency", "requests_per_minute", "tokens_per_minute"]},
         ),
+        ("Monthly spend", {"fields": ["monthly_spend_cap", "spend_this_month"]}),
     ]
+    readonly_fields = ["spend_this_month"]
     # Each selected LLM gets one call of at most ARENA_TEST_CONNECTION_DEADLINE seconds, in parallel.
     max_connection_tests = 10
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("versions")
+        return super().get_queryset(request).prefetch_related("versions").annotate(month_cost=spend.month_cost_of_llm())
+
+    @admin.display(description="spend this month")
+    def spend_this_month(self, obj):
+        if obj is None or obj.pk is None:
+            return "–"
+        state = spend.Spend(
+            obj.pk, obj.name, obj.monthly_spend_cap, getattr(obj, "month_cost", None) or 0, spend.month_start()
+        )
+        if state.reached:
+            return format_html('<strong class="spend-cap-reached">{}</strong><br>{}', state.display, state.reason)
+        return state.display
 
     @staticmethod
     def _current(obj):
@@ -224,6 +239,8 @@ class LLMAdmin(admin.ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
+        # The form has already applied the new values to ``obj``: the state before comes from the database.
+        before = audit_state(LLM.objects.get(pk=obj.pk)) if change else None
         obj.save()
         values = form.versioned_values()
         if obj.versions.exists():
@@ -232,6 +249,7 @@ class LLMAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Settings saved as version {version.number}.")
         else:
             LLMVersion.objects.create(llm=obj, number=1, **values)
+        record_llm_saved(llm=obj, before=before)
         if form.url_warning:
             self.message_user(request, form.url_warning, messages.WARNING)
 
@@ -253,7 +271,7 @@ class LLMAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retire selected LLMs (kept for history, no longer served)")
     def retire(self, request, queryset):
-        count = queryset.update(status=LLM.Status.RETIRED)
+        count = sum(retire_llm(llm=llm) for llm in queryset)
         self.message_user(request, f"Retired {count} LLM(s).")
 
     @admin.action(description="Test connection (one short call per selected LLM)")

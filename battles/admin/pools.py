@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from arena.files.flow import can_upload
 from battles.admin import prompt_upload
 from battles.admin.jobs import job_url
+from battles.catalog import pools, spend
 from battles.generation import jobs
 from battles.models import LLM, Prompt, PromptPool
 
@@ -50,10 +51,12 @@ class PromptPoolAdmin(admin.ModelAdmin):
 
     @admin.action(description="Generate answers with every active LLM (current versions)")
     def generate_for_active_llms(self, request, queryset):
-        versions = [
-            llm.current_version()
-            for llm in LLM.objects.filter(status=LLM.Status.ACTIVE, imported=False).exclude(base_url="")
-        ]
+        active = list(LLM.objects.filter(status=LLM.Status.ACTIVE, imported=False).exclude(base_url=""))
+        over_cap = spend.capped(active)
+        for cap in over_cap:
+            self.message_user(request, f"Left out: {cap.reason}", messages.WARNING)
+        capped_ids = {cap.llm_id for cap in over_cap}
+        versions = [llm.current_version() for llm in active if llm.pk not in capped_ids]
         versions = [v for v in versions if v is not None]
         if not versions:
             self.message_user(request, "There is no active LLM to generate with.", messages.WARNING)
@@ -85,7 +88,21 @@ class PromptAdmin(admin.ModelAdmin):
     list_filter = ("pool", "category", "hidden")
     search_fields = ("text", "external_id")
     readonly_fields = ("text_hash",)
+    actions = ["hide_prompts", "show_prompts"]
 
     @admin.display(description="text")
     def short_text(self, obj):
         return obj.text[:80]
+
+    def save_model(self, request, obj, form, change):
+        before = pools.prompt_state(Prompt.objects.select_related("pool").get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        pools.record_prompt_saved(prompt=obj, before=before)
+
+    @admin.action(description="Hide selected prompts (no longer served)")
+    def hide_prompts(self, request, queryset):
+        self.message_user(request, f"Hid {pools.set_hidden(prompts=queryset, hidden=True)} prompt(s).")
+
+    @admin.action(description="Show selected prompts again")
+    def show_prompts(self, request, queryset):
+        self.message_user(request, f"{pools.set_hidden(prompts=queryset, hidden=False)} prompt(s) shown again.")

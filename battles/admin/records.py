@@ -3,6 +3,7 @@
 from django.contrib import admin
 
 from battles.models import Battle, Generation, Vote
+from battles.voting.exclusions import exclude_votes, restore_votes
 
 
 @admin.register(Generation)
@@ -30,9 +31,18 @@ class VoteAdmin(admin.ModelAdmin):
     list_display = ("id", "voter", "version_a", "version_b", "outcome", "insider", "flagged", "created_at")
     list_filter = ("outcome", "insider", "flagged", "live")
     readonly_fields = [f.name for f in Vote._meta.fields]
+    actions = ["exclude_selected", "restore_selected"]
 
     def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.action(description="Exclude selected votes from the boards (kept, flagged)", permissions=["change"])
+    def exclude_selected(self, request, queryset):
+        self.message_user(request, f"Excluded {exclude_votes(votes=queryset)} vote(s); the boards are recomputed.")
+
+    @admin.action(description="Restore selected votes (count them again)", permissions=["change"])
+    def restore_selected(self, request, queryset):
+        self.message_user(request, f"Restored {restore_votes(votes=queryset)} vote(s); the boards are recomputed.")

@@ -2,25 +2,44 @@
 
 Every write checks first (base URL policy, key reference), then writes in one
 transaction. Settings that change what a model answers are versioned, so
-answers and votes keep pointing at the version that produced them.
+answers and votes keep pointing at the version that produced them. Every change
+is recorded in the audit trail (``record_llm_saved``): that a key was set,
+replaced or cleared, never the key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from arena.audit.recording import Action, changed_fields, record
 from battles.catalog import keys
 from battles.core.integrity import identity_terms as build_identity_terms
 from battles.egress import endpoints, url_policy
 from battles.models import LLM, Generation, LLMVersion
 
 VERSIONED_FIELDS = ("model_id", "temperature", "max_tokens", "system_prompt")
+AUDITED_LLM_FIELDS = (
+    "name",
+    "provider",
+    "base_url",
+    "status",
+    "api_key_env",
+    "price_input_per_mtok",
+    "price_output_per_mtok",
+    "max_concurrency",
+    "requests_per_minute",
+    "tokens_per_minute",
+    "monthly_spend_cap",
+)
+# Compared to tell a key set, replaced or cleared; never recorded as such.
+KEY_MARKERS = ("key", "key_set_at")
 
 
 class InvalidLLMSettings(ValueError):
@@ -101,7 +120,67 @@ def create_llm(
             max_tokens=max_tokens,
             system_prompt=system_prompt,
         )
+        record_llm_saved(llm=llm, before=None)
     return llm
+
+
+def audit_state(llm: LLM) -> dict:
+    """What the audit trail compares for an LLM: its settings and current version, the key's source only."""
+    version = llm.current_version()
+    state = {field: getattr(llm, field) for field in AUDITED_LLM_FIELDS}
+    state["key"] = llm.key_source or "none"
+    state["key_set_at"] = llm.api_key_set_at
+    state["version"] = version.number if version else None
+    for field in VERSIONED_FIELDS:
+        state[field] = getattr(version, field) if version else None
+    return state
+
+
+def key_action(before: dict, after: dict) -> str | None:
+    if after["key"] == "stored" and before["key"] != "stored":
+        return Action.KEY_SET
+    if after["key"] == "stored" and before["key_set_at"] != after["key_set_at"]:
+        return Action.KEY_ROTATED
+    if before["key"] == "stored" and after["key"] != "stored":
+        return Action.KEY_CLEARED
+    return None
+
+
+def record_llm_saved(*, llm: LLM, before: dict | None) -> None:
+    """Record what changed on ``llm`` since ``before`` (its ``audit_state``; None when just created).
+
+    Call in the transaction that saved it. A retirement, a key change and the
+    other changes are separate entries, so that each can be filtered for.
+    """
+    after = audit_state(llm)
+    target: dict[str, Any] = {"object_type": "llm", "object_id": llm.pk, "object_repr": llm.name}
+    if before is None:
+        record(Action.LLM_CREATED, after={k: v for k, v in after.items() if k != "key_set_at"}, **target)
+        if after["key"] == "stored":
+            record(Action.KEY_SET, before={"key": "none"}, after={"key": "stored"}, **target)
+        return
+    action = key_action(before, after)
+    if action:
+        record(action, before={"key": before["key"]}, after={"key": after["key"]}, **target)
+    old, new = changed_fields(
+        {k: v for k, v in before.items() if k not in KEY_MARKERS},
+        {k: v for k, v in after.items() if k not in KEY_MARKERS},
+    )
+    if new.get("status") == LLM.Status.RETIRED:
+        record(Action.LLM_RETIRED, before={"status": old.pop("status")}, after={"status": new.pop("status")}, **target)
+    if new or old:
+        note = f"settings saved as version {after['version']}" if "version" in new else ""
+        record(Action.LLM_EDITED, before=old, after=new, note=note, **target)
+
+
+def retire_llm(*, llm: LLM) -> bool:
+    """Retire an active LLM (kept for history, no longer served); False when it was not active."""
+    with transaction.atomic():
+        if not LLM.objects.filter(pk=llm.pk, status=LLM.Status.ACTIVE).update(status=LLM.Status.RETIRED):
+            return False
+        target: dict[str, Any] = {"object_type": "llm", "object_id": llm.pk, "object_repr": llm.name}
+        record(Action.LLM_RETIRED, before={"status": LLM.Status.ACTIVE}, after={"status": LLM.Status.RETIRED}, **target)
+    return True
 
 
 def update_llm_settings(*, llm: LLM, **changes) -> LLMVersion:
@@ -146,7 +225,16 @@ def rotate_stored_api_keys() -> KeyRotation:
         except keys.UndecryptableKey:
             undecryptable.append(name)
             continue
-        rotated += LLM.objects.filter(pk=pk, api_key_encrypted=token).update(api_key_encrypted=new_token)
+        with transaction.atomic():
+            if LLM.objects.filter(pk=pk, api_key_encrypted=token).update(api_key_encrypted=new_token):
+                rotated += 1
+                record(
+                    Action.KEY_REENCRYPTED,
+                    object_type="llm",
+                    object_id=pk,
+                    object_repr=name,
+                    note="stored key re-encrypted under the first key of ARENA_FERNET_KEYS (the key itself unchanged)",
+                )
     return KeyRotation(rotated=rotated, undecryptable=undecryptable)
 
 
@@ -154,11 +242,14 @@ def retire_or_delete_llm(*, llm: LLM) -> str:
     """Delete an LLM nothing depends on; retire one with answers or votes."""
     has_history = Generation.objects.filter(llm_version__llm=llm).exists()
     if has_history:
-        LLM.objects.filter(pk=llm.pk).update(status=LLM.Status.RETIRED)
+        retire_llm(llm=llm)
         return "retired"
     with transaction.atomic():
+        before = audit_state(llm)
+        pk = llm.pk
         llm.versions.all().delete()
         llm.delete()
+        record(Action.LLM_DELETED, object_type="llm", object_id=pk, object_repr=before["name"], before=before)
     return "deleted"
 
 

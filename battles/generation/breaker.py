@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from arena.audit.recording import Action, record
 from battles.models import LLM
 from battles.signals import breaker_reset
 
@@ -61,11 +62,20 @@ def record_success(*, llm_id: int) -> None:
 def reset(*, llm: LLM) -> bool:
     """Close the breaker; returns False when it was not open. Job pages update on commit."""
     with transaction.atomic():
+        reason = LLM.objects.select_for_update().filter(pk=llm.pk).values_list("breaker_reason", flat=True).first()
         was_open = LLM.objects.filter(pk=llm.pk, breaker_opened_at__isnull=False).update(
             breaker_opened_at=None, breaker_reason="", consecutive_failures=0
         )
         LLM.objects.filter(pk=llm.pk).update(consecutive_failures=0)
         if was_open:
+            record(
+                Action.BREAKER_RESET,
+                object_type="llm",
+                object_id=llm.pk,
+                object_repr=llm.name,
+                before={"breaker": "open", "reason": reason},
+                after={"breaker": "closed"},
+            )
             logger.info("circuit breaker of LLM %s reset", llm.pk)
             transaction.on_commit(lambda: breaker_reset.send(sender=LLM, llm_id=llm.pk))
     return bool(was_open)

@@ -16,7 +16,9 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from arena.audit.recording import Action, record
 from arena.roles import ADMIN, roles_of
+from battles.catalog import spend
 from battles.generation import tasks
 from battles.generation.job_state import scope
 from battles.models import Generation, GenerationJob, LLMVersion, PromptPool
@@ -43,13 +45,20 @@ def can_manage_jobs(user) -> bool:
 
 
 def start_generation_job(
-    *, pool: PromptPool, versions: list[LLMVersion], samples: int = 1, created_by=None
+    *,
+    pool: PromptPool,
+    versions: list[LLMVersion],
+    samples: int = 1,
+    created_by=None,
+    rerun_of: GenerationJob | None = None,
 ) -> GenerationJob:
     """Create a job and queue every unfinished generation in its scope (on commit).
 
     Missing generations are created, failed ones are queued again with a fresh
     retry budget, finished answers are kept. Raises JobError for a job that
-    cannot run (no versions, bad sample count, retired or unconfigured LLMs).
+    cannot run (no versions, bad sample count, retired or unconfigured LLMs,
+    LLMs at their monthly spend cap). ``rerun_of`` names the job this one runs
+    again (for the audit trail).
     """
     versions = list({v.pk: v for v in versions}.values())
     if not versions:
@@ -60,6 +69,13 @@ def start_generation_job(
     unusable = sorted(llm.name for llm in llms if not llm.is_active or llm.imported or not llm.base_url)
     if unusable:
         raise JobError("These LLMs cannot generate (retired, imported or without a base URL): " + ", ".join(unusable))
+    over_cap = spend.capped(llms)
+    if over_cap:
+        raise JobError(
+            "These LLMs reached their monthly spend cap: "
+            + "; ".join(f"{s.name} ({s.display})" for s in sorted(over_cap, key=lambda s: s.name))
+            + ". Raise the cap in the LLM admin, or wait for next month."
+        )
     with transaction.atomic():
         job = GenerationJob.objects.create(pool=pool, samples=samples, created_by=created_by)
         job.versions.set(versions)
@@ -68,6 +84,19 @@ def start_generation_job(
         if queued == 0:
             job.status, job.finished_at = GenerationJob.Status.FINISHED, timezone.now()
         job.save(update_fields=["queued", "status", "finished_at"])
+        record(
+            Action.JOB_RERUN if rerun_of else Action.JOB_STARTED,
+            object_type="job",
+            object_id=job.code,
+            object_repr=f"{pool.name} ({str(job.code)[:8]})",
+            after={
+                "pool": pool.name,
+                "versions": sorted(v.label for v in LLMVersion.objects.filter(pk__in=[v.pk for v in versions])),
+                "samples": samples,
+                "queued": queued,
+            },
+            note=f"runs job {str(rerun_of.code)[:8]} again" if rerun_of else "",
+        )
         logger.info("generation job %s started: %s generation(s) queued", job.code, queued)
     return job
 
@@ -91,6 +120,15 @@ def cancel_job(*, job: GenerationJob) -> int:
                 error="Cancelled with its generation job.",
                 finished_at=timezone.now(),
             )
+        )
+        record(
+            Action.JOB_CANCELLED,
+            object_type="job",
+            object_id=job.code,
+            object_repr=f"{job.pool.name} ({str(job.code)[:8]})",
+            before={"status": GenerationJob.Status.RUNNING},
+            after={"status": GenerationJob.Status.CANCELLED},
+            note=f"{cancelled} pending generation(s) cancelled",
         )
         transaction.on_commit(lambda: job_changed.send(sender=GenerationJob, job_id=job.pk))
     return cancelled

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from battles.catalog import spend
 from battles.generation.job_state import scope
 from battles.models import LLM, Generation, GenerationJob, LLMVersion
 
@@ -63,6 +64,7 @@ class JobProgress:
     finished_in_job: int  # generations that reached done or failed since the job started
     elapsed_seconds: float
     recent_per_second: float
+    capped: list[spend.Spend] = field(default_factory=list)  # LLMs at their monthly spend cap
 
     @property
     def total(self) -> int:
@@ -177,4 +179,5 @@ def job_progress(job: GenerationJob, *, now=None) -> JobProgress:
         finished_in_job=finished_in_job,
         elapsed_seconds=max((end - job.created_at).total_seconds(), 0.0),
         recent_per_second=recent / window,
+        capped=spend.capped({v.llm_id: v.llm for v in versions}.values()),
     )

@@ -30,7 +30,8 @@ elsewhere, or an unexpected error that is left to the reconciler).
 
 Circuit breaker (``battles.generation.breaker``): while an LLM's breaker is open its
 generations fail at once with the breaker's reason instead of calling the
-provider; an admin resets the breaker and starts the job again.
+provider; an admin resets the breaker and starts the job again. A monthly
+spend cap (``battles.catalog.spend``) that is reached stops calls the same way.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 
 from arena import metrics
+from battles.catalog import spend
 from battles.egress.providers import ChatResult, ProviderError, error_kind, get_provider
 from battles.generation import breaker, claims
 from battles.generation.claims import Outcome
@@ -109,6 +111,7 @@ async def _run_batch(ids: list[int], takeover: bool) -> dict[int, Outcome]:
         claim=Coalescer(database, functools.partial(claims.claim_many, takeover=takeover)),
         store=Coalescer(database, claims.store_many),
         clients=Clients(),
+        spend=SpendGuard(database),
     )
     try:
         results = await asyncio.gather(*(_generate(row, context) for row in rows.values()))
@@ -128,6 +131,19 @@ class _Context:
     claim: Coalescer
     store: Coalescer
     clients: Clients
+    spend: SpendGuard
+
+
+class SpendGuard:
+    """Why calls to a capped LLM are stopped, or "" (one indexed query per check, only for capped LLMs)."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def reason(self, llm: LLM) -> str:
+        if llm.monthly_spend_cap is None:
+            return ""  # no cap when the batch was loaded: one set later applies from the next batch
+        return await self.db(spend.cap_reason, llm.pk)
 
 
 def _load(ids: list[int]) -> dict[int, Generation]:
@@ -158,6 +174,9 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         # Fail fast, without waiting for a slot the call would never use.
         reason = breaker.reason_of(llm) if llm.breaker_opened_at else "This LLM has no base URL configured."
         return await db(claims.claim_and_fail, row, context.takeover, reason)
+    capped = await context.spend.reason(llm)
+    if capped:
+        return await db(claims.claim_and_fail, row, context.takeover, capped)
     messages = list(row.context or []) + [{"role": "user", "content": row.prompt.text}]
     try:
         request = await db(claims.request_for, row, messages)
@@ -186,6 +205,9 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
             return Outcome("skipped", "finished or running elsewhere")
         if claim.breaker_reason:
             return await db(claims.fail, row, claim, claim.breaker_reason, count=False)
+        capped = await context.spend.reason(llm)  # the wait for a slot may have been long
+        if capped:
+            return await db(claims.fail, row, claim, capped, count=False)
         started = time.monotonic()
         try:
             async with context.clients.client() as client:

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from arena.publishing import publish
+from battles.catalog import spend
 from battles.catalog.llms import identity_terms
 from battles.core.integrity import find_identity_mentions
 from battles.core.pairing import choose_pair
@@ -43,13 +44,18 @@ class LiveBattleError(Exception):
         self.message = message
 
 
+OVER_BUDGET = (
+    "Live battles are paused: too few models are within this month's spending budget. Pool battles are still open."
+)
+
+
 def _live_candidates(exclude_llms=()) -> list[LLMVersion]:
-    """Current versions of active LLMs that can be called."""
+    """Current versions of active LLMs that can be called (not at their monthly spend cap)."""
     versions = []
     for llm in (
         LLM.objects.filter(status=LLM.Status.ACTIVE, imported=False)
         .exclude(base_url="")
-        .exclude(pk__in=list(exclude_llms))
+        .exclude(pk__in=[*exclude_llms, *spend.capped_llm_ids()])
     ):
         version = llm.current_version()
         if version is not None:
@@ -120,6 +126,8 @@ def start_live_battle(*, voter, text: str) -> Battle:
         raise LiveBattleError("You have reached today's vote limit; come back tomorrow.")
     versions = _live_candidates()
     if len({v.llm_id for v in versions}) < 2:
+        if spend.capped_llm_ids():
+            raise LiveBattleError(OVER_BUDGET)
         raise LiveBattleError("At least two active models are needed for a live battle.")
     version_a, version_b = _choose_two(versions)
     with transaction.atomic():
@@ -170,6 +178,12 @@ def add_follow_up(*, battle_code, voter, text: str) -> BattleTurn:
             raise LiveBattleError(f"A live battle has at most {settings.ARENA_LIVE_MAX_TURNS} turns; please vote.")
         if any(g.status != Generation.Status.DONE for t in turns for g in (t.generation_a, t.generation_b)):
             raise LiveBattleError("Wait until both answers are complete before sending a follow-up.")
+        if spend.capped(LLM.objects.filter(versions__in=[battle.version_a_id, battle.version_b_id])):
+            # Says neither which side nor which model: the battle is still blind.
+            raise LiveBattleError(
+                "A model in this battle has used up this month's spending budget and cannot answer more; "
+                "vote on the answers so far, or start a new battle."
+            )
         history = sum(len(t.prompt.text) + max(len(t.generation_a.text), len(t.generation_b.text)) for t in turns)
         if history + len(text) > settings.ARENA_LIVE_MAX_CONVERSATION_CHARS:
             raise LiveBattleError(

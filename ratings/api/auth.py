@@ -12,10 +12,12 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from ninja.security import HttpBearer
 
+from arena.audit.recording import Action, record
 from arena.roles import is_insider
 from ratings.models import ApiToken
 
@@ -37,15 +39,29 @@ def create_token(*, owner, name: str = "") -> tuple[ApiToken, str]:
     """A new token for ``owner``; returns the row and the token itself, which is not stored."""
     raw = new_raw_token()
     token = ApiToken.objects.create(owner=owner, name=name, prefix=raw[:SHOWN_PREFIX], token_hash=hash_token(raw))
+    record_token(token, Action.API_TOKEN_CREATED)
     return token, raw
+
+
+def record_token(token: ApiToken, action: str) -> None:
+    """An audit entry for a token made or revoked: its owner, name and shown prefix, never the token."""
+    record(
+        action,
+        object_type="api_token",
+        object_id=token.pk,
+        object_repr=f"{token.prefix}… ({token.name or 'unnamed'})",
+        after={"owner": token.owner.get_username(), "name": token.name, "revoked": token.revoked_at is not None},
+    )
 
 
 def revoke(token: ApiToken) -> bool:
     """Revoke ``token``; False when it was already revoked."""
     now = timezone.now()
-    changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
-    if changed:
-        token.revoked_at = now
+    with transaction.atomic():
+        changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if changed:
+            token.revoked_at = now
+            record_token(token, Action.API_TOKEN_REVOKED)
     return bool(changed)
 
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from arena.audit.recording import Action, record
 from arena.files.report import ImportReport, read_rows
 from arena.files.uploads import upload_limit
 from battles.models import LLM, LLMVersion
@@ -187,6 +188,18 @@ def import_benchmarks(
         # bulk_update skips auto_now; the import time is part of what an update changes.
         for score in updated:
             score.save(update_fields=["model_name", "score", "source", "date", "llm", "imported_at"])
+        record(
+            Action.BENCHMARKS_IMPORTED,
+            object_type="benchmarks",
+            object_repr=", ".join(sorted({b.name for b in benchmarks.values()}, key=str.casefold))[:200],
+            after={
+                "file": filename,
+                "scores_added": len(created),
+                "scores_replaced": len(updated),
+                "new_benchmarks": new_benchmarks,
+                "bad_rows_skipped": report.error_count,
+            },
+        )
     report.imported = len(created) + len(updated)
     _notes(report, unresolved, new_benchmarks, resolver, replaced=len(updated))
     return report

@@ -1,7 +1,7 @@
 """Streaming records as CSV, a JSON array or JSON Lines, in constant memory.
 
 - ``csv``: a header row, then one row per record; lists are joined with ``;``; every text
-  cell is neutralised against formula injection (``ratings.csvsafe``). UTF-8 without BOM.
+  cell is neutralised against formula injection (``arena.csvsafe``). UTF-8 without BOM.
 - ``json``: one JSON array; each element on its own line, written as it is read, so the
   response is a valid JSON document and never held whole in memory.
 - ``jsonl``: JSON Lines, one object per line (easiest to process record by record).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 
-from ratings.csvsafe import csv_line
+from arena.csvsafe import csv_line
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",

@@ -133,3 +133,47 @@ def test_an_old_world_readable_secret_key_file_is_tightened(tmp_path):
     path.chmod(0o644)
     assert config.embedded_secret_key(tmp_path) == "an-old-key"
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def sso(**overrides):
+    values = {
+        "issuer": "https://idp.corp.example/realms/staff",
+        "client_id": "arena",
+        "client_secret": "s3cret",
+        "scopes": "openid email profile",
+        "password_login": True,
+    }
+    values.update(overrides)
+    return [check_id for check_id, _ in config.oidc_problems(**values)]
+
+
+def test_single_sign_on_settings_that_work_have_no_problems():
+    assert sso() == []
+    assert sso(issuer="http://127.0.0.1:9000", password_login=False) == []  # a local provider, for tests
+    assert sso(issuer="", client_id="", client_secret="") == []  # single sign-on off
+
+
+@pytest.mark.parametrize(
+    ("overrides", "problem"),
+    [
+        ({"issuer": "", "password_login": False}, "arena.E010"),
+        ({"issuer": "http://idp.corp.example"}, "arena.E011"),
+        ({"issuer": "idp.corp.example"}, "arena.E011"),
+        ({"issuer": "https://idp.corp.example/?tenant=x"}, "arena.E011"),
+        ({"client_secret": ""}, "arena.E012"),
+        ({"client_id": ""}, "arena.E012"),
+        ({"scopes": "email profile"}, "arena.E013"),
+    ],
+)
+def test_single_sign_on_settings_that_cannot_work_are_errors(overrides, problem):
+    assert sso(**overrides) == [problem]
+
+
+def test_single_sign_on_without_a_client_secret_fails_manage_py_check():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OIDC_ISSUER": "https://idp.corp.example", "OIDC_CLIENT_ID": "arena", "OIDC_CLIENT_SECRET": ""}
+    result = subprocess.run([sys.executable, "manage.py", "check"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "arena.E012" in result.stderr

@@ -51,12 +51,16 @@ def test_proxy_routes_ws_to_daphne_and_the_rest_to_gunicorn():
     assert "Upgrade $http_upgrade" in conf
 
 
+def _interpolate(value: str) -> str:
+    """``${NAME:-default}`` as docker compose fills it in (from the environment, else the default)."""
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: os.environ.get(m[1]) or m[2] or "", value)
+
+
 def _compose_env(service):
     env = dict(os.environ)
     for key in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CHANNEL_LAYER_URL"):
         env.pop(key, None)
-    # ${NAME:-default} is filled in by docker compose from the shell or .env; here, the default.
-    env.update({k: re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(v)) for k, v in service["environment"].items()})
+    env.update({k: _interpolate(str(v)) for k, v in service["environment"].items()})
     env["SECRET_KEY"] = "compose-check"
     return env
 
@@ -124,3 +128,25 @@ def test_gunicorn_accepts_the_web_command_and_each_instance_has_its_own_control_
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_single_sign_on_settings_reach_the_app_and_are_documented():
+    names = [
+        "OIDC_ISSUER",
+        "OIDC_CLIENT_ID",
+        "OIDC_CLIENT_SECRET",
+        "OIDC_SCOPES",
+        "OIDC_GROUPS_CLAIM",
+        "OIDC_ADMIN_GROUPS",
+        "OIDC_EVAL_LEAD_GROUPS",
+        "OIDC_ALLOWED_EMAIL_DOMAINS",
+        "OIDC_PROVIDER_NAME",
+        "PASSWORD_LOGIN",
+    ]
+    environment = _compose()["services"]["web"]["environment"]
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in names:
+        assert name in environment, name
+        assert re.search(rf"^{name}=", example, re.MULTILINE), name
+        assert f"`{name}`" in readme, name

@@ -10,10 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from arena.csvsafe import csv_line, safe_cell
 from battles.models import Battle, Vote
 from battles.voting import serving, votes
 from ratings import services
-from ratings.csvsafe import csv_line, safe_cell
 from ratings.exports import streams
 from tests.factories import make_arena, make_user
 from tests.ratings.helpers import make_votes

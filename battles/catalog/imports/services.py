@@ -22,6 +22,7 @@ from arena.files.report import ImportReport, RowError, iter_good_rows, read_rows
 from arena.files.uploads import upload_limit
 from battles.catalog.imports.generations import GenerationRow, parse_generations
 from battles.catalog.imports.prompts import PromptRow, parse_prompts
+from battles.catalog.imports.recording import Action, record_import
 from battles.catalog.imports.votes import VoteRow, parse_votes
 from battles.catalog.llms import create_llm
 from battles.core.text import prompt_hash
@@ -152,6 +153,7 @@ def import_prompts(
                 )
             )
         Prompt.objects.bulk_create(objects, batch_size=QUERY_CHUNK, ignore_conflicts=True)
+        record_import(Action.POOL_UPLOADED, report, "pool", pool.pk, pool_name, imported=len(objects), file=filename)
     if created:
         report.note(f"created pool {pool_name!r}")
     report.imported = len(objects)
@@ -363,6 +365,7 @@ def import_generations(
         # The unique (prompt, version, sample) constraint makes a concurrent
         # import of the same answers harmless.
         Generation.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True)
+        record_import(Action.GENERATIONS_IMPORTED, report, "pool", "", pool_name or "", imported=len(objects))
     report.imported = len(objects)
     return report
 
@@ -470,6 +473,7 @@ def import_votes(
             if batch:
                 report.imported += _store_votes(batch)
             count = report.imported
+            record_import(Action.VOTES_IMPORTED, report, "votes", "", "", imported=count, file=path)
             transaction.on_commit(lambda: votes_imported.send(sender=Vote, count=count))
     except (FileRejected, _FileChanged) as exc:
         report.imported = 0
@@ -487,12 +491,7 @@ def _store_votes(batch: list[tuple[Vote, VoteRow]]) -> int:
             stamp = now
         elif timezone.is_naive(stamp):
             stamp = timezone.make_aware(stamp)
-        vote.created_at = stamp
+        vote.created_at = stamp  # a plain default, so an INSERT keeps the time the file gives
         votes.append(vote)
-    _insert_as_given(Vote, votes)
+    Vote.objects.bulk_create(votes, batch_size=2000)
     return len(votes)
-
-
-def _insert_as_given(model, objects: list) -> None:
-    """INSERT the objects in batches; ``created_at`` keeps the time the file gives (a plain default)."""
-    model.objects.bulk_create(objects, batch_size=2000)

@@ -4,8 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from arena.csvsafe import csv_line
 from ratings.benchmarks import services
-from ratings.csvsafe import csv_line
 from ratings.models import Benchmark
 
 COLUMNS = (

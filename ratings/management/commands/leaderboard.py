@@ -6,7 +6,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 
-from ratings.csvsafe import csv_line
+from arena.csvsafe import csv_line
 from ratings.exports import records
 from ratings.filter_params import FilterParams, within_calendar
 from ratings.filters import BoardFilter

@@ -1,0 +1,102 @@
+"""Bulk loading of a synthetic arena for the benchmarks that run against a real Postgres.
+
+Callers set up Django first (``django.setup()`` against a scratch database); these functions import
+Django code only when called for that reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+VOTERS = 200
+
+
+def load_arena(n_llms: int, n_prompts: int, *, base_url: str, categories: tuple[str, ...] = ("writing",)) -> None:
+    """``n_llms`` LLMs with one answer each to ``n_prompts`` pool prompts (bulk insert, then ANALYZE)."""
+    from django.db import connection
+
+    from battles.catalog import llms
+    from battles.models import Generation, Prompt, PromptPool
+
+    started = time.perf_counter()
+    pool = PromptPool.objects.create(name="bench")
+    versions = [
+        llms.create_llm(
+            name=f"model-{k}", provider="openai", base_url=base_url, model_id=f"model-{k}"
+        ).current_version()
+        for k in range(n_llms)
+    ]
+    prompts = Prompt.objects.bulk_create(
+        [
+            Prompt(
+                pool=pool,
+                text=f"Prompt {i}: explain topic {i} briefly.",
+                category=categories[i % len(categories)],
+                text_hash=hashlib.sha256(f"prompt {i}".encode()).hexdigest(),
+            )
+            for i in range(n_prompts)
+        ],
+        batch_size=2000,
+    )
+    answer = "A reasonably long answer that explains the topic in a few sentences. " * 8
+    Generation.objects.bulk_create(
+        (
+            Generation(prompt=p, llm_version=v, status="done", text=answer, latency_ms=900, tokens_out=120)
+            for p in prompts
+            for v in versions
+        ),
+        batch_size=5000,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(
+        f"loaded {n_llms} LLMs × {n_prompts} prompts = {n_llms * n_prompts:,} answers "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
+
+
+def load_votes(n_llms: int, n_prompts: int, n_votes: int) -> None:
+    """``n_votes`` voted battles between answers to the same prompt, by ``VOTERS`` voters, in SQL."""
+    from django.contrib.auth.models import Group, User
+    from django.db import connection
+
+    started = time.perf_counter()
+    group = Group.objects.get(name="voter")
+    users = User.objects.bulk_create([User(username=f"bench-{k}", password="!") for k in range(VOTERS)])
+    group.user_set.add(*users)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id) FROM battles_generation")
+        first = cursor.fetchone()[0]
+        # Answers were inserted prompt by prompt, version by version: id = first + prompt·L + version.
+        # Version k has strength k/L logits above version 0; ties are 30% of the votes.
+        cursor.execute(f"""
+            INSERT INTO battles_battle (code, prompt_id, generation_a_id, generation_b_id, version_a_id,
+                                        version_b_id, voter_id, status, live, identity_leak, leaked_terms,
+                                        created_at, closed_at)
+            SELECT gen_random_uuid(), ga.prompt_id, ga.id, gb.id, ga.llm_version_id, gb.llm_version_id,
+                   {users[0].pk} + (s.n % {VOTERS}), 'voted', false, false, '[]', s.at, s.at
+            FROM (SELECT n, now() - (n % 180) * interval '1 day' - (n % 86400) * interval '1 second' AS at,
+                         {first} + (n % {n_prompts}) * {n_llms} + (n % {n_llms}) AS a,
+                         {first} + (n % {n_prompts}) * {n_llms}
+                           + ((n % {n_llms}) + 1 + (n / {n_llms}) % {n_llms - 1}) % {n_llms} AS b
+                  FROM generate_series(1, {n_votes}) AS n) s
+            JOIN battles_generation ga ON ga.id = s.a JOIN battles_generation gb ON gb.id = s.b
+        """)
+        cursor.execute(f"""
+            INSERT INTO battles_vote (battle_id, voter_id, outcome, version_a_id, version_b_id, time_to_vote_ms,
+                                      reasons_a, reasons_b, comment, insider, live, flagged, flags, imported,
+                                      created_at)
+            SELECT b.id, b.voter_id,
+                   CASE WHEN u < 0.3 THEN 'tie'
+                        WHEN u < 0.3 + 0.7 / (1 + exp(-((b.generation_a_id - {first}) % {n_llms}
+                                                       - (b.generation_b_id - {first}) % {n_llms})::float
+                                                      / {n_llms})) THEN 'a'
+                        ELSE 'b' END,
+                   b.version_a_id, b.version_b_id, 20000, '[]', '[]', '', false, false, false, '[]', false,
+                   b.created_at
+            FROM (SELECT *, random() AS u FROM battles_battle
+                  WHERE status = 'voted' AND voter_id >= {users[0].pk}) b
+        """)
+        cursor.execute("ANALYZE")
+    print(f"\nloaded {n_votes:,} voted battles in {time.perf_counter() - started:.0f} s")

@@ -1,0 +1,269 @@
+"""The voter's web path in the production shape, with eval leads browsing and Redis hung.
+
+    make bench-web            # or: .venv/bin/python bench/bench_web.py [--votes 500000] [--seconds 20]
+
+Starts everything itself: its own redis-server, gunicorn with 3 sync workers (as docker-compose),
+a Celery worker (concurrency 4) and beat, the fake provider; a scratch Postgres database
+``arena_bench_web`` next to the one DATABASE_URL names (default: the local server), dropped and made
+again each run. Loads ``--prompts`` pool prompts × ``--llms`` LLMs (answers stored), 200 voters with
+their own sessions, and a ``--votes`` history, fits the boards, then measures, each for ``--seconds``:
+
+* ``/healthz`` at 100 connections: the noise floor of this machine in this run (the named baseline);
+* voter cycles (vote POST + next battle) at 10 and 100 concurrent voters, POST p50/p99;
+* a battle page (reload of an open battle) at 100 connections: req/s and p99;
+* 100 voters again while three admins open cold filtered boards (a new date range every 2 s);
+* 10 voters while Redis is hung by SIGSTOP for 20 s;
+* the default board's recompute time (in this process, and each run of the worker's task);
+* queries per request (vote POST, new battle, reload), counted in this process;
+* acknowledged votes (POSTs answered 200) against the rows stored, and duplicates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.arena_loading import VOTERS, load_arena, load_votes  # noqa: E402
+from bench.web_load import Figures, Voter, get_load, median, percentile, run_voters  # noqa: E402
+from bench.web_stack import Stack  # noqa: E402
+
+SCRATCH = "arena_bench_web"
+CATEGORIES = ("writing", "coding", "reasoning", "math")
+COLD_BOARDS = [
+    "/leaderboard/?from={since}",
+    "/leaderboard/?category=coding&from={since}",
+    "/leaderboard/?style=1&from={since}",
+    "/leaderboard/decision/?from={since}",
+]
+HUNG_SECONDS = 20
+
+
+def _scratch_database(url: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH}")
+        conn.execute(f"CREATE DATABASE {SCRATCH}")
+    return urlunsplit(urlsplit(url)._replace(path=f"/{SCRATCH}"))
+
+
+def _sessions(usernames: list[str]) -> list[str]:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    cookies = []
+    for user in User.objects.filter(username__in=usernames).order_by("id"):
+        client = Client()
+        client.force_login(user)
+        cookies.append(client.cookies["sessionid"].value)
+    return cookies
+
+
+def _admins() -> list[str]:
+    from django.contrib.auth.models import Group, User
+
+    group = Group.objects.get_or_create(name="admin")[0]
+    names = [f"bench-admin-{k}" for k in range(3)]
+    for name in names:
+        group.user_set.add(User.objects.create_user(name, password="unused", is_staff=True))
+    return names
+
+
+def _queries_per_request() -> dict[str, int]:
+    """Queries of the full request (session, user, work), for a voter who has voted before."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    client.force_login(User.objects.get(username=f"bench-{VOTERS - 1}"))
+    counts = {}
+    for _ in range(2):  # the second round is the steady state (process caches warm)
+        with CaptureQueriesContext(connection) as new_battle:
+            response = client.get("/", follow=True)
+        page = response.content.decode()
+        with CaptureQueriesContext(connection) as reload:
+            client.get(response.request["PATH_INFO"])
+        action = re.search(r'action="(/battle/[0-9a-f-]+/vote/[^"]*)"', page).group(1)  # type: ignore[union-attr]
+        with CaptureQueriesContext(connection) as vote:
+            client.post(action, {"outcome": "a"}, headers={"X-Arena-Fragment": "1"})
+        counts = {"vote POST": len(vote), "new battle (GET / and its redirect)": len(new_battle), "reload": len(reload)}
+    return counts
+
+
+def _recompute_seconds(rounds: int = 3) -> list[float]:
+    from ratings import tasks
+
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        tasks.recompute_now()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def _worker_recompute_seconds(log: str) -> list[float]:
+    pattern = r"Task ratings\.tasks\.recompute_leaderboard\[[^\]]+\] succeeded in ([\d.]+)s"
+    return [float(seconds) for seconds in re.findall(pattern, log)]
+
+
+def _stored_votes_since(moment) -> tuple[int, int]:
+    from django.db.models import Count
+
+    from battles.models import Vote
+
+    recent = Vote.objects.filter(created_at__gte=moment)
+    duplicates = recent.values("battle_id").annotate(n=Count("id")).filter(n__gt=1).count()
+    return recent.count(), duplicates
+
+
+async def _voter_phases(base: str, voter_cookies: list[str], admin_cookies: list[str], stack: Stack, seconds: int):
+    import httpx
+
+    voters = [Voter(base, cookie) for cookie in voter_cookies]
+    admins = [
+        httpx.AsyncClient(base_url=base, cookies={"sessionid": c}, follow_redirects=True, timeout=60.0)
+        for c in admin_cookies
+    ]
+    await asyncio.gather(*(voter.open_next(None) for voter in voters))
+    results = {
+        "10 voters": await run_voters(voters[:10], seconds),
+        "100 voters": await run_voters(voters[:100], seconds),
+        "100 voters + 3 admins on cold boards": await run_voters(
+            voters[:100], seconds, admins=admins, board_pages=COLD_BOARDS
+        ),
+        "10 voters, Redis healthy": await run_voters(voters[100:110], seconds / 2),
+    }
+    stack.pause_redis()
+    try:
+        results[f"10 voters, Redis hung (SIGSTOP {HUNG_SECONDS} s)"] = await run_voters(voters[100:110], HUNG_SECONDS)
+    finally:
+        stack.resume_redis()
+    for client in [voter.client for voter in voters] + admins:
+        await client.aclose()
+    return results
+
+
+def _print_voter_table(results: dict[str, Figures], health_rate: float) -> None:
+    header = f"{'cycles/s':>9} {'votes/s':>8} {'POST p50':>9} {'POST p99':>9} {'POST max':>9} {'GET p99':>8}"
+    print(f"\n{'voters':44} {header}")
+    for name, f in results.items():
+        print(
+            f"{name:44} {f.cycles_per_second:>9.1f} {f.acknowledged / f.seconds:>8.1f} {median(f.post_ms):>7.0f}ms"
+            f" {percentile(f.post_ms, 0.99):>7.0f}ms {max(f.post_ms, default=0):>7.0f}ms"
+            f" {percentile(f.get_ms, 0.99):>6.0f}ms"
+        )
+        if f.board_ms:
+            print(f"{'':44} admins opened {len(f.board_ms)} boards, p50 {median(f.board_ms):.0f} ms")
+        if f.failures:
+            print(f"{'':44} failures: {f.failures}")
+    alone, browsed = results["100 voters"], results["100 voters + 3 admins on cold boards"]
+    healthy = results["10 voters, Redis healthy"]
+    hung = next(f for name, f in results.items() if "hung" in name)
+    if not (alone.cycles and healthy.acknowledged):
+        print("\nno voter completed a cycle: see the failures above and the logs in", Stack.__name__)
+        return
+    print(
+        f"\ncycles at 100 voters as a share of /healthz req/s: {2 * alone.cycles_per_second / health_rate:.1%}"
+        f" (each cycle is 3 requests: vote, /, battle page)\n"
+        f"voter throughput lost to 3 admins on cold boards: "
+        f"{1 - browsed.cycles_per_second / alone.cycles_per_second:.1%}   (goal <= 10%)\n"
+        f"votes stored while Redis hung, share of the healthy rate: "
+        f"{(hung.acknowledged / hung.seconds) / (healthy.acknowledged / healthy.seconds):.0%}   (goal >= 50%);"
+        f" slowest POST {max(hung.post_ms, default=0) / 1000:.2f} s   (goal <= 2 s)"
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--prompts", type=int, default=2000)
+    parser.add_argument("--llms", type=int, default=6)
+    parser.add_argument("--votes", type=int, default=500_000)
+    parser.add_argument("--seconds", type=int, default=20, help="length of each measured phase (default 20)")
+    args = parser.parse_args(argv)
+    base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    if not base_url.startswith("postgres"):
+        print("bench_web needs Postgres: set DATABASE_URL or run one on 127.0.0.1:5432", file=sys.stderr)
+        return 2
+    stack = Stack()
+    try:
+        return _run(args, stack, _scratch_database(base_url))
+    finally:
+        stack.stop()
+
+
+def _run(args, stack: Stack, database_url: str) -> int:
+    stack.start_redis()
+    env = stack.environment(database_url)
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+    import django
+
+    django.setup()
+    import logging
+
+    for noisy in ("celery", "kombu", "django.request", "arena.publishing", "axes"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # as the image does: pages name hashed files
+    load_arena(args.llms, args.prompts, base_url=f"http://127.0.0.1:{stack.provider_port}/v1", categories=CATEGORIES)
+    load_votes(args.llms, args.prompts, args.votes)
+    fits = _recompute_seconds()
+    print(f"default board recompute at {args.votes:,} votes, in this process: {', '.join(f'{s:.2f}' for s in fits)} s")
+    voter_cookies = _sessions([f"bench-{k}" for k in range(VOTERS)])
+    admin_cookies = _sessions(_admins())
+    stack.start_services(env)
+    base = f"http://127.0.0.1:{stack.web_port}"
+    run_started = timezone.now()
+
+    health = get_load(f"{base}/healthz", connections=100, seconds=args.seconds)
+    print(f"\n/healthz, 100 connections (baseline): {health.requests_per_second:.0f} req/s, p99 {health.p99_ms:.0f} ms")
+    results = asyncio.run(_voter_phases(base, voter_cookies[:110], admin_cookies, stack, args.seconds))
+
+    reader = Voter(base, voter_cookies[150])
+    battle_path = asyncio.run(_open_battle_path(reader))
+    battle = get_load(f"{base}{battle_path}", connections=100, seconds=args.seconds, cookie=voter_cookies[150])
+    print(
+        f"battle page (reload of an open battle), 100 connections: {battle.requests_per_second:.0f} req/s"
+        f" ({battle.requests_per_second / health.requests_per_second:.0%} of /healthz), p99 {battle.p99_ms:.0f} ms,"
+        f" errors {battle.errors}   (goal >= 400 req/s, p99 <= 400 ms)"
+    )
+    _print_voter_table(results, health.requests_per_second)
+
+    time.sleep(2)  # let the last fragment POSTs' rows be visible to this connection
+    acknowledged = sum(f.acknowledged for f in results.values())
+    stored, duplicates = _stored_votes_since(run_started)
+    print(f"\nacknowledged votes {acknowledged}, stored {stored}, duplicates {duplicates}   (must be equal, 0)")
+    worker_runs = _worker_recompute_seconds(stack.log("worker.log"))
+    if worker_runs:
+        print(
+            f"worker's recompute runs during the bench: {len(worker_runs)},"
+            f" median {statistics.median(worker_runs):.2f} s, max {max(worker_runs):.2f} s   (goal <= 0.5 s)"
+        )
+    print("queries per request:", ", ".join(f"{k} {v}" for k, v in _queries_per_request().items()))
+    return 0 if acknowledged == stored and duplicates == 0 else 1
+
+
+async def _open_battle_path(voter: Voter) -> str:
+    response = await voter.client.get("/")
+    await voter.close()
+    return response.url.path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

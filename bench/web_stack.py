@@ -1,0 +1,151 @@
+"""The production shape for ``bench_web.py``: its own Redis, gunicorn, a Celery worker and beat, the fake provider.
+
+Each process gets a free port and a scratch folder; :class:`Stack` stops them all (and only them) on exit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until(check, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not come up within {timeout:.0f} s")
+
+
+def _answers(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        return True
+
+
+class Stack:
+    """Starts processes in order and stops them in reverse; ``redis_pid`` is kept for the hung-Redis phase."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="arena-bench-web-"))
+        self.processes: list[subprocess.Popen] = []
+        self.redis_port = free_port()
+        self.web_port = free_port()
+        self.provider_port = free_port()
+        self.redis_pid: int | None = None
+
+    def environment(self, database_url: str) -> dict[str, str]:
+        redis = f"redis://127.0.0.1:{self.redis_port}"
+        return {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": f"{redis}/0",
+            "CELERY_BROKER_URL": f"{redis}/1",
+            "CHANNEL_LAYER_URL": f"{redis}/2",
+            "SECRET_KEY": "bench-only-secret-key",
+            "ARENA_ALLOW_PRIVATE_ENDPOINTS": "1",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # 200 voters cast thousands of votes each in a few minutes: the daily cap is not what is measured.
+            "DAILY_VOTE_CAP": "1000000",
+            "DEBUG": "0",
+        }
+
+    def start_redis(self) -> None:
+        process = self._spawn(
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            "redis.log",
+            env=dict(os.environ),
+        )
+        self.redis_pid = process.pid
+        _wait_until(lambda: _answers(self.redis_port), "redis-server")
+
+    def start_services(self, env: dict[str, str]) -> None:
+        """Fake provider, gunicorn (3 sync workers as in docker-compose), a Celery worker and beat."""
+        self._spawn(
+            [sys.executable, "manage.py", "run_fake_provider", "--port", str(self.provider_port), "--latency", "0.05"],
+            "provider.log",
+            env=env,
+        )
+        self._spawn(
+            [
+                str(VENV_BIN / "gunicorn"),
+                "arena.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.web_port}",
+                "--workers",
+                "3",
+                "--timeout",
+                "60",
+                "--control-socket",
+                str(self.folder / "gunicorn.ctl"),
+            ],
+            "gunicorn.log",
+            env=env,
+        )
+        self._spawn(
+            [str(VENV_BIN / "celery"), "-A", "arena", "worker", "--loglevel", "INFO", "--concurrency", "4"]
+            + ["-Q", "arena", "--hostname", f"bench-{self.web_port}@%h"],
+            "worker.log",
+            env=env,
+        )
+        self._spawn(
+            [str(VENV_BIN / "celery"), "-A", "arena", "beat", "--loglevel", "INFO"]
+            + ["--schedule", str(self.folder / "celerybeat-schedule")],
+            "beat.log",
+            env=env,
+        )
+        _wait_until(lambda: _answers(self.provider_port), "fake provider")
+        url = f"http://127.0.0.1:{self.web_port}/healthz"
+        _wait_until(lambda: urllib.request.urlopen(url, timeout=2).status == 200, "gunicorn")
+
+    def pause_redis(self) -> None:
+        assert self.redis_pid is not None
+        os.kill(self.redis_pid, signal.SIGSTOP)
+
+    def resume_redis(self) -> None:
+        assert self.redis_pid is not None
+        os.kill(self.redis_pid, signal.SIGCONT)
+
+    def log(self, name: str) -> str:
+        path = self.folder / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.redis_pid is not None:
+            try:
+                os.kill(self.redis_pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def _spawn(self, command: list[str], log_name: str, *, env: dict[str, str]) -> subprocess.Popen:
+        log = open(self.folder / log_name, "wb")  # the process writes to it until stop()
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process

@@ -16,3 +16,11 @@ def check_service_configuration(app_configs, **kwargs):
         secret_key_from_env=bool(os.environ.get("SECRET_KEY", "").strip()),
     )
     return [Error(message, id=check_id) for check_id, message in problems]
+
+
+@register(deploy=True)
+def check_secret_key_is_not_the_example(app_configs, **kwargs):
+    """``check --deploy`` refuses the placeholder SECRET_KEY of .env.example."""
+    if settings.SECRET_KEY.startswith("change-me"):
+        return [Error("SECRET_KEY is the placeholder from .env.example; set a long random value.", id="arena.E005")]
+    return []

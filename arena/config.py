@@ -9,6 +9,7 @@ startup, rather than surfacing later as odd behaviour.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import math
 import os
 import secrets
@@ -71,6 +72,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated networks or addresses (``10.0.0.0/8, 192.168.1.7``)."""
+    networks = []
+    for item in env_list(name, []):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a network (e.g. 10.0.0.0/8) or an address") from None
+    return networks
 
 
 def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
@@ -273,3 +285,39 @@ def oidc_problems(
     if "openid" not in scopes.split():
         problems.append(("arena.E013", f"OIDC_SCOPES={scopes!r} must include openid (it asks for the ID token)."))
     return problems
+
+
+def content_security_policy(*, form_targets: list[str]) -> dict:
+    """django-csp's policy: every page's scripts, styles, images, fonts and connections from this
+    origin only (websockets included: CSP3 ``'self'`` covers ws/wss to the same host), no inline
+    script, handler or style, no plugins, no framing, no ``<base>``.
+
+    ``form_targets``: origins, besides this one, that a form may be sent to; browsers also check
+    the redirects that follow a form's POST, so signing out at an identity provider (a POST here,
+    then a redirect to its end-session endpoint) needs that provider's origin.
+    """
+    self_only = ["'self'"]
+    return {
+        "DIRECTIVES": {
+            "default-src": self_only,
+            "script-src": self_only,
+            "style-src": self_only,
+            # data: for the empty favicon of base.html (no request for /favicon.ico).
+            "img-src": ["'self'", "data:"],
+            "font-src": self_only,
+            "connect-src": self_only,
+            "object-src": ["'none'"],
+            "base-uri": ["'none'"],
+            "frame-ancestors": ["'none'"],
+            "form-action": ["'self'", *form_targets],
+        }
+    }
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute http(s) URL; empty for anything else (a malformed
+    OIDC_ISSUER is reported by the system checks, arena.E011)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"

@@ -10,8 +10,19 @@ Redis, channels-redis and a Redis cache. The env → config decisions live in
 from datetime import timedelta
 from pathlib import Path
 
-from arena import config
-from arena.config import env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_spread, env_str
+from django.core.exceptions import ImproperlyConfigured
+
+from arena import config, error_tracking, logs
+from arena.config import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_proxy_ssl_header,
+    env_spread,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,13 +51,18 @@ INSTALLED_APPS = [
     "ratings",
     "axes",
     "accounts",
+    "csp",
 ]
 # Demo tooling (fake provider, demo data, demo commands); a production deployment can leave it out.
 if env_bool("ARENA_DEMO_TOOLS", True):
     INSTALLED_APPS.append("battles.demo")
 
 MIDDLEWARE = [
+    # First: a body over ARENA_MAX_REQUEST_BYTES is refused before anything reads it (arena.asgi does the same).
+    "arena.body_limit.BodyLimitMiddleware",
+    "arena.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "arena.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,7 +107,9 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": config.database(DATABASE_URL, BASE_DIR / "db.sqlite3")}
+# Embedded mode's database file (default db.sqlite3 in the checkout).
+SQLITE_PATH = Path(env_str("SQLITE_PATH", "") or BASE_DIR / "db.sqlite3")
+DATABASES = {"default": config.database(DATABASE_URL, SQLITE_PATH)}
 if env_str("TEST_DATABASE_NAME", ""):
     # Lets concurrent test runs on one server use separate test databases.
     DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "")}
@@ -209,6 +227,19 @@ SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
 # Served over HTTPS (SECURE_COOKIES=1): browsers are told to use nothing else for a year.
 SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 31_536_000 if SESSION_COOKIE_SECURE else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", False)
+# Served over HTTPS: a plain-http request is redirected to https, except the health check and the
+# metrics, which the orchestrator and Prometheus reach directly on the container's port.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", SESSION_COOKIE_SECURE)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# HSTS preloading is for a whole registrable domain (example.com), which an internal app on its own
+# host cannot submit; its warning in `check --deploy` has nothing to act on.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Content-Security-Policy (django-csp; see arena.config.content_security_policy): nothing inline.
+# Forms may also go to CSP_FORM_ACTION_EXTRA (comma-separated origins) and, added per response by
+# arena.security_headers, to the identity provider's origin (sign-out there is a redirect after a POST).
+CONTENT_SECURITY_POLICY = config.content_security_policy(
+    form_targets=[origin for origin in env_list("CSP_FORM_ACTION_EXTRA", []) if config.origin_of(origin)]
+)
 # A session ends after this long without a request (arena.sessions keeps an active one alive).
 SESSION_COOKIE_AGE = int(env_float("SESSION_IDLE_HOURS", 12.0) * 3600)
 
@@ -226,19 +257,28 @@ AXES_LOCKOUT_CALLABLE = "arena.views.locked_out"
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "arena.client_address.client_address"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.server": {"level": "WARNING"},
-        # httpx logs every request at INFO; provider calls are summarised by our own code.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-}
+# Operations: GET /metrics (Prometheus) answers a bearer of METRICS_TOKEN or a client address in
+# METRICS_ALLOWED_NETWORKS (comma-separated networks); with neither it does not exist. Counters and
+# histograms from every process meet in Redis (arena.metrics); gauges are read at scrape time.
+ARENA_METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+ARENA_METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS")
+ARENA_METRICS_REDIS_URL = REDIS_URL
+
+# Logs: plain lines, or one JSON object per line with LOG_FORMAT=json (arena.logs), with the request
+# or task id. Celery workers then keep Django's configuration instead of installing their own.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json")
+LOGGING = logs.logging_config(log_format=LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
+# Error tracking (optional): Sentry for web and workers, without personal data, request bodies or
+# local variables (arena.error_tracking).
+SENTRY_ENABLED = error_tracking.start(
+    dsn=env_str("SENTRY_DSN", ""),
+    environment=env_str("SENTRY_ENVIRONMENT", ""),
+    traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0),
+)
 
 # Arena behaviour
 ARENA_PROVIDER_CONNECT_TIMEOUT = env_float("PROVIDER_CONNECT_TIMEOUT", 5.0)
@@ -271,6 +311,9 @@ ARENA_MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 20000)
 # MAX_UPLOAD_BYTES while being read; votes files are streamed, so their limit is larger.
 ARENA_MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
 ARENA_MAX_VOTES_FILE_BYTES = env_int("MAX_VOTES_FILE_BYTES", 4 * 1024 * 1024 * 1024)
+# Any request body past this is refused with a 413 before it is read (arena.body_limit): an upload
+# of MAX_UPLOAD_BYTES plus its form fits.
+ARENA_MAX_REQUEST_BYTES = env_int("MAX_REQUEST_BYTES", ARENA_MAX_UPLOAD_BYTES + 1024 * 1024)
 # Uploads wait here between preview and confirm; share it between web replicas.
 ARENA_UPLOAD_DIR = Path(env_str("UPLOAD_DIR", "") or BASE_DIR / "var" / "uploads")
 CSRF_FAILURE_VIEW = "arena.errors.csrf_failure"

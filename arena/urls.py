@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.views import logout
-from arena.views import healthz
+from arena.views import healthz, metrics
 
 urlpatterns = [
     path("", include("accounts.urls")),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/logout/", logout),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("leaderboard/", include("ratings.urls")),
     path("benchmarks/", include("ratings.benchmarks.urls")),
     path("exports/", include("ratings.exports.urls")),

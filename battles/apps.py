@@ -8,7 +8,8 @@ class BattlesConfig(AppConfig):
     def ready(self):
         # Wiring only: the system checks register themselves on import, and the listeners of the
         # generation pipeline's signals connect here, so that the pipeline never imports them.
-        from battles import signals
+        from arena.metrics import register_source
+        from battles import metrics, signals
         from battles.catalog import checks  # noqa: F401  (registers the system checks)
         from battles.realtime import job_pushes, live_pushes
         from battles.voting import live
@@ -22,3 +23,4 @@ class BattlesConfig(AppConfig):
         signals.live_battle_changed.connect(
             live_pushes.on_live_battle_changed, dispatch_uid="battles.voting.live.changed"
         )
+        register_source("battles", metrics.arena_gauges)

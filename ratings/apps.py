@@ -7,8 +7,9 @@ class RatingsConfig(AppConfig):
 
     def ready(self):
         # Imported here, once the app registry is ready: receivers reach the models.
+        from arena.metrics import register_source
         from battles.signals import answers_stored, estimates_wanted, vote_flags_changed, vote_recorded, votes_imported
-        from ratings import receivers
+        from ratings import metrics, receivers
         from ratings.signals import refit_wanted, votes_reflagged
 
         vote_recorded.connect(receivers.on_vote_recorded, dispatch_uid="ratings.on_vote_recorded")
@@ -18,3 +19,4 @@ class RatingsConfig(AppConfig):
         refit_wanted.connect(receivers.on_refit_wanted, dispatch_uid="ratings.on_refit_wanted")
         answers_stored.connect(receivers.on_answers_stored, dispatch_uid="ratings.on_answers_stored")
         estimates_wanted.connect(receivers.on_estimates_wanted, dispatch_uid="ratings.on_estimates_wanted")
+        register_source("ratings", metrics.board_gauges)

@@ -300,3 +300,33 @@ def text_colour(background: str) -> str:
     else:
         r, g, b = (int(v) for v in background[4:-1].split(","))
     return "#ffffff" if 0.299 * r + 0.587 * g + 0.114 * b < 140 else INK
+
+
+# Heatmap cells carry a class, not a style attribute: the Content-Security-Policy refuses inline
+# styles. Values are rounded to steps fine enough to read (5% for probabilities, tenths of the
+# square-root scale for counts); static/css/heat.css holds one rule per step (heat_css() writes it).
+DIVERGING_STEPS, SEQUENTIAL_STEPS = 20, 10
+
+
+def diverging_tone(value: float | None) -> str:
+    """The heat class of a probability (``heat-d0`` … ``heat-d20``; ``heat-none`` when unknown)."""
+    if value is None:
+        return "heat-none"
+    return f"heat-d{round(min(1.0, max(0.0, value)) * DIVERGING_STEPS)}"
+
+
+def sequential_tone(value: int, maximum: int) -> str:
+    """The heat class of a count (``heat-s0`` … ``heat-s10``)."""
+    if not maximum or not value:
+        return "heat-s0"
+    return f"heat-s{round(math.sqrt(min(value, maximum) / maximum) * SEQUENTIAL_STEPS)}"
+
+
+def heat_css() -> str:
+    """The rules of every heat class, with the colours of diverging_colour and sequential_colour."""
+    tones = {"heat-none": diverging_colour(None), "heat-self": "#e9ecef"}
+    tones |= {f"heat-d{k}": diverging_colour(k / DIVERGING_STEPS) for k in range(DIVERGING_STEPS + 1)}
+    tones |= {
+        f"heat-s{k}": sequential_colour(k * k, SEQUENTIAL_STEPS * SEQUENTIAL_STEPS) for k in range(SEQUENTIAL_STEPS + 1)
+    }
+    return "".join(f".{name}{{background:{bg};color:{text_colour(bg)}}}\n" for name, bg in tones.items())

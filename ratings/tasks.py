@@ -23,6 +23,7 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.db.models import Max
 
+from arena import metrics
 from arena.after_response import defer
 from arena.publishing import publish
 from ratings import boards, counts, fits, online, quality, services
@@ -130,7 +131,8 @@ def refit_board(self, kind: str, params: dict):
 def recompute_leaderboard(self):
     """Fold new votes and refit the default board; retried on database and connection errors."""
     try:
-        snapshot = recompute_now()
+        with metrics.timed(metrics.RECOMPUTE_SECONDS):
+            snapshot = recompute_now()
     except TRANSIENT_ERRORS as exc:
         raise self.retry(
             exc=exc, countdown=retry_delay(self.request.retries), max_retries=settings.ARENA_RECOMPUTE_MAX_RETRIES

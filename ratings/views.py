@@ -92,18 +92,16 @@ def leaderboard(request):
     return render(request, "ratings/leaderboard.html", context)
 
 
-def _matrix(models, value, colour, text) -> list[dict]:
+def _matrix(models, value, tone, text) -> list[dict]:
     out = []
     for i, name in enumerate(models):
         cells = []
         for j in range(len(models)):
             v = value(i, j)
-            bg = colour(v) if i != j else "#e9ecef"
             cells.append(
                 {
                     "text": text(v) if i != j else "",
-                    "bg": bg,
-                    "fg": charts.text_colour(bg),
+                    "tone": tone(v) if i != j else "heat-self",
                     "title": f"{name} vs {models[j]}",
                 }
             )
@@ -126,14 +124,14 @@ def pairs(request):
         context.update(
             {
                 "models": models,
-                "win_rates": _matrix(models, table.win_rate, charts.diverging_colour, percent),
+                "win_rates": _matrix(models, table.win_rate, charts.diverging_tone, percent),
                 "battles": _matrix(
                     models,
                     lambda i, j: table.battles[i][j],
-                    lambda v: charts.sequential_colour(v, most),
+                    lambda v: charts.sequential_tone(v, most),
                     lambda v: str(v) if v else "",
                 ),
-                "predicted": _matrix(models, lambda i, j: predicted[i][j], charts.diverging_colour, percent),
+                "predicted": _matrix(models, lambda i, j: predicted[i][j], charts.diverging_tone, percent),
             }
         )
     context["snapshot"] = snapshot

@@ -256,7 +256,7 @@ class LLMAdmin(admin.ModelAdmin):
     @admin.display(description="circuit breaker")
     def breaker_state(self, obj):
         if obj.breaker_opened_at:
-            return format_html('<strong style="color:#cf222e" title="{}">open</strong>', obj.breaker_reason)
+            return format_html('<strong class="breaker-open" title="{}">open</strong>', obj.breaker_reason)
         return f"closed ({obj.consecutive_failures} failed in a row)" if obj.consecutive_failures else "closed"
 
     @admin.action(description="Reset the circuit breaker (calls resume)")

@@ -45,8 +45,9 @@ from dataclasses import dataclass
 from asgiref.sync import async_to_sync
 from django.conf import settings
 
+from arena import metrics
 from battles.catalog import spend
-from battles.egress.providers import ChatResult, ProviderError, get_provider
+from battles.egress.providers import ChatResult, ProviderError, error_kind, get_provider
 from battles.generation import breaker, claims
 from battles.generation.claims import Outcome
 from battles.generation.concurrency import Clients, Coalescer, Database
@@ -207,21 +208,33 @@ async def _attempt(row: Generation, context: _Context) -> Outcome:
         capped = await context.spend.reason(llm)  # the wait for a slot may have been long
         if capped:
             return await db(claims.fail, row, claim, capped, count=False)
+        started = time.monotonic()
         try:
             async with context.clients.client() as client:
                 result = await get_provider(llm.provider).achat(client, request)
         except ProviderError as error:
+            await asyncio.to_thread(_record_call, llm, started, error_kind(error))
             await context.limiter.release(lease)
             return await db(claims.after_error, row, claim, error)
         except Exception as exc:  # a provider must only raise ProviderError: this is a bug, not a retry
             logger.exception("generation %s: the provider client failed", row.pk)
+            await asyncio.to_thread(_record_call, llm, started, "internal")
             await context.limiter.release(lease)
             reason = f"internal error while calling the provider ({type(exc).__name__}); see the worker log"
             return await db(claims.fail, row, claim, reason, count=False)
+        await asyncio.to_thread(_record_call, llm, started, None)
         await context.limiter.release(lease, tokens_used=_tokens_used(result))
         return await context.store((row, claim, result))
     finally:
         await context.limiter.release(lease)
+
+
+def _record_call(llm: LLM, started: float, error: str | None) -> None:
+    """Provider latency and errors for /metrics (shared by every worker: see arena.metrics)."""
+    outcome = "error" if error else "ok"
+    metrics.record(metrics.PROVIDER_SECONDS, llm.provider, llm.name, outcome, amount=time.monotonic() - started)
+    if error:
+        metrics.record(metrics.PROVIDER_ERRORS, llm.provider, llm.name, error)
 
 
 def _tokens_used(result: ChatResult) -> int | None:

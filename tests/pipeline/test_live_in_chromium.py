@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from battles.models import Battle, Vote
 from tests.factories import make_llm, make_user
-from tests.support.browser import browser, log_in, wait  # noqa: F401  (fixture)
+from tests.support.browser import browser, csp_violations, log_in, wait, watch_csp_violations  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,6 +55,7 @@ def test_live_battle_with_a_follow_up_voted_by_keyboard(daphne_server, celery_wo
             raise AssertionError(f"the answers of turn {turns} never arrived ({exc!r})\n{diagnostics()}") from exc
 
     log_in(browser, daphne_server.url, "livevoter", "a-long-password")
+    watch_csp_violations(browser)  # the answers stream over a websocket under the page's policy
     browser.get(f"{daphne_server.url}/live/")
     wait(browser, lambda d: d.find_elements(By.NAME, "prompt"))
     browser.find_element(By.NAME, "prompt").send_keys("Suggest three names for a code review bot.")
@@ -85,6 +86,7 @@ def test_live_battle_with_a_follow_up_voted_by_keyboard(daphne_server, celery_wo
     revealed = browser.find_element(By.ID, "battle-panel").text.lower()
     assert all(canary in revealed for canary in CANARIES), revealed
 
+    assert csp_violations(browser) == []
     vote = Vote.objects.get()
     assert vote.outcome == "a" and vote.live and vote.battle.live
     assert vote.battle.turns.count() == 2

@@ -95,3 +95,26 @@ def log_in(driver, base_url: str, username: str, password: str) -> None:
             f"logging in as {username} failed at {driver.current_url}:\n"
             f"{driver.find_element(By.TAG_NAME, 'body').text[:2000]}"
         ) from exc
+
+
+# Content-Security-Policy violations, recorded by a listener installed in every document before its
+# own scripts run (DevTools' Page.addScriptToEvaluateOnNewDocument, which the policy does not govern).
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(
+    e.effectiveDirective + " blocked " + (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber
+    + " " + (e.sample || "")
+  );
+});
+"""
+
+
+def watch_csp_violations(driver) -> None:
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_LISTENER})
+
+
+def csp_violations(driver) -> list[str]:
+    found = driver.execute_script("return window.__cspViolations")
+    assert found is not None, f"the violation listener is missing on {driver.current_url}"
+    return found

@@ -11,7 +11,7 @@ No Django import anywhere in this package.
 
 from battles.egress.providers.anthropic import AnthropicProvider
 from battles.egress.providers.base import Provider
-from battles.egress.providers.errors import ProviderError, parse_retry_after
+from battles.egress.providers.errors import ProviderError, error_kind, parse_retry_after
 from battles.egress.providers.openai_compatible import OpenAICompatibleProvider
 from battles.egress.providers.types import ChatRequest, ChatResult
 
@@ -21,6 +21,7 @@ __all__ = [
     "ChatResult",
     "Provider",
     "ProviderError",
+    "error_kind",
     "get_provider",
     "parse_retry_after",
 ]

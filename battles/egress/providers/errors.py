@@ -17,6 +17,7 @@ __all__ = [
     "parse_retry_after",
     "redact",
     "shape_error",
+    "error_kind",
     "status_is_retryable",
     "truncated_error",
 ]
@@ -112,6 +113,22 @@ def _non_negative_float(value: str | None) -> float | None:
     if math.isnan(number) or math.isinf(number) or number < 0:
         return None
     return number
+
+
+def error_kind(error: ProviderError) -> str:
+    """A short, bounded name for what went wrong (a metrics label): rate_limited, auth, client_error,
+    server_error, network (no HTTP answer, a timeout or a cut stream) or refused (an answer that
+    could not be used, or a call that was not allowed)."""
+    status = error.status_code
+    if status == 429:
+        return "rate_limited"
+    if status in (401, 403):
+        return "auth"
+    if status is not None and status >= 500:
+        return "server_error"
+    if status is not None and status >= 400:
+        return "client_error"
+    return "network" if error.retryable else "refused"
 
 
 def status_is_retryable(status: int) -> bool:

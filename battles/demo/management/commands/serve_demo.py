@@ -1,5 +1,5 @@
+import uvicorn
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from battles.demo import seed
@@ -9,6 +9,10 @@ from battles.demo.fake_provider.server import FakeProviderServer
 
 class Command(BaseCommand):
     help = "Serve the demo: the fake provider in a thread and the app on 127.0.0.1 (embedded mode)."
+
+    # uvicorn rather than daphne's runserver: uvicorn streams a request body to the application as it
+    # arrives, so arena.body_limit refuses an oversized one before it is read; daphne receives the whole
+    # body and queues all of it in memory before the application sees the request.
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=8000)
@@ -31,6 +35,14 @@ class Command(BaseCommand):
             f"Arena on http://127.0.0.1:{options['port']}  — logins: demo/demo (voter), admin/admin (admin)"
         )
         try:
-            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+            uvicorn.run(
+                "arena.asgi:application",
+                host="127.0.0.1",
+                port=options["port"],
+                ws="wsproto",
+                lifespan="off",
+                server_header=False,
+                log_level="warning",
+            )
         finally:
             server.stop()

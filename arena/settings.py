@@ -11,7 +11,16 @@ from datetime import timedelta
 from pathlib import Path
 
 from arena import config
-from arena.config import env_bool, env_float, env_int, env_list, env_proxy_ssl_header, env_spread, env_str
+from arena.config import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_probability,
+    env_proxy_ssl_header,
+    env_spread,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -268,11 +277,15 @@ ARENA_BREAKER_THRESHOLD = env_int("BREAKER_THRESHOLD", 5)
 ARENA_GENERATION_REQUEUE_AFTER = env_float("GENERATION_REQUEUE_AFTER", 600.0)
 # At most one live progress update per job per this many seconds.
 ARENA_JOB_PROGRESS_INTERVAL = env_float("JOB_PROGRESS_INTERVAL", 0.5)
-# Benchmark comparison: a model is flagged for hands-on evaluation when its benchmark rank lies
-# more than this many places outside its arena rank interval (and it has ARENA_MIN_VOTES).
-ARENA_VIBES_GAP_THRESHOLD = env_int("VIBES_GAP_THRESHOLD", 5)
-# Bootstrap rounds (models resampled) behind the Spearman/Kendall intervals.
-ARENA_BENCHMARK_BOOTSTRAP_ROUNDS = env_int("BENCHMARK_BOOTSTRAP_ROUNDS", 1000)
+# The vibes gap (ratings.engine.vibes): a model is flagged for hands-on evaluation when, under the
+# board's posterior, the probability that its arena rank lies within fewer than
+# max(VIBES_GAP_MIN_PLACES, VIBES_GAP_MIN_SHARE x compared models) places of its benchmark rank is
+# below 1 - VIBES_GAP_CONFIDENCE (and it has ARENA_MIN_VOTES). `make bench-vibes-gap` measures it.
+ARENA_VIBES_GAP_CONFIDENCE = env_probability("VIBES_GAP_CONFIDENCE", 0.95)
+ARENA_VIBES_GAP_MIN_PLACES = env_spread("VIBES_GAP_MIN_PLACES", 2.0)
+ARENA_VIBES_GAP_MIN_SHARE = env_spread("VIBES_GAP_MIN_SHARE", 0.2)
+# Posterior draws of the ratings behind the flag and the Spearman/Kendall intervals.
+ARENA_VIBES_GAP_DRAWS = env_int("VIBES_GAP_DRAWS", 2000)
 # JSON API: votes per page by default, and the most a client may ask for.
 ARENA_API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100)
 ARENA_API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)

@@ -12,7 +12,7 @@ from arena.roles import ALL_ROLES
 from battles.models import LLM, Prompt, PromptPool
 from ratings import analysis, boards, charts
 from ratings.access import insiders_only
-from ratings.benchmarks.services import model_benchmark_ranks
+from ratings.benchmarks.services import model_benchmark_ranks, vibes_gap_terms
 from ratings.filter_params import page_filter
 from ratings.model_pages import model_page as build_model_page
 from ratings.quality import integrity_summary
@@ -216,7 +216,7 @@ def model_page(request, code):
     # SLOT benchmark_ranks: the benchmark comparison puts this model's benchmark ranks against
     # its arena rank here (see templates/ratings/model.html); nothing is shown while it is absent.
     context["benchmark_ranks"] = model_benchmark_ranks(llm)
-    context["vibes_gap_threshold"] = settings.ARENA_VIBES_GAP_THRESHOLD
+    context.update(vibes_gap_terms())
     return render(request, "ratings/model.html", context)
 
 

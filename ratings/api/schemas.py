@@ -134,7 +134,7 @@ class Correlation(BaseModel):
     estimate: Coefficient | None
     lower: Coefficient | None
     upper: Coefficient | None
-    rounds: int = Field(ge=0, description="Bootstrap rounds in which the coefficient was defined.")
+    draws: int = Field(ge=0, description="Posterior draws of the arena's ratings in which the coefficient was defined.")
 
 
 class ComparisonRow(BaseModel):
@@ -145,7 +145,14 @@ class ComparisonRow(BaseModel):
     arena_rank_best: int = Field(ge=1)
     arena_rank_worst: int = Field(ge=1)
     gap: float = Field(description="benchmark_rank - arena_rank.")
-    outside: float = Field(ge=0, description="Distance of the benchmark rank outside [best, worst].")
+    p_agree: float | None = Field(
+        ge=0,
+        le=1,
+        description=(
+            "Posterior probability that the arena rank lies within the displacement threshold of the benchmark rank "
+            "(flagged below 1 - confidence)."
+        ),
+    )
     flagged: bool
     rating: float
     lower: float
@@ -157,6 +164,7 @@ class Comparison(BaseModel):
     benchmark: str
     higher_is_better: bool
     n_models: int = Field(ge=0)
+    too_few_to_correlate: bool = Field(description="Fewer compared models than a rank correlation needs (5).")
     spearman: Correlation
     kendall: Correlation
     rows: list[ComparisonRow]

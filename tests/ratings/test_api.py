@@ -215,8 +215,11 @@ def test_the_benchmarks_endpoint_compares_and_404s_an_unknown_benchmark(client, 
     import_benchmarks(source=csv_file("model,benchmark,score\nalpha,K,1\nbeta,K,2\ngamma,K,3\n"))
     data = get(client, "/api/benchmarks/", token, benchmark="k").json()
     (comparison,) = data["comparisons"]
-    assert comparison["benchmark"] == "K" and comparison["spearman"]["estimate"] == pytest.approx(-1.0)
+    assert comparison["benchmark"] == "K" and comparison["too_few_to_correlate"]
+    assert comparison["spearman"]["estimate"] is None  # three models: too few to correlate
     assert [row["model"] for row in comparison["rows"]] == ["gamma", "beta", "alpha"]
+    assert {row["model"] for row in comparison["rows"] if row["flagged"]} <= {"alpha", "gamma"}
+    assert 0 <= comparison["rows"][0]["p_agree"] <= 1
     response = get(client, "/api/benchmarks/", token, benchmark="nope")
     assert response.status_code == 404 and response.json()["parameter"] == "benchmark"
 

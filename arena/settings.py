@@ -236,6 +236,9 @@ ARENA_BOOTSTRAP_ROUNDS = env_int("BOOTSTRAP_ROUNDS", 100)
 # and its largest error (318 points, against 5,151 for plain MLE) is close to the best of the
 # spreads tried (100–250); tighter spreads under-cover, looser ones stray further on few votes.
 ARENA_RATING_PRIOR_POINTS = env_spread("RATING_PRIOR_POINTS", 150.0)
+# A style-controlled board (or column) counts as a board from this many votes; below, it is shown
+# marked provisional with its vote count (the style coefficients and the ratings share the votes).
+ARENA_STYLE_MIN_VOTES = env_int("STYLE_MIN_VOTES", 200)
 ARENA_MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 20000)
 # Imports: prompt and generation files (admin upload and commands) are refused past
 # MAX_UPLOAD_BYTES while being read; votes files are streamed, so their limit is larger.

@@ -16,6 +16,7 @@ from ratings.benchmarks.services import model_benchmark_ranks, vibes_gap_terms
 from ratings.filter_params import page_filter
 from ratings.model_pages import model_page as build_model_page
 from ratings.quality import integrity_summary
+from ratings.style_gate import style_provisional, style_status, style_votes
 
 TABS = (
     ("ratings:leaderboard", "Board"),
@@ -56,6 +57,10 @@ def leaderboard(request):
     snapshot = boards.board_snapshot(flt)
     style = boards.style_snapshot(flt) if context["style"] else None
     rows = boards.board_rows(snapshot, style=style)
+    context.update(style_status(style))
+    if style is not None:
+        for row in rows:
+            row["style_provisional"] = context["style_provisional"]
     context.update(
         {
             "snapshot": snapshot,
@@ -64,7 +69,11 @@ def leaderboard(request):
             "robustness": boards.robustness_of(snapshot),
             "interval_chart": mark_safe(charts.interval_chart(rows)),
             "style_chart": mark_safe(
-                charts.interval_chart(style.data.rows, label="Style-controlled ratings with 95% intervals")
+                charts.interval_chart(
+                    style.data.rows,
+                    label="Style-controlled ratings with 95% intervals"
+                    + (f" (provisional: {style_votes(style)} votes)" if style_provisional(style) else ""),
+                )
             )
             if style
             else "",

@@ -61,6 +61,9 @@ class LeaderboardRow(BaseModel):
     style_lower: float | None
     style_upper: float | None
     style_rank: int | None
+    style_provisional: bool | None = Field(
+        description="The style-controlled board has fewer votes than STYLE_MIN_VOTES (None: no style control)."
+    )
     latency_p50_ms: float | None
     cost_per_1000: float | None
 
@@ -70,6 +73,8 @@ class Leaderboard(BaseModel):
     style_control: bool
     board: Board | None
     style_board: Board | None
+    style_votes: int | None = Field(description="Votes the style-controlled fit used.")
+    style_provisional: bool | None
     rows: list[LeaderboardRow]
 
 

@@ -37,6 +37,7 @@ from ratings.engine.benchmarks import (
 )
 from ratings.filters import BoardFilter
 from ratings.models import Benchmark, BenchmarkScore, ModelAlias, RatingSnapshot
+from ratings.style_gate import style_provisional, style_votes
 
 COMPOSITE = "composite"
 COMPOSITE_MIN_COVERAGE = 0.5
@@ -436,6 +437,11 @@ def compare(
                 "the composite needs at least two benchmarks with a weight above 0 "
                 "and scores for two or more arena models"
             )
+    if style_control and board.available and style_provisional(board.snapshot):
+        notes.append(
+            f"the style-controlled board is provisional: fitted on {style_votes(board.snapshot)} votes "
+            f"(it counts as a board from {settings.ARENA_STYLE_MIN_VOTES}); its ranks can still swing widely"
+        )
     if not board.available:
         kind = "style-controlled board" if style_control else "leaderboard"
         notes.append(f"there is no {kind} yet: arena ranks appear once votes have been counted")

@@ -16,6 +16,7 @@ from django.utils.crypto import salted_hmac
 from battles.models import LLMVersion, Vote
 from ratings import boards
 from ratings.filters import BoardFilter
+from ratings.style_gate import style_provisional, style_votes
 
 VOTE_FIELDS = (
     "id",
@@ -82,6 +83,7 @@ LEADERBOARD_FIELDS = (
     "style_lower",
     "style_upper",
     "style_rank",
+    "style_provisional",
     "latency_p50_ms",
     "cost_per_1000",
 )
@@ -250,21 +252,26 @@ def leaderboard(flt: BoardFilter, *, style_control: bool = False) -> tuple[dict,
     """(the board's provenance, its rows best first) for ``flt``; rows carry ``LEADERBOARD_FIELDS``.
 
     With ``style_control`` the style-controlled rating, interval and rank sit beside the raw
-    ones (``style_*``), and the provenance is that of both snapshots.
+    ones (``style_*``; ``style_provisional`` below ``ARENA_STYLE_MIN_VOTES``), and the provenance
+    is that of both snapshots.
     """
     snapshot = boards.board_snapshot(flt)
     style = boards.style_snapshot(flt) if style_control else None
     rows = boards.board_rows(snapshot, style=style)
+    provisional_style = style_provisional(style) if style is not None else None
     records = []
     for row in rows:
         record = {name: row.get(name) for name in LEADERBOARD_FIELDS}
         record["llm"] = str(row["llm_code"]) if row.get("llm_code") else None
+        record["style_provisional"] = provisional_style
         records.append(record)
     meta = {
         "filter": flt.params(),
         "style_control": style_control,
         "board": provenance(snapshot),
         "style_board": provenance(style) if style is not None else None,
+        "style_votes": style_votes(style) if style is not None else None,
+        "style_provisional": provisional_style,
     }
     return meta, records
 

@@ -230,6 +230,7 @@ def test_the_report_with_style_control_uses_the_style_controlled_snapshot(settin
     rows = list(csv.DictReader(io.StringIO(out)))
     assert {r["model"] for r in rows} == {"alpha", "beta", "gamma"}
     assert "(style-controlled)" in err
+    assert "note: the style-controlled board is provisional: fitted on" in err  # a handful of votes, not 200
     from ratings import boards
     from ratings.filters import BoardFilter
 

@@ -147,6 +147,9 @@ def test_style_toggle_fits_the_style_controlled_board_beside_the_raw_one(client)
     response = client.get("/leaderboard/?style=1")
     page = response.content.decode()
     assert "Style-controlled" in page and "Style rank" in page
+    # 60 votes, below STYLE_MIN_VOTES (200): shown, marked provisional with its vote count.
+    assert "Style control is provisional:</strong> fitted on 60 votes; it counts as a board from 200" in page
+    assert "provisional · 60 votes" in page
     style = RatingSnapshot.objects.get(scope=scopes.STYLE_SCOPE)
     assert style.vote_count == 60 and style.payload["votes_without_answers"] == 3
     assert set(style.payload["coefficients"]) == {"length", "headers", "bold", "list_items"}
@@ -357,3 +360,16 @@ def test_changing_the_prior_refits_the_board(settings):
     shrunk = {r["model"]: r["rating"] for r in first.data.rows}
     # The prior pulls the extremes towards the mean.
     assert spread["alpha"] - spread["gamma"] > shrunk["alpha"] - shrunk["gamma"] > 0
+
+
+def test_a_style_controlled_board_past_its_threshold_is_shown_without_the_provisional_mark(client, settings):
+    settings.ARENA_STYLE_MIN_VOTES = 12
+    llms = make_llms("fancy", "plain")
+    texts = {"fancy": "# Title\n\n**a** **b**\n\n- x\n- y\n- z\n", "plain": "plain words"}
+    cast_votes(llms, strong_weak("fancy", "plain", wins=8, losses=4), texts=texts)
+    client.force_login(make_user(role="eval_lead"))
+    page = client.get("/leaderboard/?style=1").content.decode()
+    assert "Style-controlled" in page and "Style control is provisional" not in page
+    settings.ARENA_STYLE_MIN_VOTES = 13
+    page = client.get("/leaderboard/?style=1").content.decode()
+    assert "Style control is provisional:</strong> fitted on 12 votes" in page

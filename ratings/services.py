@@ -83,8 +83,10 @@ def compute_snapshot(
     """Fit and store the board of ``votes`` (default: the counted votes).
 
     ``counts`` may be passed when the caller already ran ``aggregated_counts(votes)``.
-    ``online``: also replay the votes in order for Elo and TrueSkill (filtered boards; the
-    default board reads the incrementally updated ``OnlineRating`` rows instead).
+    Elo and TrueSkill are replayed over the same votes in timestamp order, imported votes
+    included, for the default board always and for others when ``online``: a board's Elo and
+    TrueSkill then describe the same votes as its Bradley–Terry ratings (the incrementally
+    updated ``OnlineRating`` rows never see imported votes, nor an old vote imported late).
     """
     votes = counted_votes() if votes is None else votes
     counts = aggregated_counts(votes) if counts is None else counts
@@ -101,7 +103,7 @@ def compute_snapshot(
         payload = board_payload(board, table, covariance=scope == DEFAULT_SCOPE)
     else:
         payload = empty_board_payload()
-    if online:
+    if online or scope == DEFAULT_SCOPE:
         payload.online = replayed_online_ratings(votes, labels) if counts else {}
     outcomes = dict.fromkeys(Vote.Outcome.values, 0)
     for *_, outcome, n in counts:
@@ -119,8 +121,9 @@ def compute_snapshot(
 
 
 def replayed_online_ratings(votes: QuerySet, labels: dict[int, str]) -> dict[str, dict]:
-    """Elo and TrueSkill replayed over ``votes`` in commit order, by version label (``labels``:
-    version pk -> label, for every version of the votes)."""
+    """Elo and TrueSkill replayed over ``votes`` in timestamp order (an imported vote keeps the
+    time its file gives), by version label (``labels``: version pk -> label, for every version
+    of the votes)."""
     ordered = votes.order_by("created_at", "id").values_list("version_a_id", "version_b_id", "outcome")
     model_a, model_b, outcome = [], [], []
     # A plain cursor, not a server-side one (.iterator() or arena.db.stream): Postgres plans a
@@ -203,8 +206,8 @@ def apply_vote_to_online_ratings(*, vote: Vote) -> None:
 def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
     """Snapshot rows joined with the online ratings, best first.
 
-    A filtered snapshot carries Elo and TrueSkill replayed over its own votes; the default
-    board joins the ``OnlineRating`` rows that every counted vote moves.
+    A snapshot carries Elo and TrueSkill replayed over its own votes; one stored before the
+    default board was replayed joins the ``OnlineRating`` rows that every counted vote moves.
     """
     if snapshot is None:
         return []

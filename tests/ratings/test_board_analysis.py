@@ -38,9 +38,16 @@ def test_head_to_head_tables_count_both_directions():
     b, a = 0, 1
     assert table.wins[a][b] == 6 and table.wins[b][a] == 2
     assert table.battles[a][b] == table.battles[b][a] == 10
-    assert table.win_rate(a, b) == pytest.approx(0.75)
-    assert table.score(a, b) == pytest.approx(0.7)
+    # One meaning everywhere: wins plus half the draws (1 tie, 1 both-bad), over all 10 votes.
+    assert table.win_rate(a, b) == pytest.approx(0.7)
+    assert table.win_rate(b, a) == pytest.approx(0.3)
     assert table.win_rate(0, 2) is None
+
+
+def test_win_rate_counts_ties_and_both_bad_as_half_a_win():
+    assert analysis.win_rate(6, 2, 10) == pytest.approx(0.7)
+    assert analysis.win_rate(0, 4, 4) == pytest.approx(0.5)
+    assert analysis.win_rate(0, 0, 0) is None
 
 
 def test_pareto_front_keeps_only_models_nothing_beats_on_both_counts():

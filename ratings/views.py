@@ -9,11 +9,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
 from arena.roles import ALL_ROLES
-from battles.models import LLM, Prompt, PromptPool
+from battles.models import LLM, PromptPool
 from ratings import analysis, boards, charts
 from ratings.access import insiders_only
 from ratings.benchmarks.services import model_benchmark_ranks, vibes_gap_terms
 from ratings.filter_params import page_filter
+from ratings.filters import known_categories, without_unknown_values
 from ratings.model_pages import model_page as build_model_page
 from ratings.quality import integrity_summary
 from ratings.style_gate import style_provisional, style_status, style_votes
@@ -31,6 +32,8 @@ TABS = (
 def _page(request, *, style_toggle: bool = False) -> dict:
     """The filter and what the filter form needs (two queries: categories and pools)."""
     flt, errors = page_filter(request.GET)
+    flt, unknown = without_unknown_values(flt)
+    errors = errors + unknown
     style = style_toggle and request.GET.get("style") == "1"
     extra = {"style": "1"} if style else {}
     return {
@@ -41,9 +44,7 @@ def _page(request, *, style_toggle: bool = False) -> dict:
         "query": flt.query_string(**extra),
         "filter_query": flt.query_string(),
         "tabs": TABS,
-        "categories": list(
-            Prompt.objects.exclude(category="").order_by("category").values_list("category", flat=True).distinct()
-        ),
+        "categories": known_categories(),
         "pools": list(PromptPool.objects.order_by("name").values_list("code", "name")),
         "groups": ALL_ROLES,
         "min_votes": settings.ARENA_MIN_VOTES,

@@ -239,6 +239,9 @@ ARENA_RATING_PRIOR_POINTS = env_spread("RATING_PRIOR_POINTS", 150.0)
 # A style-controlled board (or column) counts as a board from this many votes; below, it is shown
 # marked provisional with its vote count (the style coefficients and the ratings share the votes).
 ARENA_STYLE_MIN_VOTES = env_int("STYLE_MIN_VOTES", 200)
+# Decision mode ("find the best model within ε"): the ε an eval lead starts from, and the confidence.
+ARENA_DECISION_EPSILON = env_spread("DECISION_EPSILON", 25.0)
+ARENA_DECISION_CONFIDENCE = env_probability("DECISION_CONFIDENCE", 0.95)
 ARENA_MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 20000)
 # Imports: prompt and generation files (admin upload and commands) are refused past
 # MAX_UPLOAD_BYTES while being read; votes files are streamed, so their limit is larger.

@@ -28,7 +28,7 @@ from ratings.engine import (
     online_elo,
     trueskill_ratings,
 )
-from ratings.models import OnlineRating, RatingSnapshot
+from ratings.models import DecisionObjective, OnlineRating, RatingSnapshot
 from ratings.scopes import DEFAULT_SCOPE
 from ratings.snapshots import board_payload, empty_board_payload
 
@@ -100,7 +100,9 @@ def compute_snapshot(
         board = fit_bradley_terry(
             table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES, prior_points=engine["prior_points"]
         )
-        payload = board_payload(board, table, covariance=scope == DEFAULT_SCOPE)
+        # Every board keeps its covariance: the decision page's "best within ε" needs the joint
+        # uncertainty of any category's board (a few hundred numbers for 4–15 models).
+        payload = board_payload(board, table, covariance=True)
     else:
         payload = empty_board_payload()
     if online or scope == DEFAULT_SCOPE:
@@ -250,4 +252,11 @@ def pairing_estimates():
         for j, value in enumerate(row):
             if order[i] is not None and order[j] is not None:
                 covariance[(order[i], order[j])] = value
-    return RatingEstimates(ratings=ratings, covariance=covariance, votes=votes)
+    objective = DecisionObjective.objects.filter(category="").first()
+    return RatingEstimates(
+        ratings=ratings,
+        covariance=covariance,
+        votes=votes,
+        top1_epsilon=objective.epsilon if objective else None,
+        top1_confidence=objective.confidence if objective else 0.95,
+    )

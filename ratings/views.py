@@ -5,13 +5,14 @@ shows the snapshot it was computed from: vote count, vote-set hash, engine setti
 """
 
 from django.conf import settings
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 
 from arena.roles import ALL_ROLES
 from battles.models import LLM, PromptPool
-from ratings import analysis, boards, charts
-from ratings.access import insiders_only
+from ratings import analysis, boards, charts, decisions
+from ratings.access import insiders_may_change, insiders_only
 from ratings.benchmarks.services import model_benchmark_ranks, vibes_gap_terms
 from ratings.filter_params import page_filter
 from ratings.filters import known_categories, without_unknown_values
@@ -195,8 +196,35 @@ def _spread(values) -> bool:
 def decision(request):
     context = _page(request)
     result = boards.decision(context["filter"])
-    context.update({"decision": result, "snapshot": result.snapshot})
+    context.update(
+        {
+            "decision": result,
+            "snapshot": result.snapshot,
+            "objectives": decisions.objective_statuses(),
+            "default_epsilon": settings.ARENA_DECISION_EPSILON,
+            "decision_confidence": round(100 * settings.ARENA_DECISION_CONFIDENCE),
+        }
+    )
     return render(request, "ratings/decision.html", context)
+
+
+@insiders_may_change
+def decision_objective(request):
+    """Set or clear a "best within ε" objective; back to the decision page with what happened."""
+    category = request.POST.get("category", "")
+    if request.POST.get("action") == "clear":
+        decisions.clear_objective(category=category)
+        messages.success(request, f"Objective cleared for {category or 'the whole arena'}.")
+        return redirect("ratings:decision")
+    try:
+        epsilon = float(request.POST.get("epsilon", ""))
+        objective = decisions.set_objective(category=category, epsilon=epsilon, by=request.user)
+    except ValueError as exc:
+        text = str(exc) if isinstance(exc, decisions.ObjectiveError) else "ε must be a number of rating points."
+        messages.error(request, text)
+    else:
+        messages.success(request, f"Objective set: {objective}.")
+    return redirect("ratings:decision")
 
 
 @insiders_only

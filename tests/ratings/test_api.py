@@ -261,7 +261,7 @@ def api_data(eval_lead, settings):
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
-    settings.ARENA_BENCHMARK_BOOTSTRAP_ROUNDS = 50
+    settings.ARENA_VIBES_GAP_DRAWS = 50
     make_votes({"alpha": 1100, "beta": 1000, "gamma": 900}, per_pair=10, comment="=cmd", reasons_a=["clear"])
     services.compute_snapshot()
     import_benchmarks(source=csv_file("model,benchmark,score\nalpha,K,1\nbeta,K,2\ngamma,K,3\nalpha,L,3\n"))

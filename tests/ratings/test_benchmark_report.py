@@ -24,7 +24,7 @@ STRENGTHS = {f"m{k:02d}": 1000.0 - 120 * k for k in range(8)}
 @pytest.fixture(autouse=True)
 def _settings(settings):
     settings.ARENA_MIN_VOTES = 30
-    settings.ARENA_BENCHMARK_BOOTSTRAP_ROUNDS = 200
+    settings.ARENA_VIBES_GAP_DRAWS = 500
 
 
 def import_scores(text):

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 DEMO_PORT ?= 8000
 
-.PHONY: demo test lint install install-dev lock serve-demo check bench-ratings bench-generation bench-pairing bench-small-arena bench-scale bench-boards bench-web clean-demo
+.PHONY: demo test lint install install-dev lock serve-demo check bench-ratings bench-generation bench-pairing bench-small-arena bench-vibes-gap bench-scale bench-boards bench-web clean-demo
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Arena needs Python 3.11, found " + sys.version.split()[0]'
@@ -63,6 +63,9 @@ bench-pairing: install-dev
 
 bench-small-arena: install-dev
 	$(PY) bench/bench_small_arena.py
+
+bench-vibes-gap: install-dev
+	$(PY) bench/bench_vibes_gap.py
 
 bench-scale: install-dev
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(PY) bench/bench_scale.py

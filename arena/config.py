@@ -67,6 +67,14 @@ def env_spread(name: str, default: float) -> float:
     return value
 
 
+def env_probability(name: str, default: float) -> float:
+    """A number strictly between 0 and 1 (a confidence level)."""
+    value = env_float(name, default)
+    if not 0 < value < 1:
+        raise ImproperlyConfigured(f"{name}={os.environ.get(name)!r} must be a number between 0 and 1 (exclusive)")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

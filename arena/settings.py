@@ -19,6 +19,7 @@ from arena.config import (
     env_int,
     env_list,
     env_networks,
+    env_probability,
     env_proxy_ssl_header,
     env_spread,
     env_str,
@@ -306,6 +307,12 @@ ARENA_BOOTSTRAP_ROUNDS = env_int("BOOTSTRAP_ROUNDS", 100)
 # and its largest error (318 points, against 5,151 for plain MLE) is close to the best of the
 # spreads tried (100–250); tighter spreads under-cover, looser ones stray further on few votes.
 ARENA_RATING_PRIOR_POINTS = env_spread("RATING_PRIOR_POINTS", 150.0)
+# A style-controlled board (or column) counts as a board from this many votes; below, it is shown
+# marked provisional with its vote count (the style coefficients and the ratings share the votes).
+ARENA_STYLE_MIN_VOTES = env_int("STYLE_MIN_VOTES", 200)
+# Decision mode ("find the best model within ε"): the ε an eval lead starts from, and the confidence.
+ARENA_DECISION_EPSILON = env_spread("DECISION_EPSILON", 25.0)
+ARENA_DECISION_CONFIDENCE = env_probability("DECISION_CONFIDENCE", 0.95)
 ARENA_MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 20000)
 # Imports: prompt and generation files (admin upload and commands) are refused past
 # MAX_UPLOAD_BYTES while being read; votes files are streamed, so their limit is larger.
@@ -355,11 +362,15 @@ ARENA_BREAKER_THRESHOLD = env_int("BREAKER_THRESHOLD", 5)
 ARENA_GENERATION_REQUEUE_AFTER = env_float("GENERATION_REQUEUE_AFTER", 600.0)
 # At most one live progress update per job per this many seconds.
 ARENA_JOB_PROGRESS_INTERVAL = env_float("JOB_PROGRESS_INTERVAL", 0.5)
-# Benchmark comparison: a model is flagged for hands-on evaluation when its benchmark rank lies
-# more than this many places outside its arena rank interval (and it has ARENA_MIN_VOTES).
-ARENA_VIBES_GAP_THRESHOLD = env_int("VIBES_GAP_THRESHOLD", 5)
-# Bootstrap rounds (models resampled) behind the Spearman/Kendall intervals.
-ARENA_BENCHMARK_BOOTSTRAP_ROUNDS = env_int("BENCHMARK_BOOTSTRAP_ROUNDS", 1000)
+# The vibes gap (ratings.engine.vibes): a model is flagged for hands-on evaluation when, under the
+# board's posterior, the probability that its arena rank lies within fewer than
+# max(VIBES_GAP_MIN_PLACES, VIBES_GAP_MIN_SHARE x compared models) places of its benchmark rank is
+# below 1 - VIBES_GAP_CONFIDENCE (and it has ARENA_MIN_VOTES). `make bench-vibes-gap` measures it.
+ARENA_VIBES_GAP_CONFIDENCE = env_probability("VIBES_GAP_CONFIDENCE", 0.95)
+ARENA_VIBES_GAP_MIN_PLACES = env_spread("VIBES_GAP_MIN_PLACES", 2.0)
+ARENA_VIBES_GAP_MIN_SHARE = env_spread("VIBES_GAP_MIN_SHARE", 0.2)
+# Posterior draws of the ratings behind the flag and the Spearman/Kendall intervals.
+ARENA_VIBES_GAP_DRAWS = env_int("VIBES_GAP_DRAWS", 2000)
 # JSON API: votes per page by default, and the most a client may ask for.
 ARENA_API_PAGE_SIZE = env_int("API_PAGE_SIZE", 100)
 ARENA_API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)

@@ -52,6 +52,10 @@ class RatingEstimates:
     ratings: dict[int, float]
     covariance: dict[tuple[int, int], float]
     votes: dict[int, int]
+    # Decision mode: an eval lead asked for the best model within this many points (None: the
+    # pairing policy's interval rule).
+    top1_epsilon: float | None = None
+    top1_confidence: float = 0.95
 
 
 def current_estimates() -> RatingEstimates | None:

@@ -12,6 +12,11 @@ narrower than ±25 points:
 * oracle — pairs drawn from the minimax design computed from the *true* strengths
   (``ratings.engine.design``): the best any fixed allocation can do, which no real policy knows.
 
+Decision mode (issue 14): the same voters under uniform and active pairing until the best model is
+known within ±``--epsilon`` (25) points with 95% confidence (``--objective top1`` of ``python -m
+ratings simulate``), 20 models at spread 100; goal: the active policy needs at least 50% fewer votes
+than uniform (mean over seeds), while keeping its >= 30% saving on the interval objective.
+
 Scenarios: random strengths Normal(1000, spread) for each ``--spreads`` value with ``--models``
 models, ``--large-models`` models at spread 100, and the 13 Elo ratings of the LMSYS Chatbot Arena
 leaderboard of 10 May 2023 (https://lmsys.org/blog/2023-05-10-leaderboard/; standard deviation
@@ -55,7 +60,23 @@ LMSYS_MAY_2023 = {
 POLICY_NAMES = ("uniform", "active", "oracle")
 
 
+TOP1_GOAL = 0.5
+INTERVAL_GOAL = 0.3
+
+
+def _top1(job):
+    _, seed, strengths, epsilon = job
+    out = {}
+    for name in ("uniform", "active"):
+        policy = name if name == "uniform" else POLICIES[name]
+        result = run_policy_simulation(strengths, policy, seed=seed, objective="top1", epsilon=epsilon)
+        out[name] = (result.votes_needed, result.leader_gap)
+    return "top1", seed, out
+
+
 def _one(job):
+    if len(job) == 4:
+        return _top1(job)
     scenario, seed, strengths = job
     out = {}
     for name in POLICY_NAMES:
@@ -73,9 +94,13 @@ def main(argv=None) -> int:
     parser.add_argument("--large-models", type=int, default=50)
     parser.add_argument("--large-seeds", type=int, default=3)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--epsilon", type=float, default=25.0)
     args = parser.parse_args(argv)
 
-    jobs: list[tuple[str, int, object]] = []
+    jobs: list[tuple] = []
+    jobs += [
+        ("top1", seed, random_strengths(args.models, seed, spread=100.0), args.epsilon) for seed in range(args.seeds)
+    ]
     for spread in (float(s) for s in args.spreads.split(",") if s):
         name = f"{args.models} models, spread {spread:g}"
         jobs += [(name, seed, random_strengths(args.models, seed, spread=spread)) for seed in range(args.seeds)]
@@ -95,6 +120,23 @@ def main(argv=None) -> int:
     by_scenario: dict[str, list] = {}
     for scenario, seed, out in results:
         by_scenario.setdefault(scenario, []).append((seed, out))
+    decision = by_scenario.pop("top1", [])
+    if decision:
+        uniform = float(np.mean([out["uniform"][0] for _, out in decision]))
+        active = float(np.mean([out["active"][0] for _, out in decision]))
+        saving = 1 - active / uniform
+        print(
+            f"decision mode: votes until the best of {args.models} models (spread 100) is known within "
+            f"±{args.epsilon:g} points with 95% confidence, seeds 0–{len(decision) - 1}"
+        )
+        print(
+            f"  uniform {uniform:.0f}, active {active:.0f}: active saves {saving:.1%} "
+            f"(goal >= {TOP1_GOAL:.0%}: {'met' if saving >= TOP1_GOAL else 'NOT met'})"
+        )
+        for seed, out in decision:
+            gaps = ", ".join(f"{p} leader {out[p][1]:.0f} points below the best" for p in ("uniform", "active"))
+            print(f"  seed {seed}: {out['uniform'][0]} / {out['active'][0]} votes ({gaps})")
+        print()
     print(
         f"votes until every 95% interval is within ±25 points ({len(jobs)} simulations × 3 policies, {elapsed:.0f} s)\n"
     )
@@ -109,6 +151,10 @@ def main(argv=None) -> int:
             f"{means['oracle']:>8.0f} {1 - means['active'] / means['uniform']:>14.1%} "
             f"{1 - means['oracle'] / means['uniform']:>14.1%}"
         )
+        if scenario == f"{args.models} models, spread 100":
+            saving = 1 - means["active"] / means["uniform"]
+            verdict = "met" if saving >= INTERVAL_GOAL else "NOT met"
+            print(f"{'':44} (interval objective, goal >= {INTERVAL_GOAL:.0%} at spread 100: {verdict})")
     print("\nper seed: votes (Kendall τ at stop) uniform / active / oracle")
     for scenario, rows in by_scenario.items():
         print(scenario)

@@ -27,6 +27,12 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def win_rate(wins: float, draws: float, votes: float) -> float | None:
+    """The one win rate every page shows: wins plus half the draws (ties and both-bad), over all
+    votes; None without votes. It is the score the Bradley–Terry fit itself counts."""
+    return (wins + 0.5 * draws) / votes if votes else None
+
+
 def win_probability(rating: float, opponent: float) -> float:
     """P(a model rated ``rating`` beats one rated ``opponent``) under Bradley–Terry."""
     return 1.0 / (1.0 + BASE ** ((opponent - rating) / SCALE))
@@ -47,14 +53,8 @@ class HeadToHead:
     battles: list[list[int]]
 
     def win_rate(self, i: int, j: int) -> float | None:
-        """Share of the decisive votes between i and j that i won (draws left out)."""
-        decisive = self.wins[i][j] + self.wins[j][i]
-        return self.wins[i][j] / decisive if decisive else None
-
-    def score(self, i: int, j: int) -> float | None:
-        """Wins plus half the draws, over all votes between i and j."""
-        n = self.battles[i][j]
-        return (self.wins[i][j] + 0.5 * self.draws[i][j]) / n if n else None
+        """i's win rate against j: wins plus half the draws, over all their votes (``win_rate``)."""
+        return win_rate(self.wins[i][j], self.draws[i][j], self.battles[i][j])
 
 
 def head_to_head(

@@ -176,7 +176,7 @@ def board_rows(
                 **row,
                 "version_id": version_id,
                 "llm_code": codes.get(version_id) if version_id is not None else None,
-                "win_rate": row["wins"] / row["votes"] if row["votes"] else None,
+                "win_rate": analysis.win_rate(row["wins"], row["ties"] + row["both_bad"], row["votes"]),
                 **empty_stats(),
                 **(stats.get(version_id, {}) if version_id is not None else {}),
                 "style_rating": s["rating"] if s else None,

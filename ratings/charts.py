@@ -13,20 +13,23 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from html import escape
 
+# Okabe & Ito's colour-blind-safe palette (distinct under protanopia, deuteranopia and
+# tritanopia), its yellow darkened to read on white. Past eight series the colours repeat with a
+# dash pattern, so every series of a chart differs in colour or in line style.
 PALETTE = (
-    "#3056d3",
-    "#d9480f",
-    "#1f8a4c",
-    "#9c36b5",
-    "#e8590c",
-    "#0b7285",
-    "#c2255c",
-    "#5c940d",
-    "#495057",
-    "#1864ab",
-    "#a61e4d",
-    "#2b8a3e",
+    "#0072b2",  # blue
+    "#d55e00",  # vermillion
+    "#009e73",  # bluish green
+    "#cc79a7",  # reddish purple
+    "#e69f00",  # orange
+    "#56b4e9",  # sky blue
+    "#000000",  # black
+    "#b59b00",  # yellow, darkened
 )
+DASHES = ("", "6 3", "2 3", "8 3 2 3")
+# Width of one character of the 12 px system font, generously (digits and dashes are narrower).
+CHAR_PX = 7.0
+LABEL_GAP_PX = 12.0
 INK, MUTED, LINE = "#1d2330", "#5d6677", "#dfe3ea"
 FONT = 'font-family="system-ui, sans-serif" font-size="12"'
 
@@ -37,6 +40,41 @@ def _e(text) -> str:
 
 def _fmt(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
+
+
+def series_style(index: int) -> tuple[str, str]:
+    """(colour, dash pattern) of the index-th series: distinct for the first 32."""
+    return PALETTE[index % len(PALETTE)], DASHES[(index // len(PALETTE)) % len(DASHES)]
+
+
+def label_step(labels: Sequence[str], spacing: float) -> int:
+    """Show every step-th of evenly spaced labels so that no two shown labels overlap."""
+    if not labels or spacing <= 0:
+        return 1
+    widest = max(len(str(text)) for text in labels) * CHAR_PX + LABEL_GAP_PX
+    return max(1, math.ceil(widest / spacing))
+
+
+def log_ticks(low: float, high: float, *, most: int = 8) -> list[float]:
+    """Tick values for a log axis spanning ``low``..``high`` (both > 0): the powers of ten, with
+    2 and 5 (or every digit) in between while that gives at least three and at most ``most``."""
+    if not (low > 0 and high > 0 and math.isfinite(low) and math.isfinite(high)):
+        return []
+    low, high = min(low, high), max(low, high)
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    ticks: list[float] = []
+    for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [
+            float(f"{m * 10.0**e:.12g}")
+            for e in range(first, last + 1)
+            for m in mantissas
+            if low <= m * 10.0**e <= high
+        ]
+        if len(ticks) >= 3:
+            # Many decades: every k-th power of ten, so that the labels stay apart.
+            return ticks[:: math.ceil(len(ticks) / most)]
+    # Less than about a factor of 1.5 between the ends: evenly spaced ticks read better than none.
+    return ticks if len(ticks) >= 2 else [t for t in nice_ticks(low, high, 4) if t > 0]
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -144,11 +182,12 @@ def scatter_chart(
             f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_fmt(tick)}</text>'
         )
     if log_x:
-        ticks = [t for t in range(math.floor(xlo), math.ceil(xhi) + 1) if xlo <= t <= xhi]
-        for t in ticks:
+        for value in log_ticks(10**xlo, 10**xhi):
+            px = x(math.log10(value))
             body.append(
-                f'<text x="{x(t):.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">'
-                f"{_e(_compact(10**t))}</text>"
+                f'<line x1="{px:.1f}" y1="{top}" x2="{px:.1f}" y2="{bottom}" stroke="{LINE}"/>'
+                f'<text x="{px:.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">'
+                f"{_e(_compact(value))}</text>"
             )
     else:
         for tick in nice_ticks(xlo, xhi, 6):
@@ -233,7 +272,7 @@ def line_chart(
             f'<line x1="{left}" y1="{y(tick):.1f}" x2="{right}" y2="{y(tick):.1f}" stroke="{LINE}"/>'
             f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" fill="{MUTED}">{_fmt(tick)}</text>'
         )
-    step = max(1, math.ceil(n / 8))
+    step = label_step(x_labels, (right - left) / (n - 1)) if n > 1 else 1
     for k in range(0, n, step):
         body.append(
             f'<text x="{x(k):.1f}" y="{bottom + 18}" text-anchor="middle" fill="{MUTED}">{_e(x_labels[k])}</text>'
@@ -243,7 +282,8 @@ def line_chart(
         f'transform="rotate(-90 14 {(top + bottom) / 2:.0f})">{_e(y_label)}</text>'
     )
     for s, (name, points) in enumerate(series.items()):
-        colour = PALETTE[s % len(PALETTE)]
+        colour, dash = series_style(s)
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
         present = [(k, p) for k, p in enumerate(points) if p]
         if bands and len(present) > 1:
             upper = " ".join(f"{x(k):.1f},{y(p['upper']):.1f}" for k, p in present)
@@ -251,7 +291,7 @@ def line_chart(
             body.append(f'<polygon points="{upper} {lower}" fill="{colour}" opacity="0.12"/>')
         if len(present) > 1:
             path = " ".join(f"{x(k):.1f},{y(p['rating']):.1f}" for k, p in present)
-            body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dashed}/>')
         if bands and len(present) == 1:
             k, p = present[0]
             body.append(
@@ -266,7 +306,8 @@ def line_chart(
             )
         legend_y = top + 6 + s * 18
         body.append(
-            f'<rect x="{right + 20}" y="{legend_y - 9}" width="12" height="12" fill="{colour}"/>'
+            f'<line x1="{right + 14}" y1="{legend_y - 3}" x2="{right + 34}" y2="{legend_y - 3}" stroke="{colour}" '
+            f'stroke-width="3"{dashed}/>'
             f'<text x="{right + 38}" y="{legend_y + 1}" fill="{INK}">{_e(_short(name, 24))}</text>'
         )
     height = max(height, top + 18 * len(series) + 10)

@@ -115,6 +115,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=25.0,
         help="stop when every model's 95%% interval half-width is below this (rating points)",
     )
+    simulate.add_argument(
+        "--objective",
+        choices=("interval", "top1"),
+        default="interval",
+        help="interval: stop when every interval is narrow enough (--target-halfwidth); top1: stop when the "
+        "best model is known within --epsilon points with 95%% confidence",
+    )
+    simulate.add_argument(
+        "--epsilon", type=float, default=25.0, help="top1: the best model within this many points (default 25)"
+    )
     simulate.add_argument("--tie-rate", type=float, default=0.3)
     simulate.add_argument(
         "--spread",
@@ -236,6 +246,9 @@ def _simulate(args) -> int:
     if not args.target_halfwidth > 0:
         print("error: --target-halfwidth must be positive", file=sys.stderr)
         return EXIT_USAGE
+    if not (math.isfinite(args.epsilon) and args.epsilon > 0):
+        print("error: --epsilon must be a positive number", file=sys.stderr)
+        return EXIT_USAGE
     if not 0 <= args.tie_rate < 1:
         print("error: --tie-rate must be in [0, 1)", file=sys.stderr)
         return EXIT_USAGE
@@ -247,7 +260,13 @@ def _simulate(args) -> int:
     else:
         policy = args.policy if args.policy in ENGINE_POLICIES else POLICIES[args.policy]
     result = run_policy_simulation(
-        strengths, policy, target_halfwidth=args.target_halfwidth, tie_rate=args.tie_rate, seed=args.seed
+        strengths,
+        policy,
+        target_halfwidth=args.target_halfwidth,
+        tie_rate=args.tie_rate,
+        seed=args.seed,
+        objective=args.objective,
+        epsilon=args.epsilon,
     )
     json.dump(result.to_dict(), sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from battles.models import Vote
+from battles.models import Prompt, PromptPool, Vote
 from ratings.scopes import DEFAULT_SCOPE
 
 
@@ -131,3 +131,35 @@ class BoardFilter:
 MAX_SCOPE_CHARS = 190
 CALENDAR_START = dt.date(1900, 1, 2)
 CALENDAR_END = dt.date(9999, 12, 30)
+
+
+MAX_LISTED_CATEGORIES = 12
+
+
+def known_categories() -> list[str]:
+    """Every category a prompt has, sorted."""
+    return list(Prompt.objects.exclude(category="").order_by("category").values_list("category", flat=True).distinct())
+
+
+def without_unknown_values(flt: BoardFilter) -> tuple[BoardFilter, list[str]]:
+    """``flt`` without a category or pool that nothing has, and a message per value dropped.
+
+    A category no prompt has (a typo, another spelling) would give an empty board or export that
+    looks like "no votes"; a pool code of no pool, the same. The caller shows the messages.
+    """
+    problems = []
+    changes: dict[str, str] = {}
+    if flt.category and not Prompt.objects.filter(category=flt.category).exists():
+        known = known_categories()
+        close = [c for c in known if c.casefold() == flt.category.casefold()]
+        hint = f" Did you mean “{close[0]}”?" if close else ""
+        listed = ", ".join(known[:MAX_LISTED_CATEGORIES]) + (" …" if len(known) > MAX_LISTED_CATEGORIES else "")
+        problems.append(
+            f"No prompt has the category “{flt.category}”, so it was not applied.{hint} "
+            + (f"Categories: {listed}." if known else "No prompt has a category yet.")
+        )
+        changes["category"] = ""
+    if flt.pool and not PromptPool.objects.filter(code=flt.pool).exists():
+        problems.append("No prompt pool has that code, so the pool filter was not applied.")
+        changes["pool"] = ""
+    return (flt.with_changes(**changes) if changes else flt), problems

@@ -129,7 +129,6 @@ def opponents(snapshot, labels: list[str]) -> list[dict]:
                     "losses": table.wins[j][i],
                     "draws": table.draws[i][j],
                     "win_rate": table.win_rate(i, j),
-                    "score": table.score(i, j),
                     "predicted": analysis.win_probability(ratings[label], ratings[other]),
                 }
             )

@@ -266,3 +266,32 @@ class DailyVoteCount(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.version_a_id}-{self.version_b_id} {self.outcome}: {self.n}"
+
+
+class DecisionObjective(models.Model):
+    """ "Find the best model within ε points" for one category, or the whole arena (category "").
+
+    Set by an eval lead on the decision page. The arena-wide objective steers the pairing policy
+    (``battles.core.pairing``, LUCB among the models that can still be best); every objective's
+    status ("decided", or about how many more votes) is shown on the decision page.
+    """
+
+    category = models.CharField(
+        max_length=50, unique=True, blank=True, help_text="A prompt category; empty for the whole arena."
+    )
+    epsilon = models.FloatField(
+        default=25.0,
+        validators=[MinValueValidator(1.0), MaxValueValidator(400.0)],
+        help_text="The best model within this many rating points.",
+    )
+    confidence = models.FloatField(
+        default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(0.999)], help_text="e.g. 0.95"
+    )
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category"]
+
+    def __str__(self):
+        return f"best within {self.epsilon:g} points: {self.category or 'whole arena'}"

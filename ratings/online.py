@@ -7,8 +7,9 @@ ratings and the watermark in one transaction, so a batch counts once or not at a
 A vote's id is taken at INSERT and the vote commits a moment later, so a vote with a lower id can
 become visible after a higher one. A gap in the ids is therefore waited for: votes after a gap are
 applied only once they are ``ARENA_ONLINE_RATINGS_SETTLE_SECONDS`` old, by when the missing id
-belongs to a transaction that rolled back (the loser of a double submit). Imported votes, insider
-votes and flagged votes move nothing; the watermark passes them.
+belongs to a transaction that rolled back (the loser of a double submit). Insider votes and flagged
+votes move nothing; the watermark passes them. Imported votes count, and an import is followed by
+``rebuild_online_ratings``, which replays every counted vote in timestamp order.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 import trueskill
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from battles.models import LLMVersion, Vote
@@ -75,7 +76,8 @@ def _ready(rows: list[tuple], after: int, settle_seconds: float) -> tuple[list[t
 
 
 def _apply(rows: list[tuple]) -> None:
-    counted = [row for row in rows if not (row[4] or row[5] or row[6])]
+    # Imported votes count like the others (they are on the boards); insider and flagged ones do not.
+    counted = [row for row in rows if not (row[4] or row[5])]
     if not counted:
         return
     version_ids = sorted({row[1] for row in counted} | {row[2] for row in counted})
@@ -137,21 +139,24 @@ def apply_pending(*, batch_size: int | None = None, settle_seconds: float | None
 
 
 def rebuild_online_ratings() -> int:
-    """Elo and TrueSkill of every version replayed over the counted votes in commit order, as if
-    each had moved them when it was cast (after loading a history of votes; imports leave the
-    online ratings alone). Returns the number of versions rated."""
-    votes = services.counted_votes()
-    labels = {v.pk: str(v.pk) for v in LLMVersion.objects.all()}
-    replayed = services.replayed_online_ratings(votes, labels)
-    counts: dict[int, int] = {}
-    for a, b, n in votes.values_list("version_a_id", "version_b_id").annotate(n=Count("id")).order_by():
-        counts[a] = counts.get(a, 0) + n
-        counts[b] = counts.get(b, 0) + n
+    """Elo and TrueSkill of every version replayed over the counted votes in timestamp order, as if
+    each had moved them when it was cast: after an import (an imported vote keeps the time its file
+    gives), after exclusions, after loading a history. Returns the number of versions rated.
+
+    First the worker's own pass brings the watermark to the votes that have settled; the replay then
+    covers exactly the votes up to the watermark, under its lock, so no vote counts twice and none
+    is skipped: later votes are applied one by one after the replay, as usual.
+    """
+    apply_pending()
     with transaction.atomic():
-        # Under the worker's lock, and the watermark moved past every vote replayed: none counts twice.
         mark = _locked_watermark()
-        mark.last_vote_id = Vote.objects.aggregate(last=Max("pk"))["last"] or mark.last_vote_id
-        mark.save(update_fields=["last_vote_id", "updated_at"])
+        votes = services.counted_votes().filter(pk__lte=mark.last_vote_id)
+        labels = {v.pk: str(v.pk) for v in LLMVersion.objects.all()}
+        replayed = services.replayed_online_ratings(votes, labels)
+        counts: dict[int, int] = {}
+        for a, b, n in votes.values_list("version_a_id", "version_b_id").annotate(n=Count("id")).order_by():
+            counts[a] = counts.get(a, 0) + n
+            counts[b] = counts.get(b, 0) + n
         OnlineRating.objects.all().delete()
         OnlineRating.objects.bulk_create(
             OnlineRating(llm_version_id=int(label), votes=counts.get(int(label), 0), **values)

@@ -24,6 +24,8 @@ def app_active_policy(**options) -> PairingPolicy:
             votes=state.pair_votes.sum(axis=1),
             families=list(range(len(state.models))),
             target_halfwidth=state.target_halfwidth,
+            top1_epsilon=state.top1_epsilon,
+            top1_confidence=state.top1_confidence,
         )
         return plan_batch(pairing_state, rng, size, **settings)
 

@@ -25,8 +25,9 @@ def on_vote_recorded(sender, vote, **kwargs):
 
 
 def on_votes_imported(sender, count, **kwargs):
-    """Imported historical votes change the Bradley–Terry boards (not the online ratings): the
-    counts are rebuilt and the default board refitted (the periodic checks catch up a lost task)."""
+    """Imported historical votes change every board: the counts are rebuilt, Elo and TrueSkill
+    replayed in timestamp order and the default board refitted (the periodic checks catch up a
+    lost task)."""
     if count:
         publish(tasks.rebuild_vote_counts, ("import",))
 

@@ -26,7 +26,7 @@ from ratings.engine import (
     online_elo,
     trueskill_ratings,
 )
-from ratings.models import OnlineRating, RatingSnapshot
+from ratings.models import DecisionObjective, OnlineRating, RatingSnapshot
 from ratings.scopes import DEFAULT_SCOPE
 from ratings.snapshots import board_payload, empty_board_payload
 
@@ -80,8 +80,11 @@ def compute_snapshot(
     """Fit and store the board of ``votes`` (default: the counted votes).
 
     ``counts`` may be passed when the caller already has ``aggregated_counts(votes)`` (or the
-    same from ``ratings.counts``). ``online``: also replay the votes in order for Elo and
-    TrueSkill (filtered boards; the default board reads the ``OnlineRating`` rows instead).
+    same from ``ratings.counts``). ``online``: also replay the votes in timestamp order for Elo
+    and TrueSkill (filtered boards). The default board reads the ``OnlineRating`` rows instead,
+    which describe the same votes, imported ones included: the worker applies every counted vote
+    once, and after an import or exclusions replays them all in timestamp order
+    (``ratings.online.rebuild_online_ratings``) — so refitting the default board never replays.
     ``stamp``: further fields of the snapshot (which votes it saw, its filter).
     """
     votes = counted_votes() if votes is None else votes
@@ -96,7 +99,9 @@ def compute_snapshot(
         board = fit_bradley_terry(
             table, ci="sandwich", min_votes=settings.ARENA_MIN_VOTES, prior_points=engine["prior_points"]
         )
-        payload = board_payload(board, table, covariance=scope == DEFAULT_SCOPE)
+        # Every board keeps its covariance: the decision page's "best within ε" needs the joint
+        # uncertainty of any category's board (a few hundred numbers for 4–15 models).
+        payload = board_payload(board, table, covariance=True)
     else:
         payload = empty_board_payload()
     if online:
@@ -118,8 +123,9 @@ def compute_snapshot(
 
 
 def replayed_online_ratings(votes: QuerySet, labels: dict[int, str]) -> dict[str, dict]:
-    """Elo and TrueSkill replayed over ``votes`` in commit order, by version label (``labels``:
-    version pk -> label, for every version of the votes)."""
+    """Elo and TrueSkill replayed over ``votes`` in timestamp order (an imported vote keeps the
+    time its file gives), by version label (``labels``: version pk -> label, for every version
+    of the votes)."""
     ordered = votes.order_by("created_at", "id").values_list("version_a_id", "version_b_id", "outcome")
     model_a, model_b, outcome = [], [], []
     # A plain cursor, not a server-side one (.iterator() or arena.db.stream): Postgres plans a
@@ -161,8 +167,8 @@ def prune_snapshots(scope: str, *, keep: int) -> int:
 def leaderboard_rows(snapshot: RatingSnapshot | None) -> list[dict]:
     """Snapshot rows joined with the online ratings, best first.
 
-    A filtered snapshot carries Elo and TrueSkill replayed over its own votes; the default
-    board joins the ``OnlineRating`` rows that every counted vote moves.
+    A snapshot carries Elo and TrueSkill replayed over its own votes; one stored before the
+    default board was replayed joins the ``OnlineRating`` rows that every counted vote moves.
     """
     if snapshot is None:
         return []
@@ -205,4 +211,11 @@ def pairing_estimates():
         for j, value in enumerate(row):
             if order[i] is not None and order[j] is not None:
                 covariance[(order[i], order[j])] = value
-    return RatingEstimates(ratings=ratings, covariance=covariance, votes=votes)
+    objective = DecisionObjective.objects.filter(category="").first()
+    return RatingEstimates(
+        ratings=ratings,
+        covariance=covariance,
+        votes=votes,
+        top1_epsilon=objective.epsilon if objective else None,
+        top1_confidence=objective.confidence if objective else 0.95,
+    )

@@ -8,13 +8,13 @@ Keys this code does not know are dropped.
 
 One class serves both kinds of board. A Bradley–Terry board (``method`` "bradley_terry")
 has the per-pair counts, the outcome totals, the robustness of first place, Elo and TrueSkill
-replayed over a filtered board's votes (``online``) and, for the default board, the covariance
+replayed over the board's votes in timestamp order (``online``) and, for the default board, the covariance
 that the pairing policy uses. A style-controlled board has the style
 coefficients and the number of votes left out for want of measured answers
 ("bradley_terry_style_controlled"). A field that is
-None is not in the JSON, and absent differs from empty: ``online == {}`` is a filtered board
-replayed over no votes, ``online is None`` a board that was not replayed (the default board,
-whose Elo and TrueSkill are the ``OnlineRating`` rows). A board without votes has no
+None is not in the JSON, and absent differs from empty: ``online == {}`` is a board
+replayed over no votes, ``online is None`` a board that was not replayed (a default board stored
+before it was, whose Elo and TrueSkill are the ``OnlineRating`` rows). A board without votes has no
 ``method``, ``settings``, counts or warnings.
 """
 

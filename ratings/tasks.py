@@ -200,6 +200,8 @@ def rebuild_vote_counts(self, reason: str = "rebuild"):
     """Recount after imports or exclusions, then refit the default board."""
     try:
         counts.reconcile(reason=reason)
+        # Elo and TrueSkill replayed in timestamp order: imported votes take their place in time.
+        online.rebuild_online_ratings()
         recompute_now()
     except TRANSIENT_ERRORS as exc:
         raise self.retry(

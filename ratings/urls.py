@@ -10,6 +10,7 @@ urlpatterns = [
     path("history/", views.history, name="history"),
     path("cost/", views.cost, name="cost"),
     path("decision/", views.decision, name="decision"),
+    path("decision/objective/", views.decision_objective, name="decision_objective"),
     path("quality/", views.quality, name="quality"),
     path("models/<uuid:code>/", views.model_page, name="model"),
     path("integrity/", views.integrity, name="integrity"),

@@ -5,18 +5,21 @@ shows the snapshot it was computed from: vote count, vote-set hash, engine setti
 """
 
 from django.conf import settings
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 
 from arena.roles import ALL_ROLES
-from battles.models import LLM, Prompt, PromptPool
-from ratings import analysis, boards, charts, fits
-from ratings.access import insiders_only
-from ratings.benchmarks.services import model_benchmark_ranks
+from battles.models import LLM, PromptPool
+from ratings import analysis, boards, charts, decisions, fits
+from ratings.access import insiders_may_change, insiders_only
+from ratings.benchmarks.services import model_benchmark_ranks, vibes_gap_terms
 from ratings.filter_params import page_filter
+from ratings.filters import known_categories, without_unknown_values
 from ratings.model_pages import model_page as build_model_page
 from ratings.quality import integrity_summary
 from ratings.scopes import BOARD, STYLE
+from ratings.style_gate import style_provisional, style_status, style_votes
 
 TABS = (
     ("ratings:leaderboard", "Board"),
@@ -31,6 +34,8 @@ TABS = (
 def _page(request, *, style_toggle: bool = False) -> dict:
     """The filter and what the filter form needs (two queries: categories and pools)."""
     flt, errors = page_filter(request.GET)
+    flt, unknown = without_unknown_values(flt)
+    errors = errors + unknown
     style = style_toggle and request.GET.get("style") == "1"
     extra = {"style": "1"} if style else {}
     return {
@@ -41,9 +46,7 @@ def _page(request, *, style_toggle: bool = False) -> dict:
         "query": flt.query_string(**extra),
         "filter_query": flt.query_string(),
         "tabs": TABS,
-        "categories": list(
-            Prompt.objects.exclude(category="").order_by("category").values_list("category", flat=True).distinct()
-        ),
+        "categories": known_categories(),
         "pools": list(PromptPool.objects.order_by("name").values_list("code", "name")),
         "groups": ALL_ROLES,
         "min_votes": settings.ARENA_MIN_VOTES,
@@ -67,6 +70,10 @@ def leaderboard(request):
     style = style_served.snapshot if style_served else None
     _served(context, served, *([style_served] if style_served else []))
     rows = boards.board_rows(snapshot, style=style)
+    context.update(style_status(style))
+    if style is not None:
+        for row in rows:
+            row["style_provisional"] = context["style_provisional"]
     context.update(
         {
             "snapshot": snapshot,
@@ -75,7 +82,11 @@ def leaderboard(request):
             "robustness": boards.robustness_of(snapshot),
             "interval_chart": mark_safe(charts.interval_chart(rows)),
             "style_chart": mark_safe(
-                charts.interval_chart(style.data.rows, label="Style-controlled ratings with 95% intervals")
+                charts.interval_chart(
+                    style.data.rows,
+                    label="Style-controlled ratings with 95% intervals"
+                    + (f" (provisional: {style_votes(style)} votes)" if style_provisional(style) else ""),
+                )
             )
             if style
             else "",
@@ -208,8 +219,35 @@ def decision(request):
     result = boards.decision(context["filter"])
     if result.served is not None:
         _served(context, result.served)
-    context.update({"decision": result, "snapshot": result.snapshot})
+    context.update(
+        {
+            "decision": result,
+            "snapshot": result.snapshot,
+            "objectives": decisions.objective_statuses(),
+            "default_epsilon": settings.ARENA_DECISION_EPSILON,
+            "decision_confidence": round(100 * settings.ARENA_DECISION_CONFIDENCE),
+        }
+    )
     return render(request, "ratings/decision.html", context)
+
+
+@insiders_may_change
+def decision_objective(request):
+    """Set or clear a "best within ε" objective; back to the decision page with what happened."""
+    category = request.POST.get("category", "")
+    if request.POST.get("action") == "clear":
+        decisions.clear_objective(category=category)
+        messages.success(request, f"Objective cleared for {category or 'the whole arena'}.")
+        return redirect("ratings:decision")
+    try:
+        epsilon = float(request.POST.get("epsilon", ""))
+        objective = decisions.set_objective(category=category, epsilon=epsilon, by=request.user)
+    except ValueError as exc:
+        text = str(exc) if isinstance(exc, decisions.ObjectiveError) else "ε must be a number of rating points."
+        messages.error(request, text)
+    else:
+        messages.success(request, f"Objective set: {objective}.")
+    return redirect("ratings:decision")
 
 
 @insiders_only
@@ -242,7 +280,7 @@ def model_page(request, code):
     # SLOT benchmark_ranks: the benchmark comparison puts this model's benchmark ranks against
     # its arena rank here (see templates/ratings/model.html); nothing is shown while it is absent.
     context["benchmark_ranks"] = model_benchmark_ranks(llm)
-    context["vibes_gap_threshold"] = settings.ARENA_VIBES_GAP_THRESHOLD
+    context.update(vibes_gap_terms())
     return render(request, "ratings/model.html", context)
 
 

@@ -8,7 +8,14 @@ C − C d dᵀ C · w / (1 + w dᵀ C d). The score of a pair is the resulting d
 in the summed variance of the models whose 95% interval is still wider than
 the target (all models once every one is narrow enough).
 
-On top of that rule:
+Decision mode (``top1_epsilon`` set): the question is not "every interval narrow" but "which model is
+best, within ε points, with 95% confidence". The rule is LUCB's: the leader L (highest rating) and,
+among the models that can still be better than L by ε or more (upper confidence bound of
+r_j − r_L at least ε, Bonferroni over the m − 1 comparisons), the one with the highest bound; the
+active share of votes goes to that pair. Once no model can, the decision is made
+(``top1_decision``) and the active share falls back to the interval rule.
+
+On top of either rule:
 * a floor: a share of battles is paired uniformly, so every active LLM keeps
   getting votes even when the policy thinks it is settled;
 * a boost for new LLMs until they have ``boost_votes`` votes;
@@ -21,7 +28,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from statistics import NormalDist
 
 import numpy as np
 
@@ -46,6 +54,9 @@ class PairingState:
     votes: np.ndarray
     families: Sequence[Hashable]
     target_halfwidth: float = 25.0
+    # Decision mode: find the best model within this many rating points (None: the interval rule).
+    top1_epsilon: float | None = None
+    top1_confidence: float = 0.95
 
     @classmethod
     def unseen(cls, m: int, families=None, target_halfwidth: float = 25.0) -> PairingState:
@@ -81,6 +92,51 @@ def variance_reduction_scores(state: PairingState, *, focus: float = 1.0) -> np.
     scores = info * (dq[:, None] + dq[None, :] - 2.0 * q) / (1.0 + info * d_var)
     np.fill_diagonal(scores, 0.0)
     return np.maximum(scores, 0.0)
+
+
+@dataclass(frozen=True)
+class Top1Decision:
+    """Whether the best model is known within ε: ``leader`` (index), per model the upper
+    confidence bound of r_j − r_leader (``bounds``; −inf for the leader), the models that can
+    still beat the leader by ε (``open``), and ``decided`` when there are none."""
+
+    leader: int
+    bounds: np.ndarray
+    open: list[int]
+    decided: bool
+
+
+def top1_decision(ratings, covariance, *, epsilon: float, confidence: float = 0.95) -> Top1Decision:
+    """The LUCB decision of "best within ε" at ``confidence`` (Bonferroni over the comparisons)."""
+    ratings = np.asarray(ratings, dtype=float)
+    cov = np.asarray(covariance, dtype=float)
+    m = len(ratings)
+    leader = int(np.argmax(ratings))
+    if m < 2:
+        return Top1Decision(leader, np.full(m, -np.inf), [], True)
+    z = NormalDist().inv_cdf(1.0 - (1.0 - confidence) / (m - 1))
+    var = np.diag(cov)
+    sd = np.sqrt(np.maximum(var + var[leader] - 2.0 * cov[:, leader], 0.0))
+    bounds = ratings - ratings[leader] + z * sd
+    bounds[leader] = -np.inf
+    still = [j for j in range(m) if bounds[j] >= epsilon]
+    return Top1Decision(leader, bounds, still, not still)
+
+
+def top1_scores(state: PairingState) -> np.ndarray:
+    """m × m: all the active share on (leader, strongest challenger) while the decision is open;
+    the interval rule's scores once it is made."""
+    assert state.top1_epsilon is not None
+    decision = top1_decision(
+        state.ratings, state.covariance, epsilon=state.top1_epsilon, confidence=state.top1_confidence
+    )
+    if decision.decided:
+        return variance_reduction_scores(state)
+    m = len(state.ratings)
+    challenger = max(decision.open, key=lambda j: decision.bounds[j])
+    scores = np.zeros((m, m))
+    scores[decision.leader, challenger] = scores[challenger, decision.leader] = 1.0
+    return scores
 
 
 def allowed_pairs(state: PairingState, *, allow_same_family: bool = False) -> np.ndarray:
@@ -124,7 +180,8 @@ def pair_probabilities(
         allowed[min(i, j), max(i, j)] = False
     if not allowed.any():
         return np.zeros((m, m))
-    scores = np.where(allowed, np.triu(variance_reduction_scores(state, focus=focus), 1), 0.0)
+    rule = top1_scores(state) if state.top1_epsilon is not None else variance_reduction_scores(state, focus=focus)
+    scores = np.where(allowed, np.triu(rule, 1), 0.0)
     if sharpness is None:
         best = np.unravel_index(int(np.argmax(scores)), scores.shape)
         scores = np.zeros_like(scores)
@@ -161,7 +218,7 @@ def plan_batch(state: PairingState, rng: np.random.Generator, size: int, **optio
     ratings = np.asarray(state.ratings, dtype=float)
     picks = np.empty((size, 2), dtype=np.int64)
     for n in range(size):
-        current = PairingState(ratings, cov, votes, state.families, state.target_halfwidth)
+        current = replace(state, covariance=cov, votes=votes.copy())
         pair = choose_pair(current, rng, **options)
         if pair is None:
             raise ValueError("no pair is allowed")

@@ -90,7 +90,15 @@ def pairing_state(version_ids: list[int], families: list[int]) -> PairingState:
             if value is not None:
                 cov[i, j] = value
     votes = np.array([estimates.votes.get(v, 0) for v in version_ids])
-    return PairingState(ratings, cov, votes, families, state.target_halfwidth)
+    return PairingState(
+        ratings,
+        cov,
+        votes,
+        families,
+        state.target_halfwidth,
+        top1_epsilon=estimates.top1_epsilon,
+        top1_confidence=estimates.top1_confidence,
+    )
 
 
 def choose_versions(versions: list[tuple[int, int]], recent: list[Battle], rng, *, exclude=(), **options):

@@ -61,6 +61,9 @@ class LeaderboardRow(BaseModel):
     style_lower: float | None
     style_upper: float | None
     style_rank: int | None
+    style_provisional: bool | None = Field(
+        description="The style-controlled board has fewer votes than STYLE_MIN_VOTES (None: no style control)."
+    )
     latency_p50_ms: float | None
     cost_per_1000: float | None
 
@@ -81,6 +84,8 @@ class Leaderboard(BaseModel):
     board: Board | None
     style_board: Board | None
     freshness: Freshness
+    style_votes: int | None = Field(description="Votes the style-controlled fit used.")
+    style_provisional: bool | None
     rows: list[LeaderboardRow]
 
 
@@ -145,7 +150,7 @@ class Correlation(BaseModel):
     estimate: Coefficient | None
     lower: Coefficient | None
     upper: Coefficient | None
-    rounds: int = Field(ge=0, description="Bootstrap rounds in which the coefficient was defined.")
+    draws: int = Field(ge=0, description="Posterior draws of the arena's ratings in which the coefficient was defined.")
 
 
 class ComparisonRow(BaseModel):
@@ -156,7 +161,14 @@ class ComparisonRow(BaseModel):
     arena_rank_best: int = Field(ge=1)
     arena_rank_worst: int = Field(ge=1)
     gap: float = Field(description="benchmark_rank - arena_rank.")
-    outside: float = Field(ge=0, description="Distance of the benchmark rank outside [best, worst].")
+    p_agree: float | None = Field(
+        ge=0,
+        le=1,
+        description=(
+            "Posterior probability that the arena rank lies within the displacement threshold of the benchmark rank "
+            "(flagged below 1 - confidence)."
+        ),
+    )
     flagged: bool
     rating: float
     lower: float
@@ -168,6 +180,7 @@ class Comparison(BaseModel):
     benchmark: str
     higher_is_better: bool
     n_models: int = Field(ge=0)
+    too_few_to_correlate: bool = Field(description="Fewer compared models than a rank correlation needs (5).")
     spearman: Correlation
     kendall: Correlation
     rows: list[ComparisonRow]

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -26,6 +27,8 @@ from battles.models import LLM, LLMVersion
 from ratings import boards
 from ratings.benchmarks.parsing import ScoreRow, parse_scores
 from ratings.engine.benchmarks import (
+    MIN_MODELS_FOR_CORRELATION,
+    ArenaCovariance,
     ArenaEntry,
     BenchmarkComparison,
     BenchmarkScores,
@@ -35,6 +38,7 @@ from ratings.engine.benchmarks import (
 )
 from ratings.filters import BoardFilter
 from ratings.models import Benchmark, BenchmarkScore, ModelAlias, RatingSnapshot
+from ratings.style_gate import style_provisional, style_votes
 
 COMPOSITE = "composite"
 COMPOSITE_MIN_COVERAGE = 0.5
@@ -260,6 +264,9 @@ class ArenaBoard:
     style_control: bool
     labels: dict[str, str] = field(default_factory=dict)  # LLM name -> the board row (version label) used
     available: bool = True  # False: no board of that kind exists yet
+    # The ratings' joint posterior covariance under the LLM names (None: the board keeps none,
+    # e.g. the style-controlled board; the vibes gap then draws each rating from its interval).
+    covariance: ArenaCovariance | None = None
 
 
 def board_from_rows(rows: list[dict], *, snapshot=None, style_control: bool = False) -> ArenaBoard:
@@ -294,7 +301,20 @@ def arena_board(*, style_control: bool = False) -> ArenaBoard:
     rows = snapshot.data.rows if snapshot is not None else []
     board = board_from_rows(rows, snapshot=snapshot, style_control=style_control)
     board.available = bool(rows)
+    payload = snapshot.data if snapshot is not None else None
+    if payload is not None and payload.covariance_models is not None and payload.covariance is not None:
+        board.covariance = covariance_by_name(board, payload.covariance_models, payload.covariance)
     return board
+
+
+def covariance_by_name(board: ArenaBoard, labels: list[str], matrix: list[list[float]]) -> ArenaCovariance | None:
+    """The covariance of the board's chosen rows, renamed from version labels to LLM names."""
+    index = {label: k for k, label in enumerate(labels)}
+    names = [name for name, label in board.labels.items() if label in index]
+    if not names:
+        return None
+    picked = [index[board.labels[name]] for name in names]
+    return ArenaCovariance(names, np.asarray(matrix, dtype=float)[np.ix_(picked, picked)])
 
 
 # --- Comparison --------------------------------------------------------------------------
@@ -335,25 +355,44 @@ def benchmark_scores(resolver: Resolver | None = None) -> tuple[dict[Benchmark, 
     return out, notes
 
 
-def _comparison_settings() -> dict:
+def comparison_settings() -> dict:
+    """The vibes gap's settings, as ``compare_benchmark`` takes them."""
     return {
-        "threshold": settings.ARENA_VIBES_GAP_THRESHOLD,
+        "confidence": settings.ARENA_VIBES_GAP_CONFIDENCE,
+        "min_places": settings.ARENA_VIBES_GAP_MIN_PLACES,
+        "min_share": settings.ARENA_VIBES_GAP_MIN_SHARE,
         "min_votes": settings.ARENA_MIN_VOTES,
-        "rounds": settings.ARENA_BENCHMARK_BOOTSTRAP_ROUNDS,
+        "draws": settings.ARENA_VIBES_GAP_DRAWS,
         "seed": SEED,
     }
 
 
+def vibes_gap_terms() -> dict:
+    """The settings the pages quote when they explain the vibes gap and its flag."""
+    return {
+        "vibes_confidence": round(100 * settings.ARENA_VIBES_GAP_CONFIDENCE),
+        "vibes_doubt": round(100 * (1 - settings.ARENA_VIBES_GAP_CONFIDENCE)),
+        "vibes_min_places": settings.ARENA_VIBES_GAP_MIN_PLACES,
+        "vibes_min_share": round(100 * settings.ARENA_VIBES_GAP_MIN_SHARE),
+        "vibes_draws": settings.ARENA_VIBES_GAP_DRAWS,
+        "min_models_to_correlate": MIN_MODELS_FOR_CORRELATION,
+        "min_votes": settings.ARENA_MIN_VOTES,
+    }
+
+
 def _compare(
-    name: str, scores: dict[str, float], entries: list[ArenaEntry], *, higher_is_better: bool, options: dict
+    name: str, scores: dict[str, float], board: ArenaBoard, *, higher_is_better: bool, options: dict
 ) -> BenchmarkComparison:
-    """``compare_benchmark``, cached on its inputs (the bootstrap is the slow part)."""
+    """``compare_benchmark``, cached on its inputs (the posterior draws are the slow part)."""
+    entries = board.entries
+    covariance = board.covariance
     key_data = [
         name,
         higher_is_better,
         sorted(scores.items()),
         [(e.model, e.rating, e.lower, e.upper, e.votes) for e in entries],
         sorted(options.items()),
+        None if covariance is None else [list(covariance.models), np.asarray(covariance.matrix).tolist()],
     ]
     key = "benchmarks:compare:" + hashlib.sha256(json.dumps(key_data, default=str).encode()).hexdigest()
     cached = cache.get(key)
@@ -364,10 +403,8 @@ def _compare(
         scores,
         entries,
         higher_is_better=higher_is_better,
-        threshold=options["threshold"],
-        min_votes=options["min_votes"],
-        rounds=options["rounds"],
-        seed=options["seed"],
+        covariance=covariance,
+        **options,
     )
     cache.set(key, result, CACHE_SECONDS)
     return result
@@ -379,17 +416,13 @@ def compare(
     style_control: bool = False,
     composite: bool = True,
     board: ArenaBoard | None = None,
-    correlations: bool = True,
 ) -> ComparisonReport:
     """Every benchmark (or the one named, ignoring case; ``"composite"`` names the composite)
     compared with the arena board, raw or style-controlled.
 
-    ``correlations=False`` skips the bootstrap (the point estimates remain), for callers
-    that only show ranks. Raises ``Benchmark.DoesNotExist`` when ``benchmark`` names nothing.
+    Raises ``Benchmark.DoesNotExist`` when ``benchmark`` names nothing.
     """
-    options = _comparison_settings()
-    if not correlations:
-        options["rounds"] = 0
+    options = comparison_settings()
     board = board if board is not None else arena_board(style_control=style_control)
     scores, notes = benchmark_scores()
     wanted = benchmark.casefold() if benchmark else None
@@ -400,7 +433,7 @@ def compare(
         if wanted is not None and bench.name.casefold() != wanted:
             continue
         comparisons.append(
-            _compare(bench.name, by_model, board.entries, higher_is_better=bench.higher_is_better, options=options)
+            _compare(bench.name, by_model, board, higher_is_better=bench.higher_is_better, options=options)
         )
     combined = None
     if composite and wanted in (None, COMPOSITE):
@@ -411,14 +444,17 @@ def compare(
             min_coverage=COMPOSITE_MIN_COVERAGE,
         )
         if len(combined.weights) >= 2:
-            comparisons.append(
-                _compare(COMPOSITE, combined.scores, board.entries, higher_is_better=True, options=options)
-            )
+            comparisons.append(_compare(COMPOSITE, combined.scores, board, higher_is_better=True, options=options))
         elif wanted == COMPOSITE:
             notes.append(
                 "the composite needs at least two benchmarks with a weight above 0 "
                 "and scores for two or more arena models"
             )
+    if style_control and board.available and style_provisional(board.snapshot):
+        notes.append(
+            f"the style-controlled board is provisional: fitted on {style_votes(board.snapshot)} votes "
+            f"(it counts as a board from {settings.ARENA_STYLE_MIN_VOTES}); its ranks can still swing widely"
+        )
     if not board.available:
         kind = "style-controlled board" if style_control else "leaderboard"
         notes.append(f"there is no {kind} yet: arena ranks appear once votes have been counted")
@@ -430,7 +466,7 @@ def model_benchmark_ranks(llm: LLM, *, style_control: bool = False) -> list[dict
     composite) that has a score for it and in which it is on the board."""
     if not BenchmarkScore.objects.exists():  # one query for pages shown before any import
         return []
-    report = compare(style_control=style_control, correlations=False)
+    report = compare(style_control=style_control)
     codes = dict(Benchmark.objects.values_list("name", "code"))
     out = []
     for comparison in report.comparisons:
@@ -448,6 +484,7 @@ def model_benchmark_ranks(llm: LLM, *, style_control: bool = False) -> list[dict
                 "arena_rank_best": row.arena_rank_best,
                 "arena_rank_worst": row.arena_rank_worst,
                 "gap": row.gap,
+                "p_agree": row.p_agree,
                 "flagged": row.flagged,
             }
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.shortcuts import get_object_or_404, render
 from django.utils.safestring import mark_safe
 
@@ -18,9 +17,7 @@ def _context(request, report, **extra) -> dict:
         "report": report,
         "board": report.board,
         "style": report.board.style_control,
-        "threshold": settings.ARENA_VIBES_GAP_THRESHOLD,
-        "min_votes": settings.ARENA_MIN_VOTES,
-        "rounds": settings.ARENA_BENCHMARK_BOOTSTRAP_ROUNDS,
+        **services.vibes_gap_terms(),
         "is_admin": ADMIN in roles_of(request.user) and request.user.is_staff,
         **extra,
     }

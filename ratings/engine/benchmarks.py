@@ -15,12 +15,15 @@ score and an arena rating; a model missing on either side is listed, not ranked)
   of the rating, and best <= arena rank <= worst whenever lower <= rating <= upper.
 - vibes gap = benchmark rank − arena rank. Positive: people rank the model higher than the
   benchmark does; negative: the benchmark flatters it.
-- outside = how far the benchmark rank lies outside [best, worst] (0 inside). A model is
-  flagged for hands-on evaluation when outside > threshold and it has at least ``min_votes``.
+- the flag (``ratings.engine.vibes``): ``p_agree`` is the posterior probability that the
+  model's arena rank lies within fewer than D = max(min_places, min_share·n) places of its
+  benchmark rank, from draws of the ratings' joint posterior; a model is flagged for hands-on
+  evaluation when p_agree < 1 − confidence (the votes say with 95% confidence that the
+  benchmark misplaces it by D places or more) and it has at least ``min_votes``.
 - Spearman's ρ (Pearson on mid-ranks) and Kendall's τ-b (tie-corrected) between benchmark
-  goodness and arena rating, with a percentile bootstrap interval that resamples models with
-  replacement (seeded). The interval reflects which models happen to be compared, not the
-  uncertainty of each rating (that is what best/worst is for).
+  goodness and arena rating: the estimate from the fitted ratings, the interval from the same
+  posterior draws (the arena's uncertainty; the benchmark scores are taken as given). Fewer
+  than ``MIN_MODELS_FOR_CORRELATION`` compared models: too few to correlate (None).
 - composite: per benchmark, scores are z-scored over the compared models (sign flipped when
   lower is better), and a model's composite is the weighted mean of the z-scores it has;
   models whose benchmarks carry less than ``min_coverage`` of the total weight are left out.
@@ -37,8 +40,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .ranks import interval_ranks
+from .vibes import DEFAULT_DRAWS, agreement, displacement_threshold, posterior_draws, ranks_of_draws
 
-MIN_MODELS_FOR_CORRELATION = 3
+# Below five models a rank correlation takes so few values (five models: ρ moves in steps of 0.1,
+# and one swap moves it by 0.1–0.9) that its interval says nothing; the pages say "too few".
+MIN_MODELS_FOR_CORRELATION = 5
 # (rounds x models x models) sign matrices are built this many elements at a time.
 _CHUNK_ELEMENTS = 2_000_000
 
@@ -55,13 +61,27 @@ class ArenaEntry:
 
 
 @dataclass(frozen=True)
+class ArenaCovariance:
+    """The joint posterior covariance of the board's ratings (rating points², ``models`` order)."""
+
+    models: Sequence[str]
+    matrix: np.ndarray
+
+    def among(self, names: Sequence[str]) -> np.ndarray:
+        index = {model: k for k, model in enumerate(self.models)}
+        picked = [index[name] for name in names]
+        return np.asarray(self.matrix, dtype=float)[np.ix_(picked, picked)]
+
+
+@dataclass(frozen=True)
 class Correlation:
-    """A rank correlation with its bootstrap interval; None when undefined (too few models)."""
+    """A rank correlation with its interval from posterior draws; None when undefined (too few
+    models, or a constant sequence)."""
 
     estimate: float | None
     lower: float | None
     upper: float | None
-    rounds: int  # bootstrap rounds in which the coefficient was defined
+    draws: int  # posterior draws in which the coefficient was defined
 
 
 @dataclass(frozen=True)
@@ -73,7 +93,7 @@ class ComparisonRow:
     arena_rank_best: int
     arena_rank_worst: int
     gap: float
-    outside: float
+    p_agree: float | None  # P(|arena rank − benchmark rank| < D) under the posterior; None: no draws
     flagged: bool
     rating: float
     lower: float
@@ -96,11 +116,16 @@ class BenchmarkComparison:
     def flagged(self) -> list[ComparisonRow]:
         return [row for row in self.rows if row.flagged]
 
+    @property
+    def too_few_to_correlate(self) -> bool:
+        return len(self.rows) < MIN_MODELS_FOR_CORRELATION
+
     def to_dict(self) -> dict:
         return {
             "benchmark": self.benchmark,
             "higher_is_better": self.higher_is_better,
             "n_models": len(self.rows),
+            "too_few_to_correlate": self.too_few_to_correlate,
             "spearman": asdict(self.spearman),
             "kendall": asdict(self.kendall),
             "rows": [asdict(row) for row in self.rows],
@@ -160,14 +185,6 @@ def arena_rank_bounds(lower, upper) -> tuple[np.ndarray, np.ndarray]:
     return best.astype(np.int64), worst.astype(np.int64)
 
 
-def distance_outside(rank: float, best: float, worst: float) -> float:
-    if rank < best:
-        return float(best - rank)
-    if rank > worst:
-        return float(rank - worst)
-    return 0.0
-
-
 # --------------------------------------------------------------------------------------------
 # correlations
 
@@ -203,7 +220,7 @@ def _interval(point: float, samples: np.ndarray, confidence: float) -> Correlati
     if not math.isfinite(point):
         return Correlation(None, None, None, 0)
     defined = samples[np.isfinite(samples)]
-    # Too few defined rounds (almost every resample constant) give no usable interval.
+    # Too few defined draws give no usable interval.
     if len(defined) < max(10, len(samples) // 2):
         return Correlation(float(point), None, None, int(len(defined)))
     alpha = 1.0 - confidence
@@ -212,12 +229,14 @@ def _interval(point: float, samples: np.ndarray, confidence: float) -> Correlati
 
 
 def rank_correlations(
-    x, y, *, rounds: int = 1000, seed: int | np.random.Generator = 0, confidence: float = 0.95
+    x, y, *, draws=None, confidence: float = 0.95, min_models: int = MIN_MODELS_FOR_CORRELATION
 ) -> tuple[Correlation, Correlation]:
-    """(Spearman, Kendall τ-b) between two sequences of "goodness" values, with bootstrap intervals.
+    """(Spearman, Kendall τ-b) between two sequences of "goodness" values.
 
-    Any monotone transform of either sequence gives the same numbers. Fewer than three
-    models, or a constant sequence, give an undefined (None) correlation.
+    The estimates compare ``x`` with ``y``; the ``confidence`` interval compares ``x`` with each
+    row of ``draws`` (draws x n, e.g. posterior draws of the ratings ``y`` estimates), so it
+    carries the uncertainty of ``y`` alone. Any monotone transform of either side gives the same
+    numbers. Fewer than ``min_models`` models, or a constant sequence, give None.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -226,20 +245,21 @@ def rank_correlations(
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
     n = len(x)
-    if n < MIN_MODELS_FOR_CORRELATION:
+    if n < max(2, min_models):
         return Correlation(None, None, None, 0), Correlation(None, None, None, 0)
     rho, tau = _spearman_kendall(x[None, :], y[None, :])
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    rounds = max(0, int(rounds))
+    samples = np.empty((0, n)) if draws is None else np.asarray(draws, dtype=float)
+    if samples.ndim != 2 or samples.shape[1] != n:
+        raise ValueError("draws must be (draws x n) for n models")
+    rounds = samples.shape[0]
     rho_samples = np.empty(rounds)
     tau_samples = np.empty(rounds)
     step = max(1, _CHUNK_ELEMENTS // (n * n))
     for start in range(0, rounds, step):
-        count = min(step, rounds - start)
-        index = rng.integers(0, n, size=(count, n))
-        r, t = _spearman_kendall(x[index], y[index])
-        rho_samples[start : start + count] = r
-        tau_samples[start : start + count] = t
+        chunk = samples[start : start + step]
+        r, t = _spearman_kendall(np.broadcast_to(x, chunk.shape), chunk)
+        rho_samples[start : start + len(chunk)] = r
+        tau_samples[start : start + len(chunk)] = t
     return _interval(float(rho[0]), rho_samples, confidence), _interval(float(tau[0]), tau_samples, confidence)
 
 
@@ -253,16 +273,21 @@ def compare_benchmark(
     arena: Iterable[ArenaEntry],
     *,
     higher_is_better: bool = True,
-    threshold: float = 5.0,
+    min_places: float = 2.0,
+    min_share: float = 0.2,
     min_votes: int = 0,
-    rounds: int = 1000,
+    draws: int = DEFAULT_DRAWS,
     seed: int = 0,
     confidence: float = 0.95,
+    covariance: ArenaCovariance | None = None,
 ) -> BenchmarkComparison:
     """Rank the models that have both a score and an arena row, on both sides, and compare.
 
     ``scores`` maps model names to benchmark scores; ``arena`` gives the board rows under
-    the same names. See the module docstring for every definition.
+    the same names; ``covariance`` the ratings' joint posterior covariance when the board has it
+    (otherwise each rating is drawn alone from its interval). ``draws`` = 0 skips the posterior
+    (no flags, no correlation intervals: for callers that only show ranks). See the module
+    docstring for every definition.
     """
     by_model = {entry.model: entry for entry in arena}
     clean: dict[str, float] = {}
@@ -272,12 +297,19 @@ def compare_benchmark(
             raise ValueError(f"the score of {model!r} on {benchmark!r} is not a finite number")
         clean[model] = value
     common = sorted(set(clean) & set(by_model))
+    threshold = displacement_threshold(len(common), min_places=min_places, min_share=min_share)
+    if covariance is not None and not set(common) <= set(covariance.models):
+        covariance = None
     settings = {
-        "threshold": threshold,
-        "min_votes": min_votes,
-        "bootstrap_rounds": rounds,
-        "seed": seed if not isinstance(seed, np.random.Generator) else None,
         "confidence": confidence,
+        "min_places": min_places,
+        "min_share": min_share,
+        "displacement_threshold": threshold,
+        "min_votes": min_votes,
+        "posterior_draws": draws,
+        "posterior": "joint (the board's covariance)" if covariance is not None else "each rating from its interval",
+        "seed": seed,
+        "min_models_to_correlate": MIN_MODELS_FOR_CORRELATION,
         "ranks": "mid-ranks (ties share the average position), 1 = best",
         "arena_rank_interval": "best = 1 + #(lower_j > upper_i); worst = #(upper_j >= lower_i)",
     }
@@ -296,10 +328,20 @@ def compare_benchmark(
     bench_rank = mid_ranks(goodness)
     arena_rank = mid_ranks(rating)
     best, worst = arena_rank_bounds(lower, upper)
+    sampled = posterior_draws(
+        rating,
+        lower=lower,
+        upper=upper,
+        covariance=covariance.among(common) if covariance is not None else None,
+        draws=draws,
+        seed=seed,
+        confidence=confidence,
+    )
+    p_agree = agreement(bench_rank, ranks_of_draws(sampled), threshold)
     rows = []
     for k, model in enumerate(common):
-        outside = distance_outside(bench_rank[k], best[k], worst[k])
         votes = int(by_model[model].votes)
+        p = float(p_agree[k]) if math.isfinite(p_agree[k]) else None
         rows.append(
             ComparisonRow(
                 model=model,
@@ -309,8 +351,8 @@ def compare_benchmark(
                 arena_rank_best=int(best[k]),
                 arena_rank_worst=int(worst[k]),
                 gap=float(bench_rank[k] - arena_rank[k]),
-                outside=outside,
-                flagged=bool(outside > threshold and votes >= min_votes),
+                p_agree=p,
+                flagged=bool(p is not None and p < 1.0 - confidence and votes >= min_votes),
                 rating=float(rating[k]),
                 lower=float(lower[k]),
                 upper=float(upper[k]),
@@ -318,7 +360,7 @@ def compare_benchmark(
             )
         )
     rows.sort(key=lambda row: (row.benchmark_rank, row.arena_rank, row.model))
-    spearman, kendall = rank_correlations(goodness, rating, rounds=rounds, seed=seed, confidence=confidence)
+    spearman, kendall = rank_correlations(goodness, rating, draws=sampled, confidence=confidence)
     return BenchmarkComparison(
         benchmark, higher_is_better, rows, spearman, kendall, missing_on_arena, missing_on_benchmark, settings
     )

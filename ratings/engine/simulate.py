@@ -21,6 +21,7 @@ from .data import A_WINS, B_WINS, BOTH_BAD, TIE, VoteLog, VoteTable
 from .design import minimax_design
 from .ranks import kendall_tau
 from .style import style_matrix
+from .top1 import top1_status
 
 
 def _strength_arrays(strengths) -> tuple[tuple[str, ...], np.ndarray]:
@@ -165,6 +166,9 @@ class PolicyState:
     covariance: np.ndarray
     information: np.ndarray
     target_halfwidth: float
+    # Decision mode: the question is "best model within this many points" (None: every interval).
+    top1_epsilon: float | None = None
+    top1_confidence: float = 0.95
 
 
 PairingPolicy = Callable[[PolicyState, np.random.Generator, int], np.ndarray]
@@ -197,6 +201,8 @@ def oracle_policy(strengths, tie_rate: float = 0.3) -> PairingPolicy:
 
 
 # The active policy is the app's own (battles.core.pairing); ratings.policies adapts it to this interface.
+OBJECTIVES = ("interval", "top1")
+
 # The oracle needs the true strengths, so it is built per simulation (oracle_policy).
 POLICIES: dict[str, PairingPolicy] = {"uniform": uniform_policy}
 
@@ -214,9 +220,17 @@ class SimulationResult:
     refits: int
     truth: dict[str, float] = field(repr=False)
     ratings: dict[str, float] = field(repr=False)
+    objective: str = "interval"
+    epsilon: float | None = None
+    leader: str | None = None  # top1: the model found best
+    leader_gap: float | None = None  # top1: true best rating − the leader's true rating
 
     def to_dict(self) -> dict:
         return {
+            "objective": self.objective,
+            "epsilon": self.epsilon,
+            "leader": self.leader,
+            "leader_gap": self.leader_gap,
             "policy": self.policy,
             "models": self.models,
             "seed": self.seed,
@@ -237,7 +251,9 @@ def random_strengths(n_models: int, seed: int | np.random.Generator = 0, *, spre
     return INITIAL_RATING + values - values.mean()
 
 
-def _state_from_counts(models, counts: np.ndarray, beta0, target) -> tuple[PolicyState, np.ndarray, float]:
+def _state_from_counts(
+    models, counts: np.ndarray, beta0, target, top1: tuple[float | None, float] = (None, 0.95)
+) -> tuple[PolicyState, np.ndarray, float]:
     m = len(models)
     # counts: (m, m, 3) per ordered pair i<j: wins_i, wins_j, half
     iu = np.triu_indices(m, 1)
@@ -250,7 +266,14 @@ def _state_from_counts(models, counts: np.ndarray, beta0, target) -> tuple[Polic
     half_width = 1.959963984540054 * float(np.sqrt(np.max(np.diag(cov))))
     n_pair = counts.sum(axis=2)
     state = PolicyState(
-        tuple(models), n_pair + n_pair.T, INITIAL_RATING + RATING_PER_LOGIT * beta, cov, hessian(data, beta), target
+        tuple(models),
+        n_pair + n_pair.T,
+        INITIAL_RATING + RATING_PER_LOGIT * beta,
+        cov,
+        hessian(data, beta),
+        target,
+        top1[0],
+        top1[1],
     )
     return state, beta, half_width
 
@@ -265,13 +288,27 @@ def run_policy_simulation(
     max_votes: int = 2_000_000,
     burn_in_per_model: int = 10,
     batch_share: float = 0.05,
+    objective: str = "interval",
+    epsilon: float = 25.0,
+    confidence: float = 0.95,
 ) -> SimulationResult:
-    """Vote until every model's 95% sandwich half-width is below ``target_halfwidth`` points.
+    """Vote until every model's 95% sandwich half-width is below ``target_halfwidth`` points
+    (``objective`` "interval"), or until the best model is known within ``epsilon`` points at
+    ``confidence`` (``objective`` "top1", ``ratings.engine.top1``).
 
     Votes arrive in batches chosen by ``policy`` from the state after the last refit (batch
     size: ``batch_share`` of the votes so far, at least the number of models); the exact
     number of votes needed is then found by bisection over the prefixes of the last batch.
     """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}")
+    top1 = (float(epsilon), float(confidence)) if objective == "top1" else (None, confidence)
+
+    def finished(state: PolicyState, half_width: float) -> bool:
+        if objective == "top1":
+            return top1_status(state.ratings, state.covariance, epsilon=epsilon, confidence=confidence).decided
+        return half_width < target_halfwidth
+
     names, values = _strength_arrays(strengths)
     policy_name = policy if isinstance(policy, str) else getattr(policy, "__name__", "custom")
     choose = POLICIES[policy] if isinstance(policy, str) else policy
@@ -307,25 +344,25 @@ def run_policy_simulation(
     add(counts, votes)
     ties_total += int(np.sum(votes[:, 2] >= TIE))
     n_votes = len(votes)
-    state, beta, half_width = _state_from_counts(names, counts, None, target_halfwidth)
+    state, beta, half_width = _state_from_counts(names, counts, None, target_halfwidth, top1)
     refits = 1
-    votes_needed = n_votes if half_width < target_halfwidth else None
+    votes_needed = n_votes if finished(state, half_width) else None
     while votes_needed is None and n_votes < max_votes:
         size = max(m, int(batch_share * n_votes))
         batch = play(np.asarray(choose(state, rng, size), dtype=np.int64))
         before = counts.copy()
         add(counts, batch)
         ties_total += int(np.sum(batch[:, 2] >= TIE))
-        state_new, beta_new, half_width = _state_from_counts(names, counts, beta, target_halfwidth)
+        state_new, beta_new, half_width = _state_from_counts(names, counts, beta, target_halfwidth, top1)
         refits += 1
-        if half_width < target_halfwidth:
+        if finished(state_new, half_width):
             lo, hi = 0, len(batch)
             while hi - lo > 1:
                 mid = (lo + hi) // 2
                 trial = before.copy()
                 add(trial, batch[:mid])
                 refits += 1
-                if _state_from_counts(names, trial, beta, target_halfwidth)[2] < target_halfwidth:
+                if finished(*_state_from_counts(names, trial, beta, target_halfwidth, top1)[::2]):
                     hi = mid
                 else:
                     lo = mid
@@ -347,6 +384,10 @@ def run_policy_simulation(
         refits=refits,
         truth={n: float(v) for n, v in zip(names, values)},
         ratings={n: float(v) for n, v in zip(names, fitted)},
+        objective=objective,
+        epsilon=float(epsilon) if objective == "top1" else None,
+        leader=names[int(np.argmax(fitted))] if objective == "top1" else None,
+        leader_gap=float(values.max() - values[int(np.argmax(fitted))]) if objective == "top1" else None,
     )
 
 

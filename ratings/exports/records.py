@@ -18,6 +18,7 @@ from ratings import boards, fits
 from ratings.filters import BoardFilter
 from ratings.models import RatingSnapshot
 from ratings.scopes import BOARD, STYLE
+from ratings.style_gate import style_provisional, style_votes
 
 VOTE_FIELDS = (
     "id",
@@ -84,6 +85,7 @@ LEADERBOARD_FIELDS = (
     "style_lower",
     "style_upper",
     "style_rank",
+    "style_provisional",
     "latency_p50_ms",
     "cost_per_1000",
 )
@@ -252,9 +254,10 @@ def leaderboard(flt: BoardFilter, *, style_control: bool = False, fit: bool = Fa
     """(the board's provenance, its rows best first) for ``flt``; rows carry ``LEADERBOARD_FIELDS``.
 
     With ``style_control`` the style-controlled rating, interval and rank sit beside the raw
-    ones (``style_*``), and the provenance is that of both snapshots. The boards are served as
-    pages serve them (``boards.serve``: the newest snapshots, a refit queued when behind; the
-    provenance says how far behind); ``fit``: fitted now instead (the command line).
+    ones (``style_*``; ``style_provisional`` below ``ARENA_STYLE_MIN_VOTES``), and the provenance
+    is that of both snapshots. The boards are served as pages serve them (``boards.serve``: the
+    newest snapshots, a refit queued when behind; the provenance says how far behind); ``fit``:
+    fitted now instead (the command line).
     """
     snapshot: RatingSnapshot | None
     if fit:
@@ -266,10 +269,12 @@ def leaderboard(flt: BoardFilter, *, style_control: bool = False, fit: bool = Fa
         snapshot = served[0].snapshot
         style = served[1].snapshot if style_control else None
     rows = boards.board_rows(snapshot, style=style)
+    provisional_style = style_provisional(style) if style is not None else None
     records = []
     for row in rows:
         record = {name: row.get(name) for name in LEADERBOARD_FIELDS}
         record["llm"] = str(row["llm_code"]) if row.get("llm_code") else None
+        record["style_provisional"] = provisional_style
         records.append(record)
     meta = {
         "filter": flt.params(),
@@ -282,6 +287,8 @@ def leaderboard(flt: BoardFilter, *, style_control: bool = False, fit: bool = Fa
             "vote_set_changed": any(board.changed for board in served),
             "refitting": any(board.refitting for board in served),
         },
+        "style_votes": style_votes(style) if style is not None else None,
+        "style_provisional": provisional_style,
     }
     return meta, records
 

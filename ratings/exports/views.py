@@ -23,7 +23,7 @@ from battles.models import LLM, PromptPool
 from ratings.access import insiders_only
 from ratings.exports import records, streams
 from ratings.filter_params import page_filter, within_calendar
-from ratings.filters import BoardFilter
+from ratings.filters import BoardFilter, known_categories, without_unknown_values
 
 CHUNK = 2000
 
@@ -34,6 +34,9 @@ def _bad_request(message: str) -> HttpResponse:
 
 def _parse(request) -> tuple[BoardFilter | None, uuid.UUID | None, str | None]:
     flt, errors = page_filter(request.GET)
+    if not errors:
+        # An export is a file: a filter that cannot apply is refused, not dropped.
+        _, errors = without_unknown_values(flt)
     if errors:
         return None, None, " ".join(errors)
     flt = within_calendar(flt)
@@ -72,6 +75,7 @@ def index(request):
                 for kind, label in kinds
             ],
             "pools": list(PromptPool.objects.order_by("name").values_list("code", "name")),
+            "categories": known_categories(),
             "llms": list(LLM.objects.order_by("name").values_list("code", "name")),
             "groups": ALL_ROLES,
             "query": request.GET.urlencode(),

@@ -215,8 +215,11 @@ def test_the_benchmarks_endpoint_compares_and_404s_an_unknown_benchmark(client, 
     import_benchmarks(source=csv_file("model,benchmark,score\nalpha,K,1\nbeta,K,2\ngamma,K,3\n"))
     data = get(client, "/api/benchmarks/", token, benchmark="k").json()
     (comparison,) = data["comparisons"]
-    assert comparison["benchmark"] == "K" and comparison["spearman"]["estimate"] == pytest.approx(-1.0)
+    assert comparison["benchmark"] == "K" and comparison["too_few_to_correlate"]
+    assert comparison["spearman"]["estimate"] is None  # three models: too few to correlate
     assert [row["model"] for row in comparison["rows"]] == ["gamma", "beta", "alpha"]
+    assert {row["model"] for row in comparison["rows"] if row["flagged"]} <= {"alpha", "gamma"}
+    assert 0 <= comparison["rows"][0]["p_agree"] <= 1
     response = get(client, "/api/benchmarks/", token, benchmark="nope")
     assert response.status_code == 404 and response.json()["parameter"] == "benchmark"
 
@@ -258,7 +261,7 @@ def api_data(eval_lead, settings):
     from django.core.signals import request_finished, request_started
     from django.db import close_old_connections
 
-    settings.ARENA_BENCHMARK_BOOTSTRAP_ROUNDS = 50
+    settings.ARENA_VIBES_GAP_DRAWS = 50
     make_votes({"alpha": 1100, "beta": 1000, "gamma": 900}, per_pair=10, comment="=cmd", reasons_a=["clear"])
     services.compute_snapshot()
     import_benchmarks(source=csv_file("model,benchmark,score\nalpha,K,1\nbeta,K,2\ngamma,K,3\nalpha,L,3\n"))

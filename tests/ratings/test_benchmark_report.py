@@ -23,9 +23,8 @@ STRENGTHS = {f"m{k:02d}": 1000.0 - 120 * k for k in range(8)}
 
 @pytest.fixture(autouse=True)
 def _settings(settings):
-    settings.ARENA_VIBES_GAP_THRESHOLD = 5
     settings.ARENA_MIN_VOTES = 30
-    settings.ARENA_BENCHMARK_BOOTSTRAP_ROUNDS = 200
+    settings.ARENA_VIBES_GAP_DRAWS = 500
 
 
 def import_scores(text):
@@ -87,10 +86,20 @@ def test_models_below_the_minimum_votes_are_not_flagged(board, settings):
     assert not services.compare(benchmark="Knowledge").get("Knowledge").flagged
 
 
-def test_the_threshold_is_a_setting(board, settings):
-    settings.ARENA_VIBES_GAP_THRESHOLD = 50
+def test_the_thresholds_are_settings(board, settings):
     import_scores(scores_csv("Knowledge", disagreeing_about_the_leader()))
+    settings.ARENA_VIBES_GAP_MIN_PLACES = 8  # the leader is misplaced by 7 places
     assert not services.compare(benchmark="Knowledge").get("Knowledge").flagged
+    settings.ARENA_VIBES_GAP_MIN_PLACES = 2
+    settings.ARENA_VIBES_GAP_MIN_SHARE = 1.0  # 8 places for 8 models
+    assert not services.compare(benchmark="Knowledge").get("Knowledge").flagged
+    settings.ARENA_VIBES_GAP_MIN_SHARE = 0.2
+    settings.ARENA_VIBES_GAP_CONFIDENCE = 0.9
+    settings.ARENA_VIBES_GAP_DRAWS = 500
+    comparison = services.compare(benchmark="Knowledge").get("Knowledge")
+    assert comparison.flagged
+    assert (comparison.settings["confidence"], comparison.settings["posterior_draws"]) == (0.9, 500)
+    assert comparison.settings["posterior"].startswith("joint")  # the default board keeps its covariance
 
 
 def test_the_report_prints_one_csv_row_per_model_and_benchmark(board):
@@ -221,6 +230,7 @@ def test_the_report_with_style_control_uses_the_style_controlled_snapshot(settin
     rows = list(csv.DictReader(io.StringIO(out)))
     assert {r["model"] for r in rows} == {"alpha", "beta", "gamma"}
     assert "(style-controlled)" in err
+    assert "note: the style-controlled board is provisional: fitted on" in err  # a handful of votes, not 200
     from ratings import boards
     from ratings.filters import BoardFilter
 
@@ -242,6 +252,7 @@ def test_the_comparison_pages_are_for_eval_leads_and_admins(client, board, voter
     client.force_login(eval_lead)
     page = client.get("/benchmarks/").content.decode()
     assert "Knowledge" in page and "flagged-model" in page
+    assert "The vibes gap</strong> is how many places a benchmark puts a model" in page
 
 
 def test_the_benchmark_page_shows_the_slope_chart_with_the_flagged_model_highlighted(client, board, eval_lead):
@@ -281,6 +292,7 @@ def test_the_model_page_shows_its_benchmark_ranks(client, board, eval_lead):
     page = client.get(f"/leaderboard/models/{LLM.objects.get(name='m00').code}/").content.decode()
     section = page.split('id="benchmark-ranks"')[1].split("</section>")[0]
     assert "Knowledge" in section and "8 of 8" in section and "+7" in section and "evaluate by hand" in section
+    assert "The vibes gap</strong> is how many places" in section
 
 
 def test_the_pages_render_before_any_vote_or_score(client, eval_lead):
@@ -292,3 +304,31 @@ def test_the_pages_render_before_any_vote_or_score(client, eval_lead):
     import_scores(scores_csv("Knowledge", {"m00": 1, "m01": 2}))
     page = client.get(f"/benchmarks/{Benchmark.objects.get().code}/").content.decode()
     assert "no leaderboard yet" in page
+
+
+def test_a_small_arena_with_a_reversed_benchmark_flags_both_ends_and_is_too_small_to_correlate(client, eval_lead):
+    """Four models with about 300 votes each: the old rule ("more than 5 places outside the rank
+    interval") could not flag anything with fewer than 7 models."""
+    strengths = {"w": 1150.0, "x": 1050.0, "y": 950.0, "z": 850.0}
+    make_board(strengths, per_pair=100)
+    import_scores(scores_csv("Reversed", {"w": 1, "x": 2, "y": 3, "z": 4}))
+    comparison = services.compare(benchmark="Reversed").get("Reversed")
+    assert {row.model for row in comparison.flagged} >= {"w", "z"}
+    assert comparison.too_few_to_correlate and comparison.spearman.estimate is None
+    client.force_login(eval_lead)
+    page = client.get(f"/benchmarks/{Benchmark.objects.get().code}/").content.decode()
+    assert "too few models to correlate" in page and "the vibes gap" in page.lower()
+    assert page.count('<tr class="flagged">') >= 2
+
+
+def test_five_compared_models_get_correlations_with_an_interval(client, eval_lead):
+    strengths = {f"n{k}": 1200.0 - 100 * k for k in range(5)}
+    make_board(strengths, per_pair=40)
+    import_scores(scores_csv("Reversed", {f"n{k}": k for k in range(5)}))
+    comparison = services.compare(benchmark="Reversed").get("Reversed")
+    assert not comparison.too_few_to_correlate
+    rho = comparison.spearman
+    assert rho.estimate == pytest.approx(-1.0) and rho.lower is not None and rho.draws > 0
+    client.force_login(eval_lead)
+    page = client.get("/benchmarks/").content.decode()
+    assert "too few models to correlate" not in page and "-1.00" in page

@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import kendalltau, spearmanr
 
 from ratings.engine.benchmarks import (
+    ArenaCovariance,
     ArenaEntry,
     BenchmarkScores,
     arena_rank_bounds,
@@ -16,6 +17,7 @@ from ratings.engine.benchmarks import (
     mid_ranks,
     rank_correlations,
 )
+from ratings.engine.vibes import displacement_threshold, posterior_draws
 
 
 def arena(*rows):
@@ -68,37 +70,50 @@ def test_correlations_match_scipy_with_and_without_ties(seed):
     n = 4 + 7 * seed
     x = rng.integers(0, 6, n).astype(float)  # many ties
     y = rng.normal(size=n)
-    spearman, kendall = rank_correlations(x, y, rounds=0)
+    spearman, kendall = rank_correlations(x, y, min_models=3)
     assert spearman.estimate == pytest.approx(spearmanr(x, y).statistic, abs=1e-12)
     assert kendall.estimate == pytest.approx(kendalltau(x, y).statistic, abs=1e-12)
 
 
 def test_identical_orders_correlate_perfectly_and_reversed_orders_negatively():
     x = np.arange(10.0)
-    spearman, kendall = rank_correlations(x, x * 3 + 1, rounds=200)
+    spearman, kendall = rank_correlations(x, x * 3 + 1)
     assert spearman.estimate == pytest.approx(1.0) and kendall.estimate == pytest.approx(1.0)
-    spearman, kendall = rank_correlations(x, -x, rounds=200)
+    spearman, kendall = rank_correlations(x, -x)
     assert spearman.estimate == pytest.approx(-1.0) and kendall.estimate == pytest.approx(-1.0)
 
 
-def test_bootstrap_interval_is_seeded_and_brackets_the_estimate():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=20)
-    y = x + rng.normal(scale=0.8, size=20)
-    first = rank_correlations(x, y, rounds=500, seed=7)
-    again = rank_correlations(x, y, rounds=500, seed=7)
-    other = rank_correlations(x, y, rounds=500, seed=8)
-    assert first == again
-    assert first != other
-    for c in first:
-        assert -1 <= c.lower <= c.estimate <= c.upper <= 1
-        assert c.upper - c.lower > 0.05
-        assert c.rounds == 500
+def test_correlation_intervals_come_from_draws_of_the_arena_side():
+    x = np.arange(12.0)
+    rating = x * 10.0
+    draws = posterior_draws(rating, lower=rating - 30, upper=rating + 30, draws=800, seed=7)
+    spearman, kendall = rank_correlations(x, rating, draws=draws)
+    for c in (spearman, kendall):
+        assert c.estimate == pytest.approx(1.0)
+        assert -1 <= c.lower < c.upper <= 1
+        assert c.upper - c.lower > 0.05  # the ratings' uncertainty shows, unlike resampling models
+        assert c.draws == 800
+    # Certain ratings: no spread in the interval.
+    exact = posterior_draws(rating, lower=rating, upper=rating, draws=50, seed=7)
+    spearman, _ = rank_correlations(x, rating, draws=exact)
+    assert spearman.lower == spearman.upper == pytest.approx(1.0)
 
 
-def test_correlations_need_three_models():
-    spearman, kendall = rank_correlations([1.0, 2.0], [2.0, 1.0])
+def test_five_reversed_models_get_an_interval_that_is_not_a_single_point():
+    x = np.arange(5.0)
+    rating = -x * 40.0
+    draws = posterior_draws(rating, lower=rating - 60, upper=rating + 60, draws=1000, seed=1)
+    spearman, _ = rank_correlations(x, rating, draws=draws)
+    assert spearman.estimate == pytest.approx(-1.0)
+    assert spearman.lower == pytest.approx(-1.0) and spearman.upper > -0.9
+
+
+def test_correlations_need_five_models():
+    spearman, kendall = rank_correlations([1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0])
     assert spearman.estimate is None and kendall.estimate is None
+    result = compare_benchmark("b", {m: k for k, m in enumerate("abcd")}, arena(*[(m, 1000, 30) for m in "abcd"]))
+    assert result.too_few_to_correlate and result.spearman.estimate is None
+    assert rank_correlations(np.arange(5.0), np.arange(5.0))[0].estimate == pytest.approx(1.0)
 
 
 def test_gap_is_benchmark_rank_minus_arena_rank():
@@ -125,30 +140,62 @@ def _ladder(n, *, half=1.0, votes=1000):
     return scores, entries
 
 
-def test_a_model_is_flagged_only_when_its_benchmark_rank_is_more_than_the_threshold_outside():
-    scores, entries = _ladder(14)
-    result = compare_benchmark("reverse", scores, entries, threshold=5)
+def test_displacement_threshold_is_two_places_or_a_fifth_of_the_models():
+    assert displacement_threshold(5) == 2
+    assert displacement_threshold(10) == 2
+    assert displacement_threshold(20) == 4
+    assert displacement_threshold(20, min_places=5) == 5
+
+
+def test_a_model_is_flagged_when_the_votes_are_sure_it_is_misplaced_by_the_threshold():
+    scores, entries = _ladder(14)  # narrow intervals 10 points apart: the arena order is certain
+    result = compare_benchmark("reverse", scores, entries)  # threshold max(2, 2.8) = 2.8 places
     rows = {r.model: r for r in result.rows}
-    # m00: arena 1 (interval 1–1), benchmark 14: 13 places outside.
-    assert rows["m00"].outside == 13 and rows["m00"].flagged
-    # m04: arena 5, benchmark 10: exactly 5 outside, not more: not flagged.
-    assert rows["m04"].outside == 5 and not rows["m04"].flagged
-    assert rows["m03"].outside == 7 and rows["m03"].flagged
-    assert not rows["m07"].flagged
+    # m00: arena 1, benchmark 14; m05: arena 6, benchmark 9 (3 places); m06: arena 7, benchmark 8 (1 place).
+    assert rows["m00"].flagged and rows["m00"].p_agree == 0
+    assert rows["m05"].flagged
+    assert not rows["m06"].flagged and rows["m06"].p_agree == 1
+    assert result.settings["displacement_threshold"] == pytest.approx(2.8)
+
+
+def test_a_reversed_benchmark_over_five_models_flags_both_ends():
+    # The case the old rule ("more than 5 places outside the rank interval") could never flag.
+    scores, entries = _ladder(5, half=20.0)
+    flagged = {r.model for r in compare_benchmark("reverse", scores, entries).flagged}
+    assert {"m00", "m04"} <= flagged
+    assert "m02" not in flagged  # the middle model is where both say
 
 
 def test_wide_intervals_prevent_a_flag():
     scores, entries = _ladder(14, half=1000.0)  # every interval overlaps every other
-    result = compare_benchmark("reverse", scores, entries, threshold=5)
+    result = compare_benchmark("reverse", scores, entries)
     assert all(r.arena_rank_best == 1 and r.arena_rank_worst == 14 for r in result.rows)
     assert not result.flagged
+    assert all(r.p_agree > 0.05 for r in result.rows)
 
 
 def test_models_below_the_minimum_votes_are_never_flagged():
     scores, entries = _ladder(14, votes=10)
-    result = compare_benchmark("reverse", scores, entries, threshold=5, min_votes=30)
+    result = compare_benchmark("reverse", scores, entries, min_votes=30)
     assert not result.flagged
-    assert max(r.outside for r in result.rows) == 13
+    assert min(r.p_agree for r in result.rows) == 0
+
+
+def test_the_joint_covariance_is_used_when_given():
+    # Two models 40 points apart with wide marginal intervals but strongly correlated ratings: their
+    # order is certain, so a benchmark that swaps them is confidently wrong (threshold: one place).
+    names = ["a", "b", "c", "d", "e"]
+    rating = np.array([1040.0, 1000.0, 700.0, 600.0, 500.0])
+    cov = np.full((5, 5), 0.0)
+    cov[:2, :2] = [[2500.0, 2499.0], [2499.0, 2500.0]]
+    entries = [ArenaEntry(m, r, r - 98, r + 98) for m, r in zip(names, rating)]
+    scores = {"b": 5, "a": 4, "c": 3, "d": 2, "e": 1}  # a and b swapped
+    joint = compare_benchmark("x", scores, entries, covariance=ArenaCovariance(names, cov), min_places=1)
+    alone = compare_benchmark("x", scores, entries, min_places=1)
+    assert {r.model: r.p_agree for r in joint.rows}["a"] < 0.01
+    assert {r.model: r.p_agree for r in alone.rows}["a"] == pytest.approx(0.29, abs=0.05)
+    assert [r.model for r in joint.flagged] == ["b", "a"] and not alone.flagged
+    assert joint.settings["posterior"].startswith("joint")
 
 
 def test_ranks_count_only_models_on_both_sides():
@@ -196,7 +243,7 @@ def test_composite_z_scores_over_the_given_models_only():
 
 def test_comparison_serialises_to_plain_data():
     scores, entries = _ladder(5)
-    data = compare_benchmark("reverse", scores, entries, rounds=50).to_dict()
+    data = compare_benchmark("reverse", scores, entries, draws=50).to_dict()
     assert data["benchmark"] == "reverse" and data["n_models"] == 5
     assert set(data["rows"][0]) >= {
         "model",

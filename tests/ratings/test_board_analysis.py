@@ -38,9 +38,16 @@ def test_head_to_head_tables_count_both_directions():
     b, a = 0, 1
     assert table.wins[a][b] == 6 and table.wins[b][a] == 2
     assert table.battles[a][b] == table.battles[b][a] == 10
-    assert table.win_rate(a, b) == pytest.approx(0.75)
-    assert table.score(a, b) == pytest.approx(0.7)
+    # One meaning everywhere: wins plus half the draws (1 tie, 1 both-bad), over all 10 votes.
+    assert table.win_rate(a, b) == pytest.approx(0.7)
+    assert table.win_rate(b, a) == pytest.approx(0.3)
     assert table.win_rate(0, 2) is None
+
+
+def test_win_rate_counts_ties_and_both_bad_as_half_a_win():
+    assert analysis.win_rate(6, 2, 10) == pytest.approx(0.7)
+    assert analysis.win_rate(0, 4, 4) == pytest.approx(0.5)
+    assert analysis.win_rate(0, 0, 0) is None
 
 
 def test_pareto_front_keeps_only_models_nothing_beats_on_both_counts():
@@ -148,3 +155,48 @@ def test_board_summaries_do_not_import_django(module):
     names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not any(name.split(".")[0] in ("django", "battles", "ratings") for name in names)
+
+
+def _x_labels(svg: str, y: str) -> list[tuple[float, str]]:
+    import re
+
+    return [(float(x), text) for x, text in re.findall(rf'<text x="([\d.]+)" y="{y}"[^>]*>([^<]*)</text>', svg)]
+
+
+@pytest.mark.parametrize(
+    ("count", "label"), [(30, "2026-12-06 14:00"), (30, "2026-12-06"), (12, "2026-W49"), (60, "12-06"), (2, "x")]
+)
+def test_over_time_charts_thin_their_date_labels_so_that_none_overlap(count, label):
+    labels = [f"{label}#{k:02d}" for k in range(count)]
+    series = {"m": [{"rating": 1000 + k, "lower": 990, "upper": 1010} for k in range(count)]}
+    svg = charts.line_chart(labels, series)
+    shown = _x_labels(svg, "318")
+    assert len(shown) >= min(count, 3)
+    for (x1, text1), (x2, _) in zip(shown, shown[1:]):
+        # Centred labels: half of each label's width on either side, never touching.
+        assert x2 - x1 >= len(text1) * charts.CHAR_PX, (text1, x1, x2)
+
+
+def test_every_series_gets_its_own_colour_blind_safe_colour_or_line_style():
+    styles = [charts.series_style(k) for k in range(20)]
+    assert len(set(styles)) == 20
+    assert [colour for colour, _ in styles[:8]] == list(charts.PALETTE) and len(set(charts.PALETTE)) == 8
+    assert "#0072b2" in charts.PALETTE and "#d55e00" in charts.PALETTE  # Okabe–Ito
+    series = {f"m{k:02d}": [{"rating": 1000 + k, "lower": 990, "upper": 1010}] * 2 for k in range(10)}
+    svg = charts.line_chart(["d1", "d2"], series)
+    assert svg.count("<polyline") == 10 and svg.count('stroke-dasharray="6 3"') == 4  # 2 lines + 2 legend keys
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.5, 3000), (120, 900), (1.2, 1.6), (0.001, 1e9), (3, 30), (0.02, 0.09)])
+def test_log_axes_carry_at_least_three_readable_ticks(low, high):
+    ticks = charts.log_ticks(low, high)
+    assert 2 <= len(ticks) <= 8 and all(low <= t <= high for t in ticks)
+    assert len(ticks) >= 3 or high / low < 1.5
+    assert ticks == sorted(ticks)
+
+
+def test_a_log_scatter_within_one_decade_still_labels_its_axis():
+    points = [{"key": k, "x": x, "y": 1000 + x} for k, x in (("a", 120.0), ("b", 400.0), ("c", 900.0))]
+    svg = charts.scatter_chart(points, x_label="cost", y_label="rating", log_x=True)
+    ticks = [text for _, text in _x_labels(svg, "348")]
+    assert len(ticks) >= 3, ticks

@@ -75,3 +75,58 @@ def test_a_category_filter_narrows_the_routing_table_to_that_category(arena):
     result = boards.decision(BoardFilter(category="coding"))
     assert [r.category for r in result.routes] == ["coding"]
     assert result.overall.votes == 216  # the overall row still covers every category
+
+
+def test_an_eval_lead_sets_an_objective_and_the_page_says_decided_or_how_many_more_votes(client, arena):
+    from ratings import services
+    from ratings.models import DecisionObjective
+
+    services.compute_snapshot()
+    lead = make_user(role="eval_lead")
+    client.force_login(lead)
+    response = client.post("/leaderboard/decision/objective/", {"category": "writing", "epsilon": "25"})
+    assert response.status_code == 302
+    client.post("/leaderboard/decision/objective/", {"category": "coding", "epsilon": "25"})
+    assert DecisionObjective.objects.get(category="writing").set_by == lead
+    page = client.get("/leaderboard/decision/").content.decode()
+    section = page.split('id="decision-mode"')[1]
+    rows = {row.split("</td>")[0].split("<td>")[-1]: row for row in section.split("<tr>")[2:]}
+    # writing: alpha leads beta 40–4 and gamma 40–4: decided. coding: alpha and beta 10–10: open.
+    assert "decided</strong>: alpha is the best within 25 points" in rows["writing"]
+    assert "open: 1 model can still beat" in rows["coding"] and "more vote" in rows["coding"]
+    assert "find the best model within ε" in page
+
+
+def test_the_arena_wide_objective_reaches_the_pairing_policy(client, arena):
+    from battles.signals import current_estimates
+    from battles.voting.serving import pairing_state
+    from ratings import services
+
+    services.compute_snapshot()
+    assert current_estimates().top1_epsilon is None
+    client.force_login(make_user(role="eval_lead"))
+    client.post("/leaderboard/decision/objective/", {"category": "", "epsilon": "30"})
+    estimates = current_estimates()
+    assert estimates.top1_epsilon == 30.0 and estimates.top1_confidence == 0.95
+    versions = list(estimates.ratings)
+    assert pairing_state(versions, versions).top1_epsilon == 30.0
+    client.post("/leaderboard/decision/objective/", {"category": "", "action": "clear"})
+    assert current_estimates().top1_epsilon is None
+
+
+def test_bad_objectives_are_refused_with_a_message_and_voters_cannot_set_any(client, arena):
+    from ratings.models import DecisionObjective
+
+    client.force_login(make_user(role="eval_lead"))
+    for data, message in (
+        ({"category": "nope", "epsilon": "25"}, "No prompt has the category “nope”."),
+        ({"category": "", "epsilon": "0"}, "ε must be between 1 and 400"),
+        ({"category": "", "epsilon": "abc"}, "ε must be a number"),
+        ({"category": "", "epsilon": "nan"}, "ε must be between"),
+    ):
+        page = client.post("/leaderboard/decision/objective/", data, follow=True).content.decode()
+        assert message in page, data
+    assert not DecisionObjective.objects.exists()
+    client.force_login(make_user("v"))
+    assert client.post("/leaderboard/decision/objective/", {"epsilon": "25"}).status_code == 403
+    assert not DecisionObjective.objects.exists()

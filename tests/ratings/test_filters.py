@@ -11,7 +11,7 @@ from ratings import boards, scopes, services
 from ratings.filter_params import FLAG_VALUES, FilterParams, FlagSpelling, GroupName, page_filter
 from ratings.filters import BoardFilter
 from tests.factories import make_pool, make_user
-from tests.ratings.board_factories import cast_votes, days_ago, import_votes, make_llms
+from tests.ratings.board_factories import cast_votes, days_ago, import_votes, make_llms, strong_weak
 
 pytestmark = pytest.mark.django_db
 
@@ -211,3 +211,34 @@ def test_a_long_category_in_a_non_latin_script_does_not_break_the_board(client, 
     make_llms("alpha", "beta")
     client.force_login(eval_lead)
     assert client.get("/leaderboard/", {"category": "\N{GRINNING FACE}" * 50, "style": "1"}).status_code == 200
+
+
+def test_an_unknown_category_on_a_board_is_a_warning_not_an_empty_board(client):
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, strong_weak("alpha", "beta"), category="coding")
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/?category=Coding")
+    page = response.content.decode()
+    assert "No prompt has the category “Coding”, so it was not applied. Did you mean “coding”?" in page
+    assert "Categories: coding." in page
+    assert [row["model"] for row in response.context["rows"]] == ["alpha", "beta"]  # the whole board, not empty
+    assert "No prompt has the category" not in client.get("/leaderboard/?category=coding").content.decode()
+    assert (
+        "No prompt pool has that code"
+        in client.get("/leaderboard/?pool=00000000-0000-0000-0000-000000000000").content.decode()
+    )
+
+
+def test_an_unknown_category_typed_on_the_exports_page_is_refused_with_the_known_ones(client):
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, strong_weak("alpha", "beta"), category="coding")
+    client.force_login(make_user(role="eval_lead"))
+    index = client.get("/exports/").content.decode()
+    assert '<datalist id="known-categories"><option value="coding">' in index
+    for kind in ("votes", "battles", "leaderboard"):
+        response = client.get(f"/exports/{kind}.csv?category=codng")
+        assert response.status_code == 400, kind
+        assert "No prompt has the category “codng”" in response.content.decode() and "Categories: coding." in (
+            response.content.decode()
+        )
+    assert client.get("/exports/votes.csv?category=coding").status_code == 200

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 COLUMNS = ["model", "rating", "lower", "upper", "rank", "votes", "provisional"]
-STYLE_COLUMNS = ["style_rating", "style_lower", "style_upper", "style_rank"]
+STYLE_COLUMNS = ["style_rating", "style_lower", "style_upper", "style_rank", "style_provisional"]
 
 
 @pytest.fixture
@@ -85,6 +85,17 @@ def test_style_adds_the_style_controlled_columns_of_the_page(client, arena):
     assert document["rows"] == [{name: row[name] for name in COLUMNS + STYLE_COLUMNS} for row in expected]
     assert all(row["style_rating"] is not None for row in document["rows"])
     assert document["style_board"]["vote_count"] == 39
+    # 39 votes, below STYLE_MIN_VOTES (200): the style columns are there, marked provisional.
+    assert document["style_votes"] == 39 and document["style_provisional"] is True
+    assert all(row["style_provisional"] is True for row in document["rows"])
+    assert all(line[-1] == "true" for line in lines[1:])
+
+
+def test_a_style_board_past_the_threshold_is_not_provisional(client, arena, settings):
+    settings.ARENA_STYLE_MIN_VOTES = 39
+    document = json.loads(run("--style", "--format", "json"))
+    assert document["style_provisional"] is False
+    assert all(row["style_provisional"] is False for row in document["rows"])
 
 
 @pytest.mark.parametrize(

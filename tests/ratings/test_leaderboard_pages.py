@@ -1,3 +1,5 @@
+import io
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -146,7 +148,10 @@ def test_style_toggle_fits_the_style_controlled_board_beside_the_raw_one(client)
 
     response = client.get("/leaderboard/?style=1")
     page = response.content.decode()
-    assert "Style-controlled" in page and "Style rank" in page
+    assert "Style-controlled" in page and "Style interval rank" in page
+    # 60 votes, below STYLE_MIN_VOTES (200): shown, marked provisional with its vote count.
+    assert "Style control is provisional:</strong> fitted on 60 votes; it counts as a board from 200" in page
+    assert "provisional · 60 votes" in page
     style = RatingSnapshot.objects.get(scope=scopes.STYLE_SCOPE)
     assert style.vote_count == 60 and style.payload["votes_without_answers"] == 3
     assert set(style.payload["coefficients"]) == {"length", "headers", "bold", "list_items"}
@@ -357,3 +362,81 @@ def test_changing_the_prior_refits_the_board(settings):
     shrunk = {r["model"]: r["rating"] for r in first.data.rows}
     # The prior pulls the extremes towards the mean.
     assert spread["alpha"] - spread["gamma"] > shrunk["alpha"] - shrunk["gamma"] > 0
+
+
+def test_a_style_controlled_board_past_its_threshold_is_shown_without_the_provisional_mark(client, settings):
+    settings.ARENA_STYLE_MIN_VOTES = 12
+    llms = make_llms("fancy", "plain")
+    texts = {"fancy": "# Title\n\n**a** **b**\n\n- x\n- y\n- z\n", "plain": "plain words"}
+    cast_votes(llms, strong_weak("fancy", "plain", wins=8, losses=4), texts=texts)
+    client.force_login(make_user(role="eval_lead"))
+    page = client.get("/leaderboard/?style=1").content.decode()
+    assert "Style-controlled" in page and "Style control is provisional" not in page
+    settings.ARENA_STYLE_MIN_VOTES = 13
+    page = client.get("/leaderboard/?style=1").content.decode()
+    assert "Style control is provisional:</strong> fitted on 12 votes" in page
+
+
+def test_elo_and_trueskill_include_imported_votes_replayed_in_timestamp_order(client, tmp_path):
+    from django.core.management import call_command
+
+    from ratings.engine import VoteLog, online_elo
+
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, strong_weak("alpha", "beta", wins=6, losses=4))  # live votes, today
+    # An imported model that only ever met alpha, in 2024: before every live vote.
+    rows = "".join(f"alpha,old-model,model_b,2024-05-0{day}T12:00:00Z\n" for day in range(1, 7))
+    path = tmp_path / "votes.csv"
+    path.write_text("model_a,model_b,winner,timestamp\n" + rows)
+    call_command("import_votes", str(path), stdout=io.StringIO())
+    services.compute_snapshot()
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/")
+    by_model = {row["model"]: row for row in response.context["rows"]}
+    assert by_model["old-model"]["elo"] is not None and by_model["old-model"]["trueskill_mu"] is not None
+    assert by_model["old-model"]["elo"] > 1000  # it won all six
+    # The same numbers as the engine's replay of the votes in timestamp order (imported first).
+    from battles.models import Vote
+
+    ordered = Vote.objects.filter(insider=False, flagged=False).order_by("created_at", "id")
+    log = VoteLog.from_votes(
+        [v.version_a.label for v in ordered], [v.version_b.label for v in ordered], [v.outcome for v in ordered]
+    )
+    expected = online_elo(log, k=4.0)
+    assert {m: row["elo"] for m, row in by_model.items()} == pytest.approx(expected)
+    assert ordered.first().imported  # the imported votes come first: their timestamps are older
+    page = response.content.decode()
+    assert "imported ones included, in timestamp order" in page
+
+
+def test_win_rate_counts_ties_as_half_and_every_rank_column_says_which_rank(client):
+    llms = make_llms("alpha", "beta")
+    cast_votes(llms, [("alpha", "beta", "a", 6), ("alpha", "beta", "tie", 2), ("alpha", "beta", "both_bad", 2)])
+    client.force_login(make_user(role="eval_lead"))
+    response = client.get("/leaderboard/")
+    rows = {row["model"]: row for row in response.context["rows"]}
+    assert rows["alpha"]["win_rate"] == pytest.approx(0.8) and rows["beta"]["win_rate"] == pytest.approx(0.2)
+    page = response.content.decode()
+    assert "Interval rank</th>" in page and ">Rank<" not in page
+    assert "Win rate <small>(ties ½)</small>" in page and "80%" in page
+    pairs = client.get("/leaderboard/pairs/")
+    cells = {row["model"]: [c["text"] for c in row["cells"]] for row in pairs.context["win_rates"]}
+    assert "80%" in cells["alpha"] and "20%" in cells["beta"]  # the same win rate head to head
+    model_page = client.get(f"/leaderboard/models/{llms['alpha'].code}/").content.decode()
+    assert "Interval rank</th>" in model_page and ">Rank<" not in model_page
+    assert "Win rate <small>(ties ½)</small>" in model_page and "decisive" not in model_page
+
+
+def test_the_category_profile_marks_a_model_with_few_votes_provisional(client, settings):
+    settings.ARENA_MIN_VOTES = 5
+    llms = make_llms("alpha", "beta", "gamma")
+    cast_votes(llms, strong_weak("alpha", "beta", wins=6, losses=4), category="coding")
+    cast_votes(llms, [("gamma", "alpha", "a", 1)], category="writing")
+    client.force_login(make_user(role="eval_lead"))
+    page = client.get(f"/leaderboard/models/{llms['gamma'].code}/").content.decode()
+    profile = page.split("<h2>Category profile</h2>")[1].split("<h2>")[0]
+    assert "writing" in profile and ">provisional</span>" in profile
+    page = client.get(f"/leaderboard/models/{llms['alpha'].code}/").content.decode()
+    profile = page.split("<h2>Category profile</h2>")[1].split("<h2>")[0]
+    coding = profile.split("coding")[1].split("</tr>")[0]
+    assert "provisional" not in coding  # 11 votes in coding

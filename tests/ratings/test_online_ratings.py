@@ -46,13 +46,34 @@ def test_a_vote_is_applied_once_however_often_the_task_runs():
     assert OnlineRatingWatermark.objects.get().last_vote_id == Vote.objects.latest("pk").pk
 
 
-def test_insider_flagged_and_imported_votes_move_nothing_but_are_passed():
+def test_insider_and_flagged_votes_move_nothing_but_are_passed():
     (insider,) = _votes(["a"], insider=True)
     pair = {"version_a_id": insider.version_a_id, "version_b_id": insider.version_b_id}
     Vote.objects.create(outcome="a", flagged=True, **pair)
-    Vote.objects.create(outcome="a", imported=True, **pair)
-    assert online.apply_pending(settle_seconds=0).applied == 3
+    assert online.apply_pending(settle_seconds=0).applied == 2
     assert OnlineRating.objects.count() == 0
+
+
+def test_imported_votes_count_and_an_import_replays_every_vote_in_timestamp_order(settings):
+    """Issue 14: Elo and TrueSkill include imported votes, in the order of their timestamps."""
+    (live,) = _votes(["b"])  # cast now
+    online.apply_pending(settle_seconds=0)
+    pair = {"version_a_id": live.version_a_id, "version_b_id": live.version_b_id}
+    long_ago = timezone.now() - datetime.timedelta(days=30)
+    for outcome in ("a", "a", "a"):  # imported later, but cast a month earlier
+        Vote.objects.create(outcome=outcome, imported=True, created_at=long_ago, **pair)
+
+    tasks.rebuild_vote_counts.apply(args=("import",))
+
+    in_time_order = ["a", "a", "a", "b"]
+    replay = online_elo(VoteLog.from_votes(["alpha"] * 4, ["beta"] * 4, in_time_order), k=settings.ARENA_ELO_K)
+    assert _elo() == pytest.approx(replay)
+    in_id_order = online_elo(
+        VoteLog.from_votes(["alpha"] * 4, ["beta"] * 4, ["b", "a", "a", "a"]), k=settings.ARENA_ELO_K
+    )
+    assert _elo() != pytest.approx(in_id_order)
+    assert sum(r.votes for r in OnlineRating.objects.all()) == 8
+    assert online.apply_pending(settle_seconds=0).applied == 0  # nothing counts twice afterwards
 
 
 def test_votes_after_a_gap_in_the_ids_wait_until_the_gap_has_settled():

@@ -24,7 +24,9 @@ def _number(value: float):
     return int(value) if float(value).is_integer() else round(float(value), 2)
 
 
-def _correlation(label: str, c) -> str:
+def _correlation(label: str, c, *, too_few: bool) -> str:
+    if too_few:
+        return f"{label} n/a (too few models to correlate)"
     if c.estimate is None:
         return f"{label} n/a"
     if c.lower is None:
@@ -36,10 +38,12 @@ class Command(BaseCommand):
     help = (
         "Print, per model and benchmark, the benchmark rank, the arena rank with its interval "
         "(best and worst rank consistent with the 95% intervals), the vibes gap (benchmark rank - arena "
-        "rank) and whether the model is flagged for hands-on evaluation. Ranks are mid-ranks (ties share "
+        "rank) and whether the model is flagged for hands-on evaluation (the votes say with 95% confidence that "
+        "the benchmark misplaces it). Ranks are mid-ranks (ties share "
         "the average position) among the models that have both a score and an arena rating. The weighted "
         "composite is included as benchmark 'composite' when two or more benchmarks have a weight. A "
-        "summary line per benchmark with Spearman and Kendall correlations (95% bootstrap intervals) goes "
+        "summary line per benchmark with Spearman and Kendall correlations (95% intervals from posterior draws of the "
+        "arena ratings) goes "
         "to standard error."
     )
 
@@ -86,7 +90,8 @@ class Command(BaseCommand):
         for comparison in report.comparisons:
             self.stderr.write(
                 f"{comparison.benchmark}: {len(comparison.rows)} models, "
-                f"{_correlation('Spearman', comparison.spearman)}, {_correlation('Kendall', comparison.kendall)}, "
+                f"{_correlation('Spearman', comparison.spearman, too_few=comparison.too_few_to_correlate)}, "
+                f"{_correlation('Kendall', comparison.kendall, too_few=comparison.too_few_to_correlate)}, "
                 f"{len(comparison.flagged)} flagged" + (" (style-controlled)" if style_control else "")
             )
         for note in report.notes:

@@ -12,7 +12,7 @@ from ratings.filter_params import FilterParams, within_calendar
 from ratings.filters import BoardFilter
 
 COLUMNS = ("model", "rating", "lower", "upper", "rank", "votes", "provisional")
-STYLE_COLUMNS = ("style_rating", "style_lower", "style_upper", "style_rank")
+STYLE_COLUMNS = ("style_rating", "style_lower", "style_upper", "style_rank", "style_provisional")
 
 
 def parse_filter(options: dict) -> BoardFilter:
@@ -43,7 +43,8 @@ class Command(BaseCommand):
         "Print the board eval leads see on /leaderboard/ for the same filter: per model the Bradley–Terry "
         "rating with its 95% interval, the interval rank (1 + the number of models whose interval lies "
         "entirely above), votes and whether it is provisional; with --style the style-controlled rating, "
-        "interval and rank beside them. Best first."
+        "interval and rank beside them (style_provisional: the style-controlled fit has fewer votes than "
+        "STYLE_MIN_VOTES). Best first."
     )
 
     def add_arguments(self, parser):

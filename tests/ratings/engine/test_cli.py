@@ -244,3 +244,33 @@ def test_leaderboard_refuses_a_prior_that_is_not_a_positive_number(capsys, votes
         main(["leaderboard", str(path), "--prior", bad])
     assert exit_info.value.code == 2
     assert "--prior" in capsys.readouterr().err
+
+
+def test_simulate_with_the_top1_objective_prints_votes_needed(capsys):
+    from ratings.cli import main
+
+    assert (
+        main(
+            [
+                "simulate",
+                "--objective",
+                "top1",
+                "--epsilon",
+                "25",
+                "--policy",
+                "active",
+                "--models",
+                "8",
+                "--seed",
+                "1",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
+    import json
+
+    data = json.loads(capsys.readouterr().out)
+    assert data["objective"] == "top1" and data["epsilon"] == 25.0 and data["votes_needed"] > 0
+    assert main(["simulate", "--objective", "top1", "--epsilon", "-3"]) != 0

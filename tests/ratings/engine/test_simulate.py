@@ -65,3 +65,18 @@ def test_a_pairing_policy_can_be_plugged_in():
     result = run_policy_simulation(make_strengths(4, seed=1), only_first_two_and_uniform, target_halfwidth=60.0, seed=2)
     assert calls and result.policy == "only_first_two_and_uniform"
     assert result.votes_needed is not None
+
+
+def test_decision_mode_finds_the_best_model_with_far_fewer_votes_than_uniform():
+    from ratings.engine.simulate import random_strengths, run_policy_simulation
+    from ratings.policies import POLICIES as APP_POLICIES
+
+    uniform, active = [], []
+    for seed in range(3):
+        strengths = random_strengths(20, seed, spread=100.0)
+        u = run_policy_simulation(strengths, "uniform", seed=seed, objective="top1", epsilon=25.0)
+        a = run_policy_simulation(strengths, APP_POLICIES["active"], seed=seed, objective="top1", epsilon=25.0)
+        assert u.leader_gap <= 25.0 and a.leader_gap <= 25.0  # the leader found is within ε of the best
+        uniform.append(u.votes_needed)
+        active.append(a.votes_needed)
+    assert sum(active) <= 0.5 * sum(uniform), (active, uniform)

@@ -84,9 +84,11 @@ def load_demo(*, port: int, with_users: bool, with_history: bool, say: Callable[
             _quiet("import_benchmarks", str(path))
             say("Demo benchmarks: ReasonBench, CodeEval-Lite, Judge error rate (fictional scores).")
             # The per-category boards, so that the first visit of the decision page finds them fitted
-            # (the default boards were fitted when the history's votes were announced).
+            # (the default board was fitted when the history's votes were announced).
             categories = Prompt.objects.exclude(category="").values_list("category", flat=True).distinct()
             for category in sorted(set(categories)):
                 _quiet("leaderboard", "--category", category, "--format", "json")
+            # And the style-controlled board (workers fit it on demand, not with every refit).
+            _quiet("leaderboard", "--style", "--format", "json")
             say("Boards fitted.")
     return result

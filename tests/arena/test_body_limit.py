@@ -43,6 +43,8 @@ def demo_server(tmp_path):
         FAKE_PROVIDER_PORT=str(_free_port()),
         PYTHONUNBUFFERED="1",
     )
+    # As `make demo` does: the demo server expects a migrated database (it repoints the demo LLMs).
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     log = open(tmp_path / "serve_demo.log", "w")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve_demo", "--port", str(port)],

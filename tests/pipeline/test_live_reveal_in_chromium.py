@@ -68,7 +68,8 @@ def test_live_answers_are_released_together_and_revealed_at_the_same_pace(
 
     # Waiting: both sides writing, and a clock that moves.
     wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".waiting-status [data-elapsed]"), timeout=20)
-    assert "Both models are writing" in browser.find_element(By.CSS_SELECTOR, ".waiting-status").text
+    # Read through wait(): a push can replace the status between finding it and reading it.
+    wait(browser, lambda d: "Both models are writing" in d.find_element(By.CSS_SELECTOR, ".waiting-status").text)
     wait(browser, lambda d: "writing" in d.find_element(By.ID, "live-announcer").get_attribute("textContent"))
 
     samples = _samples_until_revealed(browser, 1)

@@ -95,7 +95,7 @@ def test_the_demo_history_is_thousands_of_votes_by_a_dozen_voters_over_weeks(cli
     assert len(scopes) >= 6
     assert OnlineRating.objects.filter(votes__gt=100).count() == 8
     # The vibes-gap case: granite-r1 tops a benchmark and is flagged against the voters' preference.
-    report = compare(correlations=False)
+    report = compare()
     flagged = {(c.benchmark, row.model) for c in report.comparisons for row in c.flagged}
     assert ("ReasonBench (demo)", "granite-r1") in flagged
     # Pages open meaningful on first visit.

@@ -56,8 +56,13 @@ def load_arena(n_llms: int, n_prompts: int, *, base_url: str, categories: tuple[
     )
 
 
-def load_votes(n_llms: int, n_prompts: int, n_votes: int) -> None:
-    """``n_votes`` voted battles between answers to the same prompt, by ``VOTERS`` voters, in SQL."""
+def load_votes(n_llms: int, n_prompts: int, n_votes: int, *, mixed: bool = False) -> None:
+    """``n_votes`` voted battles between answers to the same prompt, by ``VOTERS`` voters, in SQL.
+
+    ``mixed``: every 10th battle live, every 20th vote an insider's, every 50th flagged (what the
+    boards' filters select on); otherwise every vote is a plain pool vote.
+    """
+    live, insider, flagged = ("s.n % 10 = 0", "b.id % 20 = 0", "b.id % 50 = 0") if mixed else ("false",) * 3
     from django.contrib.auth.models import Group, User
     from django.db import connection
 
@@ -75,7 +80,7 @@ def load_votes(n_llms: int, n_prompts: int, n_votes: int) -> None:
                                         version_b_id, voter_id, status, live, identity_leak, leaked_terms,
                                         created_at, closed_at)
             SELECT gen_random_uuid(), ga.prompt_id, ga.id, gb.id, ga.llm_version_id, gb.llm_version_id,
-                   {users[0].pk} + (s.n % {VOTERS}), 'voted', false, false, '[]', s.at, s.at
+                   {users[0].pk} + (s.n % {VOTERS}), 'voted', {live}, false, '[]', s.at, s.at
             FROM (SELECT n, now() - (n % 180) * interval '1 day' - (n % 86400) * interval '1 second' AS at,
                          {first} + (n % {n_prompts}) * {n_llms} + (n % {n_llms}) AS a,
                          {first} + (n % {n_prompts}) * {n_llms}
@@ -93,8 +98,8 @@ def load_votes(n_llms: int, n_prompts: int, n_votes: int) -> None:
                                                        - (b.generation_b_id - {first}) % {n_llms})::float
                                                       / {n_llms})) THEN 'a'
                         ELSE 'b' END,
-                   b.version_a_id, b.version_b_id, 20000, '[]', '[]', '', false, false, false, '[]', false,
-                   b.created_at
+                   b.version_a_id, b.version_b_id, 20000, '[]', '[]', '', {insider}, b.live, {flagged}, '[]',
+                   false, b.created_at
             FROM (SELECT *, random() AS u FROM battles_battle
                   WHERE status = 'voted' AND voter_id >= {users[0].pk}) b
         """)

@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.arena_loading import load_votes  # noqa: E402
+
 SCRATCH = "arena_bench_boards"
-VOTERS = 200
 CATEGORIES = ("writing", "code", "math", "reasoning", "extraction", "roleplay", "stem", "humanities")
 
 
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
         batch_size=5000,
     )
     started = time.perf_counter()
-    load_votes(args.llms, args.prompts, args.votes)
+    load_votes(args.llms, args.prompts, args.votes, mixed=True)
     print(
         f"loaded {args.llms} LLMs, {args.prompts:,} prompts, {args.votes:,} votes "
         f"in {time.perf_counter() - started:.0f} s"
@@ -165,46 +166,6 @@ def main(argv=None) -> int:
         print(f"{name:46} {ms:>9.1f} {ms / baseline:>18.3f}")
     connection.close()
     return 0
-
-
-def load_votes(n_llms: int, n_prompts: int, n_votes: int) -> None:
-    """``n_votes`` voted battles between answers to the same prompt, by ``VOTERS`` voters, in SQL."""
-    from django.contrib.auth.models import User
-    from django.db import connection
-
-    users = User.objects.bulk_create([User(username=f"bench-{k}", password="!") for k in range(VOTERS)])
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT min(id) FROM battles_generation")
-        first = cursor.fetchone()[0]
-        # Answers were inserted prompt by prompt, version by version: id = first + prompt·L + version.
-        cursor.execute(f"""
-            INSERT INTO battles_battle (code, prompt_id, generation_a_id, generation_b_id, version_a_id,
-                                        version_b_id, voter_id, status, live, identity_leak, leaked_terms,
-                                        created_at, closed_at)
-            SELECT gen_random_uuid(), ga.prompt_id, ga.id, gb.id, ga.llm_version_id, gb.llm_version_id,
-                   {users[0].pk} + (s.n % {VOTERS}), 'voted', s.n % 10 = 0, false, '[]', s.at, s.at
-            FROM (SELECT n, now() - (n % 180) * interval '1 day' - (n % 86400) * interval '1 second' AS at,
-                         {first} + (n % {n_prompts}) * {n_llms} + (n % {n_llms}) AS a,
-                         {first} + (n % {n_prompts}) * {n_llms}
-                           + ((n % {n_llms}) + 1 + (n / {n_llms}) % {n_llms - 1}) % {n_llms} AS b
-                  FROM generate_series(1, {n_votes}) AS n) s
-            JOIN battles_generation ga ON ga.id = s.a JOIN battles_generation gb ON gb.id = s.b
-        """)
-        cursor.execute(f"""
-            INSERT INTO battles_vote (battle_id, voter_id, outcome, version_a_id, version_b_id, time_to_vote_ms,
-                                      reasons_a, reasons_b, comment, insider, live, flagged, flags, imported,
-                                      created_at)
-            SELECT b.id, b.voter_id,
-                   CASE WHEN u < 0.3 THEN 'tie'
-                        WHEN u < 0.3 + 0.7 / (1 + exp(-((b.generation_a_id - {first}) % {n_llms}
-                                                       - (b.generation_b_id - {first}) % {n_llms})::float
-                                                      / {n_llms})) THEN 'a'
-                        ELSE 'b' END,
-                   b.version_a_id, b.version_b_id, 20000, '[]', '[]', '', b.id % 20 = 0, b.live, b.id % 50 = 0,
-                   '[]', false, b.created_at
-            FROM (SELECT *, random() AS u FROM battles_battle) b
-        """)
-        cursor.execute("ANALYZE")
 
 
 if __name__ == "__main__":

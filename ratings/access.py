@@ -9,29 +9,24 @@ from django.views.decorators.http import require_GET, require_POST
 from arena.roles import can_see_leaderboard
 
 
-def insiders_may_change(view):
-    """POST only, signed in, eval lead or admin; everyone else gets 403."""
+def _insiders_with(method_decorator):
+    """A view decorator: ``method_decorator``'s methods only, signed in, eval lead or admin; else 403."""
 
-    @require_POST
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not can_see_leaderboard(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
+    def decorate(view):
+        @method_decorator
+        @login_required
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not can_see_leaderboard(request.user):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
 
-    return wrapped
+        return wrapped
+
+    return decorate
 
 
-def insiders_only(view):
-    """GET only, signed in, eval lead or admin; everyone else gets 403."""
-
-    @require_GET
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not can_see_leaderboard(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapped
+# POST only (changes an eval lead may make, e.g. decision objectives).
+insiders_may_change = _insiders_with(require_POST)
+# GET only (every page that names models).
+insiders_only = _insiders_with(require_GET)

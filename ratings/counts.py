@@ -295,17 +295,7 @@ def _recount(mark: VoteMark) -> tuple[dict[tuple, int], dict[tuple, int]]:
     rows = (
         mark.seen(Vote.objects.all())
         .annotate(day=TruncDate("created_at"))
-        .values_list(
-            "day",
-            "version_a_id",
-            "version_b_id",
-            "outcome",
-            "insider",
-            "flagged",
-            "live",
-            "battle__prompt__category",
-            "battle__prompt__pool_id",
-        )
+        .values_list("day", *VOTE_COLUMNS[1:-1])  # a vote's cell, without its id and time
         .annotate(n=Count("id"))
         .order_by()
     )

@@ -17,6 +17,9 @@
   var delay = 1000;
   var socket = null;
   var renderedAt = Date.now();
+  // A push that arrives while both answers are being revealed waits for the reveal to end: replacing the
+  // panel mid-reveal would cut the animation short and show the rest at once.
+  var deferredPush = null;
 
   function waitingTurn() {
     var section = panel.querySelector("[data-waiting]");
@@ -102,6 +105,11 @@
       answers.removeAttribute("aria-busy");
       answers.removeAttribute("data-revealing");
       if (controls.parentNode) controls.parentNode.removeChild(controls);
+      if (deferredPush !== null) {
+        var html = deferredPush;
+        deferredPush = null;
+        replacePanel(html);
+      }
     }
     skip.addEventListener("click", finish);
     var start = null;
@@ -145,6 +153,7 @@
     socket.onopen = function () { delay = 1000; };
     socket.onmessage = function (event) {
       if (panel.querySelector("[data-revealed]")) return;  // already voted on this page
+      if (panel.querySelector("[data-revealing]")) { deferredPush = event.data; return; }
       var typing = document.activeElement && document.activeElement.closest && document.activeElement.closest("#battle-panel form");
       var hadForm = !!panel.querySelector("#vote-form");
       if (typing && hadForm && !waitingTurn()) return;  // nothing new: keep what the voter is typing

@@ -20,8 +20,8 @@ from tests.factories import make_llm, make_pool, make_prompt, make_user
 pytestmark = pytest.mark.django_db
 
 A = AuditEvent.Action
-KEY = "sk-canaryAuditKeyQ7wE2rT9yU4iO"
-OTHER_KEY = "sk-canaryAuditKeyZ1xC3vB5nM7"
+KEY = "sk-canary-audit-key-Q7wE2rT9yU4iO"  # a canary, not a real key
+OTHER_KEY = "sk-canary-audit-key-Z1xC3vB5nM7"
 
 
 @pytest.fixture

@@ -114,6 +114,11 @@ DATABASES = {"default": config.database(DATABASE_URL, SQLITE_PATH)}
 if env_str("TEST_DATABASE_NAME", ""):
     # Lets concurrent test runs on one server use separate test databases.
     DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "")}
+# The voter's hot reads (arena.hot_reads) are prepared on each connection after this many runs, so
+# Postgres plans them once; Django's other queries bind on the client and are never prepared. Set
+# DB_PREPARED_STATEMENTS=0 behind a pooler that cannot keep them (PgBouncer before 1.21 in transaction mode).
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and env_bool("DB_PREPARED_STATEMENTS", True):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2
 # Gunicorn's sync workers keep one connection per worker; daphne sets
 # ARENA_DB_POOL=1 instead so that its per-request threads share a pool.
 if env_bool("ARENA_DB_POOL", False) and DATABASES["default"]["ENGINE"].endswith("postgresql"):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+
+from django.template.loader import render_to_string
+
 from battles.models import REASON_TAGS, Battle, Vote
 
 VOTE_CHOICES = [
@@ -28,12 +32,25 @@ REASON_LABELS = {
 }
 
 
+@cache
+def vote_controls() -> str:
+    """The vote form's choices and reasons: the same markup for every battle, so rendered once.
+
+    Most of a battle page's template nodes are these loops; the form around them (its action and
+    CSRF token) is rendered with each page.
+    """
+    return render_to_string(
+        "battles/_vote_controls.html",
+        {
+            "choices": VOTE_CHOICES,
+            "reason_tags": [(tag, REASON_LABELS[tag]) for tag in REASON_TAGS],
+            "reason_sides": [("A", "reasons_a"), ("B", "reasons_b")],
+        },
+    )
+
+
 def vote_form_context() -> dict:
-    return {
-        "choices": VOTE_CHOICES,
-        "reason_tags": [(tag, REASON_LABELS[tag]) for tag in REASON_TAGS],
-        "reason_sides": [("A", "reasons_a"), ("B", "reasons_b")],
-    }
+    return {"vote_controls": vote_controls()}
 
 
 def reveal_context(vote: Vote, *, replayed: bool = False, battle: Battle | None = None, turns=None) -> dict:

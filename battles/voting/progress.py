@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.contrib.auth.models import Group
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from arena.roles import ALL_ROLES, remember_roles
@@ -34,24 +32,6 @@ def progress_of(voter) -> dict:
     today = Q(created_at__gte=start_of_today())
     counts = Vote.objects.filter(voter=voter).aggregate(total=Count("pk"), today=Count("pk", filter=today))
     return {"today": counts["today"], "total": counts["total"], "board_after": PERSONAL_BOARD_MIN_VOTES}
-
-
-def _vote_count(voter_field: str, **filters) -> Coalesce:
-    votes = Vote.objects.filter(voter_id=OuterRef(voter_field), **filters).order_by().values("voter_id")
-    # Count("*"), not the primary key: the voter index alone answers it (an index-only scan).
-    return Coalesce(Subquery(votes.annotate(n=Count("*")).values("n")[:1]), 0)
-
-
-def voter_annotations(voter_field: str = "voter_id") -> dict:
-    """Annotations for a queryset whose rows name a voter in ``voter_field``."""
-    return {
-        "voter_votes_total": _vote_count(voter_field),
-        "voter_votes_today": _vote_count(voter_field, created_at__gte=start_of_today()),
-        **{
-            f"voter_is_{role}": Exists(Group.objects.filter(user=OuterRef(voter_field), name=role))
-            for role in ALL_ROLES
-        },
-    }
 
 
 def adopt_voter_state(user, row, *, new_votes: int = 0) -> dict:

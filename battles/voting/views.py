@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from arena.methods import allow_methods
 from arena.request_user import adopt_user, session_user_id
 from battles.models import Battle
-from battles.voting import live, progress, serving, votes
+from battles.voting import battle_reads, live, progress, serving, votes
 from battles.voting.pages import REPLAYED_NOTICE, VOTE_NOT_STORED, reveal_context, vote_form_context
 
 logger = logging.getLogger(__name__)
@@ -69,27 +69,13 @@ def battle_page(request):
     return redirect(_battle_url(request, battle.code))
 
 
-def _page_battle(code, voter_id) -> Battle | None:
-    """The voter's battle with its voter and all its page shows, in one query.
-
-    Joined: the voter, the prompt, both answers and the vote (a reveal's versions come from
-    ``votes.all_versions``); annotated with the voter's counts and roles (``battles.voting.progress``).
-    """
-    return (
-        Battle.objects.filter(code=code, voter_id=voter_id)
-        .select_related("voter", "prompt", "generation_a", "generation_b", "vote")
-        .annotate(**progress.voter_annotations())
-        .first()
-    )
-
-
 def _battle_of_session_user(request, code) -> Battle | None:
     """The signed-in voter's battle, its voter made ``request.user`` (``arena.request_user``): no user query.
 
     None when the session names no user, the battle is not theirs or the session does not check out.
     """
     voter_id = session_user_id(request)
-    battle = _page_battle(code, voter_id) if voter_id is not None else None
+    battle = battle_reads.page_battle(code, voter_id) if voter_id is not None else None
     if battle is None or not adopt_user(request, battle.voter):
         return None
     return battle
@@ -108,7 +94,7 @@ def _battle_detail(request, code, battle):
     if battle is None:
         # Not taken from the battle's row (a session signed with an older secret, or not their
         # battle): the user was loaded the ordinary way; read the battle again for that user.
-        battle = _page_battle(code, request.user.pk)
+        battle = battle_reads.page_battle(code, request.user.pk)
     if battle is None:
         raise Http404
     voter_progress = progress.adopt_voter_state(request.user, battle)

@@ -13,7 +13,8 @@ from arena.roles import is_insider
 from battles.core.integrity import minimum_vote_ms
 from battles.models import REASON_TAGS, Battle, BattleTurn, Generation, LLMVersion, Vote
 from battles.signals import vote_recorded
-from battles.voting.progress import adopt_voter_state, voter_annotations
+from battles.voting import battle_reads
+from battles.voting.progress import adopt_voter_state
 
 
 class VoteError(Exception):
@@ -55,22 +56,6 @@ def _clean_reasons(values) -> list[str]:
     if unknown:
         raise VoteError(f"Unknown reason: {', '.join(unknown)}.")
     return values
-
-
-def locked_battle(battle_code) -> Battle | None:
-    """The battle, locked, with everything the checks and the reveal need, in one query.
-
-    Joined: the stored vote (if any), the prompt and both answers (the versions come from
-    ``all_versions``); annotated with the voter's vote counts and roles (``battles.voting.progress``). Only the
-    battle's row is locked (FOR UPDATE OF): the outer join to the vote could not be.
-    """
-    return (
-        Battle.objects.select_for_update(of=("self",))
-        .filter(code=battle_code)
-        .select_related("vote", "prompt", "generation_a", "generation_b")
-        .annotate(**voter_annotations())
-        .first()
-    )
 
 
 @cached_in_process
@@ -136,7 +121,7 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
     comment = (comment or "").replace("\x00", "").strip()[:2000]  # a NUL cannot be stored, and means nothing
     try:
         with transaction.atomic():
-            battle = locked_battle(battle_code)
+            battle = battle_reads.locked_battle(battle_code)
             if battle is None:
                 raise VoteError("This battle does not exist.")
             if battle.voter_id != voter.pk:
@@ -206,7 +191,7 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
     except IntegrityError:
         # A concurrent request stored the vote first (the one-vote constraint): answer as a replay.
         with transaction.atomic():
-            battle = locked_battle(battle_code)
+            battle = battle_reads.locked_battle(battle_code)
             existing = stored_vote(battle) if battle is not None else None
             if battle is None or existing is None:
                 raise

@@ -1,0 +1,101 @@
+"""The one read behind a battle's page and behind a vote, written once as SQL (``arena.hot_reads``).
+
+One row: the battle, its prompt, both answers, its vote (if any) and, for the page, its voter;
+with the voter's vote counts (in total and today) and roles, which the page's progress strip,
+the daily cap and the menu need (``battles.voting.progress.adopt_voter_state``). The versions
+come from ``battles.voting.votes.all_versions``, not from joins.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from arena.hot_reads import ModelColumns, datetime_param, fetch_rows, prep_value
+from arena.roles import ALL_ROLES
+from battles.models import Battle, Generation, Prompt, Vote
+from battles.voting.progress import start_of_today
+
+BATTLE = ModelColumns(Battle, "b")
+PROMPT = ModelColumns(Prompt, "p")
+ANSWER_A = ModelColumns(Generation, "ga")
+ANSWER_B = ModelColumns(Generation, "gb")
+VOTE = ModelColumns(Vote, "v")
+VOTER = ModelColumns(get_user_model(), "u")
+
+
+@cache
+def _sql(vendor: str, *, with_voter: bool, locked: bool) -> str:
+    """The read's SQL for a database vendor (the cache key; names are quoted the vendor's way)."""
+    quote = connection.ops.quote_name
+    votes, groups = quote(Vote._meta.db_table), quote(Group._meta.db_table)
+    memberships = quote(get_user_model().groups.through._meta.db_table)
+    voter = BATTLE.column("voter")
+    parts = [BATTLE, PROMPT, ANSWER_A, ANSWER_B, VOTE] + ([VOTER] if with_voter else [])
+    # Role names are the code's constants, not input: written into the SQL as literals.
+    roles = [
+        f"EXISTS (SELECT 1 FROM {memberships} m JOIN {groups} g ON g.id = m.group_id"
+        f" WHERE m.user_id = {voter} AND g.name = '{role}')"
+        for role in ALL_ROLES
+    ]
+    lock = " FOR UPDATE OF b" if locked and connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {', '.join(part.select() for part in parts)},"
+        # COUNT(*): the (voter) index alone answers it.
+        f" (SELECT COUNT(*) FROM {votes} c WHERE c.voter_id = {voter}),"
+        f" (SELECT COUNT(*) FROM {votes} c WHERE c.voter_id = {voter} AND c.created_at >= %s),"
+        f" {', '.join(roles)}"
+        f" FROM {BATTLE.table()}"
+        f" JOIN {PROMPT.table()} ON {PROMPT.column('id')} = {BATTLE.column('prompt')}"
+        f" JOIN {ANSWER_A.table()} ON {ANSWER_A.column('id')} = {BATTLE.column('generation_a')}"
+        f" JOIN {ANSWER_B.table()} ON {ANSWER_B.column('id')} = {BATTLE.column('generation_b')}"
+        f" LEFT JOIN {VOTE.table()} ON {VOTE.column('battle')} = {BATTLE.column('id')}"
+        + (f" JOIN {VOTER.table()} ON {VOTER.column('id')} = {voter}" if with_voter else "")
+        + f" WHERE {BATTLE.column('code')} = %s"
+        + (f" AND {voter} = %s" if with_voter else "")
+        + lock
+    )
+
+
+def _battle_from(row, *, with_voter: bool) -> Battle:
+    battle = BATTLE.instance(row, 0)
+    assert isinstance(battle, Battle)
+    start = BATTLE.width
+    battle.prompt = PROMPT.instance(row, start)  # type: ignore[assignment]
+    start += PROMPT.width
+    battle.generation_a = ANSWER_A.instance(row, start)  # type: ignore[assignment]
+    start += ANSWER_A.width
+    battle.generation_b = ANSWER_B.instance(row, start)  # type: ignore[assignment]
+    start += ANSWER_B.width
+    # Cached even when there is none, as select_related does: battle.vote then raises without a query.
+    Battle.vote.related.set_cached_value(battle, VOTE.instance(row, start))
+    start += VOTE.width
+    if with_voter:
+        battle.voter = VOTER.instance(row, start)  # type: ignore[assignment]
+        start += VOTER.width
+    battle.voter_votes_total, battle.voter_votes_today = row[start], row[start + 1]  # type: ignore[attr-defined]
+    for offset, role in enumerate(ALL_ROLES, start=start + 2):
+        setattr(battle, f"voter_is_{role}", bool(row[offset]))
+    return battle
+
+
+def _read(code, voter_id: int | None, *, locked: bool) -> Battle | None:
+    with_voter = voter_id is not None
+    params = [datetime_param(start_of_today()), prep_value(Battle, "code", code)]
+    if with_voter:
+        params.append(voter_id)
+    rows = fetch_rows(_sql(connection.vendor, with_voter=with_voter, locked=locked), params)
+    return _battle_from(rows[0], with_voter=with_voter) if rows else None
+
+
+def page_battle(code, voter_id: int) -> Battle | None:
+    """The voter's battle with its voter, as its page shows it; None when it is not theirs."""
+    return _read(code, voter_id, locked=False)
+
+
+def locked_battle(code) -> Battle | None:
+    """The battle, its row locked until the transaction ends (a vote's read), whoever's it is."""
+    return _read(code, None, locked=True)

@@ -1,5 +1,6 @@
 from html.parser import HTMLParser
 
+from battles.core import rendering
 from battles.core.rendering import render_markdown
 
 
@@ -104,3 +105,17 @@ def test_an_answer_cannot_give_a_div_any_other_class():
     div_classes = [value for tag, name, value in _attributes(html) if tag == "div" and name == "class"]
     assert div_classes == ["table-scroll"]
     assert "&lt;div" in html
+
+
+def test_an_answer_is_rendered_once_per_process_and_a_very_long_one_each_time():
+    answer = "```python\nprint('cached')\n```\n\n<script>alert(1)</script> **once**"
+    rendering.cached_render.cache_clear()
+    first = rendering.render_markdown(answer)
+    second = rendering.render_markdown(answer)
+    assert first == second == rendering.render_uncached(answer)
+    assert "<script>" not in first
+    assert rendering.cached_render.cache_info().hits == 1
+    long_answer = "word " * (rendering.RENDER_CACHE_MAX_CHARS // 5 + 1)
+    rendering.render_markdown(long_answer)
+    rendering.render_markdown(long_answer)
+    assert rendering.cached_render.cache_info().currsize == 1

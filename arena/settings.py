@@ -246,6 +246,8 @@ SILENCED_SYSTEM_CHECKS = ["security.W021"]
 CONTENT_SECURITY_POLICY = config.content_security_policy(
     form_targets=[origin for origin in env_list("CSP_FORM_ACTION_EXTRA", []) if config.origin_of(origin)]
 )
+# Django's database sessions, read with a prepared statement (arena.sessions).
+SESSION_ENGINE = "arena.sessions"
 # A session ends after this long without a request (arena.sessions keeps an active one alive).
 SESSION_COOKIE_AGE = int(env_float("SESSION_IDLE_HOURS", 12.0) * 3600)
 

@@ -7,9 +7,10 @@ for ``ARENA_PROCESS_CACHE_SECONDS``, the prompts of every active version's finis
 visible pool prompts (one query), and each request reads only the voter's seen prompt ids (an
 index-only scan of ``battle_voter_prompts``). The sets are intersected in numpy.
 
-The cache may be seconds stale: a prompt hidden or an LLM retired since may still be in it. So it
-only proposes; ``battles.voting.serving`` reads the chosen answers under ``eligible_generations()``
-again, and on a miss forgets the cache (``current.clear()``) and chooses again.
+The cache may be seconds stale. Answers, prompts and LLMs added since reach voters when it is read
+again. A prompt hidden or an LLM retired since may still be in it, so it only proposes:
+``battles.voting.serving`` reads the chosen answers under ``eligible_generations()`` again, and on
+a miss forgets the cache (``current.clear()``) and chooses again.
 """
 
 from __future__ import annotations

@@ -6,22 +6,19 @@ prompts they have battled on (an index-only scan), one reads both chosen version
 chosen prompt, one INSERT. Which versions have answers to prompts the voter has not seen, and
 which prompts two versions share, come from ``battles.voting.eligibility`` (kept per process);
 the answers are read under the full eligibility filter again, so a prompt hidden or an LLM retired
-since that was kept is never served. The rating estimates, the identity terms and the category
-list come from ``arena.process_cache`` (seconds old at most). The pair comes from
-``battles.core.pairing`` under the exposure cap of ``battles.core.exposure``; the prompt and
-which answer is A are drawn from a cryptographic RNG.
+since that was kept is never served. The rating estimates, the identity terms, the category list
+and the LLM of each version come from ``arena.process_cache`` (seconds old at most). The
+pair comes from ``battles.core.pairing`` under the exposure cap of ``battles.core.exposure``;
+the prompt and which answer is A are drawn from a cryptographic RNG.
 """
 
 from __future__ import annotations
 
-import datetime
 import secrets
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import DateTimeField, Q, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from arena.process_cache import cached_in_process
@@ -29,7 +26,7 @@ from battles.catalog.llms import identity_terms
 from battles.core.exposure import WINDOW, choose_within_cap
 from battles.core.integrity import find_identity_mentions
 from battles.core.pairing import PairingState
-from battles.models import Battle, Generation, Prompt
+from battles.models import Battle, Generation, LLMVersion, Prompt
 from battles.signals import current_estimates
 from battles.voting import eligibility
 
@@ -49,51 +46,52 @@ def categories() -> list[str]:
     )
 
 
-# Before any battle: the cut-off of a voter with fewer than WINDOW battles.
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-
-
-# What serving, the exposure cap and live battles read of the recent battles: not the texts of
-# the prompt and versions, nor the leaked terms (JSON), which cost more to build than to fetch.
+# What serving, the exposure cap and live battles read of the recent battles: not the leaked
+# terms (JSON), nor the prompt and versions (joined and built per row, they cost more than the
+# rest of the query; see ``version_llms``).
 RECENT_FIELDS = (
     "code",
     "status",
     "live",
     "created_at",
     "voter_id",
+    "prompt_id",
     "generation_a_id",
     "generation_b_id",
-    "prompt__category",
-    "version_a__llm_id",
-    "version_b__llm_id",
+    "version_a_id",
+    "version_b_id",
 )
 
 
 def recent_battles(voter) -> list[Battle]:
     """The voter's last ``WINDOW`` battles (pool and live, any state) and open pool battle, newest first.
 
-    One query on the (voter, created_at) index; the rows carry their prompt's category and both
-    versions' LLMs (for the exposure cap), and only the columns serving uses: other fields load
-    on first access.
+    One query: the ids come from two index scans, (voter, created_at) and (voter, status). Only
+    the columns serving uses are read: other fields, the prompt and the versions load on first
+    access (the LLMs of the versions come from ``version_llms``).
     """
-    # "Since the WINDOW-th newest battle's time", not "id IN (the last WINDOW ids)": with the voter in
-    # both branches of the OR, Postgres combines two index scans (1 ms); an IN-subquery OR made it
-    # read every battle (57 ms at 500k battles). Ties at the cut-off only add rows; the caller slices.
-    cutoff = Battle.objects.filter(voter=voter).order_by("-created_at").values("created_at")[WINDOW - 1 : WINDOW]
-    since = Coalesce(Subquery(cutoff), Value(EPOCH, output_field=DateTimeField()))
-    return list(
-        Battle.objects.filter(
-            Q(voter=voter, created_at__gte=since) | Q(voter=voter, status=Battle.Status.OPEN, live=False)
-        )
-        .select_related("prompt", "version_a", "version_b")
-        .only(*RECENT_FIELDS)
-        .order_by("-created_at", "-pk")
-    )
+    # "id IN (last WINDOW ids UNION open pool ids)": each branch is one index scan that Postgres
+    # knows returns a few rows. An OR of two conditions read every battle (an IN-subquery inside
+    # it: 57 ms at 500k battles) or, with a cut-off time, was guessed at hundreds of rows.
+    last = Battle.objects.filter(voter=voter).order_by("-created_at", "-pk").values("pk")[:WINDOW]
+    open_pool = Battle.objects.filter(voter=voter, status=Battle.Status.OPEN, live=False).values("pk")
+    return list(Battle.objects.filter(pk__in=last.union(open_pool)).only(*RECENT_FIELDS).order_by("-created_at", "-pk"))
+
+
+@cached_in_process
+def version_llms() -> dict[int, int]:
+    """The LLM of every version (a version never changes LLM): one small query, kept per process."""
+    return dict(LLMVersion.objects.values_list("pk", "llm_id"))
 
 
 def recent_pairs(battles: list[Battle]) -> list[tuple[int, int]]:
     """The LLMs of each of the last ``WINDOW`` battles, newest first (the exposure cap's input)."""
-    return [(b.version_a.llm_id, b.version_b.llm_id) for b in battles[:WINDOW]]
+    battles = battles[:WINDOW]
+    llms = version_llms()
+    if any(b.version_a_id not in llms or b.version_b_id not in llms for b in battles):
+        version_llms.clear()  # a version newer than the kept map
+        llms = version_llms()
+    return [(llms[b.version_a_id], llms[b.version_b_id]) for b in battles]
 
 
 def current_battle(*, voter, recent: list[Battle] | None = None) -> Battle | None:
@@ -150,6 +148,7 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
     """
     recent = recent_battles(voter)
     existing = current_battle(voter=voter, recent=recent)
+    # The open battle's prompt is read (one query) only when a category is asked.
     if existing is not None and (not category or existing.prompt.category == category):
         return existing
     if existing is None:
@@ -191,7 +190,9 @@ def new_battle(*, voter, category: str | None = None, recent: list[Battle] | Non
     return None
 
 
-def _choose_answers(kept, seen, recent: list[Battle], category: str | None) -> tuple[Generation, Generation] | None:
+def _choose_answers(
+    kept: eligibility.Eligibility, seen: np.ndarray, recent: list[Battle], category: str | None
+) -> tuple[Generation, Generation] | None:
     """One answer of each of two versions to a prompt the voter has not seen, or None when nothing is left.
 
     Raises ``Stale`` when ``kept`` offered a pair and prompt that the database no longer serves.
@@ -225,7 +226,8 @@ def _pair_answers(prompt_id: int, first: int, second: int, category: str | None)
     answers = eligibility.eligible_generations().filter(llm_version_id__in=[first, second], prompt_id=prompt_id)
     if category:
         answers = answers.filter(prompt__category=category)
-    rows = list(answers.order_by("pk"))
+    # What the battle and the identity check read of an answer; its other fields load on first access.
+    rows = list(answers.only("prompt_id", "llm_version_id", "text").order_by("pk"))
     firsts = [g for g in rows if g.llm_version_id == first]
     seconds = [g for g in rows if g.llm_version_id == second]
     if not firsts or not seconds:

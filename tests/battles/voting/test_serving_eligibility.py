@@ -4,9 +4,13 @@ The kept eligibility (``battles.voting.eligibility``) may be seconds stale; thes
 change the database under it, and check what a voter is served.
 """
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from battles.catalog import llms
+from battles.core.exposure import WINDOW
 from battles.models import Battle, Prompt
 from battles.voting import eligibility, serving, votes
 from tests.factories import make_arena, make_generation, make_llm, make_pool, make_prompt, make_user
@@ -108,3 +112,39 @@ def test_nothing_left_when_no_two_llms_answered_a_prompt_the_voter_has_not_seen(
     make_generation(make_prompt(pool, "Only beta answered this."), beta)
     eligibility.current.clear()
     assert serving.start_battle(voter=voter) is None
+
+
+def _battle(voter, prompt, first, second, **fields) -> Battle:
+    return Battle.objects.create(
+        prompt=prompt,
+        generation_a=prompt.generations.get(llm_version=first),
+        generation_b=prompt.generations.get(llm_version=second),
+        version_a=first,
+        version_b=second,
+        voter=voter,
+        **fields,
+    )
+
+
+def test_recent_battles_are_the_last_window_and_the_open_pool_battle_newest_first(voter):
+    _, (alpha, beta, _gamma), prompts = make_arena(prompts=WINDOW + 5)
+    first, second = alpha.current_version(), beta.current_version()
+    opened = _battle(voter, prompts[0], first, second)
+    later = [_battle(voter, p, first, second, status=Battle.Status.VOTED) for p in prompts[1:]]
+    for n, battle in enumerate([opened, *later]):
+        Battle.objects.filter(pk=battle.pk).update(created_at=timezone.now() - timedelta(minutes=100 - n))
+    recent = serving.recent_battles(voter)
+    assert [b.pk for b in recent] == [b.pk for b in reversed(later)][:WINDOW] + [opened.pk]
+    assert serving.current_battle(voter=voter, recent=recent) == opened
+    assert serving.recent_pairs(recent) == [(alpha.pk, beta.pk)] * WINDOW
+
+
+def test_a_version_newer_than_the_kept_map_is_counted_under_its_llm(voter):
+    _, (alpha, beta, _gamma), _ = make_arena(prompts=1)
+    assert serving.recent_pairs(serving.recent_battles(voter)) == []  # keeps the map of versions
+    newer = llms.update_llm_settings(llm=alpha, temperature=0.3)
+    prompt = make_prompt(make_pool(), "A question for the newer version.")
+    make_generation(prompt, alpha)
+    make_generation(prompt, beta)
+    _battle(voter, prompt, newer, beta.current_version())
+    assert serving.recent_pairs(serving.recent_battles(voter)) == [(alpha.pk, beta.pk)]

@@ -7,7 +7,7 @@ chosen prompt, one INSERT. Which versions have answers to prompts the voter has 
 which prompts two versions share, come from ``battles.voting.eligibility`` (kept per process);
 the answers are read under the full eligibility filter again, so a prompt hidden or an LLM retired
 since that was kept is never served. The rating estimates, the identity terms, the category list
-and the LLM of each version come from ``arena.process_cache`` (seconds old at most). The
+and the LLM versions come from ``arena.process_cache`` (seconds old at most). The
 pair comes from ``battles.core.pairing`` under the exposure cap of ``battles.core.exposure``;
 the prompt and which answer is A are drawn from a cryptographic RNG.
 """
@@ -26,9 +26,10 @@ from battles.catalog.llms import identity_terms
 from battles.core.exposure import WINDOW, choose_within_cap
 from battles.core.integrity import find_identity_mentions
 from battles.core.pairing import PairingState
-from battles.models import Battle, Generation, LLMVersion, Prompt
+from battles.models import Battle, Generation, Prompt
 from battles.signals import current_estimates
 from battles.voting import eligibility
+from battles.voting.votes import all_versions
 
 # Which answer is A, which pair: drawn from the system's CSPRNG.
 secure_rng = secrets.SystemRandom()
@@ -46,9 +47,9 @@ def categories() -> list[str]:
     )
 
 
-# What serving, the exposure cap and live battles read of the recent battles: not the leaked
-# terms (JSON), nor the prompt and versions (joined and built per row, they cost more than the
-# rest of the query; see ``version_llms``).
+# What serving, the exposure cap and live battles read of the recent battles. Not the leaked
+# terms (JSON), nor the prompt and versions: joining and building them per row cost more than the
+# rest of the query (the versions come from ``votes.all_versions``).
 RECENT_FIELDS = (
     "code",
     "status",
@@ -67,31 +68,34 @@ def recent_battles(voter) -> list[Battle]:
     """The voter's last ``WINDOW`` battles (pool and live, any state) and open pool battle, newest first.
 
     One query: the ids come from two index scans, (voter, created_at) and (voter, status). Only
-    the columns serving uses are read: other fields, the prompt and the versions load on first
-    access (the LLMs of the versions come from ``version_llms``).
+    the columns serving uses are read (other fields and the prompt load on first access); both
+    versions, with their LLMs (for the exposure cap), come from the per-process table.
     """
     # "id IN (last WINDOW ids UNION open pool ids)": each branch is one index scan that Postgres
     # knows returns a few rows. An OR of two conditions read every battle (an IN-subquery inside
     # it: 57 ms at 500k battles) or, with a cut-off time, was guessed at hundreds of rows.
     last = Battle.objects.filter(voter=voter).order_by("-created_at", "-pk").values("pk")[:WINDOW]
     open_pool = Battle.objects.filter(voter=voter, status=Battle.Status.OPEN, live=False).values("pk")
-    return list(Battle.objects.filter(pk__in=last.union(open_pool)).only(*RECENT_FIELDS).order_by("-created_at", "-pk"))
+    battles = list(
+        Battle.objects.filter(pk__in=last.union(open_pool)).only(*RECENT_FIELDS).order_by("-created_at", "-pk")
+    )
+    _share_versions(battles)
+    return battles
 
 
-@cached_in_process
-def version_llms() -> dict[int, int]:
-    """The LLM of every version (a version never changes LLM): one small query, kept per process."""
-    return dict(LLMVersion.objects.values_list("pk", "llm_id"))
+def _share_versions(battles: list[Battle]) -> None:
+    """Give the battles their versions from ``votes.all_versions`` (read again if a version is newer)."""
+    versions = all_versions()
+    if any(b.version_a_id not in versions or b.version_b_id not in versions for b in battles):
+        all_versions.clear()
+        versions = all_versions()
+    for b in battles:
+        b.version_a, b.version_b = versions[b.version_a_id], versions[b.version_b_id]
 
 
 def recent_pairs(battles: list[Battle]) -> list[tuple[int, int]]:
     """The LLMs of each of the last ``WINDOW`` battles, newest first (the exposure cap's input)."""
-    battles = battles[:WINDOW]
-    llms = version_llms()
-    if any(b.version_a_id not in llms or b.version_b_id not in llms for b in battles):
-        version_llms.clear()  # a version newer than the kept map
-        llms = version_llms()
-    return [(llms[b.version_a_id], llms[b.version_b_id]) for b in battles]
+    return [(b.version_a.llm_id, b.version_b.llm_id) for b in battles[:WINDOW]]
 
 
 def current_battle(*, voter, recent: list[Battle] | None = None) -> Battle | None:

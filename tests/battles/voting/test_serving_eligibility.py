@@ -139,9 +139,9 @@ def test_recent_battles_are_the_last_window_and_the_open_pool_battle_newest_firs
     assert serving.recent_pairs(recent) == [(alpha.pk, beta.pk)] * WINDOW
 
 
-def test_a_version_newer_than_the_kept_map_is_counted_under_its_llm(voter):
+def test_a_version_newer_than_the_kept_table_of_versions_is_counted_under_its_llm(voter):
     _, (alpha, beta, _gamma), _ = make_arena(prompts=1)
-    assert serving.recent_pairs(serving.recent_battles(voter)) == []  # keeps the map of versions
+    assert serving.recent_pairs(serving.recent_battles(voter)) == []  # keeps the table of versions
     newer = llms.update_llm_settings(llm=alpha, temperature=0.3)
     prompt = make_prompt(make_pool(), "A question for the newer version.")
     make_generation(prompt, alpha)

@@ -300,6 +300,8 @@ class Battle(models.Model):
             models.Index(fields=["voter", "status"]),
             # A voter's last battles (the exposure cap's window), newest first.
             models.Index(fields=["voter", "-created_at"], name="battle_voter_recent"),
+            # The prompts a voter has battled on (never served to them again), read by an index-only scan.
+            models.Index(fields=["voter", "prompt"], name="battle_voter_prompts"),
         ]
 
     def __str__(self):

@@ -1,24 +1,24 @@
 """Serving a voter a pool battle: their open one, or a new pair chosen by the pairing policy.
 
 Cheap by design (``new battle`` ≤ 6 queries with session and user, tests assert it): one query
-reads the voter's open battle and last battles (the exposure cap's window), one finds the LLM
-versions with answers the voter has not seen, one picks a prompt both chosen versions answered
-and reads both answers, one INSERT. The rating estimates, the identity terms and the category
-list come from ``arena.process_cache`` (seconds old at most). The pair comes from
-``battles.core.pairing`` under the exposure cap of ``battles.core.exposure``; which answer is A
-is drawn from a cryptographic RNG.
+reads the voter's open battle and last battles (the exposure cap's window), one the ids of the
+prompts they have battled on (an index-only scan), one reads both chosen versions' answers to the
+chosen prompt, one INSERT. Which versions have answers to prompts the voter has not seen, and
+which prompts two versions share, come from ``battles.voting.eligibility`` (kept per process);
+the answers are read under the full eligibility filter again, so a prompt hidden or an LLM retired
+since that was kept is never served. The rating estimates, the identity terms, the category list
+and the LLM versions come from ``arena.process_cache`` (seconds old at most). The
+pair comes from ``battles.core.pairing`` under the exposure cap of ``battles.core.exposure``;
+the prompt and which answer is A are drawn from a cryptographic RNG.
 """
 
 from __future__ import annotations
 
-import datetime
 import secrets
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, DateTimeField, Exists, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from arena.process_cache import cached_in_process
@@ -26,8 +26,10 @@ from battles.catalog.llms import identity_terms
 from battles.core.exposure import WINDOW, choose_within_cap
 from battles.core.integrity import find_identity_mentions
 from battles.core.pairing import PairingState
-from battles.models import LLM, Battle, Generation, LLMVersion, Prompt
+from battles.models import Battle, Generation, Prompt
 from battles.signals import current_estimates
+from battles.voting import eligibility
+from battles.voting.votes import all_versions
 
 # Which answer is A, which pair: drawn from the system's CSPRNG.
 secure_rng = secrets.SystemRandom()
@@ -45,28 +47,50 @@ def categories() -> list[str]:
     )
 
 
-# Before any battle: the cut-off of a voter with fewer than WINDOW battles.
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+# What serving, the exposure cap and live battles read of the recent battles. Not the leaked
+# terms (JSON), nor the prompt and versions: joining and building them per row cost more than the
+# rest of the query (the versions come from ``votes.all_versions``).
+RECENT_FIELDS = (
+    "code",
+    "status",
+    "live",
+    "created_at",
+    "voter_id",
+    "prompt_id",
+    "generation_a_id",
+    "generation_b_id",
+    "version_a_id",
+    "version_b_id",
+)
 
 
 def recent_battles(voter) -> list[Battle]:
     """The voter's last ``WINDOW`` battles (pool and live, any state) and open pool battle, newest first.
 
-    One query on the (voter, created_at) index; the rows carry their prompt and both versions
-    (the LLMs in them, for the exposure cap).
+    One query: the ids come from two index scans, (voter, created_at) and (voter, status). Only
+    the columns serving uses are read (other fields and the prompt load on first access); both
+    versions, with their LLMs (for the exposure cap), come from the per-process table.
     """
-    # "Since the WINDOW-th newest battle's time", not "id IN (the last WINDOW ids)": with the voter in
-    # both branches of the OR, Postgres combines two index scans (1 ms); an IN-subquery OR made it
-    # read every battle (57 ms at 500k battles). Ties at the cut-off only add rows; the caller slices.
-    cutoff = Battle.objects.filter(voter=voter).order_by("-created_at").values("created_at")[WINDOW - 1 : WINDOW]
-    since = Coalesce(Subquery(cutoff), Value(EPOCH, output_field=DateTimeField()))
-    return list(
-        Battle.objects.filter(
-            Q(voter=voter, created_at__gte=since) | Q(voter=voter, status=Battle.Status.OPEN, live=False)
-        )
-        .select_related("prompt", "version_a", "version_b")
-        .order_by("-created_at", "-pk")
+    # "id IN (last WINDOW ids UNION open pool ids)": each branch is one index scan that Postgres
+    # knows returns a few rows. An OR of two conditions read every battle (an IN-subquery inside
+    # it: 57 ms at 500k battles) or, with a cut-off time, was guessed at hundreds of rows.
+    last = Battle.objects.filter(voter=voter).order_by("-created_at", "-pk").values("pk")[:WINDOW]
+    open_pool = Battle.objects.filter(voter=voter, status=Battle.Status.OPEN, live=False).values("pk")
+    battles = list(
+        Battle.objects.filter(pk__in=last.union(open_pool)).only(*RECENT_FIELDS).order_by("-created_at", "-pk")
     )
+    _share_versions(battles)
+    return battles
+
+
+def _share_versions(battles: list[Battle]) -> None:
+    """Give the battles their versions from ``votes.all_versions`` (read again if a version is newer)."""
+    versions = all_versions()
+    if any(b.version_a_id not in versions or b.version_b_id not in versions for b in battles):
+        all_versions.clear()
+        versions = all_versions()
+    for b in battles:
+        b.version_a, b.version_b = versions[b.version_a_id], versions[b.version_b_id]
 
 
 def recent_pairs(battles: list[Battle]) -> list[tuple[int, int]]:
@@ -78,15 +102,6 @@ def current_battle(*, voter, recent: list[Battle] | None = None) -> Battle | Non
     """The voter's open pool battle, so a reload shows the same pair again."""
     recent = recent_battles(voter) if recent is None else recent
     return next((b for b in recent if b.status == Battle.Status.OPEN and not b.live), None)
-
-
-def _eligible_generations():
-    return Generation.objects.filter(
-        status=Generation.Status.DONE,
-        llm_version__llm__status=LLM.Status.ACTIVE,
-        prompt__hidden=False,
-        prompt__pool__isnull=False,
-    )
 
 
 def pairing_state(version_ids: list[int], families: list[int]) -> PairingState:
@@ -137,6 +152,7 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
     """
     recent = recent_battles(voter)
     existing = current_battle(voter=voter, recent=recent)
+    # The open battle's prompt is read (one query) only when a category is asked.
     if existing is not None and (not category or existing.prompt.category == category):
         return existing
     if existing is None:
@@ -149,19 +165,13 @@ def start_battle(*, voter, category: str | None = None) -> Battle | None:
     return battle
 
 
-def _pair_answers(pool_answers, first: int, second: int) -> list[Generation]:
-    """Both versions' answers to one prompt both answered (chosen at random), or [] if none is left."""
-    shared = (
-        pool_answers.filter(llm_version_id__in=[first, second])
-        .values("prompt_id")
-        .annotate(versions=Count("llm_version_id", distinct=True))
-        .filter(versions=2)
-        .order_by("?")
-        .values("prompt_id")[:1]
-    )
-    return list(
-        _eligible_generations().filter(llm_version_id__in=[first, second], prompt_id=Subquery(shared)).order_by("pk")
-    )
+# Choices on a kept eligibility that the database no longer allows (it changed since): choose
+# again on a fresh one, a bounded number of times, rather than serve what is no longer eligible.
+CHOICES = 3
+
+
+class Stale(Exception):
+    """The kept eligibility offered answers the database no longer serves."""
 
 
 def new_battle(*, voter, category: str | None = None, recent: list[Battle] | None = None) -> Battle | None:
@@ -170,20 +180,29 @@ def new_battle(*, voter, category: str | None = None, recent: list[Battle] | Non
     The pair comes from ``battles.core.pairing`` (active sampling with a uniform floor and a
     boost for new LLMs) within the exposure cap of the voter's last battles
     (``battles.core.exposure``), the prompt is one this voter has not battled on with answers
-    from both, and which answer is shown as A is drawn from a cryptographic RNG.
+    from both (drawn uniformly), and which answer is shown as A is drawn from a cryptographic RNG.
     """
     recent = recent_battles(voter) if recent is None else recent
-    seen = Battle.objects.filter(voter=voter).values("prompt_id")
-    pool_answers = _eligible_generations().exclude(prompt_id__in=seen)
-    if category:
-        pool_answers = pool_answers.filter(prompt__category=category)
-    # One EXISTS per version stops at its first unseen answer: cheap however large the pools are.
-    candidates = list(
-        LLMVersion.objects.filter(llm__status=LLM.Status.ACTIVE)
-        .filter(Exists(pool_answers.filter(llm_version_id=OuterRef("pk"))))
-        .order_by("pk")
-        .values_list("pk", "llm_id")
-    )
+    seen = eligibility.seen_prompts(voter)
+    for _ in range(CHOICES):
+        try:
+            answers = _choose_answers(eligibility.current(), seen, recent, category)
+        except Stale:
+            eligibility.current.clear()
+            continue
+        return None if answers is None else _create_battle(voter, *answers)
+    return None
+
+
+def _choose_answers(
+    kept: eligibility.Eligibility, seen: np.ndarray, recent: list[Battle], category: str | None
+) -> tuple[Generation, Generation] | None:
+    """One answer of each of two versions to a prompt the voter has not seen, or None when nothing is left.
+
+    Raises ``Stale`` when ``kept`` offered a pair and prompt that the database no longer serves.
+    """
+    unseen = kept.unseen(seen, category)
+    candidates = [(version, kept.families[version]) for version in sorted(unseen)]
     if len({family for _, family in candidates}) < 2:
         return None
     rng = np.random.default_rng(secure_rng.getrandbits(64))
@@ -195,13 +214,34 @@ def new_battle(*, voter, category: str | None = None, recent: list[Battle] | Non
         if pair is None:
             return None
         first, second = candidates[pair[0]][0], candidates[pair[1]][0]
-        answers = _pair_answers(pool_answers, first, second)
-        if answers:
+        shared = np.intersect1d(unseen[first], unseen[second], assume_unique=True)
+        if shared.size:
             break
         tried.append(pair)
+    prompt_id = int(shared[secure_rng.randrange(shared.size)])
+    return _pair_answers(prompt_id, first, second, category)
+
+
+def _pair_answers(prompt_id: int, first: int, second: int, category: str | None) -> tuple[Generation, Generation]:
+    """One answer of each version to the prompt, read under the full eligibility filter.
+
+    Raises ``Stale`` when either version has none (the kept eligibility is behind the database).
+    """
+    answers = eligibility.eligible_generations().filter(llm_version_id__in=[first, second], prompt_id=prompt_id)
+    if category:
+        answers = answers.filter(prompt__category=category)
+    # What the battle and the identity check read of an answer; its other fields load on first access.
+    rows = list(answers.only("prompt_id", "llm_version_id", "text").order_by("pk"))
+    firsts = [g for g in rows if g.llm_version_id == first]
+    seconds = [g for g in rows if g.llm_version_id == second]
+    if not firsts or not seconds:
+        raise Stale
     # Several samples of one answer may exist: one of each version, at random.
-    left = secure_rng.choice([g for g in answers if g.llm_version_id == first])
-    right = secure_rng.choice([g for g in answers if g.llm_version_id == second])
+    return secure_rng.choice(firsts), secure_rng.choice(seconds)
+
+
+def _create_battle(voter, left: Generation, right: Generation) -> Battle:
+    """The battle of the two answers; which one is A is drawn from the cryptographic RNG."""
     pair_of_answers = [left, right]
     secure_rng.shuffle(pair_of_answers)
     left, right = pair_of_answers

@@ -1,0 +1,83 @@
+"""Which pool prompts each LLM version can be served on, kept per process; which prompts a voter has seen.
+
+Serving a new battle needs, for the voter, the LLM versions with an answer to a prompt they have
+not battled on, and the prompts two versions share. Asking the database each time meant reading
+every battle of the voter twice and grouping thousands of answers. Instead each process keeps,
+for ``ARENA_PROCESS_CACHE_SECONDS``, the prompts of every active version's finished answers to
+visible pool prompts (one query), and each request reads only the voter's seen prompt ids (an
+index-only scan of ``battle_voter_prompts``). The sets are intersected in numpy.
+
+The cache may be seconds stale. Answers, prompts and LLMs added since reach voters when it is read
+again. A prompt hidden or an LLM retired since may still be in it, so it only proposes:
+``battles.voting.serving`` reads the chosen answers under ``eligible_generations()`` again, and on
+a miss forgets the cache (``current.clear()``) and chooses again.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from arena.process_cache import cached_in_process
+from battles.models import LLM, Battle, Generation
+
+# The key of all prompts, whatever their category (a voter who chose none).
+ANY_CATEGORY = ""
+
+
+def eligible_generations():
+    """Answers that may be served in a pool battle: finished, of an active LLM, to a visible pool prompt."""
+    return Generation.objects.filter(
+        status=Generation.Status.DONE,
+        llm_version__llm__status=LLM.Status.ACTIVE,
+        prompt__hidden=False,
+        prompt__pool__isnull=False,
+    )
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The LLM of each version with servable answers, and the prompts it answered, by category."""
+
+    families: dict[int, int]  # version id → LLM id
+    prompts: dict[str, dict[int, np.ndarray]]  # category (ANY_CATEGORY: all) → version id → sorted prompt ids
+
+    def unseen(self, seen: np.ndarray, category: str | None) -> dict[int, np.ndarray]:
+        """For each version with at least one, the prompts it answered (in ``category``) not in ``seen``."""
+        left = {}
+        for version, prompts in self.prompts.get(category or ANY_CATEGORY, {}).items():
+            unseen = prompts[np.isin(prompts, seen, assume_unique=True, invert=True)]
+            if unseen.size:
+                left[version] = unseen
+        return left
+
+
+@cached_in_process
+def current() -> Eligibility:
+    """The eligibility of every servable answer: one query, kept ``ARENA_PROCESS_CACHE_SECONDS``."""
+    rows = (
+        eligible_generations()
+        .order_by()
+        .values_list("llm_version_id", "llm_version__llm_id", "prompt_id", "prompt__category")
+        .distinct()
+    )
+    families: dict[int, int] = {}
+    grouped: defaultdict[str, defaultdict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for version, family, prompt, category in rows:
+        families[version] = family
+        grouped[ANY_CATEGORY][version].append(prompt)
+        if category:
+            grouped[category][version].append(prompt)
+    prompts = {
+        category: {version: np.unique(np.array(ids, dtype=np.int64)) for version, ids in by_version.items()}
+        for category, by_version in grouped.items()
+    }
+    return Eligibility(families, prompts)
+
+
+def seen_prompts(voter) -> np.ndarray:
+    """The sorted ids of the prompts the voter has battled on (pool and live, any state): never served again."""
+    ids = Battle.objects.filter(voter=voter).values_list("prompt_id", flat=True)
+    return np.unique(np.fromiter(ids, dtype=np.int64))

@@ -4,7 +4,7 @@
 
 Starts everything itself: its own redis-server, gunicorn with 3 sync workers (as docker-compose),
 a Celery worker (concurrency 4) and beat, the fake provider; a scratch Postgres database
-``arena_bench_web`` next to the one DATABASE_URL names (default: the local server), dropped and made
+``arena_bench_web`` (``--database``) next to the one DATABASE_URL names (default: the local server), dropped and made
 again each run. Loads ``--prompts`` pool prompts × ``--llms`` LLMs (answers stored), 200 voters with
 their own sessions, and a ``--votes`` history, fits the boards, then measures, each for ``--seconds``:
 
@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:
 
 from bench.arena_loading import VOTERS, load_arena, load_votes  # noqa: E402
 from bench.web_load import Figures, Voter, get_load, median, percentile, run_voters  # noqa: E402
-from bench.web_stack import Stack  # noqa: E402
+from bench.web_stack import Stack, cpu_seconds_between, cpu_seconds_by_process  # noqa: E402
 
 SCRATCH = "arena_bench_web"
 CATEGORIES = ("writing", "coding", "reasoning", "math")
@@ -49,13 +49,15 @@ COLD_BOARDS = [
 HUNG_SECONDS = 20
 
 
-def _scratch_database(url: str) -> str:
+def _scratch_database(url: str, name: str) -> str:
     import psycopg
 
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise SystemExit(f"--database {name!r}: lower-case letters, digits and _ only")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {SCRATCH}")
-        conn.execute(f"CREATE DATABASE {SCRATCH}")
-    return urlunsplit(urlsplit(url)._replace(path=f"/{SCRATCH}"))
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
 def _sessions(usernames: list[str]) -> list[str]:
@@ -155,10 +157,10 @@ async def _voter_phases(base: str, voter_cookies: list[str], admin_cookies: list
     ]
     await asyncio.gather(*(voter.open_next(None) for voter in voters))
     results = {
-        "10 voters": await run_voters(voters[:10], seconds),
-        "100 voters": await run_voters(voters[:100], seconds),
-        "100 voters + 3 admins on cold boards": await run_voters(
-            voters[:100], seconds, admins=admins, board_pages=COLD_BOARDS
+        "10 voters": await _with_cpu(run_voters(voters[:10], seconds)),
+        "100 voters": await _with_cpu(run_voters(voters[:100], seconds)),
+        "100 voters + 3 admins on cold boards": await _with_cpu(
+            run_voters(voters[:100], seconds, admins=admins, board_pages=COLD_BOARDS)
         ),
         "10 voters, Redis healthy": await run_voters(voters[100:110], seconds / 2),
     }
@@ -170,6 +172,24 @@ async def _voter_phases(base: str, voter_cookies: list[str], admin_cookies: list
     for client in [voter.client for voter in voters] + admins:
         await client.aclose()
     return results
+
+
+async def _with_cpu(phase) -> Figures:
+    before = cpu_seconds_by_process()
+    figures = await phase
+    figures.cpu_seconds = cpu_seconds_between(before, cpu_seconds_by_process())
+    return figures
+
+
+def _print_cpu(results: dict[str, Figures]) -> None:
+    """Where the machine's cores went in each measured phase (every process, by program)."""
+    cores = os.cpu_count() or 1
+    for name, f in results.items():
+        if not f.cpu_seconds:
+            continue
+        busy = sorted(((s, p) for p, s in f.cpu_seconds.items() if s / f.seconds >= 0.01), reverse=True)
+        shares = ", ".join(f"{program} {seconds / f.seconds:.2f}" for seconds, program in busy)
+        print(f"CPU during {name} (cores of {cores}): {shares}")
 
 
 def _print_voter_table(results: dict[str, Figures], health_rate: float) -> None:
@@ -208,6 +228,7 @@ def main(argv=None) -> int:
     parser.add_argument("--llms", type=int, default=6)
     parser.add_argument("--votes", type=int, default=500_000)
     parser.add_argument("--seconds", type=int, default=20, help="length of each measured phase (default 20)")
+    parser.add_argument("--database", default=SCRATCH, help=f"scratch database, made afresh (default {SCRATCH})")
     args = parser.parse_args(argv)
     base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     if not base_url.startswith("postgres"):
@@ -215,7 +236,7 @@ def main(argv=None) -> int:
         return 2
     stack = Stack()
     try:
-        return _run(args, stack, _scratch_database(base_url))
+        return _run(args, stack, _scratch_database(base_url, args.database))
     finally:
         stack.stop()
 
@@ -261,6 +282,7 @@ def _run(args, stack: Stack, database_url: str) -> int:
         f" errors {battle.errors}   (goal >= 400 req/s, p99 <= 400 ms)"
     )
     _print_voter_table(results, health.requests_per_second)
+    _print_cpu(results)
 
     time.sleep(2)  # let the last fragment POSTs' rows be visible to this connection
     acknowledged = sum(f.acknowledged for f in results.values())

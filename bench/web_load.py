@@ -35,6 +35,7 @@ class Figures:
     get_ms: list[float] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
     board_ms: list[float] = field(default_factory=list)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # by program, during the phase
 
     def fail(self, what: str) -> None:
         self.failures[what] = self.failures.get(what, 0) + 1

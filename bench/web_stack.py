@@ -149,3 +149,46 @@ class Stack:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         self.processes.append(process)
         return process
+
+
+def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
+    """(program, CPU seconds used so far, user + system) of every process on this machine, by pid.
+
+    Read from /proc (Linux). Program names group what the bench starts: gunicorn, celery worker,
+    celery beat, postgres, redis-server, the bench itself (its load generator).
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        # comm is in parentheses and may contain spaces: the fields after it are split from its end.
+        fields = text[text.rindex(")") + 2 :].split()
+        program = _program(text[text.index("(") + 1 : text.rindex(")")], cmdline)
+        found[int(stat.parent.name)] = (program, (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def cpu_seconds_between(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds used between two readings, by program; a process that ended in between is not counted."""
+    used: dict[str, float] = {}
+    for pid, (program, seconds) in after.items():
+        earlier = before.get(pid)
+        spent = seconds - earlier[1] if earlier is not None and earlier[0] == program else seconds
+        used[program] = used.get(program, 0.0) + spent
+    return used
+
+
+def _program(comm: str, cmdline: list[bytes]) -> str:
+    """gunicorn, celery worker, celery beat, postgres, redis-server, the bench itself…"""
+    words = [part.decode(errors="replace") for part in cmdline if part]
+    text = " ".join(words)
+    for name in ("gunicorn", "run_fake_provider", "bench_web"):
+        if name in text:
+            return name
+    if "celery" in text:
+        return "celery beat" if " beat" in text else "celery worker"
+    return comm

@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-import trueskill
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Min
@@ -25,7 +24,7 @@ from django.utils import timezone
 
 from battles.models import LLMVersion, Vote
 from ratings import services
-from ratings.engine import elo_update
+from ratings.engine import ClosedFormTrueSkill, elo_update
 from ratings.models import OnlineRating, OnlineRatingWatermark
 
 DEFAULT_DRAW_PROBABILITY = 0.3
@@ -86,17 +85,14 @@ def _apply(rows: list[tuple]) -> None:
         [OnlineRating(llm_version_id=v) for v in version_ids if v not in existing], ignore_conflicts=True
     )
     ratings = {r.llm_version_id: r for r in OnlineRating.objects.filter(llm_version_id__in=version_ids)}
-    env = trueskill.TrueSkill(draw_probability=draw_probability())
-    # Keyed by str: the field holds the plain value, which equals its TextChoices member.
-    rank_of: dict[str, list[int]] = {Vote.Outcome.A: [0, 1], Vote.Outcome.B: [1, 0]}
+    # The same closed-form update as the replay (rebuild_online_ratings): the same numbers either way.
+    rater = ClosedFormTrueSkill(draw_probability())
     for _, version_a, version_b, outcome, *_ in counted:
         a, b = ratings[version_a], ratings[version_b]
         a.elo, b.elo = elo_update(a.elo, b.elo, outcome, k=settings.ARENA_ELO_K)
-        ta = env.create_rating(a.trueskill_mu, a.trueskill_sigma)
-        tb = env.create_rating(b.trueskill_mu, b.trueskill_sigma)
-        (ta,), (tb,) = env.rate([(ta,), (tb,)], ranks=rank_of.get(outcome, [0, 0]))
-        a.trueskill_mu, a.trueskill_sigma = ta.mu, ta.sigma
-        b.trueskill_mu, b.trueskill_sigma = tb.mu, tb.sigma
+        (a.trueskill_mu, a.trueskill_sigma), (b.trueskill_mu, b.trueskill_sigma) = rater.rate(
+            (a.trueskill_mu, a.trueskill_sigma), (b.trueskill_mu, b.trueskill_sigma), str(outcome)
+        )
         a.votes += 1
         b.votes += 1
     now = timezone.now()

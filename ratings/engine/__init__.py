@@ -27,7 +27,7 @@ from .style import (
     style_counts,
     style_matrix,
 )
-from .trueskill_ratings import trueskill_ratings, trueskill_update
+from .trueskill_ratings import ClosedFormTrueSkill, trueskill_ratings, trueskill_update
 
 __all__ = [
     "OUTCOMES",
@@ -43,6 +43,7 @@ __all__ = [
     "online_elo",
     "elo_update",
     "trueskill_ratings",
+    "ClosedFormTrueSkill",
     "trueskill_update",
     "fit_style_controlled",
     "StyleControlledBoard",

@@ -50,6 +50,52 @@ def make_env(draw_probability: float) -> trueskill.TrueSkill:
     return trueskill.TrueSkill(draw_probability=p, backend=FAST_NORMAL)
 
 
+class ClosedFormTrueSkill:
+    """TrueSkill's two-player update in closed form, with the package's environment and v/w functions.
+
+    What ``trueskill_ratings`` applies per vote, and the worker's online ratings per vote
+    (``ratings.online``): the package's factor graph takes ~10 ms of Python for one two-player
+    vote, this a few microseconds, with the same numbers (the two-player graph has no loop).
+    """
+
+    def __init__(self, draw_probability: float) -> None:
+        self.env = make_env(draw_probability)
+        self.margin = trueskill.calc_draw_margin(self.env.draw_probability, 2, env=self.env)
+        self.beta2 = self.env.beta**2
+        self.tau2 = self.env.tau**2
+
+    def update(
+        self, mu_x: float, var_x: float, mu_y: float, var_y: float, *, drawn: bool
+    ) -> tuple[float, float, float, float]:
+        """(mu, variance) of the winner x (model A on a draw) and of y, after one vote."""
+        env = self.env
+        vx = var_x + self.tau2
+        vy = var_y + self.tau2
+        c2 = 2.0 * self.beta2 + vx + vy
+        c = math.sqrt(c2)
+        t = (mu_x - mu_y) / c
+        eps = self.margin / c
+        if drawn:
+            v, w = env.v_draw(t, eps), env.w_draw(t, eps)
+        else:
+            v, w = env.v_win(t, eps), env.w_win(t, eps)
+        return mu_x + vx / c * v, vx * (1.0 - vx / c2 * w), mu_y - vy / c * v, vy * (1.0 - vy / c2 * w)
+
+    def rate(
+        self, rating_a: tuple[float, float], rating_b: tuple[float, float], outcome: str
+    ) -> tuple[tuple[float, float], tuple[float, float]]:
+        """``((mu, sigma) of model_a, (mu, sigma) of model_b)`` after one vote (an outcome of ``OUTCOMES``)."""
+        code = OUTCOME_INDEX.get(outcome)
+        if code is None:
+            raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
+        (mu_a, sigma_a), (mu_b, sigma_b) = rating_a, rating_b
+        if code == B_WINS:
+            mu_b, var_b, mu_a, var_a = self.update(mu_b, sigma_b**2, mu_a, sigma_a**2, drawn=False)
+        else:
+            mu_a, var_a, mu_b, var_b = self.update(mu_a, sigma_a**2, mu_b, sigma_b**2, drawn=code != A_WINS)
+        return (mu_a, math.sqrt(var_a)), (mu_b, math.sqrt(var_b))
+
+
 def observed_draw_probability(outcomes: Iterable[int]) -> float:
     """Share of votes (outcome codes) that are a tie or both-bad."""
     total = draws = 0
@@ -86,32 +132,15 @@ def trueskill_ratings(
     models, a, b, o = _codes(votes)
     if draw_probability is None:
         draw_probability = observed_draw_probability(o)
-    env = make_env(draw_probability)
-    margin = trueskill.calc_draw_margin(env.draw_probability, 2, env=env)
-    beta2 = env.beta**2
-    tau2 = env.tau**2
-    mu = [env.mu] * len(models)
-    var = [env.sigma**2] * len(models)
+    rater = ClosedFormTrueSkill(draw_probability)
+    mu = [rater.env.mu] * len(models)
+    var = [rater.env.sigma**2] * len(models)
     seen = [False] * len(models)
-    v_win, w_win, v_draw, w_draw = env.v_win, env.w_win, env.v_draw, env.w_draw
     for x, y, outcome in zip(a, b, o):
         if outcome == B_WINS:
             x, y = y, x  # x is the winner (or model_a on a draw)
         seen[x] = seen[y] = True
-        vx = var[x] + tau2
-        vy = var[y] + tau2
-        c2 = 2.0 * beta2 + vx + vy
-        c = math.sqrt(c2)
-        t = (mu[x] - mu[y]) / c
-        eps = margin / c
-        if outcome == A_WINS or outcome == B_WINS:
-            v, w = v_win(t, eps), w_win(t, eps)
-        else:
-            v, w = v_draw(t, eps), w_draw(t, eps)
-        mu[x] += vx / c * v
-        mu[y] -= vy / c * v
-        var[x] = vx * (1.0 - vx / c2 * w)
-        var[y] = vy * (1.0 - vy / c2 * w)
+        mu[x], var[x], mu[y], var[y] = rater.update(mu[x], var[x], mu[y], var[y], drawn=outcome > B_WINS)
     return {name: (mu[k], math.sqrt(var[k])) for k, name in enumerate(models) if seen[k]}
 
 

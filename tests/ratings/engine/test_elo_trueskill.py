@@ -101,3 +101,19 @@ def test_the_fast_normal_functions_agree_with_the_trueskill_package():
         assert cdf(x, 25.0, 8.0) == pytest.approx(mathematics.cdf(x, 25.0, 8.0), abs=2e-7)
     for p in (0.01, 0.3, 0.5, 0.65, 0.99):
         assert ppf(p) == pytest.approx(mathematics.ppf(p), abs=1e-6)
+
+
+def test_the_closed_form_vote_update_gives_the_packages_rate_1vs1():
+    from ratings.engine import ClosedFormTrueSkill
+
+    rater = ClosedFormTrueSkill(0.3)
+    ratings = [((25.0, 25 / 3), (25.0, 25 / 3)), ((31.2, 2.1), (18.4, 5.5)), ((12.0, 1.0), (40.0, 7.9))]
+    for rating_a, rating_b in ratings:
+        for outcome in ("a", "b", "tie", "both_bad"):
+            expected = trueskill_update(rating_a, rating_b, outcome, draw_probability=0.3)
+            got = rater.rate(rating_a, rating_b, outcome)
+            for (mu, sigma), (mu_expected, sigma_expected) in zip(got, expected, strict=True):
+                assert mu == pytest.approx(mu_expected, rel=1e-9)
+                assert sigma == pytest.approx(sigma_expected, rel=1e-9)
+    with pytest.raises(ValueError, match="unknown outcome"):
+        rater.rate((25.0, 8.0), (25.0, 8.0), "draw")

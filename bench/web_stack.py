@@ -184,6 +184,8 @@ def cpu_seconds_between(before: dict[int, tuple[str, float]], after: dict[int, t
 
 def _program(comm: str, cmdline: list[bytes]) -> str:
     """gunicorn, celery worker, celery beat, postgres, redis-server, the bench itself…"""
+    if comm in ("postgres", "redis-server", "wrk"):
+        return comm  # a Postgres backend's command line names its database, arena_bench_web…
     words = [part.decode(errors="replace") for part in cmdline if part]
     text = " ".join(words)
     for name in ("gunicorn", "run_fake_provider", "bench_web"):

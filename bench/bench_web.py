@@ -256,10 +256,16 @@ def _run(args, stack: Stack, database_url: str) -> int:
     from django.core.management import call_command
     from django.utils import timezone
 
+    from ratings.online import rebuild_online_ratings
+
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)  # as the image does: pages name hashed files
     load_arena(args.llms, args.prompts, base_url=f"http://127.0.0.1:{stack.provider_port}/v1", categories=CATEGORIES)
     load_votes(args.llms, args.prompts, args.votes)
+    # As after an import: the history's Elo and TrueSkill replayed once, so the worker starts at the newest vote.
+    replay_started = time.perf_counter()
+    rebuild_online_ratings()
+    print(f"online ratings replayed over {args.votes:,} votes in {time.perf_counter() - replay_started:.1f} s")
     fits = _recompute_seconds()
     print(f"default board recompute at {args.votes:,} votes, in this process: {', '.join(f'{s:.2f}' for s in fits)} s")
     voter_cookies = _sessions([f"bench-{k}" for k in range(VOTERS)])

@@ -79,7 +79,7 @@ class Stack:
         _wait_until(lambda: _answers(self.redis_port), "redis-server")
 
     def start_services(self, env: dict[str, str]) -> None:
-        """Fake provider, gunicorn (3 sync workers as in docker-compose), a Celery worker and beat."""
+        """Fake provider, gunicorn (3 sync workers, as docker-compose), a Celery worker (nice 10, as there), beat."""
         self._spawn(
             [sys.executable, "manage.py", "run_fake_provider", "--port", str(self.provider_port), "--latency", "0.05"],
             "provider.log",
@@ -102,7 +102,9 @@ class Stack:
             env=env,
         )
         self._spawn(
-            [str(VENV_BIN / "celery"), "-A", "arena", "worker", "--loglevel", "INFO", "--concurrency", "4"]
+            # At nice 10, as docker-compose runs it: refits take only the cores the web leaves idle.
+            ["nice", "-n", "10", str(VENV_BIN / "celery"), "-A", "arena", "worker", "--loglevel", "INFO"]
+            + ["--concurrency", "4"]
             + ["-Q", "arena", "--hostname", f"bench-{self.web_port}@%h"],
             "worker.log",
             env=env,

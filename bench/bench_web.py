@@ -47,6 +47,9 @@ COLD_BOARDS = [
     "/leaderboard/decision/?from={since}",
 ]
 HUNG_SECONDS = 20
+# Issue 11 set its goals where /healthz served 2,400–3,500 req/s; this machine's /healthz varies from run to
+# run (1,200–2,000 req/s seen), so each goal is also shown as the share of /healthz it was then.
+GOAL_SHARES = {"cycles": "13–19%", "battle page": "11–17%"}
 
 
 def _scratch_database(url: str, name: str) -> str:
@@ -212,8 +215,9 @@ def _print_voter_table(results: dict[str, Figures], health_rate: float) -> None:
         print("\nno voter completed a cycle: see the failures above and the logs in", Stack.__name__)
         return
     print(
-        f"\ncycles at 100 voters as a share of /healthz req/s: {2 * alone.cycles_per_second / health_rate:.1%}"
-        f" (each cycle is 3 requests: vote, /, battle page)\n"
+        f"\nrequests of the voter cycles at 100 voters as a share of /healthz req/s:"
+        f" {3 * alone.cycles_per_second / health_rate:.1%} (3 requests a cycle: vote, /, battle page;"
+        f" the goal of 150 cycles/s was {GOAL_SHARES['cycles']} of /healthz on the machine it was set on)\n"
         f"voter throughput lost to 3 admins on cold boards: "
         f"{1 - browsed.cycles_per_second / alone.cycles_per_second:.1%}   (goal <= 10%)\n"
         f"votes stored while Redis hung, share of the healthy rate: "
@@ -285,7 +289,8 @@ def _run(args, stack: Stack, database_url: str) -> int:
     print(
         f"battle page (reload of an open battle), 100 connections: {battle.requests_per_second:.0f} req/s"
         f" ({battle.requests_per_second / health.requests_per_second:.0%} of /healthz), p99 {battle.p99_ms:.0f} ms,"
-        f" errors {battle.errors}   (goal >= 400 req/s, p99 <= 400 ms)"
+        f" errors {battle.errors}   (goal >= 400 req/s, p99 <= 400 ms;"
+        f" 400 req/s was {GOAL_SHARES['battle page']} of /healthz on the machine it was set on)"
     )
     _print_voter_table(results, health.requests_per_second)
     _print_cpu(results)

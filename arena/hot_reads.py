@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -34,13 +35,21 @@ class ModelColumns:
     alias: str
     converters: dict[str, list] = field(default_factory=dict, repr=False)  # per database alias
 
-    @property
+    @cached_property
     def fields(self) -> list:
         return list(self.model._meta.concrete_fields)
 
-    @property
+    @cached_property
+    def attnames(self) -> list[str]:
+        return [f.attname for f in self.fields]
+
+    @cached_property
     def width(self) -> int:
         return len(self.fields)
+
+    @cached_property
+    def pk_position(self) -> int:
+        return self.fields.index(self.model._meta.pk)
 
     def select(self) -> str:
         quote = connection.ops.quote_name
@@ -55,12 +64,12 @@ class ModelColumns:
     def instance(self, row: Sequence[Any], start: int) -> Model | None:
         """The instance in ``row[start:start + width]``; None when an outer join found no row."""
         values = list(row[start : start + self.width])
-        if values[self.fields.index(self.model._meta.pk)] is None:
+        if values[self.pk_position] is None:
             return None
         for position, converters in self._converters():
             for convert, expression in converters:
                 values[position] = convert(values[position], expression, connection)
-        return self.model.from_db(connection.alias, [f.attname for f in self.fields], values)
+        return self.model.from_db(connection.alias, self.attnames, values)
 
     def _converters(self) -> list:
         """(position, [(converter, column expression)]) for the fields whose values need converting."""

@@ -29,15 +29,26 @@ from django.db.models import Field, Model
 
 @dataclass
 class ModelColumns:
-    """Every concrete column of ``model`` under ``alias`` in a hand-written SELECT."""
+    """The concrete columns of ``model`` under ``alias`` in a hand-written SELECT.
+
+    Every column, or with ``only`` those attribute names and the primary key: the other fields
+    of its instances are deferred (loaded on first access), as with the ORM's ``only()``.
+    """
 
     model: type[Model]
     alias: str
+    only: tuple[str, ...] = ()
     converters: dict[str, list] = field(default_factory=dict, repr=False)  # per database alias
 
     @cached_property
     def fields(self) -> list:
-        return list(self.model._meta.concrete_fields)
+        concrete = self.model._meta.concrete_fields
+        unknown = set(self.only) - {f.attname for f in concrete}
+        if unknown:
+            raise ValueError(f"{self.model.__name__} has no columns {sorted(unknown)}")
+        if not self.only:
+            return list(concrete)
+        return [f for f in concrete if f.primary_key or f.attname in self.only]
 
     @cached_property
     def attnames(self) -> list[str]:
@@ -94,6 +105,14 @@ def _concrete_field(model: type[Model], name: str) -> Field:
     if not isinstance(found, Field) or found.column is None:
         raise ValueError(f"{model.__name__}.{name} is not a column")
     return found
+
+
+def literal(value: str) -> str:
+    """A constant of the code (a status) as an SQL string literal: constants stay constants in a
+    prepared statement's generic plan (an ``= 'open'`` is known to be selective, an ``= $1`` is not)."""
+    if not value.replace("_", "").isalnum():
+        raise ValueError(f"not a plain constant: {value!r}")
+    return f"'{value}'"
 
 
 def datetime_param(value) -> Any:

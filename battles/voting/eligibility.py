@@ -9,8 +9,8 @@ index-only scan of ``battle_voter_prompts``). The sets are intersected in numpy.
 
 The cache may be seconds stale. Answers, prompts and LLMs added since reach voters when it is read
 again. A prompt hidden or an LLM retired since may still be in it, so it only proposes:
-``battles.voting.serving`` reads the chosen answers under ``eligible_generations()`` again, and on
-a miss forgets the cache (``current.clear()``) and chooses again.
+``battles.voting.serving`` reads the chosen answers under its conditions again
+(``servable_answers()``), and on a miss forgets the cache (``current.clear()``) and chooses again.
 """
 
 from __future__ import annotations
@@ -18,25 +18,66 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
 import numpy as np
 from django.db import connection
 
-from arena.hot_reads import ModelColumns, fetch_rows
+from arena.hot_reads import ModelColumns, fetch_rows, literal
 from arena.process_cache import cached_in_process
-from battles.models import LLM, Battle, Generation
+from battles.models import LLM, Battle, Generation, LLMVersion, Prompt
 
 # The key of all prompts, whatever their category (a voter who chose none).
 ANY_CATEGORY = ""
 
 
 def eligible_generations():
-    """Answers that may be served in a pool battle: finished, of an active LLM, to a visible pool prompt."""
+    """Answers that may be served in a pool battle: finished, of an active LLM, to a visible pool prompt.
+
+    ``servable_answers()`` applies the same conditions as SQL of its own: a condition added here
+    must be added there (a test compares the two, and pins these conditions).
+    """
     return Generation.objects.filter(
         status=Generation.Status.DONE,
         llm_version__llm__status=LLM.Status.ACTIVE,
         prompt__hidden=False,
         prompt__pool__isnull=False,
+    )
+
+
+# What a new battle and its identity check read of an answer; its other fields load on first access.
+ANSWER = ModelColumns(Generation, "g", only=("prompt_id", "llm_version_id", "text"))
+
+
+def servable_answers(prompt_id: int, versions: tuple[int, int], category: str | None) -> list[Generation]:
+    """The answers of ``versions`` to the prompt (in ``category``, if given) under ``eligible_generations()``'s
+    conditions, by id: what a new battle is made of, read from the database (never from the kept sets).
+
+    One prepared statement (``arena.hot_reads``): built by the ORM, compiling its joins cost ~3 ms
+    a new battle.
+    """
+    params: list = [int(prompt_id), *map(int, versions)] + ([category] if category else [])
+    rows = fetch_rows(_answers_sql(connection.vendor, with_category=bool(category)), params)
+    return [cast(Generation, ANSWER.instance(row, 0)) for row in rows]
+
+
+@cache
+def _answers_sql(vendor: str, *, with_category: bool) -> str:
+    """The answers' SQL for a database vendor (the cache key; names are quoted the vendor's way)."""
+    prompt, version, llm = ModelColumns(Prompt, "p"), ModelColumns(LLMVersion, "v"), ModelColumns(LLM, "l")
+    return (
+        f"SELECT {ANSWER.select()} FROM {ANSWER.table()}"
+        f" JOIN {version.table()} ON {version.column('id')} = {ANSWER.column('llm_version')}"
+        f" JOIN {llm.table()} ON {llm.column('id')} = {version.column('llm')}"
+        f" JOIN {prompt.table()} ON {prompt.column('id')} = {ANSWER.column('prompt')}"
+        f" WHERE {ANSWER.column('prompt')} = %s AND {ANSWER.column('llm_version')} IN (%s, %s)"
+        # eligible_generations(), condition by condition.
+        f" AND {ANSWER.column('status')} = {literal(Generation.Status.DONE)}"
+        f" AND {llm.column('status')} = {literal(LLM.Status.ACTIVE)}"
+        f" AND NOT {prompt.column('hidden')}"
+        f" AND {prompt.column('pool')} IS NOT NULL"
+        + (f" AND {prompt.column('category')} = %s" if with_category else "")
+        + f" ORDER BY {ANSWER.column('id')}"
     )
 
 

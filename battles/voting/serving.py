@@ -252,11 +252,7 @@ def _pair_answers(prompt_id: int, first: int, second: int, category: str | None)
 
     Raises ``Stale`` when either version has none (the kept eligibility is behind the database).
     """
-    answers = eligibility.eligible_generations().filter(llm_version_id__in=[first, second], prompt_id=prompt_id)
-    if category:
-        answers = answers.filter(prompt__category=category)
-    # What the battle and the identity check read of an answer; its other fields load on first access.
-    rows = list(answers.only("prompt_id", "llm_version_id", "text").order_by("pk"))
+    rows = eligibility.servable_answers(prompt_id, (first, second), category)
     firsts = [g for g in rows if g.llm_version_id == first]
     seconds = [g for g in rows if g.llm_version_id == second]
     if not firsts or not seconds:

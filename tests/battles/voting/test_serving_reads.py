@@ -7,16 +7,20 @@ same loaded and deferred fields with the same values and types.
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
+from battles.catalog import llms
 from battles.core.exposure import WINDOW
-from battles.models import Battle, Generation
-from battles.voting import serving
-from tests.factories import make_arena, make_user
+from battles.core.text import prompt_hash
+from battles.models import LLM, Battle, Generation, Prompt
+from battles.voting import eligibility, serving
+from tests.factories import make_arena, make_generation, make_llm, make_pool, make_prompt, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +92,99 @@ def test_recent_battles_are_the_last_ones_and_the_open_pool_battle_as_the_orm_re
 def test_recent_battles_of_a_voter_without_battles_are_none(voter):
     make_arena(prompts=1)
     assert serving.recent_battles(voter) == []
+
+
+def test_the_eligibility_conditions_are_the_ones_the_answers_read_applies():
+    """``servable_answers()`` writes ``eligible_generations()``'s conditions as SQL of its own: a
+    condition added to one and not the other must fail here, whatever the cases below cover."""
+    where = eligibility.eligible_generations().query.where
+    conditions = {(str(c.lhs.target), c.lookup_name, c.rhs) for c in where.children}
+    assert (where.connector, where.negated) == ("AND", False)
+    assert conditions == {
+        ("battles.Generation.status", "exact", Generation.Status.DONE),
+        ("battles.LLM.status", "exact", LLM.Status.ACTIVE),
+        ("battles.Prompt.hidden", "exact", False),
+        ("battles.Prompt.pool", "isnull", False),
+    }
+
+
+def _orm_answers(prompt_id: int, versions: tuple[int, int], category: str | None) -> list[Generation]:
+    """What ``_pair_answers`` read with the ORM before it was a hot read."""
+    answers = eligibility.eligible_generations().filter(llm_version_id__in=versions, prompt_id=prompt_id)
+    if category:
+        answers = answers.filter(prompt__category=category)
+    return list(answers.only("prompt_id", "llm_version_id", "text").order_by("pk"))
+
+
+def _answers_arena():
+    """Prompts and answers that are servable and that are not, each for one reason."""
+    pool = make_pool()
+    alpha, beta, gamma = (make_llm(name) for name in ("alpha", "beta", "gamma"))
+    visible = make_prompt(pool, "Visible writing prompt", category="writing")
+    reasoning = make_prompt(pool, "Visible reasoning prompt", category="reasoning")
+    hidden = make_prompt(pool, "Hidden prompt", category="writing")
+    text = "A prompt outside any pool"
+    poolless = Prompt.objects.create(pool=None, text=text, category="writing", text_hash=prompt_hash(text))
+    prompts = [visible, reasoning, hidden, poolless]
+    for prompt, llm in itertools.product(prompts, (alpha, beta, gamma)):
+        make_generation(prompt, llm, text=f"«{llm.name}» answers {prompt.pk} — it's fine")
+    # More samples of alpha's answer to the visible prompt: one more servable, one failed, one pending.
+    make_generation(visible, alpha, sample=1, text="second sample")
+    make_generation(visible, alpha, sample=2, status=Generation.Status.FAILED, text="")
+    make_generation(visible, alpha, sample=3, status=Generation.Status.PENDING, text="")
+    make_generation(reasoning, beta, sample=1, status=Generation.Status.RUNNING, text="partial")
+    Prompt.objects.filter(pk=hidden.pk).update(hidden=True)
+    llms.retire_or_delete_llm(llm=gamma)
+    versions = [llm.current_version().pk for llm in (alpha, beta, gamma)]
+    return prompts, versions
+
+
+def test_the_answers_read_gives_what_the_orm_gives_under_the_eligibility_filter(voter):
+    prompts, versions = _answers_arena()
+    nowhere = max(versions) + 1000
+    found = 0
+    for prompt, pair, category in itertools.product(
+        prompts + [Prompt(pk=max(p.pk for p in prompts) + 1000)],
+        list(itertools.combinations(versions + [nowhere], 2)),
+        (None, "writing", "reasoning", "unknown"),
+    ):
+        read = eligibility.servable_answers(prompt.pk, pair, category)
+        expected = _orm_answers(prompt.pk, pair, category)
+        assert [g.pk for g in read] == [g.pk for g in expected], (prompt.text, pair, category)
+        for answer, wanted in zip(read, expected, strict=True):
+            _same_instance(answer, wanted)
+        found += len(read)
+    assert found, "no case read an answer: the comparison proves nothing"
+
+
+def test_the_answers_read_serves_only_finished_answers_of_active_llms_to_visible_pool_prompts(voter):
+    (visible, reasoning, hidden, poolless), (alpha, beta, gamma) = _answers_arena()
+    read = eligibility.servable_answers(visible.pk, (alpha, beta), None)
+    assert [(g.llm_version_id, g.text) for g in read] == [
+        (alpha, f"«alpha» answers {visible.pk} — it's fine"),
+        (beta, f"«beta» answers {visible.pk} — it's fine"),
+        (alpha, "second sample"),
+    ]
+    assert [g.llm_version_id for g in eligibility.servable_answers(visible.pk, (alpha, gamma), None)] == [alpha] * 2
+    assert eligibility.servable_answers(hidden.pk, (alpha, beta), None) == []
+    assert eligibility.servable_answers(poolless.pk, (alpha, beta), None) == []
+    assert [g.llm_version_id for g in eligibility.servable_answers(reasoning.pk, (alpha, beta), "reasoning")] == [
+        alpha,
+        beta,
+    ]
+    assert eligibility.servable_answers(reasoning.pk, (alpha, beta), "writing") == []
+
+
+def test_a_prompt_hidden_or_an_llm_retired_a_moment_ago_is_not_read_by_the_prepared_answers_read(voter):
+    (visible, reasoning, *_), (alpha, beta, _) = _answers_arena()
+    for _ in range(6):  # past psycopg's prepare threshold: the read runs as a prepared statement
+        assert eligibility.servable_answers(visible.pk, (alpha, beta), None)
+        assert eligibility.servable_answers(reasoning.pk, (alpha, beta), "reasoning")
+    Prompt.objects.filter(pk=visible.pk).update(hidden=True)
+    assert eligibility.servable_answers(visible.pk, (alpha, beta), None) == []
+    LLM.objects.filter(versions__pk=beta).update(status=LLM.Status.RETIRED)
+    assert [g.llm_version_id for g in eligibility.servable_answers(reasoning.pk, (alpha, beta), "reasoning")] == [alpha]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            assert any("battles_generation" in row[0] and "hidden" in row[0] for row in cursor.fetchall())

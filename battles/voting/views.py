@@ -10,7 +10,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 
 from arena.methods import allow_methods
-from arena.request_user import adopt_user, session_user_id
+from arena.request_user import adopt_session_user, adopt_user, session_user_id
 from battles.models import Battle
 from battles.voting import battle_reads, live, progress, serving, votes
 from battles.voting.pages import REPLAYED_NOTICE, VOTE_NOT_STORED, reveal_context, vote_form_context
@@ -54,10 +54,17 @@ def _battle_page_context(request, battle, category: str, *, voter_progress: dict
 
 
 @allow_methods("GET")
-@login_required
-@never_cache
 def battle_page(request):
     """The voter's current battle, or a new one in the chosen category: redirects to its own page."""
+    # The voter read as one prepared statement (arena.request_user); when the session does not
+    # check out that way, login_required loads the user as Django does.
+    adopt_session_user(request)
+    return _battle_page(request)
+
+
+@login_required
+@never_cache
+def _battle_page(request):
     category = _category_of(request)
     # Most visits only redirect: the page's counts and category list are read only when it renders here.
     if category and category not in serving.categories():

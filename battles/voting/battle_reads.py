@@ -96,6 +96,7 @@ def page_battle(code, voter_id: int) -> Battle | None:
     return _read(code, voter_id, locked=False)
 
 
-def locked_battle(code) -> Battle | None:
-    """The battle, its row locked until the transaction ends (a vote's read), whoever's it is."""
-    return _read(code, None, locked=True)
+def locked_battle(code, voter_id: int | None = None) -> Battle | None:
+    """The battle, its row locked until the transaction ends (a vote's read), whoever's it is; with
+    ``voter_id``, only when it is theirs, with its voter (whom the vote can then adopt as the request's user)."""
+    return _read(code, voter_id, locked=True)

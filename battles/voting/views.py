@@ -1,4 +1,5 @@
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.contrib import messages
@@ -131,14 +132,31 @@ def _battle_url_after_vote_get(request, code) -> str:
 
 
 @allow_methods("POST", redirect_get=_battle_url_after_vote_get)
-@login_required
 def vote(request, code):
+    voter_id = session_user_id(request)
+    if voter_id is not None:
+        try:
+            # The voter comes with the battle's locked row, made request.user after the checks
+            # Django's get_user() makes (arena.request_user): the vote loads no user of its own.
+            return _vote(request, code, voter_id=voter_id, adopt_voter=partial(adopt_user, request))
+        except votes.VoterUnconfirmed:
+            pass  # nothing stored: the user is loaded as Django does (signed out, or refused the vote)
+    return _vote_of_loaded_user(request, code)
+
+
+@login_required
+def _vote_of_loaded_user(request, code):
+    return _vote(request, code, voter=request.user)
+
+
+def _vote(request, code, **voter) -> HttpResponse:
+    """Record the vote of ``voter`` (``record_vote``'s voter arguments) and answer with its reveal."""
     # Without JavaScript the clicked button sends the outcome after the (empty) hidden field.
     outcome = next((v for v in reversed(request.POST.getlist("outcome")) if v), "")
     try:
         result = votes.record_vote(
             battle_code=code,
-            voter=request.user,
+            **voter,
             outcome=outcome,
             reasons_a=request.POST.getlist("reasons_a"),
             reasons_b=request.POST.getlist("reasons_b"),

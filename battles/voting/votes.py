@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
@@ -37,6 +39,11 @@ class VoteConflict(VoteError):
 
 class VoteLimitReached(VoteError):
     status_code = 429
+
+
+class VoterUnconfirmed(Exception):
+    """The battle's voter was not confirmed as the one voting (``adopt_voter`` refused, or the battle is
+    not theirs or does not exist): nothing was stored; vote again with the voter loaded."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,24 @@ def _answers_of(battle: Battle, turns: list[BattleTurn]) -> list[Generation]:
     return [g for turn in turns for g in (turn.generation_a, turn.generation_b)]
 
 
-def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(), comment: str = "") -> VoteResult:
+def record_vote(
+    *,
+    battle_code,
+    voter=None,
+    voter_id: int | None = None,
+    adopt_voter: Callable[[Any], bool] | None = None,
+    outcome: str,
+    reasons_a=(),
+    reasons_b=(),
+    comment: str = "",
+) -> VoteResult:
     """Store the one vote of a battle, closing the battle in the same transaction.
+
+    The voter: ``voter``, a user; or ``voter_id`` with ``adopt_voter``, which is given the battle's
+    voter as the locked read loaded it and answers whether that user is the one voting (a view
+    checks the session: ``arena.request_user.adopt_user``), so the request loads no user of its
+    own. When it answers False, or the battle is not that voter's or does not exist, nothing is
+    stored and ``VoterUnconfirmed`` is raised.
 
     Sending the same outcome again returns the stored vote (``replayed``);
     a different outcome raises ``VoteConflict``. A battle served to someone
@@ -121,7 +144,13 @@ def record_vote(*, battle_code, voter, outcome: str, reasons_a=(), reasons_b=(),
     comment = (comment or "").replace("\x00", "").strip()[:2000]  # a NUL cannot be stored, and means nothing
     try:
         with transaction.atomic():
-            battle = battle_reads.locked_battle(battle_code)
+            if voter is None:
+                battle = battle_reads.locked_battle(battle_code, voter_id)
+                if battle is None or adopt_voter is None or not adopt_voter(battle.voter):
+                    raise VoterUnconfirmed
+                voter = battle.voter
+            else:
+                battle = battle_reads.locked_battle(battle_code)
             if battle is None:
                 raise VoteError("This battle does not exist.")
             if battle.voter_id != voter.pk:

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from arena.request_user import adopt_session_user
 from arena.sessions import SessionStore
-from battles.models import Battle
+from battles.models import Battle, Vote
 from tests.factories import make_arena
 
 pytestmark = pytest.mark.django_db
@@ -135,3 +135,37 @@ def test_a_session_signed_with_a_rotated_secret_is_left_to_django_which_keeps_it
     response = client.get("/")
     assert response.status_code == 302 and response["Location"].startswith("/battle/")
     assert type(response.wsgi_request.user) is not type(voter)  # Django's lazy user, loaded its way
+
+
+# The vote takes its voter from the battle's locked row (record_vote's adopt_voter).
+
+
+def _open_battle_of(client, voter) -> Battle:
+    make_arena()
+    client.force_login(voter)
+    assert client.get("/").status_code == 302
+    return Battle.objects.get(voter=voter, status=Battle.Status.OPEN)
+
+
+def test_a_vote_takes_its_voter_from_the_battles_locked_row(client, voter, django_user_model):
+    battle = _open_battle_of(client, voter)
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, headers={"X-Arena-Fragment": "1"})
+    assert response.status_code == 200 and b"model-name" in response.content
+    assert type(response.wsgi_request.user) is django_user_model and response.wsgi_request.user.pk == voter.pk
+    assert Vote.objects.get(battle=battle).voter_id == voter.pk
+
+
+def test_an_eval_leads_vote_taken_from_the_row_is_an_insider_vote(client, eval_lead):
+    battle = _open_battle_of(client, eval_lead)
+    assert client.post(f"/battle/{battle.code}/vote/", {"outcome": "tie"}).status_code == 302
+    assert Vote.objects.get(battle=battle).insider
+
+
+@pytest.mark.parametrize("spoil", SIGNED_OUT, ids=lambda spoil: spoil.__name__.strip("_"))
+def test_a_vote_whose_session_does_not_check_out_is_not_stored_and_django_signs_it_out(client, voter, spoil):
+    battle = _open_battle_of(client, voter)
+    spoil(client, voter)
+    response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, headers={"X-Arena-Fragment": "1"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert not Vote.objects.exists()
+    assert Battle.objects.get(pk=battle.pk).status == Battle.Status.OPEN

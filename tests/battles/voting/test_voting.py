@@ -292,3 +292,24 @@ def test_personal_leaderboard_opens_after_twenty_votes_and_ranks_the_voters_favo
     assert sum(row["battles"] for row in board) == 42
     response = client.get("/me/")
     assert b"Your leaderboard" in response.content and b"alpha" in response.content
+
+
+def test_a_vote_whose_voter_is_not_confirmed_stores_nothing(voter):
+    make_arena()
+    battle = serving.start_battle(voter=voter)
+    offered = []
+
+    def refuse(user) -> bool:
+        offered.append(user)
+        return False
+
+    with pytest.raises(votes.VoterUnconfirmed):
+        votes.record_vote(battle_code=battle.code, voter_id=voter.pk, adopt_voter=refuse, outcome="a")
+    assert [user.pk for user in offered] == [voter.pk]  # the battle's voter, as the locked read loaded it
+    other = make_user()
+    with pytest.raises(votes.VoterUnconfirmed):  # not their battle: nothing is offered
+        votes.record_vote(battle_code=battle.code, voter_id=other.pk, adopt_voter=offered.append, outcome="a")
+    assert len(offered) == 1
+    assert not Vote.objects.exists() and Battle.objects.get(pk=battle.pk).status == Battle.Status.OPEN
+    result = votes.record_vote(battle_code=battle.code, voter_id=voter.pk, adopt_voter=lambda user: True, outcome="a")
+    assert result.vote.voter_id == voter.pk and not result.replayed

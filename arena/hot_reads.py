@@ -100,6 +100,11 @@ def prep_value(model: type[Model], field_name: str, value: Any) -> Any:
     return _concrete_field(model, field_name).get_db_prep_value(value, connection)
 
 
+def quoted_column(model: type[Model], field_name: str) -> str:
+    """The column of ``model.field_name``, quoted, without a table alias (an UPDATE's SET)."""
+    return connection.ops.quote_name(str(_concrete_field(model, field_name).column))
+
+
 def _concrete_field(model: type[Model], name: str) -> Field:
     found = model._meta.get_field(name)
     if not isinstance(found, Field) or found.column is None:
@@ -124,6 +129,13 @@ def fetch_rows(sql: str, params: Sequence[Any]) -> list[tuple]:
     with _cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def execute(sql: str, params: Sequence[Any]) -> int:
+    """Run a hot write (an UPDATE) on the cursor of ``fetch_rows``; the number of rows it changed."""
+    with _cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def _cursor():

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from arena import hot_reads
 from arena.process_cache import cached_in_process
 from arena.roles import is_insider
 from battles.core.integrity import minimum_vote_ms
@@ -178,10 +180,7 @@ def record_vote(
                     "this vote was not stored. Thank you — come back tomorrow!"
                 )
             now = timezone.now()
-            closed = Battle.objects.filter(pk=battle.pk, status=Battle.Status.OPEN).update(
-                status=Battle.Status.VOTED, closed_at=now
-            )
-            if not closed:
+            if not _close_voted(battle.pk, now):
                 raise VoteConflict("This battle is already closed; your vote was not stored.")
             battle.status, battle.closed_at = Battle.Status.VOTED, now
             served_at = max([battle.created_at] + [g.finished_at for g in answers if g.finished_at])
@@ -226,6 +225,29 @@ def record_vote(
                 raise
             share_versions(battle)
             return _replay(existing, outcome, battle, turns_of(battle), adopt_voter_state(voter, battle))
+
+
+def _close_voted(battle_id: int, now) -> bool:
+    """Close the open battle as voted (compare-and-set: False when it was not open), as one prepared statement.
+
+    The ORM compiled this UPDATE on every vote: ~0.34 ms of Python and 0.49 ms in all, against
+    0.09 and 0.14 prepared (measured on the 500k-vote database). The INSERT of the vote stays the
+    ORM's: prepared it saved ~0.1 ms, not worth a second way of saving a model."""
+    return bool(
+        hot_reads.execute(_close_sql(connection.vendor), [hot_reads.prep_value(Battle, "closed_at", now), battle_id])
+    )
+
+
+@cache
+def _close_sql(vendor: str) -> str:
+    """The closing UPDATE's SQL for a database vendor (the cache key; names are quoted the vendor's way)."""
+    quote = connection.ops.quote_name
+    status, closed_at, pk = (hot_reads.quoted_column(Battle, name) for name in ("status", "closed_at", "id"))
+    return (
+        f"UPDATE {quote(Battle._meta.db_table)}"
+        f" SET {status} = {hot_reads.literal(Battle.Status.VOTED)}, {closed_at} = %s"
+        f" WHERE {pk} = %s AND {status} = {hot_reads.literal(Battle.Status.OPEN)}"
+    )
 
 
 def _replay(existing: Vote, outcome: str, battle: Battle, turns: list[BattleTurn], progress: dict) -> VoteResult:

@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from battles.catalog import llms
 from battles.models import Battle, Vote
@@ -313,3 +314,19 @@ def test_a_vote_whose_voter_is_not_confirmed_stores_nothing(voter):
     assert not Vote.objects.exists() and Battle.objects.get(pk=battle.pk).status == Battle.Status.OPEN
     result = votes.record_vote(battle_code=battle.code, voter_id=voter.pk, adopt_voter=lambda user: True, outcome="a")
     assert result.vote.voter_id == voter.pk and not result.replayed
+
+
+def test_the_closing_update_is_a_compare_and_set(voter):
+    """The vote closes its battle with a prepared UPDATE (votes._close_voted): only an open battle, only once."""
+    make_arena(prompts=2)
+    skipped = serving.start_battle(voter=voter)
+    serving.skip_battle(battle_code=skipped.code, voter=voter)
+    battle = serving.start_battle(voter=voter)
+    now = timezone.now()
+    assert not votes._close_voted(skipped.pk, now)
+    assert votes._close_voted(battle.pk, now)
+    assert not votes._close_voted(battle.pk, timezone.now())
+    stored = Battle.objects.get(pk=battle.pk)
+    assert (stored.status, stored.closed_at) == (Battle.Status.VOTED, now)
+    assert Battle.objects.get(pk=skipped.pk).status == Battle.Status.SKIPPED
+    assert Battle.objects.get(pk=skipped.pk).closed_at != now

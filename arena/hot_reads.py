@@ -13,6 +13,8 @@ voter, many times a second. Built with the ORM, that read cost ~4 ms of Python t
   on the client and are never prepared), so Postgres stops planning it;
 * it still goes through Django's cursor wrapper: logged, counted by the tests' query budgets,
   seen by ``connection.execute_wrapper`` and its errors translated.
+
+A hot write (``execute``: the vote's compare-and-set UPDATE) runs the same way.
 """
 
 from __future__ import annotations

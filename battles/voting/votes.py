@@ -140,6 +140,8 @@ def record_vote(
     the voter's counts and roles; the compare-and-set that closes the battle; the vote's INSERT.
     The result carries what the reveal shows, so answering needs no further read.
     """
+    if voter is None and (voter_id is None or adopt_voter is None):
+        raise TypeError("record_vote() takes a voter, or a voter_id with adopt_voter")
     if outcome not in Vote.Outcome.values:
         raise VoteError("That is not a valid choice.")
     reasons_a, reasons_b = _clean_reasons(reasons_a), _clean_reasons(reasons_b)

@@ -330,3 +330,13 @@ def test_the_closing_update_is_a_compare_and_set(voter):
     assert (stored.status, stored.closed_at) == (Battle.Status.VOTED, now)
     assert Battle.objects.get(pk=skipped.pk).status == Battle.Status.SKIPPED
     assert Battle.objects.get(pk=skipped.pk).closed_at != now
+
+
+def test_a_vote_names_its_voter_one_way_or_the_other(voter):
+    make_arena()
+    battle = serving.start_battle(voter=voter)
+    with pytest.raises(TypeError):
+        votes.record_vote(battle_code=battle.code, outcome="a")
+    with pytest.raises(TypeError):
+        votes.record_vote(battle_code=battle.code, voter_id=voter.pk, outcome="a")
+    assert not Vote.objects.exists()

@@ -309,7 +309,7 @@ def _run(args, stack: Stack, database_url: str) -> int:
 async def _open_battle_path(voter: Voter) -> str:
     response = await voter.client.get("/")
     await voter.close()
-    return response.url.path
+    return response.url
 
 
 if __name__ == "__main__":

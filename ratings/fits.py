@@ -93,7 +93,13 @@ def fit_board(flt: BoardFilter) -> RatingSnapshot:
     return _board(flt, mark, board_counts)
 
 
-def _board(flt: BoardFilter, mark: VoteMark, board_counts: counts.Counts | None) -> RatingSnapshot:
+def _board(
+    flt: BoardFilter,
+    mark: VoteMark,
+    board_counts: counts.Counts | None,
+    replays: services.CategoryReplays | None = None,
+) -> RatingSnapshot:
+    """``replays``: the online ratings of ``flt``'s votes without its category, read once for several boards."""
     votes = mark.seen(flt.votes())
     if board_counts is None:
         board_counts = services.aggregated_counts(votes)
@@ -105,7 +111,12 @@ def _board(flt: BoardFilter, mark: VoteMark, board_counts: counts.Counts | None)
     if existing is not None:
         return _restamped(existing, stamp)
     snapshot = services.compute_snapshot(
-        scope=scope, votes=votes, counts=board_counts, online=not flt.is_default, stamp=stamp
+        scope=scope,
+        votes=votes,
+        counts=board_counts,
+        online=not flt.is_default,
+        stamp=stamp,
+        replay=None if replays is None else (lambda labels: replays.of(flt.category or None, labels)),
     )
     prune(scope)
     return snapshot
@@ -140,12 +151,14 @@ def fit_decision(flt: BoardFilter) -> RatingSnapshot:
     mark, (overall_counts, per_category) = counts.folded(
         lambda: (counts.filter_counts(base), counts.category_counts(base))
     )
-    overall = _board(base, mark, overall_counts)
+    # The boards that are not reusable replay their votes: all of them read in one query.
+    replays = services.CategoryReplays(mark.seen(base.votes()))
+    overall = _board(base, mark, overall_counts, replays)
     if per_category is None:
         per_category = _raw_category_counts(mark.seen(base.votes()))
     parts = {}
     for category, category_counts in sorted(per_category.items()):
-        parts[category] = _board(base.with_changes(category=category), mark, category_counts).scope
+        parts[category] = _board(base.with_changes(category=category), mark, category_counts, replays).scope
     scope = base.scope() + DECISION_SUFFIX
     engine = services.engine_settings()
     digest = hashlib.sha256(json.dumps([overall.vote_hash, sorted(parts.items())]).encode()).hexdigest()

@@ -2,8 +2,9 @@
 
     make bench-web            # or: .venv/bin/python bench/bench_web.py [--votes 500000] [--seconds 20]
 
-Starts everything itself: its own redis-server, gunicorn with 3 sync workers (as docker-compose),
-a Celery worker (concurrency 4) and beat, the fake provider; a scratch Postgres database
+Starts everything itself, as docker-compose runs it: its own redis-server, gunicorn with 3 sync workers,
+the Celery worker (concurrency 4, nice 10), the boards worker (concurrency 2, idle CPU class), beat and
+the fake provider; a scratch Postgres database
 ``arena_bench_web`` (``--database``) next to the one DATABASE_URL names (default: the local server), dropped and made
 again each run. Loads ``--prompts`` pool prompts × ``--llms`` LLMs (answers stored), 200 voters with
 their own sessions, and a ``--votes`` history, fits the boards, then measures, each for ``--seconds``:

@@ -37,6 +37,7 @@ class Figures:
     get_ms: list[float] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
     board_ms: list[float] = field(default_factory=list)
+    boards_opened: list[tuple[str, float]] = field(default_factory=list)  # (address, time.time()) of each board
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # by program, during the phase
 
     def fail(self, what: str) -> None:
@@ -123,9 +124,13 @@ async def _admin_loop(client: httpx.AsyncClient, pages: list[str], figures: Figu
         started = time.perf_counter()
         try:
             since = datetime.date.today() - datetime.timedelta(days=random.randint(2, 170))
-            response = await client.get(random.choice(pages).format(since=since.isoformat()))
+            address = random.choice(pages).format(since=since.isoformat())
+            opened_at = time.time()
+            response = await client.get(address)
             if response.status_code != 200:
                 figures.fail(f"board: HTTP {response.status_code}")
+            else:
+                figures.boards_opened.append((address, opened_at))
         except httpx.HTTPError as error:
             figures.fail(f"board: {type(error).__name__}")
         figures.board_ms.append((time.perf_counter() - started) * 1000)

@@ -46,7 +46,8 @@ def _answers(port: int) -> bool:
 class Stack:
     """Starts processes in order and stops them in reverse; ``redis_pid`` is kept for the hung-Redis phase."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, web_workers: int = 3) -> None:
+        self.web_workers = web_workers
         self.folder = Path(tempfile.mkdtemp(prefix="arena-bench-web-"))
         self.processes: list[subprocess.Popen] = []
         self.redis_port = free_port()
@@ -81,8 +82,8 @@ class Stack:
         _wait_until(lambda: _answers(self.redis_port), "redis-server")
 
     def start_services(self, env: dict[str, str]) -> None:
-        """Fake provider, gunicorn (3 sync workers), the Celery worker (nice 10), the boards worker (idle class)
-        and beat, as docker-compose runs them."""
+        """Fake provider, gunicorn (sync workers: 3 as docker-compose), the Celery worker (nice 10), the boards
+        worker (idle class) and beat, as docker-compose runs them."""
         self._spawn(
             [sys.executable, "manage.py", "run_fake_provider", "--port", str(self.provider_port), "--latency", "0.05"],
             "provider.log",
@@ -95,7 +96,7 @@ class Stack:
                 "--bind",
                 f"127.0.0.1:{self.web_port}",
                 "--workers",
-                "3",
+                str(self.web_workers),
                 "--timeout",
                 "60",
                 "--control-socket",

@@ -240,7 +240,8 @@ def broker_queue_length() -> Iterator[Metric]:
         "arena_task_queue_length", "Tasks waiting on the broker (generation batches and others).", labels=["queue"]
     )
     try:
-        family.add_metric([queue], float(client.llen(queue)))
+        for name in dict.fromkeys(q for q in (queue, settings.ARENA_BOARDS_QUEUE) if q):
+            family.add_metric([name], float(client.llen(name)))
     finally:
         client.close()
     yield family

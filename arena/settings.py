@@ -150,6 +150,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "arena")
+# Board refits on a queue of their own, served by a worker at the idle CPU class (arena.task_routes).
+ARENA_BOARDS_QUEUE = env_str("CELERY_BOARDS_QUEUE", "")
+CELERY_TASK_ROUTES = ("arena.task_routes.route",)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A task whose worker died is redelivered after this many seconds.
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),

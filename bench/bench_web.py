@@ -2,8 +2,9 @@
 
     make bench-web            # or: .venv/bin/python bench/bench_web.py [--votes 500000] [--seconds 20]
 
-Starts everything itself: its own redis-server, gunicorn with 3 sync workers (as docker-compose),
-a Celery worker (concurrency 4) and beat, the fake provider; a scratch Postgres database
+Starts everything itself, as docker-compose runs it: its own redis-server, gunicorn with 3 sync workers,
+the Celery worker (concurrency 4, nice 10), the boards worker (concurrency 2, idle CPU class), beat and
+the fake provider; a scratch Postgres database
 ``arena_bench_web`` (``--database``) next to the one DATABASE_URL names (default: the local server), dropped and made
 again each run. Loads ``--prompts`` pool prompts × ``--llms`` LLMs (answers stored), 200 voters with
 their own sessions, and a ``--votes`` history, fits the boards, then measures, each for ``--seconds``:
@@ -52,15 +53,18 @@ HUNG_SECONDS = 20
 GOAL_SHARES = {"cycles": "13–19%", "battle page": "11–17%"}
 
 
-def _scratch_database(url: str, name: str) -> str:
+def _scratch_database(url: str, name: str, *, reuse: bool) -> tuple[str, bool]:
+    """The scratch database's URL, and whether it was kept as an earlier run left it (``reuse``)."""
     import psycopg
 
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
         raise SystemExit(f"--database {name!r}: lower-case letters, digits and _ only")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+        kept = reuse and conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+        if not kept:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}")), kept
 
 
 def _sessions(usernames: list[str]) -> list[str]:
@@ -81,7 +85,8 @@ def _admins() -> list[str]:
     group = Group.objects.get_or_create(name="admin")[0]
     names = [f"bench-admin-{k}" for k in range(3)]
     for name in names:
-        group.user_set.add(User.objects.create_user(name, password="unused", is_staff=True))
+        admin = User.objects.filter(username=name).first() or User.objects.create_user(name, is_staff=True)
+        group.user_set.add(admin)
     return names
 
 
@@ -233,19 +238,27 @@ def main(argv=None) -> int:
     parser.add_argument("--votes", type=int, default=500_000)
     parser.add_argument("--seconds", type=int, default=20, help="length of each measured phase (default 20)")
     parser.add_argument("--database", default=SCRATCH, help=f"scratch database, made afresh (default {SCRATCH})")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the scratch database an earlier run loaded (it holds that run's votes too): for quick"
+        " comparisons while working, not for the figures README reports",
+    )
+    parser.add_argument("--web-workers", type=int, default=3, help="gunicorn sync workers (docker-compose: 3)")
     args = parser.parse_args(argv)
     base_url = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
     if not base_url.startswith("postgres"):
         print("bench_web needs Postgres: set DATABASE_URL or run one on 127.0.0.1:5432", file=sys.stderr)
         return 2
-    stack = Stack()
+    stack = Stack(web_workers=args.web_workers)
     try:
-        return _run(args, stack, _scratch_database(base_url, args.database))
+        database_url, kept = _scratch_database(base_url, args.database, reuse=args.reuse)
+        return _run(args, stack, database_url, loaded=kept)
     finally:
         stack.stop()
 
 
-def _run(args, stack: Stack, database_url: str) -> int:
+def _run(args, stack: Stack, database_url: str, *, loaded: bool) -> int:
     stack.start_redis()
     env = stack.environment(database_url)
     os.environ.update(env)
@@ -264,12 +277,16 @@ def _run(args, stack: Stack, database_url: str) -> int:
 
     call_command("migrate", verbosity=0)
     call_command("collectstatic", "--noinput", verbosity=0)  # as the image does: pages name hashed files
-    load_arena(args.llms, args.prompts, base_url=f"http://127.0.0.1:{stack.provider_port}/v1", categories=CATEGORIES)
-    load_votes(args.llms, args.prompts, args.votes)
-    # As after an import: the history's Elo and TrueSkill replayed once, so the worker starts at the newest vote.
-    replay_started = time.perf_counter()
-    rebuild_online_ratings()
-    print(f"online ratings replayed over {args.votes:,} votes in {time.perf_counter() - replay_started:.1f} s")
+    if loaded:
+        print(f"--reuse: the arena and votes {args.database} holds from an earlier run (not loaded again)")
+    else:
+        provider = f"http://127.0.0.1:{stack.provider_port}/v1"
+        load_arena(args.llms, args.prompts, base_url=provider, categories=CATEGORIES)
+        load_votes(args.llms, args.prompts, args.votes)
+        # As after an import: the history's Elo and TrueSkill replayed once, so the worker starts at the newest vote.
+        replay_started = time.perf_counter()
+        rebuild_online_ratings()
+        print(f"online ratings replayed over {args.votes:,} votes in {time.perf_counter() - replay_started:.1f} s")
     fits = _recompute_seconds()
     print(f"default board recompute at {args.votes:,} votes, in this process: {', '.join(f'{s:.2f}' for s in fits)} s")
     voter_cookies = _sessions([f"bench-{k}" for k in range(VOTERS)])
@@ -299,6 +316,8 @@ def _run(args, stack: Stack, database_url: str) -> int:
     acknowledged = sum(f.acknowledged for f in results.values())
     stored, duplicates = _stored_votes_since(run_started)
     print(f"\nacknowledged votes {acknowledged}, stored {stored}, duplicates {duplicates}   (must be equal, 0)")
+    admins = results["100 voters + 3 admins on cold boards"]
+    print(_cold_board_waits(admins.boards_opened))
     worker_line = _worker_recompute_line(recomputes_before, _worker_recompute_histogram())
     if worker_line:
         print(worker_line)
@@ -306,10 +325,46 @@ def _run(args, stack: Stack, database_url: str) -> int:
     return 0 if acknowledged == stored and duplicates == 0 else 1
 
 
+def _cold_board_waits(opened: list[tuple[str, float]]) -> str:
+    """How long after an admin opened a cold board its first snapshot was stored (refits run at the idle
+    CPU class: they wait for cores the voters leave idle)."""
+    import datetime as dt
+    from urllib.parse import parse_qsl
+
+    from ratings import fits
+    from ratings.models import RatingSnapshot
+    from ratings.scopes import BOARD, DECISION, STYLE
+    from ratings.tasks import filter_of
+
+    waits, never = [], 0
+    for address, opened_at in opened:
+        path, _, query = address.partition("?")
+        params = dict(parse_qsl(query))
+        kind = DECISION if "decision" in path else STYLE if params.pop("style", "") else BOARD
+        scope = fits.scope_of(filter_of(params), kind)
+        since = dt.datetime.fromtimestamp(opened_at, tz=dt.UTC)
+        if RatingSnapshot.objects.filter(scope=scope, computed_at__lt=since).exists():
+            continue  # opened before in this run: not cold any more
+        first = (
+            RatingSnapshot.objects.filter(scope=scope, computed_at__gte=since)
+            .order_by("computed_at")
+            .values_list("computed_at", flat=True)
+            .first()
+        )
+        if first is None:
+            never += 1
+        else:
+            waits.append((first - since).total_seconds())
+    return (
+        f"cold boards the admins opened: {len(waits) + never}; fitted by the end of the bench {len(waits)}"
+        f" (after a median {median(waits):.1f} s, at most {max(waits, default=0):.1f} s), not yet {never}"
+    )
+
+
 async def _open_battle_path(voter: Voter) -> str:
     response = await voter.client.get("/")
     await voter.close()
-    return response.url.path
+    return response.url
 
 
 if __name__ == "__main__":

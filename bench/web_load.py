@@ -2,7 +2,7 @@
 
 Voters behave like the page's JavaScript: the vote is a fragment POST (``X-Arena-Fragment: 1``) with the
 session's CSRF token, then ``/`` which redirects to the next battle's own page. Each voter has its own
-session (made in the bench process) and its own connection.
+session (made in the bench process) and its own connection (``bench.lean_http``: little CPU per request).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+
+from bench.lean_http import LeanClient
 
 VOTE_ACTION = re.compile(r'action="(/battle/[0-9a-f-]+/vote/[^"]*)"')
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -35,6 +37,7 @@ class Figures:
     get_ms: list[float] = field(default_factory=list)
     failures: dict[str, int] = field(default_factory=dict)
     board_ms: list[float] = field(default_factory=list)
+    boards_opened: list[tuple[str, float]] = field(default_factory=list)  # (address, time.time()) of each board
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # by program, during the phase
 
     def fail(self, what: str) -> None:
@@ -57,15 +60,20 @@ def median(values: list[float]) -> float:
 
 
 class Voter:
+    """One voter's browser: its own session and connection (``LeanClient``: little CPU per request)."""
+
     def __init__(self, base_url: str, session_cookie: str) -> None:
-        self.client = httpx.AsyncClient(
-            base_url=base_url, cookies={"sessionid": session_cookie}, follow_redirects=True, timeout=60.0
-        )
+        self.client = LeanClient(base_url, {"sessionid": session_cookie})
         self.page = ""
 
     async def open_next(self, figures: Figures | None) -> bool:
         started = time.perf_counter()
-        response = await self.client.get("/")
+        try:
+            response = await self.client.get("/")
+        except (TimeoutError, OSError) as error:
+            if figures is not None:
+                figures.fail(f"next battle: {type(error).__name__}")
+            return False
         if figures is not None:
             figures.get_ms.append((time.perf_counter() - started) * 1000)
         if response.status_code != 200 or not VOTE_ACTION.search(response.text):
@@ -81,11 +89,13 @@ class Voter:
             figures.fail("battle page without a vote form")
             return False
         started = time.perf_counter()
-        response = await self.client.post(
-            action.group(1),
-            data={"outcome": random.choice(CHOICE.findall(self.page) or ["a"]), "csrfmiddlewaretoken": token.group(1)},
-            headers={"X-Arena-Fragment": "1"},
-        )
+        form = {"outcome": random.choice(CHOICE.findall(self.page) or ["a"]), "csrfmiddlewaretoken": token.group(1)}
+        try:
+            response = await self.client.post(action.group(1), data=form, headers={"X-Arena-Fragment": "1"})
+        except (TimeoutError, OSError) as error:
+            # Not acknowledged: whether it was stored is what the count of rows afterwards shows.
+            figures.fail(f"vote: {type(error).__name__}")
+            return False
         figures.post_ms.append((time.perf_counter() - started) * 1000)
         if response.status_code == 200:
             figures.acknowledged += 1
@@ -114,9 +124,13 @@ async def _admin_loop(client: httpx.AsyncClient, pages: list[str], figures: Figu
         started = time.perf_counter()
         try:
             since = datetime.date.today() - datetime.timedelta(days=random.randint(2, 170))
-            response = await client.get(random.choice(pages).format(since=since.isoformat()))
+            address = random.choice(pages).format(since=since.isoformat())
+            opened_at = time.time()
+            response = await client.get(address)
             if response.status_code != 200:
                 figures.fail(f"board: HTTP {response.status_code}")
+            else:
+                figures.boards_opened.append((address, opened_at))
         except httpx.HTTPError as error:
             figures.fail(f"board: {type(error).__name__}")
         figures.board_ms.append((time.perf_counter() - started) * 1000)

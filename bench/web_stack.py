@@ -1,4 +1,4 @@
-"""The production shape for ``bench_web.py``: its own Redis, gunicorn, a Celery worker and beat, the fake provider.
+"""The production shape for ``bench_web.py``: its own Redis, gunicorn, Celery workers and beat, the fake provider.
 
 Each process gets a free port and a scratch folder; :class:`Stack` stops them all (and only them) on exit.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+BOARDS_QUEUE = "boards"  # as docker-compose
 
 
 def free_port() -> int:
@@ -45,7 +46,8 @@ def _answers(port: int) -> bool:
 class Stack:
     """Starts processes in order and stops them in reverse; ``redis_pid`` is kept for the hung-Redis phase."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, web_workers: int = 3) -> None:
+        self.web_workers = web_workers
         self.folder = Path(tempfile.mkdtemp(prefix="arena-bench-web-"))
         self.processes: list[subprocess.Popen] = []
         self.redis_port = free_port()
@@ -61,6 +63,7 @@ class Stack:
             "REDIS_URL": f"{redis}/0",
             "CELERY_BROKER_URL": f"{redis}/1",
             "CHANNEL_LAYER_URL": f"{redis}/2",
+            "CELERY_BOARDS_QUEUE": BOARDS_QUEUE,
             "SECRET_KEY": "bench-only-secret-key",
             "ARENA_ALLOW_PRIVATE_ENDPOINTS": "1",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -79,7 +82,8 @@ class Stack:
         _wait_until(lambda: _answers(self.redis_port), "redis-server")
 
     def start_services(self, env: dict[str, str]) -> None:
-        """Fake provider, gunicorn (3 sync workers, as docker-compose), a Celery worker (nice 10, as there), beat."""
+        """Fake provider, gunicorn (sync workers: 3 as docker-compose), the Celery worker (nice 10), the boards
+        worker (idle class) and beat, as docker-compose runs them."""
         self._spawn(
             [sys.executable, "manage.py", "run_fake_provider", "--port", str(self.provider_port), "--latency", "0.05"],
             "provider.log",
@@ -92,7 +96,7 @@ class Stack:
                 "--bind",
                 f"127.0.0.1:{self.web_port}",
                 "--workers",
-                "3",
+                str(self.web_workers),
                 "--timeout",
                 "60",
                 "--control-socket",
@@ -102,11 +106,18 @@ class Stack:
             env=env,
         )
         self._spawn(
-            # At nice 10, as docker-compose runs it: refits take only the cores the web leaves idle.
+            # As docker-compose runs them: the main worker at nice 10, board refits at the idle CPU class.
             ["nice", "-n", "10", str(VENV_BIN / "celery"), "-A", "arena", "worker", "--loglevel", "INFO"]
             + ["--concurrency", "4"]
             + ["-Q", "arena", "--hostname", f"bench-{self.web_port}@%h"],
             "worker.log",
+            env=env,
+        )
+        self._spawn(
+            ["chrt", "--idle", "0", str(VENV_BIN / "celery"), "-A", "arena", "worker", "--loglevel", "INFO"]
+            + ["--concurrency", "2"]
+            + ["-Q", BOARDS_QUEUE, "--hostname", f"bench-boards-{self.web_port}@%h"],
+            "boards-worker.log",
             env=env,
         )
         self._spawn(
@@ -157,7 +168,7 @@ def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
     """(program, CPU seconds used so far, user + system) of every process on this machine, by pid.
 
     Read from /proc (Linux). Program names group what the bench starts: gunicorn, celery worker,
-    celery beat, postgres, redis-server, the bench itself (its load generator).
+    boards worker, celery beat, postgres, redis-server, the bench itself (its load generator).
     """
     ticks = os.sysconf("SC_CLK_TCK")
     found = {}
@@ -194,5 +205,7 @@ def _program(comm: str, cmdline: list[bytes]) -> str:
         if name in text:
             return name
     if "celery" in text:
-        return "celery beat" if " beat" in text else "celery worker"
+        if " beat" in text:
+            return "celery beat"
+        return "boards worker" if f"-Q {BOARDS_QUEUE}" in text else "celery worker"
     return comm

@@ -8,15 +8,13 @@ vote-set hash of a scope did not change, its newest snapshot is stamped with the
 instead of being fitted again.
 
 Style fits need the style features of both answers of every battle: they are read once per
-process and kept (``FeatureCache``; answers never change once done), so a refit reads only
-the features of battles it has not seen.
+process and kept (``ratings.style_features``), so a refit reads only battles it has not seen.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections import defaultdict
 
@@ -28,7 +26,7 @@ from django.db.models import Count, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
 from django.utils import timezone
 
-from battles.models import Battle, Generation, LLMVersion, Vote
+from battles.models import LLMVersion
 from ratings import counts, services
 from ratings.counts import VoteMark
 from ratings.engine import (
@@ -38,10 +36,9 @@ from ratings.engine import (
     VoteTable,
     fit_bradley_terry,
     fit_style_controlled,
-    style_counts,
 )
 from ratings.filters import BoardFilter
-from ratings.models import GenerationStyle, RatingSnapshot
+from ratings.models import RatingSnapshot
 from ratings.scopes import (
     BOARD,
     DECISION,
@@ -54,9 +51,8 @@ from ratings.scopes import (
     STYLE_SUFFIX,
 )
 from ratings.snapshots import SnapshotPayload, style_payload
+from ratings.style_features import FEATURES
 
-STYLE_FIELDS = ("length", "headers", "bold", "list_items")  # the order of style_counts
-STYLE_BATCH = 2000
 HISTORY_CACHE_SECONDS = 7 * 24 * 3600
 DEFAULT_SCOPES = (DEFAULT_SCOPE, STYLE_SCOPE)
 
@@ -97,7 +93,13 @@ def fit_board(flt: BoardFilter) -> RatingSnapshot:
     return _board(flt, mark, board_counts)
 
 
-def _board(flt: BoardFilter, mark: VoteMark, board_counts: counts.Counts | None) -> RatingSnapshot:
+def _board(
+    flt: BoardFilter,
+    mark: VoteMark,
+    board_counts: counts.Counts | None,
+    replays: services.CategoryReplays | None = None,
+) -> RatingSnapshot:
+    """``replays``: the online ratings of ``flt``'s votes without its category, read once for several boards."""
     votes = mark.seen(flt.votes())
     if board_counts is None:
         board_counts = services.aggregated_counts(votes)
@@ -109,7 +111,12 @@ def _board(flt: BoardFilter, mark: VoteMark, board_counts: counts.Counts | None)
     if existing is not None:
         return _restamped(existing, stamp)
     snapshot = services.compute_snapshot(
-        scope=scope, votes=votes, counts=board_counts, online=not flt.is_default, stamp=stamp
+        scope=scope,
+        votes=votes,
+        counts=board_counts,
+        online=not flt.is_default,
+        stamp=stamp,
+        replay=None if replays is None else (lambda labels: replays.of(flt.category or None, labels)),
     )
     prune(scope)
     return snapshot
@@ -144,12 +151,14 @@ def fit_decision(flt: BoardFilter) -> RatingSnapshot:
     mark, (overall_counts, per_category) = counts.folded(
         lambda: (counts.filter_counts(base), counts.category_counts(base))
     )
-    overall = _board(base, mark, overall_counts)
+    # The boards that are not reusable replay their votes: all of them read in one query.
+    replays = services.CategoryReplays(mark.seen(base.votes()))
+    overall = _board(base, mark, overall_counts, replays)
     if per_category is None:
         per_category = _raw_category_counts(mark.seen(base.votes()))
     parts = {}
     for category, category_counts in sorted(per_category.items()):
-        parts[category] = _board(base.with_changes(category=category), mark, category_counts).scope
+        parts[category] = _board(base.with_changes(category=category), mark, category_counts, replays).scope
     scope = base.scope() + DECISION_SUFFIX
     engine = services.engine_settings()
     digest = hashlib.sha256(json.dumps([overall.vote_hash, sorted(parts.items())]).encode()).hexdigest()
@@ -276,96 +285,6 @@ def _fit_style(votes: QuerySet) -> tuple[SnapshotPayload, int]:
     board = fit_style_controlled(log, kept[:, :4], kept[:, 4:], min_votes=settings.ARENA_MIN_VOTES)
     version_ids = {label: pk for pk, label in labels.items()}
     return style_payload(board, version_ids=version_ids, votes_without_answers=skipped), int(keep.size)
-
-
-class FeatureCache:
-    """Style features per battle (answer A's four, then answer B's), read from the database once."""
-
-    def __init__(self):
-        self.ids = np.empty(0, dtype=np.int64)
-        self.values = np.empty((0, 2 * len(STYLE_FIELDS)))
-        self.lock = threading.Lock()
-
-    def lookup(self, battle_ids: np.ndarray) -> np.ndarray:
-        """The features of these battles, in their order; NaN where an answer has none."""
-        with self.lock:
-            missing = np.setdiff1d(battle_ids, self.ids)
-            if missing.size:
-                self._load(missing)
-            out = np.full((battle_ids.size, self.values.shape[1]), np.nan)
-            if self.ids.size:
-                positions = np.minimum(np.searchsorted(self.ids, battle_ids), self.ids.size - 1)
-                found = self.ids[positions] == battle_ids
-                out[found] = self.values[positions[found]]
-            return out
-
-    def clear(self) -> None:
-        with self.lock:
-            self.ids = np.empty(0, dtype=np.int64)
-            self.values = np.empty((0, 2 * len(STYLE_FIELDS)))
-
-    def _load(self, battle_ids: np.ndarray) -> None:
-        columns = [f"generation_{side}__style__{name}" for side in "ab" for name in STYLE_FIELDS]
-        new_ids, new_values = [], []
-        for start in range(0, battle_ids.size, 20_000):
-            chunk = [int(pk) for pk in battle_ids[start : start + 20_000]]
-            store_style_features(
-                pk
-                for side in ("generation_a", "generation_b")
-                for pk in Generation.objects.filter(
-                    pk__in=Battle.objects.filter(pk__in=chunk).values(side), style__isnull=True
-                ).values_list("pk", flat=True)
-            )
-            for pk, *values in Battle.objects.filter(pk__in=chunk).values_list("pk", *columns):
-                if None not in values:
-                    new_ids.append(pk)
-                    new_values.append(values)
-        if not new_ids:
-            return
-        ids = np.concatenate([self.ids, np.array(new_ids, dtype=np.int64)])
-        values = np.concatenate([self.values, np.array(new_values, dtype=float)])
-        order = np.argsort(ids, kind="stable")
-        self.ids, self.values = ids[order], values[order]
-
-
-FEATURES = FeatureCache()
-
-
-def fill_style_features(votes=None) -> int:
-    """Store the style features of every answer of ``votes``' battles that has none yet.
-
-    ``votes`` defaults to every vote. Returns the number of answers filled in.
-    """
-    votes = Vote.objects.all() if votes is None else votes
-    # One IN per side, not "IN (…) OR IN (…)": Postgres turns a lone IN into a hash semi-join, but an
-    # OR of two keeps both as subplans, re-run per answer once the vote ids outgrow work_mem (minutes at 1M votes).
-    missing = sorted(
-        {
-            pk
-            for side in ("battle__generation_a", "battle__generation_b")
-            for pk in Generation.objects.filter(
-                pk__in=votes.filter(battle__isnull=False).values(side), style__isnull=True
-            ).values_list("pk", flat=True)
-        }
-    )
-    return store_style_features(missing)
-
-
-def store_style_features(generation_ids) -> int:
-    """Measure and store the style of these answers (those that have none yet); returns how many."""
-    ids = list(generation_ids)
-    # Ids first, then texts in batches: nothing is written while a cursor is open.
-    stored = 0
-    for start in range(0, len(ids), STYLE_BATCH):
-        texts = Generation.objects.filter(pk__in=ids[start : start + STYLE_BATCH], style__isnull=True).values_list(
-            "pk", "text"
-        )
-        rows = [
-            GenerationStyle(generation_id=pk, **dict(zip(STYLE_FIELDS, style_counts(text or "")))) for pk, text in texts
-        ]
-        GenerationStyle.objects.bulk_create(rows, ignore_conflicts=True)
-        stored += len(rows)
-    return stored
 
 
 KIND_SETTINGS = {BOARD: services.engine_settings, STYLE: style_settings, DECISION: services.engine_settings}

@@ -89,9 +89,8 @@ class GenerationStyle(models.Model):
     """Style features of one answer, the covariates of the style-controlled board.
 
     Owned by ratings (battles never imports ratings, and one ``style_counts`` serves both
-    the engine and the app): filled from the answer's text by
-    ``ratings.fits.fill_style_features`` for every answer of a counted battle that has
-    none yet, before a style-controlled fit and after each background recomputation. An
+    the engine and the app): filled from the answer's text by ``ratings.style_features``
+    when the answer is stored, or at the first style-controlled fit that finds it missing. An
     answer's text never changes once it is done, so a row never goes stale.
     """
 

@@ -3,7 +3,7 @@ import logging
 from django.db import transaction
 
 from arena.publishing import publish
-from ratings import fits, services, tasks
+from ratings import services, style_features, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def on_answers_stored(sender, generation_ids, **kwargs):
     """Measure the style of new answers now, in the worker, not at the first style-controlled fit."""
     try:
         with transaction.atomic():  # a savepoint if the caller is in a transaction: its work stays intact
-            fits.store_style_features(generation_ids)
+            style_features.store_style_features(generation_ids)
     except Exception:
         # The answers are stored; the first style fit measures whatever is missing.
         logger.exception("could not measure the style of %d answers", len(generation_ids))

@@ -59,7 +59,7 @@ def _clear_cache():
     from django.core.cache import cache
 
     from arena import process_cache
-    from ratings.fits import FEATURES
+    from ratings.style_features import FEATURES
 
     cache.clear()
     # Each test builds its own arena: what a process kept from the last one is not this one's.

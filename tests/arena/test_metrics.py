@@ -149,13 +149,17 @@ def test_the_broker_queue_length_is_read_from_redis(settings):
         pytest.skip("needs a Redis broker")
     settings.ARENA_METRICS_TOKEN = TOKEN
     settings.CELERY_TASK_DEFAULT_QUEUE = "arena-metrics-test-queue"
+    settings.ARENA_BOARDS_QUEUE = "arena-metrics-test-boards"
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    broker.delete("arena-metrics-test-queue")
+    broker.delete("arena-metrics-test-queue", "arena-metrics-test-boards")
     broker.rpush("arena-metrics-test-queue", "a", "b", "c")
+    broker.rpush("arena-metrics-test-boards", "d")
     try:
-        assert scrape()[("arena_task_queue_length", (("queue", "arena-metrics-test-queue"),))] == 3
+        scraped = scrape()
+        assert scraped[("arena_task_queue_length", (("queue", "arena-metrics-test-queue"),))] == 3
+        assert scraped[("arena_task_queue_length", (("queue", "arena-metrics-test-boards"),))] == 1
     finally:
-        broker.delete("arena-metrics-test-queue")
+        broker.delete("arena-metrics-test-queue", "arena-metrics-test-boards")
 
 
 def test_a_store_that_is_down_loses_the_increment_without_failing_or_waiting(settings):

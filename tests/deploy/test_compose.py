@@ -20,9 +20,9 @@ def _compose():
 
 def test_compose_has_the_production_services_with_health_checks():
     services = _compose()["services"]
-    for name in ("postgres", "redis", "web", "ws", "worker", "proxy"):
+    for name in ("postgres", "redis", "web", "ws", "worker", "boards", "proxy"):
         assert name in services, name
-    for name in ("postgres", "redis", "web", "ws", "worker", "proxy"):
+    for name in ("postgres", "redis", "web", "ws", "worker", "boards", "proxy"):
         assert "healthcheck" in services[name], f"{name} has no health check"
 
 
@@ -32,8 +32,18 @@ def test_web_is_gunicorn_and_ws_is_daphne():
     assert services["web"]["command"][1] == "arena.wsgi:application"
     assert services["ws"]["command"][0] == "daphne"
     assert services["ws"]["command"][-1] == "arena.asgi:application"
-    # At a lower CPU priority than the web: refits take only the cores voters leave idle.
+    # At a lower CPU priority than the web, and board refits lower still: at the idle class.
     assert services["worker"]["command"][:6] == ["nice", "-n", "10", "celery", "-A", "arena"]
+    assert services["boards"]["command"][:6] == ["chrt", "--idle", "0", "celery", "-A", "arena"]
+
+
+def test_board_refits_have_their_own_queue_and_worker_and_the_rest_does_not():
+    services = _compose()["services"]
+    environment = _compose()["x-app"]["environment"]
+    boards_queue = environment["CELERY_BOARDS_QUEUE"]
+    worker, boards = services["worker"]["command"], services["boards"]["command"]
+    assert worker[worker.index("-Q") + 1] == "arena"
+    assert boards[boards.index("-Q") + 1] == boards_queue != "arena"
 
 
 def test_commands_the_compose_file_runs_exist_in_the_environment():

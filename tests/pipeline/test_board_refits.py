@@ -53,3 +53,48 @@ def test_pages_queue_refits_that_the_worker_fits(celery_worker_process, client):
     assert [route.category for route in response.context["decision"].routes] == ["writing"]
     # Its boards are current: nothing for the periodic check but the style board nobody fitted yet.
     assert tasks.lagging_scopes() == [DEFAULT_SCOPE + "|style"]
+
+
+def test_with_a_boards_queue_the_boards_worker_fits_and_the_main_worker_never_does(
+    transactional_db, client, settings, tmp_path
+):
+    """As docker-compose runs it: refits published to CELERY_BOARDS_QUEUE, read by a worker of their own."""
+    import uuid
+
+    from arena.celery import app
+    from tests.pipeline.conftest import WorkerProcess, _require_real_services, worker_database_url
+
+    _require_real_services()
+    queue = f"arena-test-{uuid.uuid4().hex[:8]}"
+    boards_queue = f"{queue}-boards"
+    settings.ARENA_BOARDS_QUEUE = boards_queue
+    env = {
+        **__import__("os").environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_QUEUE": queue,
+        "CELERY_BOARDS_QUEUE": boards_queue,
+        "RATINGS_DEBOUNCE_SECONDS": "1",
+    }
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    main = WorkerProcess(queue, env, tmp_path / "main.log", concurrency=1).start()
+    boards_worker = WorkerProcess(boards_queue, env, tmp_path / "boards.log", concurrency=1).start()
+    try:
+        llms = make_llms("alpha", "beta", "gamma")
+        cast_votes(llms, [("alpha", "beta", "a", 6), ("beta", "gamma", "a", 4)], category="coding")
+        client.force_login(make_user(role="eval_lead"))
+        assert "being fitted now" in client.get("/leaderboard/?category=coding&style=1").content.decode()
+        assert "being fitted now" in client.get("/leaderboard/decision/").content.decode()
+        wait_until(lambda: boards.newest("votes?category=coding|style") is not None, message="the style board")
+        wait_until(lambda: boards.newest(DEFAULT_SCOPE + "|decision") is not None, message="the decision page")
+        wait_until(lambda: main.idle() and boards_worker.idle(), message="both workers idle")
+    finally:
+        main.stop()
+        boards_worker.stop()
+        app.conf.task_default_queue = previous_queue
+        with app.connection_for_write() as conn:
+            for name in (queue, boards_queue):
+                conn.default_channel.queue_delete(name)
+    # "Task ratings.tasks.refit_board[<id>] received" (the start-up banner lists every task's name).
+    assert "ratings.tasks.refit_board[" in boards_worker.output()
+    assert "ratings.tasks.refit_board[" not in main.output()

@@ -130,3 +130,43 @@ def test_bad_objectives_are_refused_with_a_message_and_voters_cannot_set_any(cli
     client.force_login(make_user("v"))
     assert client.post("/leaderboard/decision/objective/", {"epsilon": "25"}).status_code == 403
     assert not DecisionObjective.objects.exists()
+
+
+def test_the_decision_boards_replay_elo_and_trueskill_as_each_board_alone_would(arena):
+    """One read of the votes serves every category's replay: the numbers are each board's own replay."""
+    from battles.models import LLMVersion
+    from ratings import fits, services
+    from tests.ratings.board_factories import import_votes
+
+    # Imported votes have no battle, so no category: they count on the board of all categories only.
+    import_votes(arena, [("gamma", "alpha", "a", 6), ("beta", "gamma", "tie", 3)])
+    labels = {v.pk: v.label for v in LLMVersion.objects.select_related("llm")}
+    # Not the default board: that one reads the worker's online ratings instead of replaying.
+    base = BoardFilter(include_insider=True)
+    decision = fits.fit_decision(base)
+    parts = decision.data.parts
+    assert sorted(parts) == ["coding", "writing"]
+    for category, scope in [("", base.scope()), *parts.items()]:
+        snapshot = boards.newest(scope)
+        alone = services.replayed_online_ratings(base.with_changes(category=category).votes(), labels)
+        assert snapshot.data.online == alone
+        assert snapshot.data.online.keys() == {"alpha", "beta", "gamma"}
+    assert (
+        boards.newest(base.scope()).vote_count
+        == boards.newest(parts["coding"]).vote_count + boards.newest(parts["writing"]).vote_count + 9
+    )
+
+
+def test_category_replays_read_the_votes_once(arena, django_assert_num_queries):
+    from battles.models import LLMVersion
+    from ratings import services
+
+    labels = {v.pk: v.label for v in LLMVersion.objects.select_related("llm")}
+    replays = services.CategoryReplays(BoardFilter().votes())
+    with django_assert_num_queries(1):
+        every = replays.of(None, labels)
+        coding = replays.of("coding", labels)
+        writing = replays.of("writing", labels)
+    assert every == services.replayed_online_ratings(BoardFilter().votes(), labels)
+    assert coding == services.replayed_online_ratings(BoardFilter(category="coding").votes(), labels)
+    assert writing != coding

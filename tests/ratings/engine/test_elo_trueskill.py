@@ -117,3 +117,32 @@ def test_the_closed_form_vote_update_gives_the_packages_rate_1vs1():
                 assert sigma == pytest.approx(sigma_expected, rel=1e-9)
     with pytest.raises(ValueError, match="unknown outcome"):
         rater.rate((25.0, 8.0), (25.0, 8.0), "draw")
+
+
+def test_the_written_out_update_is_the_packages_v_and_w_to_the_last_bit():
+    """The update writes out the package's v/w functions: the same floats, for wins and draws either way round."""
+    import math
+    import random
+
+    from ratings.engine import ClosedFormTrueSkill
+
+    rng = random.Random(11)
+    for draw_probability in (0.02, 0.3, 0.6):
+        rater = ClosedFormTrueSkill(draw_probability)
+        env = rater.env
+        for _ in range(2000):
+            mu_x, mu_y = rng.uniform(-10, 60), rng.uniform(-10, 60)
+            var_x, var_y = rng.uniform(0.01, 80), rng.uniform(0.01, 80)
+            drawn = rng.random() < 0.4
+            vx, vy = var_x + env.tau**2, var_y + env.tau**2
+            c2 = 2.0 * env.beta**2 + vx + vy
+            c = math.sqrt(c2)
+            t, eps = (mu_x - mu_y) / c, rater.margin / c
+            try:
+                v, w = (env.v_draw(t, eps), env.w_draw(t, eps)) if drawn else (env.v_win(t, eps), env.w_win(t, eps))
+            except FloatingPointError:
+                with pytest.raises(FloatingPointError):
+                    rater.update(mu_x, var_x, mu_y, var_y, drawn=drawn)
+                continue
+            expected = (mu_x + vx / c * v, vx * (1.0 - vx / c2 * w), mu_y - vy / c * v, vy * (1.0 - vy / c2 * w))
+            assert rater.update(mu_x, var_x, mu_y, var_y, drawn=drawn) == expected

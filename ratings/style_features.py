@@ -1,0 +1,158 @@
+"""The style features of answers, measured once and kept per process for style-controlled fits.
+
+An answer's style (``ratings.engine.style_counts`` of its text) is stored in ``GenerationStyle``
+when the answer is stored (``store_style_features``, from a receiver) or, for any answer still
+without one, at the first fit that needs it. A fit needs the features of both answers of each
+battle of its votes: ``FEATURES`` keeps, per process, which two answers each battle showed and
+each answer's features. Neither ever changes (a battle's answers are fixed when it is served, an
+answer's text when it is done), so a refit reads only battles and answers it has not seen.
+
+Both are read by ranges of ids (two parameters a query), never by lists of ids: a list of 20k
+ids took seconds to compile (the ORM), split (psycopg) and parse (Postgres), which was most of a
+cold style board (9 s at 120k votes). A board's battles come in long runs of ids (battles are
+numbered as they are served), and answers number far fewer than battles.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import numpy as np
+
+from battles.models import Battle, Generation
+from ratings.engine import style_counts
+from ratings.models import GenerationStyle
+
+STYLE_FIELDS = ("length", "headers", "bold", "list_items")  # the order of style_counts
+STYLE_BATCH = 2000
+# A range read spans no gap wider than RANGE_GAP ids between wanted rows (the rows in a gap are
+# read for nothing, or for a later fit) and at most RANGE_SPAN ids (bounded memory per query).
+RANGE_GAP = 256
+RANGE_SPAN = 50_000
+
+
+def store_style_features(generation_ids: Iterable[int]) -> int:
+    """Measure and store the style of these answers (those that have none yet); returns how many."""
+    ids = list(generation_ids)
+    # Ids first, then texts in batches: nothing is written while a cursor is open.
+    stored = 0
+    for start in range(0, len(ids), STYLE_BATCH):
+        texts = Generation.objects.filter(pk__in=ids[start : start + STYLE_BATCH], style__isnull=True).values_list(
+            "pk", "text"
+        )
+        rows = [
+            GenerationStyle(generation_id=pk, **dict(zip(STYLE_FIELDS, style_counts(text or "")))) for pk, text in texts
+        ]
+        GenerationStyle.objects.bulk_create(rows, ignore_conflicts=True)
+        stored += len(rows)
+    return stored
+
+
+def id_ranges(ids: np.ndarray, *, max_gap: int = RANGE_GAP, max_span: int = RANGE_SPAN) -> list[tuple[int, int]]:
+    """(first, last) ranges covering the sorted unique ``ids``: a new range starts where the next id is
+    more than ``max_gap`` past the last one, or where the range would span more than ``max_span`` ids."""
+    ranges: list[tuple[int, int]] = []
+    if not ids.size:
+        return ranges
+    breaks = np.flatnonzero(np.diff(ids) > max_gap)
+    for start, end in zip(np.r_[0, breaks + 1], np.r_[breaks, ids.size - 1], strict=True):
+        first, last = int(ids[start]), int(ids[end])
+        while last - first >= max_span:
+            # The last wanted id below first + max_span ends this piece; the next piece starts at the id after it.
+            cut = int(ids[np.searchsorted(ids, first + max_span, side="left") - 1])
+            ranges.append((first, cut))
+            first = int(ids[np.searchsorted(ids, cut, side="right")])
+        ranges.append((first, last))
+    return ranges
+
+
+class _Table:
+    """Rows of numbers by sorted unique integer id (a battle's two answers, an answer's features)."""
+
+    def __init__(self, width: int, dtype) -> None:
+        self.ids = np.empty(0, dtype=np.int64)
+        self.rows = np.empty((0, width), dtype=dtype)
+
+    def add(self, ids: list[int], rows: list) -> None:
+        if not ids:
+            return
+        ids_now = np.concatenate([self.ids, np.array(ids, dtype=np.int64)])
+        rows_now = np.concatenate([self.rows, np.array(rows, dtype=self.rows.dtype).reshape(len(ids), -1)])
+        self.ids, first_seen = np.unique(ids_now, return_index=True)  # a row read twice is kept once
+        self.rows = rows_now[first_seen]
+
+    def missing(self, ids: np.ndarray) -> np.ndarray:
+        return np.setdiff1d(ids, self.ids)
+
+    def find(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, positions): which ``ids`` are kept, and where (meaningful only where found)."""
+        if not self.ids.size:
+            return np.zeros(ids.size, dtype=bool), np.zeros(ids.size, dtype=np.int64)
+        positions = np.minimum(np.searchsorted(self.ids, ids), self.ids.size - 1)
+        return self.ids[positions] == ids, positions
+
+
+class FeatureCache:
+    """Style features per battle (answer A's four, then answer B's), read from the database once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        self.answers_of = _Table(2, np.int64)  # battle id -> (answer A id, answer B id)
+        self.style_of = _Table(len(STYLE_FIELDS), float)  # answer id -> its features
+
+    def lookup(self, battle_ids: np.ndarray) -> np.ndarray:
+        """The features of these battles, in their order; NaN where an answer has none."""
+        with self.lock:
+            wanted = np.unique(battle_ids)
+            self._load_battles(self.answers_of.missing(wanted))
+            out = np.full((battle_ids.size, 2 * len(STYLE_FIELDS)), np.nan)
+            found, positions = self.answers_of.find(battle_ids)
+            if not found.any():
+                return out
+            answers = np.where(found[:, None], self.answers_of.rows[positions], 0)
+            self._load_styles(self.style_of.missing(np.unique(answers[found])))
+            for side in (0, 1):
+                has_style, at = self.style_of.find(answers[:, side])
+                usable = found & has_style
+                out[usable, side * len(STYLE_FIELDS) : (side + 1) * len(STYLE_FIELDS)] = self.style_of.rows[at[usable]]
+            # A battle is measured only with both answers' features.
+            out[np.isnan(out).any(axis=1)] = np.nan
+            return out
+
+    def _load_battles(self, battle_ids: np.ndarray) -> None:
+        ids, rows = [], []
+        for first, last in id_ranges(battle_ids):
+            for pk, answer_a, answer_b in Battle.objects.filter(pk__gte=first, pk__lte=last).values_list(
+                "pk", "generation_a_id", "generation_b_id"
+            ):
+                ids.append(pk)
+                rows.append((answer_a, answer_b))
+        self.answers_of.add(ids, rows)
+
+    def _load_styles(self, answer_ids: np.ndarray) -> None:
+        ranges = id_ranges(answer_ids)
+        ids, rows = self._read_styles(ranges)
+        self.style_of.add(ids, rows)
+        unmeasured = self.style_of.missing(answer_ids)
+        if unmeasured.size and store_style_features(int(pk) for pk in unmeasured):
+            # Measured just now (answers stored before the receiver measured them, or its failure).
+            ids, rows = self._read_styles(id_ranges(unmeasured))
+            self.style_of.add(ids, rows)
+
+    @staticmethod
+    def _read_styles(ranges: list[tuple[int, int]]) -> tuple[list[int], list]:
+        ids, rows = [], []
+        for first, last in ranges:
+            for pk, *values in GenerationStyle.objects.filter(
+                generation_id__gte=first, generation_id__lte=last
+            ).values_list("generation_id", *STYLE_FIELDS):
+                ids.append(pk)
+                rows.append(values)
+        return ids, rows
+
+
+FEATURES = FeatureCache()

@@ -17,12 +17,13 @@ import hashlib
 import json
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
-from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models import Count, Max, Min, QuerySet
 from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
 from django.utils import timezone
 
@@ -207,18 +208,52 @@ def style_settings() -> dict:
     }
 
 
-def style_vote_hash(votes) -> str:
+@dataclass
+class StyleVotes:
+    """What a style-controlled fit reads of its votes, in one pass: the votes on a battle (the fit's
+    input), how many have none, and the vote-set hash of them all."""
+
+    model_a: list[int] = field(default_factory=list)
+    model_b: list[int] = field(default_factory=list)
+    outcome: list[str] = field(default_factory=list)
+    battle_ids: list[int] = field(default_factory=list)
+    without_battle: int = 0
+    digest: str = ""
+
+
+def read_style_votes(votes: QuerySet) -> StyleVotes:
+    """One read of ``votes`` (no ORDER BY, no join: the fit does not depend on the order and the features
+    come from ``ratings.style_features``). The hash is computed here rather than by a GROUP BY in Postgres:
+    the refit runs at the idle CPU class, Postgres does not, and a cold style board read its votes three
+    times (hash, count, rows)."""
+    ordered = votes.order_by().values_list("version_a_id", "version_b_id", "outcome", "battle_id", "id")
+    read = StyleVotes()
+    # The style fit depends on which votes (not only on their counts): hash the count and the sum of the
+    # vote ids per (a, b, outcome) cell. Answers never change once done, so this is enough.
+    cells: dict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])
+    sql, params = ordered.query.sql_with_params()
+    with connections[ordered.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(50_000):
+            for a, b, o, battle, pk in rows:
+                cell = cells[(a, b, o)]
+                cell[0] += 1
+                cell[1] += pk
+                if battle is None:
+                    read.without_battle += 1
+                    continue
+                read.model_a.append(a)
+                read.model_b.append(b)
+                read.outcome.append(o)
+                read.battle_ids.append(battle)
+    ordered_cells = [[a, b, o, n, ids] for (a, b, o), (n, ids) in sorted(cells.items())]
+    read.digest = hashlib.sha256(json.dumps(ordered_cells, separators=(",", ":")).encode()).hexdigest()
+    return read
+
+
+def style_vote_hash(votes: QuerySet) -> str:
     """The vote-set hash of a style-controlled snapshot of ``votes``."""
-    # The style fit depends on which votes (not only on their counts): hash the counts and
-    # the sum of the vote ids per cell. Answers never change once done, so this is enough.
-    rows = (
-        votes.values_list("version_a_id", "version_b_id", "outcome")
-        .annotate(n=Count("id"), ids=Sum("id"))
-        .order_by("version_a_id", "version_b_id", "outcome")
-    )
-    # (Postgres sums bigints as numeric: make the sum an int so the hash is backend-neutral.)
-    cells = [[a, b, outcome, n, int(ids)] for a, b, outcome, n, ids in rows]
-    return hashlib.sha256(json.dumps(cells, separators=(",", ":")).encode()).hexdigest()
+    return read_style_votes(votes).digest
 
 
 def fit_style(flt: BoardFilter) -> RatingSnapshot:
@@ -228,21 +263,20 @@ def fit_style(flt: BoardFilter) -> RatingSnapshot:
     left out of this fit (their number is kept in the payload).
     """
     mark = counts.fold()
-    votes = mark.seen(flt.votes())
     scope = flt.scope() + STYLE_SUFFIX
-    digest = style_vote_hash(votes)
+    read = read_style_votes(mark.seen(flt.votes()))
     engine = style_settings()
     stamp = _stamp(mark, flt)
-    existing = _reusable(scope, digest, engine, needs=("rows",))
+    existing = _reusable(scope, read.digest, engine, needs=("rows",))
     if existing is not None:
         return _restamped(existing, stamp)
     started = time.perf_counter()
-    payload, used = _fit_style(votes)
+    payload, used = _fit_style(read)
     snapshot = RatingSnapshot.objects.create(
         scope=scope,
         settings=engine,
         vote_count=used,
-        vote_hash=digest,
+        vote_hash=read.digest,
         payload=payload.to_json(),
         duration_ms=int((time.perf_counter() - started) * 1000),
         **stamp,
@@ -251,28 +285,12 @@ def fit_style(flt: BoardFilter) -> RatingSnapshot:
     return snapshot
 
 
-def _fit_style(votes: QuerySet) -> tuple[SnapshotPayload, int]:
-    """The style-controlled board of ``votes`` and the number of votes it was fitted on."""
-    without_battle = votes.filter(battle__isnull=True).count()
-    # No ORDER BY (the fit does not depend on the order) and no join: the features come from the cache.
-    ordered = (
-        votes.filter(battle__isnull=False)
-        .order_by()
-        .values_list("version_a_id", "version_b_id", "outcome", "battle_id")
-    )
-    sql, params = ordered.query.sql_with_params()
-    model_a, model_b, outcome, battle_ids = [], [], [], []
-    with connections[ordered.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(50_000):
-            for a, b, o, battle in rows:
-                model_a.append(a)
-                model_b.append(b)
-                outcome.append(o)
-                battle_ids.append(battle)
-    features = FEATURES.lookup(np.array(battle_ids, dtype=np.int64))
+def _fit_style(read: StyleVotes) -> tuple[SnapshotPayload, int]:
+    """The style-controlled board of the votes ``read`` holds and the number of votes it was fitted on."""
+    model_a, model_b, outcome = read.model_a, read.model_b, read.outcome
+    features = FEATURES.lookup(np.array(read.battle_ids, dtype=np.int64))
     measured = ~np.isnan(features).any(axis=1)
-    skipped = without_battle + int((~measured).sum())
+    skipped = read.without_battle + int((~measured).sum())
     keep = np.flatnonzero(measured)
     ids = set(model_a) | set(model_b)
     labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}

@@ -94,3 +94,31 @@ def test_the_process_cache_is_the_one_style_fits_use():
     from ratings import fits
 
     assert fits.FEATURES is FEATURES
+
+
+def test_the_style_vote_hash_is_each_cells_count_and_id_sum_as_postgres_adds_them():
+    """Computed while the fit reads its votes; the same as the GROUP BY it replaces (old snapshots stay reusable)."""
+    import hashlib
+    import json
+
+    from django.db.models import Count, Sum
+
+    from battles.models import Vote
+    from ratings import fits
+    from tests.ratings.board_factories import import_votes
+
+    llms = make_llms("p", "q", "r")
+    cast_votes(llms, [("p", "q", "a", 3), ("q", "r", "tie", 2), ("r", "p", "both_bad", 1), ("p", "q", "b", 2)])
+    import_votes(llms, [("p", "r", "a", 2)])
+    rows = (
+        Vote.objects.values_list("version_a_id", "version_b_id", "outcome")
+        .annotate(n=Count("id"), ids=Sum("id"))
+        .order_by("version_a_id", "version_b_id", "outcome")
+    )
+    cells = [[a, b, outcome, n, int(ids)] for a, b, outcome, n, ids in rows]
+    expected = hashlib.sha256(json.dumps(cells, separators=(",", ":")).encode()).hexdigest()
+    read = fits.read_style_votes(Vote.objects.all())
+    assert read.digest == expected == fits.style_vote_hash(Vote.objects.all())
+    assert read.without_battle == 2
+    assert sorted(read.battle_ids) == sorted(Vote.objects.filter(battle__isnull=False).values_list("battle", flat=True))
+    assert fits.style_vote_hash(Vote.objects.exclude(outcome="tie")) != expected

@@ -363,10 +363,22 @@ class Vote(models.Model):
     flags = models.JSONField(default=list, blank=True, help_text="Why the vote is flagged, e.g. identity_leak.")
     imported = models.BooleanField(default=False)
     # A default rather than auto_now_add: imported historical votes keep their own time.
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Indexed by ``vote_in_time_order`` below (its first column), not on its own.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["voter", "created_at"])]
+        indexes = [
+            models.Index(fields=["voter", "created_at"]),
+            # Board refits replay a filter's votes in time order (Elo, TrueSkill) and read them for style
+            # fits: on Postgres this index holds every column they read or filter on, so the read is an
+            # index-only scan (335k votes: 280 → 86 ms of Postgres, which runs at normal priority while the
+            # refit itself runs at the idle CPU class). Other backends ignore INCLUDE.
+            models.Index(
+                fields=["created_at", "id"],
+                include=["version_a", "version_b", "outcome", "flagged", "insider", "live", "battle"],
+                name="vote_in_time_order",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.battle_id}: {self.outcome}"

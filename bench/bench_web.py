@@ -283,6 +283,13 @@ def _run(args, stack: Stack, database_url: str, *, loaded: bool) -> int:
         provider = f"http://127.0.0.1:{stack.provider_port}/v1"
         load_arena(args.llms, args.prompts, base_url=provider, categories=CATEGORIES)
         load_votes(args.llms, args.prompts, args.votes)
+        # As autovacuum does some time after a bulk insert: the visibility map lets the refits' reads be
+        # index-only scans (an arena's old votes are long vacuumed; a fresh bulk load's are not).
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            for table in ("battles_vote", "battles_battle"):
+                cursor.execute(f"VACUUM (ANALYZE) {table}")
         # As after an import: the history's Elo and TrueSkill replayed once, so the worker starts at the newest vote.
         replay_started = time.perf_counter()
         rebuild_online_ratings()

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.db.models import Field
 
 from battles.models import Vote
 from ratings import counts
@@ -21,7 +22,12 @@ pytestmark = pytest.mark.django_db
 
 def _index_columns(name: str) -> set[str]:
     index = next(index for index in Vote._meta.indexes if index.name == name)
-    return {Vote._meta.get_field(field.lstrip("-")).column for field in [*index.fields, *index.include]}
+    columns = set()
+    for field_name in [*index.fields, *index.include]:
+        field = Vote._meta.get_field(field_name.lstrip("-"))
+        assert isinstance(field, Field) and field.column
+        columns.add(field.column)
+    return columns
 
 
 def _vote_columns(queryset) -> set[str]:

@@ -299,6 +299,7 @@ def _run(args, stack: Stack, database_url: str, *, loaded: bool) -> int:
     voter_cookies = _sessions([f"bench-{k}" for k in range(VOTERS)])
     admin_cookies = _sessions(_admins())
     stack.start_services(env)
+    print(f"boards worker at its start: {stack.archive_read()}", flush=True)
     base = f"http://127.0.0.1:{stack.web_port}"
     run_started = timezone.now()
     recomputes_before = _worker_recompute_histogram()

@@ -6,6 +6,7 @@ Each process gets a free port and a scratch folder; :class:`Stack` stops them al
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -129,6 +130,15 @@ class Stack:
         _wait_until(lambda: _answers(self.provider_port), "fake provider")
         url = f"http://127.0.0.1:{self.web_port}/healthz"
         _wait_until(lambda: urllib.request.urlopen(url, timeout=2).status == 200, "gunicorn")
+        # As a worker that has been up a while: its archive of the votes read (ratings.vote_archive).
+        _wait_until(lambda: self.archive_read() is not None, "the boards worker's archive of the votes", 300)
+
+    def archive_read(self) -> str | None:
+        """The boards worker's line saying it read the votes at its start, once it has."""
+        log = self.folder / "boards-worker.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        found = re.search(r"vote archive: .*", text)
+        return found.group(0) if found else None
 
     def pause_redis(self) -> None:
         assert self.redis_pid is not None

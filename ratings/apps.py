@@ -7,6 +7,8 @@ class RatingsConfig(AppConfig):
 
     def ready(self):
         # Imported here, once the app registry is ready: receivers reach the models.
+        from celery.signals import worker_init
+
         from arena.metrics import register_source
         from battles.signals import answers_stored, estimates_wanted, vote_flags_changed, vote_recorded, votes_imported
         from ratings import metrics, receivers
@@ -20,3 +22,4 @@ class RatingsConfig(AppConfig):
         answers_stored.connect(receivers.on_answers_stored, dispatch_uid="ratings.on_answers_stored")
         estimates_wanted.connect(receivers.on_estimates_wanted, dispatch_uid="ratings.on_estimates_wanted")
         register_source("ratings", metrics.board_gauges)
+        worker_init.connect(receivers.on_worker_init, dispatch_uid="ratings.on_worker_init")

@@ -26,7 +26,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from django.conf import settings
@@ -70,10 +70,13 @@ class VoteMark:
     through_vote_id: int = 0
     gaps: tuple[tuple[int, int], ...] = ()
     epoch: int = 0
+    # Which counts state the mark is of (``CountsState.identity``); not part of a snapshot's stamp.
+    identity: str = field(default="", compare=False)
 
     @classmethod
     def of_state(cls, state: CountsState) -> VoteMark:
-        return cls(state.through_vote_id, tuple((lo, hi) for lo, hi, _ in state.gaps), state.epoch)
+        gaps = tuple((lo, hi) for lo, hi, _ in state.gaps)
+        return cls(state.through_vote_id, gaps, state.epoch, str(state.identity))
 
     def _in_gaps(self) -> Q:
         q = Q(pk__in=[])

@@ -7,22 +7,26 @@ outcome) counts from the count tables (a filter with a voter group reads the vot
 vote-set hash of a scope did not change, its newest snapshot is stamped with the new mark
 instead of being fitted again.
 
-Style fits need the style features of both answers of every battle: they are read once per
-process and kept (``ratings.style_features``), so a refit reads only battles it has not seen.
+A refit that reads votes (a filtered board's replay of Elo and TrueSkill, a voter group's counts, the
+decision page, a style-controlled board) reads them from the process's archive
+(``ratings.vote_archive``), which reads each vote from the database once. Style fits need the style
+features of both answers of every battle: they are read once per process and kept
+(``ratings.style_features``), so a refit reads only battles it has not seen.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections
 from django.db.models import Count, Max, Min, QuerySet
 from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
 from django.utils import timezone
@@ -38,6 +42,7 @@ from ratings.engine import (
     fit_bradley_terry,
     fit_style_controlled,
 )
+from ratings.engine.data import OUTCOMES
 from ratings.filters import BoardFilter
 from ratings.models import RatingSnapshot
 from ratings.scopes import (
@@ -53,8 +58,11 @@ from ratings.scopes import (
 )
 from ratings.snapshots import SnapshotPayload, style_payload
 from ratings.style_features import FEATURES
+from ratings.vote_archive import ARCHIVE, NO_ID, BoardVotes
 
 HISTORY_CACHE_SECONDS = 7 * 24 * 3600
+# The online ratings of a board's votes, by version label, given the labels of version ids.
+Replay = Callable[[dict[int, str]], dict[str, dict]]
 DEFAULT_SCOPES = (DEFAULT_SCOPE, STYLE_SCOPE)
 
 
@@ -98,12 +106,12 @@ def _board(
     flt: BoardFilter,
     mark: VoteMark,
     board_counts: counts.Counts | None,
-    replays: services.CategoryReplays | None = None,
+    replay: Replay | None = None,
 ) -> RatingSnapshot:
-    """``replays``: the online ratings of ``flt``'s votes without its category, read once for several boards."""
-    votes = mark.seen(flt.votes())
+    """``board_counts``: None for a filter the count tables cannot answer (a voter group). ``replay``: the
+    online ratings of ``flt``'s votes by label, when the caller has them at hand (the decision page)."""
     if board_counts is None:
-        board_counts = services.aggregated_counts(votes)
+        board_counts = ARCHIVE.votes(mark, flt).counts()
     scope = flt.scope()
     stamp = _stamp(mark, flt)
     # The default board's Elo and TrueSkill are the OnlineRating rows; a filtered board replays its own.
@@ -111,13 +119,10 @@ def _board(
     existing = _reusable(scope, services.vote_set_hash(board_counts), services.engine_settings(), needs)
     if existing is not None:
         return _restamped(existing, stamp)
+    if replay is None and not flt.is_default:
+        replay = lambda labels: services.CategoryReplays(*ARCHIVE.votes(mark, flt).columns()).of(None, labels)  # noqa: E731
     snapshot = services.compute_snapshot(
-        scope=scope,
-        votes=votes,
-        counts=board_counts,
-        online=not flt.is_default,
-        stamp=stamp,
-        replay=None if replays is None else (lambda labels: replays.of(flt.category or None, labels)),
+        scope=scope, counts=board_counts, online=not flt.is_default, stamp=stamp, replay=replay
     )
     prune(scope)
     return snapshot
@@ -152,14 +157,23 @@ def fit_decision(flt: BoardFilter) -> RatingSnapshot:
     mark, (overall_counts, per_category) = counts.folded(
         lambda: (counts.filter_counts(base), counts.category_counts(base))
     )
-    # The boards that are not reusable replay their votes: all of them read in one query.
-    replays = services.CategoryReplays(mark.seen(base.votes()))
-    overall = _board(base, mark, overall_counts, replays)
+
+    @functools.cache
+    def replays() -> services.CategoryReplays:
+        # The boards that are not reusable replay their votes: all of them from one view of the archive.
+        votes = ARCHIVE.votes(mark, base)
+        return services.CategoryReplays(*votes.columns(), categories=votes.category_names())
+
+    def replay_of(category: str | None) -> Replay:
+        return lambda labels: replays().of(category, labels)
+
+    overall = _board(base, mark, overall_counts, replay_of(None))
     if per_category is None:
-        per_category = _raw_category_counts(mark.seen(base.votes()))
+        per_category = ARCHIVE.votes(mark, base).category_counts()
     parts = {}
     for category, category_counts in sorted(per_category.items()):
-        parts[category] = _board(base.with_changes(category=category), mark, category_counts, replays).scope
+        board_filter = base.with_changes(category=category)
+        parts[category] = _board(board_filter, mark, category_counts, replay_of(category)).scope
     scope = base.scope() + DECISION_SUFFIX
     engine = services.engine_settings()
     digest = hashlib.sha256(json.dumps([overall.vote_hash, sorted(parts.items())]).encode()).hexdigest()
@@ -179,20 +193,6 @@ def fit_decision(flt: BoardFilter) -> RatingSnapshot:
     return snapshot
 
 
-def _raw_category_counts(votes: QuerySet) -> dict[str, counts.Counts]:
-    rows = (
-        votes.filter(battle__isnull=False)
-        .values_list("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
-        .annotate(n=Count("id"))
-        .order_by("battle__prompt__category", "version_a_id", "version_b_id", "outcome")
-    )
-    per_category: dict[str, counts.Counts] = defaultdict(list)
-    for category, a, b, outcome, n in rows:
-        if category:
-            per_category[category].append((a, b, outcome, n))
-    return dict(per_category)
-
-
 # --- style-controlled boards --------------------------------------------------------------
 
 
@@ -210,8 +210,8 @@ def style_settings() -> dict:
 
 @dataclass
 class StyleVotes:
-    """What a style-controlled fit reads of its votes, in one pass: the votes on a battle (the fit's
-    input), how many have none, and the vote-set hash of them all."""
+    """What a style-controlled fit reads of its votes: the votes on a battle (the fit's input), how many
+    have none, and the vote-set hash of them all."""
 
     model_a: list[int] = field(default_factory=list)
     model_b: list[int] = field(default_factory=list)
@@ -221,39 +221,29 @@ class StyleVotes:
     digest: str = ""
 
 
-def read_style_votes(votes: QuerySet) -> StyleVotes:
-    """One read of ``votes`` (no ORDER BY, no join: the fit does not depend on the order and the features
-    come from ``ratings.style_features``). The hash is computed here rather than by a GROUP BY in Postgres:
-    the refit runs at the idle CPU class, Postgres does not, and a cold style board read its votes three
-    times (hash, count, rows)."""
-    ordered = votes.order_by().values_list("version_a_id", "version_b_id", "outcome", "battle_id", "id")
-    read = StyleVotes()
+def style_votes(votes: BoardVotes) -> StyleVotes:
+    """What a style-controlled fit needs of ``votes``, and their vote-set hash."""
     # The style fit depends on which votes (not only on their counts): hash the count and the sum of the
     # vote ids per (a, b, outcome) cell. Answers never change once done, so this is enough.
-    cells: dict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])
-    sql, params = ordered.query.sql_with_params()
-    with connections[ordered.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(50_000):
-            for a, b, o, battle, pk in rows:
-                cell = cells[(a, b, o)]
-                cell[0] += 1
-                cell[1] += pk
-                if battle is None:
-                    read.without_battle += 1
-                    continue
-                read.model_a.append(a)
-                read.model_b.append(b)
-                read.outcome.append(o)
-                read.battle_ids.append(battle)
-    ordered_cells = [[a, b, o, n, ids] for (a, b, o), (n, ids) in sorted(cells.items())]
-    read.digest = hashlib.sha256(json.dumps(ordered_cells, separators=(",", ":")).encode()).hexdigest()
-    return read
-
-
-def style_vote_hash(votes: QuerySet) -> str:
-    """The vote-set hash of a style-controlled snapshot of ``votes``."""
-    return read_style_votes(votes).digest
+    keys = np.stack([votes.model_a, votes.model_b, votes.outcome.astype(np.int64)], axis=1)
+    cells: list[list] = []
+    if len(votes):
+        unique, inverse, n = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        id_sums = np.zeros(len(unique), dtype=np.int64)
+        np.add.at(id_sums, inverse.ravel(), votes.ids)  # exact, whatever the ids
+        cells = sorted(
+            [int(a), int(b), OUTCOMES[o], int(k), int(total)] for (a, b, o), k, total in zip(unique, n, id_sums)
+        )
+    with_battle = votes.battle != NO_ID
+    model_a, model_b, outcome = votes.take(with_battle).columns()
+    return StyleVotes(
+        model_a=model_a,
+        model_b=model_b,
+        outcome=outcome,
+        battle_ids=votes.battle[with_battle].tolist(),
+        without_battle=int((~with_battle).sum()),
+        digest=hashlib.sha256(json.dumps(cells, separators=(",", ":")).encode()).hexdigest(),
+    )
 
 
 def fit_style(flt: BoardFilter) -> RatingSnapshot:
@@ -264,7 +254,7 @@ def fit_style(flt: BoardFilter) -> RatingSnapshot:
     """
     mark = counts.fold()
     scope = flt.scope() + STYLE_SUFFIX
-    read = read_style_votes(mark.seen(flt.votes()))
+    read = style_votes(ARCHIVE.votes(mark, flt))
     engine = style_settings()
     stamp = _stamp(mark, flt)
     existing = _reusable(scope, read.digest, engine, needs=("rows",))

@@ -208,6 +208,9 @@ class CountsState(models.Model):
     through_vote_id = models.BigIntegerField(default=0)
     gaps = models.JSONField(default=list, blank=True, help_text="[[first id, last id, since (Unix time)], …]")
     epoch = models.PositiveIntegerField(default=0)
+    # New with each state row: what a process keeps of the votes of another (a reset, another database) is not
+    # this one's (``ratings.vote_archive``).
+    identity = models.UUIDField(default=uuid.uuid4, editable=False)
     time_zone = models.CharField(max_length=64, blank=True, help_text="The zone the days are counted in.")
     folded_at = models.DateTimeField(null=True, blank=True)
     rebuilt_at = models.DateTimeField(null=True, blank=True)

@@ -1,9 +1,10 @@
 import logging
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
 
 from arena.publishing import publish
-from ratings import services, style_features, tasks
+from ratings import services, style_features, tasks, vote_archive
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +58,20 @@ def on_answers_stored(sender, generation_ids, **kwargs):
 def on_estimates_wanted(sender, **kwargs):
     """The pairing policy asks for the latest Bradley–Terry estimates (from the cached snapshot)."""
     return services.pairing_estimates()
+
+
+def on_worker_init(sender, **kwargs):
+    """A Celery worker that fits boards reads the votes into its archive (``ratings.vote_archive``) before it
+    takes a task: the first eval lead's board does not wait for it, and the pool's processes, forked after,
+    start with it."""
+    refits_queue = settings.ARENA_BOARDS_QUEUE or settings.CELERY_TASK_DEFAULT_QUEUE
+    if refits_queue not in sender.app.amqp.queues.consume_from:
+        return
+    try:
+        vote_archive.preload()
+    except Exception:
+        # The first refit reads them instead.
+        logger.exception("could not read the votes into the archive")
+    finally:
+        # The pool's processes are forked from this one: none may inherit its database connection.
+        connections.close_all()

@@ -132,30 +132,59 @@ def replayed_online_ratings(votes: QuerySet, labels: dict[int, str]) -> dict[str
     """Elo and TrueSkill replayed over ``votes`` in timestamp order (an imported vote keeps the
     time its file gives), by version label (``labels``: version pk -> label, for every version
     of the votes)."""
-    return CategoryReplays(votes, by_category=False).of(None, labels)
+    return CategoryReplays.read(votes, by_category=False).of(None, labels)
 
 
 class CategoryReplays:
-    """Elo and TrueSkill replayed over a vote set and over each category's part of it, from one read.
+    """Elo and TrueSkill replayed over a vote set and over each category's part of it.
 
     The decision page fits a board per category beside the board of all of them; each replays its
-    own votes. Reading the votes once, with their category, and replaying each category's in the
-    same order gives the same numbers as a read per category, for one query instead of one each.
+    own votes. Holding the votes once, with their category, and replaying each category's in the
+    same order gives the same numbers as a read per category. The votes come in time order, from a
+    worker's archive (``ratings.vote_archive``) or read from the database (``read``).
     """
 
-    def __init__(self, votes: QuerySet, *, by_category: bool = True) -> None:
-        self.votes = votes
-        self.by_category = by_category
-        self._read: tuple[list, list, list, list] | None = None
+    def __init__(
+        self, model_a: list[int], model_b: list[int], outcome: list[str], categories: list | None = None
+    ) -> None:
+        self.model_a, self.model_b, self.outcome, self.categories = model_a, model_b, outcome, categories
+
+    @classmethod
+    def read(cls, votes: QuerySet, *, by_category: bool = True) -> CategoryReplays:
+        """The replays of ``votes``, read in one query."""
+        columns = ["version_a_id", "version_b_id", "outcome"]
+        if by_category:
+            columns.append("battle__prompt__category")  # None for an imported vote without a battle
+        ordered = votes.order_by("created_at", "id").values_list(*columns)
+        model_a: list = []
+        model_b: list = []
+        outcome: list = []
+        categories: list = []
+        # A plain cursor, not a server-side one (.iterator() or arena.db.stream): Postgres plans a
+        # cursor for a fast first row (index walk, no parallel workers), which took 12–14 s at 1M votes
+        # against 2 s here. A few small columns per vote: the whole result fits in memory comfortably.
+        sql, params = ordered.query.sql_with_params()
+        with connections[ordered.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(50_000):
+                for row in rows:
+                    model_a.append(row[0])
+                    model_b.append(row[1])
+                    outcome.append(row[2])
+                    if by_category:
+                        categories.append(row[3])
+        return cls(model_a, model_b, outcome, categories if by_category else None)
 
     def of(self, category: str | None, labels: dict[int, str]) -> dict[str, dict]:
         """The replay of the votes of ``category`` (None: all of them), by version label."""
-        model_a, model_b, outcome, categories = self._votes()
+        model_a, model_b, outcome = self.model_a, self.model_b, self.outcome
         if category is not None:
-            if not self.by_category:
+            if self.categories is None:
                 raise ValueError("these replays were read without categories")
-            keep = [i for i, c in enumerate(categories) if c == category]
-            model_a, model_b, outcome = ([column[i] for i in keep] for column in (model_a, model_b, outcome))
+            keep = [i for i, c in enumerate(self.categories) if c == category]
+            model_a = [model_a[i] for i in keep]
+            model_b = [model_b[i] for i in keep]
+            outcome = [outcome[i] for i in keep]
         log = VoteLog.from_votes([labels[a] for a in model_a], [labels[b] for b in model_b], outcome)
         elo = online_elo(log, k=settings.ARENA_ELO_K)
         skill = trueskill_ratings(log)
@@ -163,32 +192,6 @@ class CategoryReplays:
             label: {"elo": elo[label], "trueskill_mu": skill[label][0], "trueskill_sigma": skill[label][1]}
             for label in elo
         }
-
-    def _votes(self) -> tuple[list, list, list, list]:
-        if self._read is None:
-            columns = ["version_a_id", "version_b_id", "outcome"]
-            if self.by_category:
-                columns.append("battle__prompt__category")  # None for an imported vote without a battle
-            ordered = self.votes.order_by("created_at", "id").values_list(*columns)
-            model_a: list = []
-            model_b: list = []
-            outcome: list = []
-            categories: list = []
-            # A plain cursor, not a server-side one (.iterator() or arena.db.stream): Postgres plans a
-            # cursor for a fast first row (index walk, no parallel workers), which took 12–14 s at 1M votes
-            # against 2 s here. A few small columns per vote: the whole result fits in memory comfortably.
-            sql, params = ordered.query.sql_with_params()
-            with connections[ordered.db].cursor() as cursor:
-                cursor.execute(sql, params)
-                while rows := cursor.fetchmany(50_000):
-                    for row in rows:
-                        model_a.append(row[0])
-                        model_b.append(row[1])
-                        outcome.append(row[2])
-                        if self.by_category:
-                            categories.append(row[3])
-            self._read = (model_a, model_b, outcome, categories)
-        return self._read
 
 
 def latest_snapshot(scope: str = DEFAULT_SCOPE) -> RatingSnapshot | None:

@@ -77,11 +77,12 @@ def test_with_a_boards_queue_the_boards_worker_fits_and_the_main_worker_never_do
     }
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue
+    llms = make_llms("alpha", "beta", "gamma")
+    cast_votes(llms, [("alpha", "beta", "a", 6), ("beta", "gamma", "a", 4)], category="coding")
+    tasks.recompute_now()  # the counts hold the votes: the boards worker reads them at its start
     main = WorkerProcess(queue, env, tmp_path / "main.log", concurrency=1).start()
     boards_worker = WorkerProcess(boards_queue, env, tmp_path / "boards.log", concurrency=1).start()
     try:
-        llms = make_llms("alpha", "beta", "gamma")
-        cast_votes(llms, [("alpha", "beta", "a", 6), ("beta", "gamma", "a", 4)], category="coding")
         client.force_login(make_user(role="eval_lead"))
         assert "being fitted now" in client.get("/leaderboard/?category=coding&style=1").content.decode()
         assert "being fitted now" in client.get("/leaderboard/decision/").content.decode()
@@ -98,3 +99,6 @@ def test_with_a_boards_queue_the_boards_worker_fits_and_the_main_worker_never_do
     # "Task ratings.tasks.refit_board[<id>] received" (the start-up banner lists every task's name).
     assert "ratings.tasks.refit_board[" in boards_worker.output()
     assert "ratings.tasks.refit_board[" not in main.output()
+    # Only the worker that fits boards reads the votes into its archive, at its start (ratings.vote_archive).
+    assert "vote archive: 10 votes read" in boards_worker.output()
+    assert "vote archive" not in main.output()

@@ -159,14 +159,19 @@ def test_the_decision_boards_replay_elo_and_trueskill_as_each_board_alone_would(
 
 def test_category_replays_read_the_votes_once(arena, django_assert_num_queries):
     from battles.models import LLMVersion
-    from ratings import services
+    from ratings import counts, services
+    from ratings.vote_archive import ARCHIVE
 
     labels = {v.pk: v.label for v in LLMVersion.objects.select_related("llm")}
-    replays = services.CategoryReplays(BoardFilter().votes())
     with django_assert_num_queries(1):
+        replays = services.CategoryReplays.read(BoardFilter().votes())
         every = replays.of(None, labels)
         coding = replays.of("coding", labels)
         writing = replays.of("writing", labels)
     assert every == services.replayed_online_ratings(BoardFilter().votes(), labels)
     assert coding == services.replayed_online_ratings(BoardFilter(category="coding").votes(), labels)
     assert writing != coding
+    # The same from a worker's archive of the votes (what the decision page's refit uses).
+    votes = ARCHIVE.votes(counts.fold(), BoardFilter())
+    archived = services.CategoryReplays(*votes.columns(), categories=votes.category_names())
+    assert (archived.of(None, labels), archived.of("coding", labels)) == (every, coding)

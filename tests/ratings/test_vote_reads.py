@@ -1,7 +1,8 @@
-"""The refits' reads of votes are covered by one index on Postgres (``battles.Vote``'s ``vote_in_time_order``).
+"""The replay of votes in time order is covered by one index on Postgres (``battles.Vote``'s ``vote_in_time_order``).
 
-A refit runs at the idle CPU class but Postgres does not: each column a replay or a style fit reads or filters
-on that the index lacks turns its index-only scan into a visit of every vote's row (335k votes: 86 → 280 ms).
+Board refits read their votes from a worker's archive (``ratings.vote_archive``); the online ratings' rebuild
+(after an import or exclusions) still replays from Postgres, where each column the replay reads or filters on
+that the index lacks turns its index-only scan into a visit of every vote's row (335k votes: 86 → 280 ms).
 Checked on the SQL itself (which columns of the votes table it names), not on a plan: which plan Postgres
 picks for a few test rows depends on the statistics earlier tests left.
 """
@@ -46,16 +47,14 @@ def _vote_columns(queryset) -> set[str]:
     ],
     ids=["from", "insider-no-live", "flagged-range", "default"],
 )
-def test_the_replay_and_the_style_read_name_only_columns_the_index_holds(flt):
+def test_the_replay_reads_name_only_columns_the_index_holds(flt):
     cast_votes(make_llms("a", "b"), [("a", "b", "a", 3)])
     # Gaps in the mark add conditions on the id: the mark of a fold with a vote still committing.
     votes = counts.VoteMark(through_vote_id=10**9, gaps=((10**9 - 7, 10**9 - 5),)).seen(flt.votes())
-    # The reads of ratings.services.CategoryReplays (all categories) and ratings.fits.read_style_votes.
+    # The read of ratings.services.replayed_online_ratings (the online ratings' rebuild).
     replay = votes.order_by("created_at", "id").values_list("version_a_id", "version_b_id", "outcome")
-    style = votes.order_by().values_list("version_a_id", "version_b_id", "outcome", "battle_id", "id")
     covered = _index_columns("vote_in_time_order")
-    for read in (replay, style):
-        named = _vote_columns(read)
-        assert {"version_a_id", "outcome"} <= named  # the pattern finds the columns
-        assert named <= covered, named - covered
-    assert len(list(replay)) == len(list(style)) == 3
+    named = _vote_columns(replay)
+    assert {"version_a_id", "outcome"} <= named  # the pattern finds the columns
+    assert named <= covered, named - covered
+    assert len(list(replay)) == 3

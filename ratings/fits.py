@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -60,6 +61,8 @@ from ratings.snapshots import SnapshotPayload, style_payload
 from ratings.style_features import FEATURES
 from ratings.vote_archive import ARCHIVE, NO_ID, BoardVotes
 
+logger = logging.getLogger(__name__)
+
 HISTORY_CACHE_SECONDS = 7 * 24 * 3600
 # The online ratings of a board's votes, by version label, given the labels of version ids.
 Replay = Callable[[dict[int, str]], dict[str, dict]]
@@ -87,6 +90,21 @@ def refit(kind: str, flt: BoardFilter) -> RatingSnapshot | None:
         fit_history(flt)
         return None
     return fit_board(flt)
+
+
+def warm_up() -> None:
+    """Read what refits read into this process: every vote the counts hold (``ratings.vote_archive``) and
+    the style features of their battles (``ratings.style_features``). A worker that fits boards does this at
+    its start, so that the first eval lead's board waits for neither."""
+    started = time.perf_counter()
+    every = BoardFilter(include_insider=True, include_flagged=True)
+    votes = ARCHIVE.votes(VoteMark.of_state(counts.current_state()), every)
+    FEATURES.lookup(np.unique(votes.battle[votes.battle != NO_ID]))
+    logger.info(
+        "vote archive: %d votes and the style of their battles read in %.1f s",
+        len(votes),
+        time.perf_counter() - started,
+    )
 
 
 def prune(scope: str) -> None:

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import connections, transaction
 
 from arena.publishing import publish
-from ratings import services, style_features, tasks, vote_archive
+from ratings import fits, services, style_features, tasks
 
 logger = logging.getLogger(__name__)
 
@@ -61,17 +61,17 @@ def on_estimates_wanted(sender, **kwargs):
 
 
 def on_worker_init(sender, **kwargs):
-    """A Celery worker that fits boards reads the votes into its archive (``ratings.vote_archive``) before it
-    takes a task: the first eval lead's board does not wait for it, and the pool's processes, forked after,
-    start with it."""
+    """A Celery worker that fits boards reads what refits read (``ratings.fits.warm_up``) before it takes a
+    task: the first eval lead's board does not wait for it, and the pool's processes, forked after, start
+    with it."""
     refits_queue = settings.ARENA_BOARDS_QUEUE or settings.CELERY_TASK_DEFAULT_QUEUE
     if refits_queue not in sender.app.amqp.queues.consume_from:
         return
     try:
-        vote_archive.preload()
+        fits.warm_up()
     except Exception:
         # The first refit reads them instead.
-        logger.exception("could not read the votes into the archive")
+        logger.exception("could not read the votes and their style at the start")
     finally:
         # The pool's processes are forked from this one: none may inherit its database connection.
         connections.close_all()

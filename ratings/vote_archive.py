@@ -8,18 +8,17 @@ read once per process; a refit filters arrays.
 
 The archive holds exactly the votes of a ``ratings.counts.VoteMark``, with what the counts know of
 them (pair, outcome, insider, flagged, live, category, pool), plus time, battle and voter. Within an
-epoch of the counts a vote's cell does not change (an exclusion, an import's rebuild, repaired drift:
-each moves the epoch), so moving to another mark of the same epoch reads only the votes it holds that
-the archive's does not. Another epoch, another counts state (``CountsState.identity``: another
-database, a reset) or a mark behind the archive's (a restored database) reads everything again.
+epoch of the counts a vote's cell does not change (an exclusion or repaired drift moves the epoch;
+imported votes are new ids, read like any new vote), so moving to another mark of the same epoch reads
+only the votes it holds that the archive's does not. Another epoch, another counts state
+(``CountsState.identity``: another database, a reset) or a mark behind the archive's (a restored
+database) reads everything again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +28,9 @@ from django.db.models import BigIntegerField, Func, Max, Min
 from django.utils import timezone
 
 from battles.models import PromptPool, Vote
-from ratings.counts import Counts, VoteMark, current_state
+from ratings.counts import Counts, VoteMark
 from ratings.engine.data import OUTCOME_INDEX, OUTCOMES
 from ratings.filters import CALENDAR_END, CALENDAR_START, BoardFilter
-
-logger = logging.getLogger(__name__)
 
 READ_BATCH = 10_000
 READ_WINDOW = 50_000  # ids per query
@@ -61,8 +58,13 @@ ARRAYS = (
 )
 
 
-def micros(moment: dt.datetime) -> int:
-    """Microseconds since 1970 (UTC), exactly: the archive's time, ordered as the database orders it."""
+def micros(moment: dt.datetime | str) -> int:
+    """Microseconds since 1970 (UTC), exactly: the archive's time, ordered as the database orders it. A plain
+    cursor on SQLite gives the stored text or a naive time, in UTC (as Django stores it with USE_TZ)."""
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
     return (moment - EPOCH) // ONE_MICROSECOND
 
 
@@ -227,7 +229,7 @@ class VoteArchive:
         codes = self.categories
         return (
             np.array(ids, dtype=np.int64),
-            np.array([micros(moment) if isinstance(moment, dt.datetime) else moment for moment in created], np.int64),
+            np.array([moment if isinstance(moment, int) else micros(moment) for moment in created], np.int64),
             np.array(a, dtype=np.int64),
             np.array(b, dtype=np.int64),
             np.array([OUTCOME_INDEX[o] for o in outcome], dtype=np.int8),
@@ -319,10 +321,3 @@ def union(first: VoteMark, second: VoteMark) -> VoteMark:
 
 
 ARCHIVE = VoteArchive()
-
-
-def preload() -> None:
-    """Read every vote the counts hold into this process's archive (a worker that fits boards, at its start)."""
-    started = time.perf_counter()
-    ARCHIVE.votes(VoteMark.of_state(current_state()), BoardFilter())
-    logger.info("vote archive: %d votes read in %.1f s", len(ARCHIVE.ids), time.perf_counter() - started)

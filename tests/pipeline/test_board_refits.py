@@ -100,5 +100,5 @@ def test_with_a_boards_queue_the_boards_worker_fits_and_the_main_worker_never_do
     assert "ratings.tasks.refit_board[" in boards_worker.output()
     assert "ratings.tasks.refit_board[" not in main.output()
     # Only the worker that fits boards reads the votes into its archive, at its start (ratings.vote_archive).
-    assert "vote archive: 10 votes read" in boards_worker.output()
+    assert "vote archive: 10 votes and the style of their battles read" in boards_worker.output()
     assert "vote archive" not in main.output()

@@ -180,3 +180,34 @@ def test_refits_of_filtered_boards_read_no_vote_twice(arena):
     assert board is not None and board.vote_count == week.votes().count()
     labels = {v.pk: v.label for v in LLMVersion.objects.select_related("llm")}
     assert board.data.online == services.replayed_online_ratings(week.votes(), labels)
+
+
+def test_a_warm_up_reads_every_vote_and_the_answers_of_their_battles(arena):
+    """What a worker that fits boards does at its start: the first refits then read no vote again."""
+    from ratings.style_features import FEATURES
+    from ratings.vote_archive import ARCHIVE
+
+    ARCHIVE.clear()
+    FEATURES.clear()
+    counts.fold()
+    before = ARCHIVE.reads
+    fits.warm_up()
+    assert ARCHIVE.reads == before + Vote.objects.count()
+    voted_battles = set(Vote.objects.filter(battle__isnull=False).values_list("battle", flat=True))
+    assert set(FEATURES.answers_of.ids.tolist()) == voted_battles
+    fits.fit_style(BoardFilter(include_insider=True))
+    fits.fit_decision(BoardFilter(category="code"))
+    assert ARCHIVE.reads == before + Vote.objects.count()
+
+
+def test_a_votes_time_is_the_same_microsecond_whichever_way_the_database_gives_it():
+    """Postgres gives the number; a plain cursor on SQLite (embedded mode) gives UTC text or a naive time."""
+    from ratings.vote_archive import micros
+
+    aware = dt.datetime(2026, 3, 29, 1, 30, 0, 123457, tzinfo=dt.UTC)
+    expected = 1774747800123457
+    assert micros(aware) == expected
+    assert micros(aware.astimezone(dt.timezone(dt.timedelta(hours=-7)))) == expected
+    assert micros("2026-03-29 01:30:00.123457") == expected
+    assert micros(aware.replace(tzinfo=None)) == expected
+    assert micros("2026-03-29 01:30:00") == expected - 123457

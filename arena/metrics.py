@@ -97,7 +97,14 @@ RECOMPUTE_SECONDS = Instrument(
     (),
     RECOMPUTE_SECONDS_BUCKETS,
 )
-INSTRUMENTS = (PROVIDER_ERRORS, PROVIDER_SECONDS, RECOMPUTE_SECONDS)
+RECOMPUTE_CPU_SECONDS = Instrument(
+    "arena_recompute_cpu_seconds",
+    "CPU time of the worker's thread during a default-board recomputation (its wall time also counts the waits"
+    " for a core: the worker runs at a low priority).",
+    (),
+    RECOMPUTE_SECONDS_BUCKETS,
+)
+INSTRUMENTS = (PROVIDER_ERRORS, PROVIDER_SECONDS, RECOMPUTE_SECONDS, RECOMPUTE_CPU_SECONDS)
 
 
 class LocalStore:
@@ -177,13 +184,14 @@ def record(instrument: Instrument, *values: str, amount: float = 1.0) -> None:
 
 
 @contextmanager
-def timed(instrument: Instrument, *values: str) -> Iterator[None]:
-    """Observe the duration of the block (also when it raises)."""
-    started = time.monotonic()
+def timed(instrument: Instrument, *values: str, clock: Callable[[], float] = time.monotonic) -> Iterator[None]:
+    """Observe the duration of the block by ``clock`` (also when it raises): wall time, or a thread's CPU time
+    with ``time.thread_time``."""
+    started = clock()
     try:
         yield
     finally:
-        record(instrument, *values, amount=time.monotonic() - started)
+        record(instrument, *values, amount=clock() - started)
 
 
 # --- what a scrape reads ------------------------------------------------------------------------

@@ -207,10 +207,17 @@ def cpu_seconds_between(before: dict[int, tuple[str, float]], after: dict[int, t
 
 def _program(comm: str, cmdline: list[bytes]) -> str:
     """gunicorn, celery worker, celery beat, postgres, redis-server, the bench itself…"""
-    if comm in ("postgres", "redis-server", "wrk"):
-        return comm  # a Postgres backend's command line names its database, arena_bench_web…
     words = [part.decode(errors="replace") for part in cmdline if part]
     text = " ".join(words)
+    if comm == "postgres":
+        # A backend's title names its database (arena_bench_web…); Postgres's own processes name their job.
+        if "autovacuum" in text:
+            return "postgres autovacuum"
+        if any(job in text for job in ("checkpointer", "background writer", "walwriter", "wal writer")):
+            return "postgres writers"
+        return comm
+    if comm in ("redis-server", "wrk"):
+        return comm
     for name in ("gunicorn", "run_fake_provider", "bench_web"):
         if name in text:
             return name

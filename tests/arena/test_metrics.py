@@ -116,6 +116,9 @@ def test_snapshot_lag_and_recompute_duration(settings):
     assert samples[("arena_recompute_seconds_count", ())] == 1
     assert samples[("arena_recompute_seconds_bucket", (("le", "+Inf"),))] == 1
     assert samples[("arena_recompute_seconds_sum", ())] > 0
+    # Its CPU time beside: never more than the wall time on one thread.
+    assert samples[("arena_recompute_cpu_seconds_count", ())] == 1
+    assert 0 < samples[("arena_recompute_cpu_seconds_sum", ())] <= samples[("arena_recompute_seconds_sum", ())]
     make_votes({"alpha": 1000, "beta": 1100}, per_pair=3, seed=1)  # after the fit: waiting for the next
     samples = scrape()
     assert samples[("arena_snapshot_lag_votes", ())] == 3

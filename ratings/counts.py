@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -217,16 +217,16 @@ def _increment(model, fields: tuple[str, ...], deltas: dict[tuple, int]) -> None
     )
     if "day" in fields:
         rows = rows.filter(day__in={key[0] for key in deltas})
-    existing = {tuple(getattr(row, name) for name in fields): row for row in rows}
-    changed, created = [], []
-    for key, n in deltas.items():
-        row = existing.get(key)
-        if row is None:
-            created.append(model(**dict(zip(fields, key)), n=n))
-        else:
-            row.n += n
-            changed.append(row)
-    model.objects.bulk_update(changed, ["n"], batch_size=2000)
+    existing = {tuple(row[1:]): row[0] for row in rows.values_list("pk", *fields)}
+    increments = [(n, existing[key]) for key, n in deltas.items() if key in existing]
+    if increments:
+        # One plain statement, run for each row: bulk_update's CASE per row cost ~0.1 s of the worker's CPU
+        # for a fold of 150 votes, most of the default board's recompute.
+        quote = connections[rows.db].ops.quote_name
+        table, count, pk = quote(model._meta.db_table), quote("n"), quote(model._meta.pk.column)
+        with connections[rows.db].cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET {count} = {count} + %s WHERE {pk} = %s", increments)
+    created = [model(**dict(zip(fields, key)), n=n) for key, n in deltas.items() if key not in existing]
     model.objects.bulk_create(created, batch_size=2000)
 
 

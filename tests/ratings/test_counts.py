@@ -74,6 +74,21 @@ def test_folded_counts_equal_a_recount_of_every_filter(arena):
     assert sum(DailyVoteCount.objects.values_list("n", flat=True)) == Vote.objects.count()
 
 
+def test_votes_folded_into_cells_that_exist_add_to_them(arena):
+    """A fold of votes in cells the counts already have (the usual case) adds to those rows, never replaces them."""
+    from battles.models import PromptPool
+
+    llms, pool_code = arena
+    counts.fold()
+    cells_before = VoteTotal.objects.count(), DailyVoteCount.objects.count()
+    pool = PromptPool.objects.get(code=pool_code)
+    cast_votes(llms, [("alpha", "beta", "a", 3), ("beta", "gamma", "tie", 1)], category="writing", pool=pool)
+    counts.fold()
+    assert (VoteTotal.objects.count(), DailyVoteCount.objects.count()) == cells_before
+    _assert_counts_equal_a_recount(pool_code)
+    assert counts.reconcile(reason="check").votes == 0
+
+
 def test_exclusions_and_restores_reach_the_counts_through_the_signal(arena, django_capture_on_commit_callbacks):
     _, pool_code = arena
     counts.fold()

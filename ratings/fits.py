@@ -138,12 +138,17 @@ def _board(
     if existing is not None:
         return _restamped(existing, stamp)
     if replay is None and not flt.is_default:
-        replay = lambda labels: services.CategoryReplays(*ARCHIVE.votes(mark, flt).columns()).of(None, labels)  # noqa: E731
+        replay = _archived_replay(mark, flt)
     snapshot = services.compute_snapshot(
         scope=scope, counts=board_counts, online=not flt.is_default, stamp=stamp, replay=replay
     )
     prune(scope)
     return snapshot
+
+
+def _archived_replay(mark: VoteMark, flt: BoardFilter) -> Replay:
+    """The online ratings of the votes of ``flt`` that ``mark`` holds, replayed from the archive when asked."""
+    return lambda labels: services.CategoryReplays(*ARCHIVE.votes(mark, flt).columns()).of(None, labels)
 
 
 def _stamp(mark: VoteMark, flt: BoardFilter) -> dict:

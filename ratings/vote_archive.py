@@ -204,21 +204,27 @@ class VoteArchive:
             selected = COLUMNS
         span = votes.aggregate(first=Min("pk"), last=Max("pk"))
         parts: list[tuple[np.ndarray, ...]] = []
-        if span["first"] is not None:
-            # A window of ids per query: the client holds one window's rows at a time, not every vote's
-            # (a whole result of 500k votes took ~250 MB while it was read).
-            for start in range(span["first"], span["last"] + 1, READ_WINDOW):
-                window = votes.filter(pk__gte=start, pk__lt=start + READ_WINDOW).order_by().values_list(*selected)
-                sql, params = window.query.sql_with_params()
-                with connections[window.db].cursor() as cursor:
-                    cursor.execute(sql, params)
-                    while rows := cursor.fetchmany(READ_BATCH):
-                        parts.append(self._arrays(rows))
-                        self.reads += len(rows)
+        start = span["first"]
+        # A window of ids per query: the client holds one window's rows at a time, not every vote's (a whole
+        # result of 500k votes took ~250 MB while it was read).
+        while start is not None and start <= span["last"]:
+            window = votes.filter(pk__gte=start, pk__lt=start + READ_WINDOW).order_by().values_list(*selected)
+            sql, params = window.query.sql_with_params()
+            found = 0
+            with connections[window.db].cursor() as cursor:
+                cursor.execute(sql, params)
+                while rows := cursor.fetchmany(READ_BATCH):
+                    parts.append(self._arrays(rows))
+                    found += len(rows)
+            self.reads += found
+            start += READ_WINDOW
+            if not found:
+                # Ids are sparse here (an old gap and new votes, a jump in the sequence): on to the next one.
+                start = votes.filter(pk__gte=start).aggregate(first=Min("pk"))["first"]
         if not parts:
             return
         columns = [np.concatenate([getattr(self, name), *(part[k] for part in parts)]) for k, name in enumerate(ARRAYS)]
-        # By id, each vote once (a vote read again after a mark behind the archive's is the same vote).
+        # By id, each vote once (the gaps of an older mark can name votes already held: read again, kept once).
         _, first = np.unique(columns[0], return_index=True)
         for name, column in zip(ARRAYS, columns):
             setattr(self, name, column[first])

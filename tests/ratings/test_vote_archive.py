@@ -211,3 +211,28 @@ def test_a_votes_time_is_the_same_microsecond_whichever_way_the_database_gives_i
     assert micros("2026-03-29 01:30:00.123457") == expected
     assert micros(aware.replace(tzinfo=None)) == expected
     assert micros("2026-03-29 01:30:00") == expected - 123457
+
+
+def test_the_archive_reads_every_column_the_counts_count_by():
+    """A dimension added to the counts' cells must reach the archive too, or its boards would ignore it."""
+    from ratings import vote_archive
+
+    assert set(counts.VOTE_COLUMNS) <= set(vote_archive.COLUMNS)
+
+
+def test_ids_far_apart_are_read_without_a_query_per_empty_window(arena, django_assert_max_num_queries):
+    """Votes whose ids jump (a sequence moved on, an old gap beside new votes) cost a query per jump, not one
+    per empty window of ids between them."""
+    from ratings.vote_archive import READ_WINDOW
+
+    llms, pool_code = arena
+    far = cast_votes(llms, [("alpha", "beta", "a", 2)], category="code")
+    last = Vote.objects.order_by("-pk").first()
+    assert last is not None
+    Vote.objects.filter(pk=far[-1].pk).update(id=last.pk + 1000 * READ_WINDOW)
+    mark = counts.fold()
+    archive = VoteArchive()
+    with django_assert_max_num_queries(8):
+        votes = archive.votes(mark, BoardFilter(include_insider=True, include_flagged=True))
+    assert votes.ids.tolist() == _in_time_order(mark, BoardFilter(include_insider=True, include_flagged=True))
+    assert last.pk + 1000 * READ_WINDOW in votes.ids.tolist()

@@ -2,8 +2,9 @@
 
 Django loads ``request.user`` with an ORM query per request (~2.5 ms of Python to compile and
 build, for a 0.1 ms read). A page that reads a row joined with its owner (a voter's battle with
-the voter) can hand that user to the request instead (``adopt_user``), and a page that reads no
-such row can read the user as one prepared statement (``adopt_session_user``, ``arena.hot_reads``).
+the voter) can hand that user to the request instead (``adopt_user``); a page that reads no such
+row can read the user as one prepared statement with what it needs of them (a new battle's page:
+``battles.voting.battle_reads.adopt_session_voter``, through ``arena.hot_reads``) and adopt them.
 Either way only after the checks ``django.contrib.auth.get_user`` makes: the session names this
 user and a configured backend that loads users as ``ModelBackend`` does (the row by primary key,
 refused when inactive), the user is active, and the session's auth hash matches the user's
@@ -16,13 +17,10 @@ from __future__ import annotations
 from functools import cache
 
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.contrib.auth.backends import ModelBackend
-from django.db import connection
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
-
-from arena.hot_reads import ModelColumns, fetch_rows, prep_value
 
 
 def session_user_id(request: HttpRequest) -> int | None:
@@ -48,16 +46,6 @@ def adopt_user(request: HttpRequest, user) -> bool:
     return True
 
 
-def adopt_session_user(request: HttpRequest) -> bool:
-    """Read the session's user as one prepared statement and adopt it (``adopt_user``); True if adopted."""
-    user_id = session_user_id(request)
-    if user_id is None:
-        return False
-    columns = _user_columns()
-    rows = fetch_rows(_user_sql(connection.vendor), [prep_value(columns.model, columns.model._meta.pk.name, user_id)])
-    return bool(rows) and adopt_user(request, columns.instance(rows[0], 0))
-
-
 @cache
 def _loads_users_by_id(backend_path: str) -> bool:
     """Whether the backend's ``get_user`` is ``ModelBackend``'s: the user's row by primary key, None when
@@ -68,15 +56,3 @@ def _loads_users_by_id(backend_path: str) -> bool:
         and backend.get_user is ModelBackend.get_user
         and backend.user_can_authenticate is ModelBackend.user_can_authenticate
     )
-
-
-@cache
-def _user_columns() -> ModelColumns:
-    return ModelColumns(get_user_model(), "u")
-
-
-@cache
-def _user_sql(vendor: str) -> str:
-    """The user's SQL for a database vendor (the cache key; names are quoted the vendor's way)."""
-    columns = _user_columns()
-    return f"SELECT {columns.select()} FROM {columns.table()} WHERE {columns.column(columns.model._meta.pk.name)} = %s"

@@ -1,7 +1,8 @@
 """Load for ``bench_web.py``: voters who vote and open the next battle, admins who open cold boards, plain GETs.
 
 Voters behave like the page's JavaScript: the vote is a fragment POST (``X-Arena-Fragment: 1``) with the
-session's CSRF token, then ``/`` which redirects to the next battle's own page. Each voter has its own
+session's CSRF token, then ``/``, which shows the next battle (its own address is put in the address bar by
+the page's script, with no request). Each voter has its own
 session (made in the bench process) and its own connection (``bench.lean_http``: little CPU per request).
 """
 

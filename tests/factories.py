@@ -1,6 +1,8 @@
 """Plain factories for tests: make_* functions with sensible defaults."""
 
+import html
 import itertools
+import re
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -68,3 +70,16 @@ def eval_lead(db):
 @pytest.fixture
 def admin_user(db):
     return make_user("admin1", role="admin", is_staff=True, is_superuser=True)
+
+
+def own_battle_url(response) -> str:
+    """The address of the battle a page shows (``data-battle-url``): ``/`` renders a battle without redirecting."""
+    assert response.status_code == 200, response.status_code
+    found = re.search(r'data-battle-url="([^"]+)"', response.content.decode())
+    assert found, "the page shows no battle"
+    return html.unescape(found.group(1))
+
+
+def open_battle_url(client, path="/") -> str:
+    """Open ``path`` (a new battle, or the voter's open one) and return that battle's own address."""
+    return own_battle_url(client.get(path))

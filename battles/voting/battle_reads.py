@@ -9,15 +9,17 @@ come from ``battles.voting.votes.all_versions``, not from joins.
 from __future__ import annotations
 
 from functools import cache
+from types import SimpleNamespace
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 
 from arena.hot_reads import ModelColumns, datetime_param, fetch_rows, prep_value
+from arena.request_user import adopt_user, session_user_id
 from arena.roles import ALL_ROLES
 from battles.models import Battle, Generation, Prompt, Vote
-from battles.voting.progress import start_of_today
+from battles.voting.progress import adopt_voter_state, start_of_today
 
 BATTLE = ModelColumns(Battle, "b")
 PROMPT = ModelColumns(Prompt, "p")
@@ -27,27 +29,41 @@ VOTE = ModelColumns(Vote, "v")
 VOTER = ModelColumns(get_user_model(), "u")
 
 
-@cache
-def _sql(vendor: str, *, with_voter: bool, locked: bool) -> str:
-    """The read's SQL for a database vendor (the cache key; names are quoted the vendor's way)."""
+def _voter_state(voter: str) -> str:
+    """The voter's vote counts (in total, then since a time given as the first parameter) and roles, as
+    columns of a query that has the voter's id in the column ``voter``."""
     quote = connection.ops.quote_name
     votes, groups = quote(Vote._meta.db_table), quote(Group._meta.db_table)
     memberships = quote(get_user_model().groups.through._meta.db_table)
-    voter = BATTLE.column("voter")
-    parts = [BATTLE, PROMPT, ANSWER_A, ANSWER_B, VOTE] + ([VOTER] if with_voter else [])
     # Role names are the code's constants, not input: written into the SQL as literals.
     roles = [
         f"EXISTS (SELECT 1 FROM {memberships} m JOIN {groups} g ON g.id = m.group_id"
         f" WHERE m.user_id = {voter} AND g.name = '{role}')"
         for role in ALL_ROLES
     ]
-    lock = " FOR UPDATE OF b" if locked and connection.features.has_select_for_update_of else ""
     return (
-        f"SELECT {', '.join(part.select() for part in parts)},"
         # COUNT(*): the (voter) index alone answers it.
-        f" (SELECT COUNT(*) FROM {votes} c WHERE c.voter_id = {voter}),"
+        f"(SELECT COUNT(*) FROM {votes} c WHERE c.voter_id = {voter}),"
         f" (SELECT COUNT(*) FROM {votes} c WHERE c.voter_id = {voter} AND c.created_at >= %s),"
         f" {', '.join(roles)}"
+    )
+
+
+def _set_voter_state(target, row, start: int) -> None:
+    """Set what ``_voter_state`` read, from ``row[start:]``, as the attributes ``progress.adopt_voter_state`` reads."""
+    target.voter_votes_total, target.voter_votes_today = row[start], row[start + 1]
+    for offset, role in enumerate(ALL_ROLES, start=start + 2):
+        setattr(target, f"voter_is_{role}", bool(row[offset]))
+
+
+@cache
+def _sql(vendor: str, *, with_voter: bool, locked: bool) -> str:
+    """The read's SQL for a database vendor (the cache key; names are quoted the vendor's way)."""
+    voter = BATTLE.column("voter")
+    parts = [BATTLE, PROMPT, ANSWER_A, ANSWER_B, VOTE] + ([VOTER] if with_voter else [])
+    lock = " FOR UPDATE OF b" if locked and connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {', '.join(part.select() for part in parts)}, {_voter_state(voter)}"
         f" FROM {BATTLE.table()}"
         f" JOIN {PROMPT.table()} ON {PROMPT.column('id')} = {BATTLE.column('prompt')}"
         f" JOIN {ANSWER_A.table()} ON {ANSWER_A.column('id')} = {BATTLE.column('generation_a')}"
@@ -76,9 +92,7 @@ def _battle_from(row, *, with_voter: bool) -> Battle:
     if with_voter:
         battle.voter = VOTER.instance(row, start)  # type: ignore[assignment]
         start += VOTER.width
-    battle.voter_votes_total, battle.voter_votes_today = row[start], row[start + 1]  # type: ignore[attr-defined]
-    for offset, role in enumerate(ALL_ROLES, start=start + 2):
-        setattr(battle, f"voter_is_{role}", bool(row[offset]))
+    _set_voter_state(battle, row, start)
     return battle
 
 
@@ -100,3 +114,37 @@ def locked_battle(code, voter_id: int | None = None) -> Battle | None:
     """The battle, its row locked until the transaction ends (a vote's read), whoever's it is; with
     ``voter_id``, only when it is theirs, with its voter (whom the vote can then adopt as the request's user)."""
     return _read(code, voter_id, locked=True)
+
+
+@cache
+def _voter_sql(vendor: str) -> str:
+    """The voter's SQL for a database vendor (the cache key; names are quoted the vendor's way)."""
+    return (
+        f"SELECT {VOTER.select()}, {_voter_state(VOTER.column('id'))}"
+        f" FROM {VOTER.table()} WHERE {VOTER.column('id')} = %s"
+    )
+
+
+def adopt_session_voter(request) -> dict | None:
+    """Read the session's user with their vote counts and roles, in one prepared statement, and adopt
+    them as the request's user (``arena.request_user.adopt_user``): the progress strip's numbers, or
+    None when the session names no user or does not check out (the user is then loaded as Django does).
+
+    A new battle's page needs the user, their counts and roles; read with the user they cost no
+    round trip of their own, as they do with the battle on a battle's own page.
+    """
+    voter_id = session_user_id(request)
+    if voter_id is None:
+        return None
+    rows = fetch_rows(
+        _voter_sql(connection.vendor),
+        [datetime_param(start_of_today()), prep_value(VOTER.model, VOTER.model._meta.pk.name, voter_id)],
+    )
+    if not rows:
+        return None
+    user = VOTER.instance(rows[0], 0)
+    state = SimpleNamespace()
+    _set_voter_state(state, rows[0], VOTER.width)
+    if not adopt_user(request, user):
+        return None
+    return adopt_voter_state(user, state)

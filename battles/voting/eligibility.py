@@ -45,28 +45,36 @@ def eligible_generations():
     )
 
 
-# What a new battle and its identity check read of an answer; its other fields load on first access.
+# What a new battle, its identity check and its page read of an answer; its other fields load on first access.
 ANSWER = ModelColumns(Generation, "g", only=("prompt_id", "llm_version_id", "text"))
+# The answers' prompt, joined anyway for the eligibility conditions: the new battle's page shows it.
+ANSWER_PROMPT = ModelColumns(Prompt, "p")
 
 
 def servable_answers(prompt_id: int, versions: tuple[int, int], category: str | None) -> list[Generation]:
     """The answers of ``versions`` to the prompt (in ``category``, if given) under ``eligible_generations()``'s
     conditions, by id: what a new battle is made of, read from the database (never from the kept sets).
+    Each answer comes with its prompt.
 
     One prepared statement (``arena.hot_reads``): built by the ORM, compiling its joins cost ~3 ms
     a new battle.
     """
     params: list = [int(prompt_id), *map(int, versions)] + ([category] if category else [])
     rows = fetch_rows(_answers_sql(connection.vendor, with_category=bool(category)), params)
-    return [cast(Generation, ANSWER.instance(row, 0)) for row in rows]
+    answers = []
+    for row in rows:
+        answer = cast(Generation, ANSWER.instance(row, 0))
+        answer.prompt = cast(Prompt, ANSWER_PROMPT.instance(row, ANSWER.width))
+        answers.append(answer)
+    return answers
 
 
 @cache
 def _answers_sql(vendor: str, *, with_category: bool) -> str:
     """The answers' SQL for a database vendor (the cache key; names are quoted the vendor's way)."""
-    prompt, version, llm = ModelColumns(Prompt, "p"), ModelColumns(LLMVersion, "v"), ModelColumns(LLM, "l")
+    prompt, version, llm = ANSWER_PROMPT, ModelColumns(LLMVersion, "v"), ModelColumns(LLM, "l")
     return (
-        f"SELECT {ANSWER.select()} FROM {ANSWER.table()}"
+        f"SELECT {ANSWER.select()}, {prompt.select()} FROM {ANSWER.table()}"
         f" JOIN {version.table()} ON {version.column('id')} = {ANSWER.column('llm_version')}"
         f" JOIN {llm.table()} ON {llm.column('id')} = {version.column('llm')}"
         f" JOIN {prompt.table()} ON {prompt.column('id')} = {ANSWER.column('prompt')}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from functools import cache
-from typing import cast
+from typing import NamedTuple, cast
 
 import numpy as np
 from django.conf import settings
@@ -167,27 +167,45 @@ def choose_versions(versions: list[tuple[int, int]], recent: list[Battle], rng, 
     )
 
 
+class Served(NamedTuple):
+    """What ``serve_battle`` served: a battle (None when nothing is left) and whether it is new.
+
+    A new battle holds its prompt and answers, read with it (its page needs no query more); the
+    voter's open battle holds only the columns of ``recent_battles``.
+    """
+
+    battle: Battle | None
+    new: bool
+
+
 def start_battle(*, voter, category: str | None = None) -> Battle | None:
+    """Serve the voter a battle: their open one, or a new one chosen by the pairing policy (``serve_battle``)."""
+    return serve_battle(voter=voter, category=category).battle
+
+
+def serve_battle(*, voter, category: str | None = None) -> Served:
     """Serve the voter a battle: their open one, or a new one chosen by the pairing policy.
 
     An open battle of another category than the one asked for is set aside
     (skipped, so it stays in the data) once a battle of that category exists;
     when the category has nothing left, the open battle stays open for later.
-    Returns None when nothing is left.
+    The battle is None when nothing is left.
     """
     recent = recent_battles(voter)
     existing = current_battle(voter=voter, recent=recent)
     # The open battle's prompt is read (one query) only when a category is asked.
     if existing is not None and (not category or existing.prompt.category == category):
-        return existing
+        return Served(existing, new=False)
     if existing is None:
         # One INSERT: no transaction of its own (BEGIN and COMMIT are two more round trips).
-        return new_battle(voter=voter, category=category, recent=recent)
+        battle = new_battle(voter=voter, category=category, recent=recent)
+        return Served(battle, new=battle is not None)
     with transaction.atomic():
         battle = new_battle(voter=voter, category=category, recent=recent)
         if battle is not None:
             skip_battle(battle_code=existing.code, voter=voter)
-    return battle
+    # Nothing new in the category: the open battle stays open, and is not served for it.
+    return Served(battle, new=battle is not None)
 
 
 # Choices on a kept eligibility that the database no longer allows (it changed since): choose
@@ -269,7 +287,8 @@ def _create_battle(voter, left: Generation, right: Generation) -> Battle:
     terms = cached_identity_terms()
     leaked = find_identity_mentions(left.text, terms) + find_identity_mentions(right.text, terms)
     return Battle.objects.create(
-        prompt_id=left.prompt_id,
+        # The answers' prompt, read with them: the new battle's page shows it without a query.
+        prompt=left.prompt,
         generation_a=left,
         generation_b=right,
         version_a_id=left.llm_version_id,

@@ -11,7 +11,7 @@ from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 
 from arena.methods import allow_methods
-from arena.request_user import adopt_session_user, adopt_user, session_user_id
+from arena.request_user import adopt_user, session_user_id
 from battles.models import Battle
 from battles.voting import battle_reads, live, progress, serving, votes
 from battles.voting.pages import REPLAYED_NOTICE, VOTE_NOT_STORED, reveal_context, vote_form_context
@@ -56,25 +56,32 @@ def _battle_page_context(request, battle, category: str, *, voter_progress: dict
 
 @allow_methods("GET")
 def battle_page(request):
-    """The voter's current battle, or a new one in the chosen category: redirects to its own page."""
-    # The voter read as one prepared statement (arena.request_user); when the session does not
-    # check out that way, login_required loads the user as Django does.
-    adopt_session_user(request)
-    return _battle_page(request)
+    """The voter's current battle, or a new one in the chosen category, shown here.
+
+    Its page is rendered at ``/`` rather than redirected to (one request less for each battle);
+    battle.js puts the battle's own address in the address bar, so Reload and Back reopen that
+    battle (its pair, or once voted its reveal). Without JavaScript the address stays ``/``, whose
+    Reload shows the same open battle.
+    """
+    # The voter, their counts and roles read as one prepared statement (battle_reads); when the
+    # session does not check out that way, login_required loads the user as Django does.
+    return _battle_page(request, battle_reads.adopt_session_voter(request))
 
 
 @login_required
 @never_cache
-def _battle_page(request):
+def _battle_page(request, voter_progress: dict | None):
     category = _category_of(request)
-    # Most visits only redirect: the page's counts and category list are read only when it renders here.
+    voter_progress = voter_progress or _progress(request.user)
     if category and category not in serving.categories():
-        context = {**_battle_page_context(request, None, category), "unknown_category": category}
-        return render(request, "battles/battle.html", context, status=404)
-    battle = serving.start_battle(voter=request.user, category=category or None)
-    if battle is None:
-        return render(request, "battles/battle.html", _battle_page_context(request, None, category))
-    return redirect(_battle_url(request, battle.code))
+        context = {**_battle_page_context(request, None, category, voter_progress=voter_progress)}
+        return render(request, "battles/battle.html", {**context, "unknown_category": category}, status=404)
+    battle, new = serving.serve_battle(voter=request.user, category=category or None)
+    if battle is not None and not new:
+        # The voter's open battle (a reload of ``/``): read as its own page reads it, in one query.
+        battle = battle_reads.page_battle(battle.code, request.user.pk) or battle
+    context = _battle_page_context(request, battle, category, voter_progress=voter_progress)
+    return render(request, "battles/battle.html", context)
 
 
 def _battle_of_session_user(request, code) -> Battle | None:

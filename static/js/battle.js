@@ -10,6 +10,12 @@
   }
   var panel = document.getElementById("battle-panel");
   if (!panel) return;
+  // A battle served at "/" shows its own address, so that Reload reopens this battle (its reveal once
+  // voted) rather than a new one, and Back from the next battle comes back to it.
+  var ownUrl = panel.getAttribute("data-battle-url");
+  if (ownUrl && window.location.pathname + window.location.search !== ownUrl) {
+    window.history.replaceState(window.history.state, "", ownUrl);
+  }
   var inFlight = false;
   // A vote the server never took (the session had expired) is kept here, in this tab only, across the
   // login page, and filled in again on the battle's page: the voter sends it with one key.

@@ -4,10 +4,10 @@ import pytest
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 
-from arena.request_user import adopt_session_user
 from arena.sessions import SessionStore
 from battles.models import Battle, Vote
-from tests.factories import make_arena
+from battles.voting.battle_reads import adopt_session_voter
+from tests.factories import make_arena, open_battle_url, own_battle_url
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def _battle_url(client, voter) -> str:
     make_arena()
     client.force_login(voter)
-    url = client.get("/")["Location"]
+    url = open_battle_url(client)
     assert client.get(url).status_code == 200
     return url
 
@@ -43,7 +43,8 @@ def test_someone_elses_session_does_not_open_the_battle(client, voter, django_us
     assert Battle.objects.filter(voter=voter).count() == 1
 
 
-# The session's user read as one prepared statement (adopt_session_user), on a new battle (GET /).
+# The session's user read as one prepared statement with their counts and roles (adopt_session_voter), on a
+# new battle (GET /).
 
 
 def _request_of(client, rf):
@@ -65,7 +66,7 @@ def test_the_session_user_is_read_as_django_reads_it(client, voter, rf, django_u
     voter.save()
     client.force_login(voter)
     request = _request_of(client, rf)
-    assert adopt_session_user(request)
+    assert adopt_session_voter(request) is not None
     assert type(request.user) is django_user_model
     _same_fields(request.user, django_user_model.objects.get(pk=voter.pk))
     assert not request.user._state.adding and request.user.is_authenticated
@@ -75,7 +76,7 @@ def test_a_new_battle_takes_its_voter_from_the_prepared_read(client, voter, djan
     make_arena()
     client.force_login(voter)
     response = client.get("/")
-    assert response.status_code == 302 and response["Location"].startswith("/battle/")
+    assert own_battle_url(response).startswith("/battle/") and b'id="vote-form"' in response.content
     # Adopted: a user instance of its own, not the middleware's lazy object.
     assert type(response.wsgi_request.user) is django_user_model and response.wsgi_request.user.pk == voter.pk
 
@@ -118,7 +119,7 @@ def test_a_session_that_does_not_check_out_is_not_adopted_and_django_signs_it_ou
     client.force_login(voter)
     spoil(client, voter)
     request = _request_of(client, rf)
-    assert not adopt_session_user(request)
+    assert adopt_session_voter(request) is None
     assert isinstance(request.user, AnonymousUser)
     response = client.get("/")
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
@@ -131,9 +132,9 @@ def test_a_session_signed_with_a_rotated_secret_is_left_to_django_which_keeps_it
     client.force_login(voter)
     settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
     settings.SECRET_KEY = "the-new-secret-key-of-this-test-" * 2
-    assert not adopt_session_user(_request_of(client, rf))
+    assert adopt_session_voter(_request_of(client, rf)) is None
     response = client.get("/")
-    assert response.status_code == 302 and response["Location"].startswith("/battle/")
+    assert response.status_code == 200 and b'id="vote-form"' in response.content
     assert type(response.wsgi_request.user) is not type(voter)  # Django's lazy user, loaded its way
 
 
@@ -143,7 +144,7 @@ def test_a_session_signed_with_a_rotated_secret_is_left_to_django_which_keeps_it
 def _open_battle_of(client, voter) -> Battle:
     make_arena()
     client.force_login(voter)
-    assert client.get("/").status_code == 302
+    assert b'id="vote-form"' in client.get("/").content
     return Battle.objects.get(voter=voter, status=Battle.Status.OPEN)
 
 

@@ -7,7 +7,7 @@ import pytest
 from battles.models import Battle, Vote
 from ratings.engine import VoteLog, online_elo
 from ratings.models import OnlineRating, OnlineRatingWatermark
-from tests.factories import make_arena, make_user
+from tests.factories import make_arena, make_user, open_battle_url
 from tests.pipeline.test_generation_pipeline import wait_until
 
 pytestmark = [pytest.mark.pipeline, pytest.mark.django_db(transaction=True)]
@@ -20,7 +20,7 @@ def test_the_worker_applies_every_vote_once_in_vote_order(celery_worker_process,
     for n in range(2):
         client.force_login(make_user(f"pipeline-voter-{n}"))
         for i in range(8):
-            code = client.get("/")["Location"].split("/")[2]
+            code = open_battle_url(client).split("/")[2]
             outcome = ("a", "b", "tie", "both_bad")[i % 4]
             response = client.post(f"/battle/{code}/vote/", {"outcome": outcome}, headers={"X-Arena-Fragment": "1"})
             assert response.status_code == 200

@@ -7,7 +7,15 @@ from django.test import Client
 
 from battles.models import Battle, Vote
 from battles.voting import serving
-from tests.factories import make_generation, make_llm, make_pool, make_prompt, make_user
+from tests.factories import (
+    make_generation,
+    make_llm,
+    make_pool,
+    make_prompt,
+    make_user,
+    open_battle_url,
+    own_battle_url,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -27,19 +35,24 @@ def _open_battle(voter):
     return Battle.objects.get(voter=voter, status=Battle.Status.OPEN)
 
 
-def test_root_redirects_to_the_open_battles_own_page(client, voter):
+def test_root_shows_the_open_battle_and_names_its_own_page(client, voter):
     _two_category_arena()
     client.force_login(voter)
     first = client.get("/")
     battle = _open_battle(voter)
-    assert first.status_code == 302 and first["Location"] == f"/battle/{battle.code}/"
-    assert client.get("/")["Location"] == first["Location"]
+    assert own_battle_url(first) == f"/battle/{battle.code}/"
+    assert battle.generation_a.text in first.content.decode() and battle.generation_b.text in first.content.decode()
+    # A reload of "/" (without JavaScript the address stays "/") shows the same battle, read as its own page reads it.
+    again = client.get("/")
+    assert own_battle_url(again) == own_battle_url(first)
+    assert battle.generation_a.text in again.content.decode() and battle.prompt.text in again.content.decode()
+    assert Battle.objects.filter(voter=voter).count() == 1
 
 
 def test_reload_of_an_open_battle_shows_the_same_pair(client, voter):
     _two_category_arena()
     client.force_login(voter)
-    url = client.get("/")["Location"]
+    url = open_battle_url(client)
     pages = [client.get(url).content.decode() for _ in range(2)]
     battle = _open_battle(voter)
     for page in pages:
@@ -56,7 +69,7 @@ def test_choosing_a_category_sets_the_open_battle_of_another_aside_as_skipped(cl
     response = client.get("/?category=writing")
     writing = _open_battle(voter)
     assert writing.prompt.category == "writing"
-    assert response["Location"] == f"/battle/{writing.code}/?category=writing"
+    assert own_battle_url(response) == f"/battle/{writing.code}/?category=writing"
     reasoning.refresh_from_db()
     # Skipped, not deleted: the set-aside battle stays in the data.
     assert reasoning.status == Battle.Status.SKIPPED and reasoning.closed_at is not None
@@ -108,7 +121,7 @@ def test_the_select_vote_and_skip_forms_keep_the_category(client, voter):
     assert skipped["Location"] == "/?category=writing"
     follow = client.get(skipped["Location"])
     assert _open_battle(voter).prompt.category == "writing"
-    assert follow["Location"].endswith("?category=writing")
+    assert own_battle_url(follow).endswith("?category=writing")
 
 
 def test_the_reveal_leads_to_the_next_battle_of_the_same_category(client, voter):

@@ -3,7 +3,7 @@
 import pytest
 
 from battles.models import Battle
-from tests.factories import make_generation, make_llm, make_pool, make_prompt
+from tests.factories import make_generation, make_llm, make_pool, make_prompt, own_battle_url
 
 pytestmark = pytest.mark.django_db
 
@@ -35,29 +35,29 @@ def _assert_no_canary(response):
 def test_battle_page_before_the_vote_names_no_model(client, voter):
     llms = _canary_arena()
     client.force_login(voter)
-    redirect = client.get("/")
+    new = client.get("/")
     battle = Battle.objects.get()
     # The battle's own address carries only its opaque code.
-    assert redirect.status_code == 302 and redirect["Location"] == f"/battle/{battle.code}/"
-    _assert_no_canary(redirect)
-    response = client.get(redirect["Location"])
-    assert response.status_code == 200
-    assert b"Model A" in response.content and b"Model B" in response.content
-    _assert_no_canary(response)
-    # No database ids of models, versions or generations either: only the opaque code.
-    assert str(battle.code) in response.content.decode()
-    for llm in llms:
-        assert f"/{llm.pk}/" not in response.content.decode()
+    assert own_battle_url(new) == f"/battle/{battle.code}/"
+    # The page at "/" (a new battle) and the battle's own page (its reload) alike.
+    for response in (new, client.get(f"/battle/{battle.code}/")):
+        assert response.status_code == 200
+        assert b"Model A" in response.content and b"Model B" in response.content
+        _assert_no_canary(response)
+        # No database ids of models, versions or generations either: only the opaque code.
+        assert str(battle.code) in response.content.decode()
+        for llm in llms:
+            assert f"/{llm.pk}/" not in response.content.decode()
 
 
 def test_battle_urls_with_a_category_name_no_model(client, voter):
     _canary_arena()
     client.force_login(voter)
-    redirect = client.get("/?category=writing")
+    new = client.get("/?category=writing")
     battle = Battle.objects.get()
-    assert redirect["Location"] == f"/battle/{battle.code}/?category=writing"
-    _assert_no_canary(redirect)
-    page = client.get(redirect["Location"])
+    assert own_battle_url(new) == f"/battle/{battle.code}/?category=writing"
+    _assert_no_canary(new)
+    page = client.get(own_battle_url(new))
     _assert_no_canary(page)
     # A GET on the vote address sends the browser back to the same opaque page, nothing more.
     bounced = client.get(f"/battle/{battle.code}/vote/?category=writing")

@@ -16,18 +16,19 @@ ROOT = Path(__file__).resolve().parents[3]
 
 VOTER_SCRIPT = """
 from django.test import Client
-from tests.factories import make_arena, make_user
+from tests.factories import make_arena, make_user, own_battle_url
 
 make_arena(llms=("alpha", "beta", "gamma"), prompts=4)
 client = Client(HTTP_HOST="127.0.0.1")
 client.force_login(make_user("embedded-voter"))
 for _ in range(4):
     new = client.get("/")
-    assert new.status_code == 302, new.status_code
-    page = client.get(new["Location"])
+    assert new.status_code == 200 and b'id="vote-form"' in new.content, new.status_code
+    url = own_battle_url(new)
+    page = client.get(url)
     assert page.status_code == 200 and b'id="vote-form"' in page.content, page.status_code
-    assert client.get(new["Location"]).status_code == 200
-    code = new["Location"].rstrip("/").rsplit("/", 1)[-1]
+    assert own_battle_url(client.get("/")) == url
+    code = url.rstrip("/").rsplit("/", 1)[-1]
     vote = client.post(f"/battle/{code}/vote/", {"outcome": "tie"}, headers={"X-Arena-Fragment": "1"})
     assert vote.status_code == 200 and b"You voted" in vote.content, (vote.status_code, vote.content[:300])
 last = client.get("/")

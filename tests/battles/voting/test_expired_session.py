@@ -4,7 +4,7 @@ is back on the same battle with word that the vote was not stored (issue 12, poi
 import pytest
 
 from battles.models import Vote
-from tests.factories import make_arena, make_user
+from tests.factories import make_arena, make_user, open_battle_url
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +13,7 @@ def test_a_vote_posted_after_the_session_expired_is_refused_and_said_so_after_si
     make_arena(prompts=2)
     voter = make_user("nojs", password="a-long-password")
     client.force_login(voter)
-    battle_url = client.get("/")["Location"]
+    battle_url = open_battle_url(client)
     code = battle_url.rstrip("/").split("/")[-1]
     client.logout()  # the session is gone, as when it expires
 
@@ -34,7 +34,7 @@ def test_reopening_the_vote_address_of_a_voted_battle_says_nothing_of_a_lost_vot
     make_arena(prompts=2)
     voter = make_user("reopener")
     client.force_login(voter)
-    code = client.get("/")["Location"].rstrip("/").split("/")[-1]
+    code = open_battle_url(client).rstrip("/").split("/")[-1]
     client.post(f"/battle/{code}/vote/", {"outcome": "b"})
     page = client.get(f"/battle/{code}/vote/", follow=True)
     assert page.redirect_chain[-1][0] == f"/battle/{code}/"

@@ -8,7 +8,7 @@ import pytest
 from battles.core.exposure import exposure_cap
 from battles.models import LLM, Battle
 from ratings import services
-from tests.factories import make_generation, make_llm, make_pool, make_prompt, make_user
+from tests.factories import make_generation, make_llm, make_pool, make_prompt, make_user, open_battle_url
 from tests.ratings.helpers import make_votes
 from tests.support.fake_provider import fake_provider  # noqa: F401  (fixture)
 
@@ -37,9 +37,7 @@ def running_arena(fake_provider, settings):
 
 
 def _pool_battle(client) -> Battle:
-    response = client.get("/")
-    assert response.status_code == 302, response.content[:300]
-    battle = Battle.objects.get(code=response["Location"].split("/")[2])
+    battle = Battle.objects.get(code=open_battle_url(client).split("/")[2])
     assert not battle.live
     return battle
 

@@ -176,6 +176,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ratings.tasks.check_vote_counts",
         "schedule": env_float("COUNTS_CHECK_EVERY_SECONDS", 3600.0),
     },
+    "render-answers-html": {
+        "task": "battles.catalog.tasks.render_answers_html",
+        "schedule": env_float("RENDER_ANSWERS_EVERY_SECONDS", 300.0),
+    },
     "detect-outlier-voters": {
         "task": "ratings.tasks.detect_outlier_voters",
         "schedule": env_float("OUTLIER_CHECK_EVERY_SECONDS", 3600.0),

@@ -193,6 +193,10 @@ class Generation(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     text = models.TextField(blank=True)
+    # The answer's HTML, rendered when it was stored, and the key of what made it
+    # (battles.core.rendering.html_key): pages show it only while the key matches the text and renderer.
+    html = models.TextField(blank=True, default="", editable=False)
+    html_key = models.CharField(max_length=32, blank=True, default="", editable=False)
     error = models.TextField(blank=True, help_text="Why the last attempt failed (never contains a key).")
     attempts = models.PositiveIntegerField(default=0)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)

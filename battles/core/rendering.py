@@ -11,7 +11,9 @@ highlighter's own classes, so an answer cannot smuggle in classes of the
 page's stylesheet.
 """
 
+import hashlib
 from functools import lru_cache
+from importlib.metadata import version
 
 import nh3
 from markdown_it import MarkdownIt
@@ -153,3 +155,35 @@ def render_uncached(text: str) -> str:
 
 
 cached_render = lru_cache(maxsize=RENDER_CACHE_SIZE)(render_uncached)
+
+
+# Stored HTML. An answer is written once (by the generation worker, or an import) and shown on many pages,
+# and rendering it costs milliseconds (more than the rest of a battle's page); so its HTML is rendered when
+# it is stored and kept beside its text, with the key of what produced it: the text and this renderer
+# (its revision and the versions of the libraries that shape its output). A page uses the stored HTML only
+# when its key is the current one for the text; otherwise it renders (``render_markdown``), as before.
+# Bump RENDERING_REVISION whenever a change here changes the HTML of any answer.
+RENDERING_REVISION = "1"
+
+
+@lru_cache(maxsize=1)
+def _renderer_identity() -> bytes:
+    libraries = ("markdown-it-py", "nh3", "pygments")
+    return "\0".join([RENDERING_REVISION, *(f"{name} {version(name)}" for name in libraries)]).encode()
+
+
+def html_key(text: str) -> str:
+    """The key of the HTML this renderer makes of ``text``: stored HTML with another key is stale."""
+    return hashlib.sha256(_renderer_identity() + b"\0" + (text or "").encode()).hexdigest()[:32]
+
+
+def stored_html(text: str) -> tuple[str, str]:
+    """The HTML of ``text`` to store beside it, and its key (``html_key``)."""
+    return render_uncached(text or ""), html_key(text)
+
+
+def html_of(text: str, html: str, key: str) -> str:
+    """Safe HTML for ``text``: ``html`` when it was stored under the current key, else rendered now."""
+    if key and html and key == html_key(text):
+        return html
+    return render_markdown(text)

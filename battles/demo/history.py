@@ -23,6 +23,7 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
+from battles.catalog.tasks import render_answers_after_commit
 from battles.core.integrity import minimum_vote_ms
 from battles.core.text import prompt_hash
 from battles.demo.fake_provider.answers import count_tokens, generate
@@ -297,5 +298,6 @@ def load_history(*, llms: list[LLM], demo_login: User | None, live_pool: PromptP
         Vote.objects.bulk_create(votes, batch_size=500)
         ids = [g.pk for g in generations]
         transaction.on_commit(lambda: answers_stored.send(sender=Generation, generation_ids=ids))
+        render_answers_after_commit()  # the history's answers were stored without their HTML
         transaction.on_commit(lambda: votes_imported.send(sender=Vote, count=len(votes)))
     return HistoryReport(len(history), len(generations), len(voters), len(votes))

@@ -23,6 +23,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from battles import signals
+from battles.core import rendering
 from battles.egress import endpoints
 from battles.egress.providers import ChatRequest, ChatResult, ProviderError
 from battles.generation import breaker, requests
@@ -156,6 +157,8 @@ def fail(row: Generation, claim: Claim, reason: str, *, count: bool = True) -> O
 
 STORED_FIELDS: dict[str, models.Field] = {
     "text": models.TextField(),
+    "html": models.TextField(),
+    "html_key": models.CharField(max_length=32),
     "latency_ms": models.PositiveIntegerField(),
     "ttft_ms": models.PositiveIntegerField(),
     "tokens_in": models.PositiveIntegerField(),
@@ -177,6 +180,8 @@ def store_many(items: list[tuple[Generation, Claim, ChatResult]]) -> list[Outcom
         values = {
             row.pk: {
                 "text": result.text,
+                # Rendered here, once: the pages that show the answer then only read it.
+                **dict(zip(("html", "html_key"), rendering.stored_html(result.text), strict=True)),
                 "latency_ms": result.latency_ms,
                 "ttft_ms": result.ttft_ms,
                 "tokens_in": result.tokens_in,

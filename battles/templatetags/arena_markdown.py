@@ -1,13 +1,17 @@
 from django import template
 from django.utils.safestring import mark_safe
 
-from battles.core.rendering import render_markdown
+from battles.core.rendering import html_of
 
 register = template.Library()
 
 
-@register.filter(name="markdown")
-def markdown_filter(text):
-    """Model text goes through this filter and nowhere else."""
-    # render_markdown escapes raw HTML and sanitises its output with nh3.
-    return mark_safe(render_markdown(text))
+@register.filter(name="answer_html")
+def answer_html_filter(generation):
+    """Model text goes through this filter and nowhere else: an answer's safe HTML.
+
+    The HTML stored with the answer when its key still matches its text and the renderer
+    (``battles.core.rendering.html_of``), else rendered now: Markdown with raw HTML escaped,
+    sanitised by nh3.
+    """
+    return mark_safe(html_of(generation.text, generation.html, generation.html_key))

@@ -46,7 +46,7 @@ def eligible_generations():
 
 
 # What a new battle, its identity check and its page read of an answer; its other fields load on first access.
-ANSWER = ModelColumns(Generation, "g", only=("prompt_id", "llm_version_id", "text"))
+ANSWER = ModelColumns(Generation, "g", only=("prompt_id", "llm_version_id", "text", "html", "html_key"))
 # The answers' prompt, joined anyway for the eligibility conditions: the new battle's page shows it.
 ANSWER_PROMPT = ModelColumns(Prompt, "p")
 

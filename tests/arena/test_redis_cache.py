@@ -43,6 +43,24 @@ def test_a_hung_redis_is_a_quick_miss_then_skipped(tmp_path):
 
 
 @needs_redis_server
+def test_one_redis_client_is_kept_and_a_forked_process_uses_it_over_its_own_connection(tmp_path):
+    redis = PrivateRedis(tmp_path / "redis.log").start()
+    cache = _cache(redis, retry_after=0.5)
+    try:
+        assert cache.add("parent", 1, 60) is True
+        client = cache._cache.get_client(write=True)
+        assert cache._cache.get_client(write=True) is client  # not built again for each call
+        child = os.fork()  # as gunicorn forks its workers after the app is loaded
+        if child == 0:
+            os._exit(0 if cache.add("child", 1, 60) is True and cache.get("parent") == 1 else 1)
+        _, status = os.waitpid(child, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        assert cache.get("child") == 1 and cache.get("parent") == 1
+    finally:
+        redis.stop()
+
+
+@needs_redis_server
 def test_a_stopped_redis_is_a_miss(tmp_path):
     redis = PrivateRedis(tmp_path / "redis.log").start()
     cache = _cache(redis, retry_after=0.0)

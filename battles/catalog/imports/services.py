@@ -25,6 +25,7 @@ from battles.catalog.imports.prompts import PromptRow, parse_prompts
 from battles.catalog.imports.recording import Action, record_import
 from battles.catalog.imports.votes import VoteRow, parse_votes
 from battles.catalog.llms import create_llm
+from battles.catalog.tasks import render_answers_after_commit
 from battles.core.text import prompt_hash
 from battles.models import LLM, Generation, LLMVersion, Prompt, PromptPool, Vote
 from battles.signals import votes_imported
@@ -366,6 +367,8 @@ def import_generations(
         # import of the same answers harmless.
         Generation.objects.bulk_create(objects, batch_size=500, ignore_conflicts=True)
         record_import(Action.GENERATIONS_IMPORTED, report, "pool", "", pool_name or "", imported=len(objects))
+        # Their HTML, for the pages that show them, is rendered by a worker.
+        render_answers_after_commit()
     report.imported = len(objects)
     return report
 

@@ -10,6 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.utils import timezone
 
+from battles.core.rendering import html_key, stored_html
 from battles.generation import claims, concurrency, runner
 from battles.models import Generation
 from tests.battles.generation.helpers import expected_answer, llm_on, pool_with
@@ -133,3 +134,14 @@ def test_database_calls_made_while_one_runs_go_together_in_the_next_call_in_orde
     assert results == ["A", "B", "C"]
     assert seen[:2] == [["a"], ["b", "c"]]
     assert isinstance(failed[0], ValueError)
+
+
+def test_an_answer_is_stored_with_its_html_rendered_by_the_worker(provider):
+    llm = llm_on(provider, "html")
+    (generation,) = pending_generations(pool_with(1), llm)
+    runner.run_batch([generation.pk])
+    generation.refresh_from_db()
+    assert generation.status == "done" and generation.text == expected_answer(generation)
+    # The pages then read it: the HTML this renderer makes of this very text, under the current key.
+    assert (generation.html, generation.html_key) == stored_html(generation.text)
+    assert generation.html_key == html_key(generation.text) and generation.html.startswith("<")

@@ -113,7 +113,7 @@ def _orm_answers(prompt_id: int, versions: tuple[int, int], category: str | None
     answers = eligibility.eligible_generations().filter(llm_version_id__in=versions, prompt_id=prompt_id)
     if category:
         answers = answers.filter(prompt__category=category)
-    return list(answers.only("prompt_id", "llm_version_id", "text").order_by("pk"))
+    return list(answers.only("prompt_id", "llm_version_id", "text", "html", "html_key").order_by("pk"))
 
 
 def _answers_arena():
@@ -153,6 +153,8 @@ def test_the_answers_read_gives_what_the_orm_gives_under_the_eligibility_filter(
         assert [g.pk for g in read] == [g.pk for g in expected], (prompt.text, pair, category)
         for answer, wanted in zip(read, expected, strict=True):
             _same_instance(answer, wanted)
+            # With its prompt, read in the same query: the new battle's page shows it.
+            _same_instance(answer.prompt, Prompt.objects.get(pk=wanted.prompt_id))
         found += len(read)
     assert found, "no case read an answer: the comparison proves nothing"
 

@@ -7,6 +7,7 @@ Django code only when called for that reason.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 
 VOTERS = 200
@@ -39,12 +40,19 @@ def load_arena(n_llms: int, n_prompts: int, *, base_url: str, categories: tuple[
         ],
         batch_size=2000,
     )
-    answer = "A reasonably long answer that explains the topic in a few sentences. " * 8
+    texts = _answer_texts()
     Generation.objects.bulk_create(
         (
-            Generation(prompt=p, llm_version=v, status="done", text=answer, latency_ms=900, tokens_out=120)
-            for p in prompts
-            for v in versions
+            Generation(
+                prompt=p,
+                llm_version=v,
+                status="done",
+                text=_answer(texts, i, k),
+                latency_ms=900,
+                tokens_out=120,
+            )
+            for i, p in enumerate(prompts)
+            for k, v in enumerate(versions)
         ),
         batch_size=5000,
     )
@@ -54,6 +62,22 @@ def load_arena(n_llms: int, n_prompts: int, *, base_url: str, categories: tuple[
         f"loaded {n_llms} LLMs × {n_prompts} prompts = {n_llms * n_prompts:,} answers "
         f"in {time.perf_counter() - started:.0f} s"
     )
+
+
+def _answer_texts() -> list[str]:
+    """The demo's hand-written answers (Markdown with lists, tables and code, as LLMs write)."""
+    from battles.demo.seed import DEMO_DIR
+
+    with open(DEMO_DIR / "answers.jsonl", encoding="utf-8") as rows:
+        return [json.loads(row)["text"] for row in rows if row.strip()]
+
+
+def _answer(texts: list[str], prompt: int, version: int) -> str:
+    """A distinct answer for each prompt and version, ~1.2 kB of Markdown: three of the demo's answers, by
+    the pair's own numbers, and a line of its own. Pages render (or read) each answer's own HTML, as with
+    real answers; one repeated text would let a renderer's cache hide what rendering costs."""
+    parts = [texts[(prompt * 7 + version * 13 + j * 31) % len(texts)] for j in range(3)]
+    return f"Answer {version} to prompt {prompt}.\n\n" + "\n\n".join(parts)
 
 
 def load_votes(n_llms: int, n_prompts: int, n_votes: int, *, mixed: bool = False) -> None:

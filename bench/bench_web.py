@@ -6,8 +6,9 @@ Starts everything itself, as docker-compose runs it: its own redis-server, gunic
 the Celery worker (concurrency 4, nice 10), the boards worker (concurrency 2, idle CPU class), beat and
 the fake provider; a scratch Postgres database
 ``arena_bench_web`` (``--database``) next to the one DATABASE_URL names (default: the local server), dropped and made
-again each run. Loads ``--prompts`` pool prompts × ``--llms`` LLMs (answers stored), 200 voters with
-their own sessions, and a ``--votes`` history, fits the boards, then measures, each for ``--seconds``:
+again each run. Loads ``--prompts`` pool prompts × ``--llms`` LLMs (answers stored: distinct Markdown,
+~1.2 kB each, with their HTML as the worker renders it), 200 voters with their own sessions, and a
+``--votes`` history, fits the boards, then measures, each for ``--seconds``:
 
 * ``/healthz`` at 100 connections: the noise floor of this machine in this run (the named baseline);
 * voter cycles (vote POST + next battle) at 10 and 100 concurrent voters, POST p50/p99;
@@ -290,6 +291,12 @@ def _run(args, stack: Stack, database_url: str, *, loaded: bool) -> int:
     else:
         provider = f"http://127.0.0.1:{stack.provider_port}/v1"
         load_arena(args.llms, args.prompts, base_url=provider, categories=CATEGORIES)
+        # What the generation worker does as it stores each answer, and the task after an import.
+        from battles.catalog.answer_html import render_answers
+
+        render_started = time.perf_counter()
+        rendered = render_answers()
+        print(f"rendered the HTML of {rendered:,} answers in {time.perf_counter() - render_started:.0f} s")
         load_votes(args.llms, args.prompts, args.votes)
         # As autovacuum does some time after a bulk insert: the visibility map lets the refits' reads be
         # index-only scans (an arena's old votes are long vacuumed; a fresh bulk load's are not).

@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.arena_loading import VOTERS, load_arena, load_votes  # noqa: E402
-from bench.web_load import Figures, Voter, get_load, median, percentile, run_voters  # noqa: E402
+from bench.web_load import Figures, GetFigures, Voter, get_load, median, percentile, run_voters  # noqa: E402
 from bench.web_stack import Stack, cpu_seconds_between, cpu_seconds_by_process  # noqa: E402
 
 SCRATCH = "arena_bench_web"
@@ -321,17 +321,13 @@ def _run(args, stack: Stack, database_url: str, *, loaded: bool) -> int:
 
     health = get_load(f"{base}/healthz", connections=100, seconds=args.seconds)
     print(f"\n/healthz, 100 connections (baseline): {health.requests_per_second:.0f} req/s, p99 {health.p99_ms:.0f} ms")
-    results = asyncio.run(_voter_phases(base, voter_cookies[:110], admin_cookies, stack, args.seconds))
-
     reader = Voter(base, voter_cookies[150])
     battle_path = asyncio.run(_open_battle_path(reader))
-    battle = get_load(f"{base}{battle_path}", connections=100, seconds=args.seconds, cookie=voter_cookies[150])
-    print(
-        f"battle page (reload of an open battle), 100 connections: {battle.requests_per_second:.0f} req/s"
-        f" ({battle.requests_per_second / health.requests_per_second:.0%} of /healthz), p99 {battle.p99_ms:.0f} ms,"
-        f" errors {battle.errors}   (goal >= 400 req/s, p99 <= 400 ms;"
-        f" 400 req/s was {GOAL_SHARES['battle page']} of /healthz on the machine it was set on)"
-    )
+    # Measured twice: beside /healthz (the same quiet machine as its baseline), and after the voter phases,
+    # while the workers catch up on what the voters and admins left them.
+    _battle_page_line("beside /healthz", base + battle_path, voter_cookies[150], health, args.seconds)
+    results = asyncio.run(_voter_phases(base, voter_cookies[:110], admin_cookies, stack, args.seconds))
+    _battle_page_line("after the voter phases", base + battle_path, voter_cookies[150], health, args.seconds)
     _print_voter_table(results, health.requests_per_second)
     _print_cpu(results)
 
@@ -381,6 +377,24 @@ def _cold_board_waits(opened: list[tuple[str, float]]) -> str:
     return (
         f"cold boards the admins opened: {len(waits) + never}; fitted by the end of the bench {len(waits)}"
         f" (after a median {median(waits):.1f} s, at most {max(waits, default=0):.1f} s), not yet {never}"
+    )
+
+
+def _battle_page_line(when: str, url: str, cookie: str, health: GetFigures, seconds: int) -> None:
+    before = cpu_seconds_by_process()
+    started = time.perf_counter()
+    battle = get_load(url, connections=100, seconds=seconds, cookie=cookie)
+    cpu = cpu_seconds_between(before, cpu_seconds_by_process())
+    elapsed = time.perf_counter() - started
+    busy = ", ".join(
+        f"{name} {s / elapsed:.2f}" for s, name in sorted(((s, n) for n, s in cpu.items()), reverse=True)[:5]
+    )
+    print(
+        f"battle page (reload of an open battle) {when}, 100 connections: {battle.requests_per_second:.0f} req/s"
+        f" ({battle.requests_per_second / health.requests_per_second:.0%} of /healthz), p99 {battle.p99_ms:.0f} ms,"
+        f" errors {battle.errors}   (goal >= 400 req/s, p99 <= 400 ms;"
+        f" 400 req/s was {GOAL_SHARES['battle page']} of /healthz on the machine it was set on)\n"
+        f"{'':4}CPU (cores of 2): {busy}"
     )
 
 

@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max, Min, QuerySet
-from django.db.models.functions import TruncDate, TruncHour, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from battles.models import LLMVersion
@@ -45,6 +43,7 @@ from ratings.engine import (
 )
 from ratings.engine.data import OUTCOMES
 from ratings.filters import BoardFilter
+from ratings.history_periods import period_of_span, period_rows, span_days
 from ratings.models import RatingSnapshot
 from ratings.scopes import (
     BOARD,
@@ -330,13 +329,14 @@ def fit_history(flt: BoardFilter, *, points: int | None = None) -> dict:
     span; at most ``points`` of them are fitted (evenly spaced, always the last).
 
     Returns ``{"period": "day"|"week"|"month", "labels": [...], "series": {model:
-    [{"rating", "lower", "upper", "votes"} | None, ...]}}``. One query for the span, one
-    aggregated query for the counts; the fits are cached by the counts' hash. The result is kept
-    in the cache with the votes it saw (``history_key``), for ``boards.serve_history``.
+    [{"rating", "lower", "upper", "votes"} | None, ...]}}``. The votes come from the process's
+    archive and are counted per period there (``ratings.history_periods``); the fits are cached by
+    the counts' hash. The result is kept in the cache with the votes it saw (``history_key``), for
+    ``boards.serve_history``.
     """
     points = points or settings.ARENA_HISTORY_POINTS
     mark = counts.fold()
-    result = _history(mark.seen(flt.votes()), flt, points)
+    result = _history(ARCHIVE.votes(mark, flt), flt, points)
     cache.set(history_key(flt, points), {"mark": mark_fields(mark), "history": result}, HISTORY_CACHE_SECONDS)
     return result
 
@@ -351,22 +351,12 @@ def mark_fields(mark: VoteMark) -> dict:
     return {"through_vote_id": mark.through_vote_id, "gaps": mark.gaps, "epoch": mark.epoch}
 
 
-def _history(votes: QuerySet, flt: BoardFilter, points: int) -> dict:
-    span = votes.aggregate(first=Min("created_at"), last=Max("created_at"))
-    empty = {"period": "day", "labels": [], "series": {}}
-    if span["first"] is None:
-        return empty
-    days = (span["last"] - span["first"]).total_seconds() / 86400
-    period = "hour" if days <= 2 else "day" if days <= 62 else "week" if days <= 2 * 365 else "month"
-    trunc = {"hour": TruncHour, "day": TruncDate, "week": TruncWeek, "month": TruncMonth}[period]("created_at")
-    rows = list(
-        votes.annotate(period=trunc)
-        .values_list("period", "version_a_id", "version_b_id", "outcome")
-        .annotate(n=Count("id"))
-        .order_by("period", "version_a_id", "version_b_id", "outcome")
-    )
-    if period in ("week", "month"):
-        rows = [(p.date(), a, b, o, n) for p, a, b, o, n in rows]
+def _history(votes: BoardVotes, flt: BoardFilter, points: int) -> dict:
+    days = span_days(votes)
+    if days is None:
+        return {"period": "day", "labels": [], "series": {}}
+    period = period_of_span(days)
+    rows = period_rows(votes, period)
     digest = hashlib.sha256(json.dumps([[str(p), a, b, o, n] for p, a, b, o, n in rows]).encode()).hexdigest()
     scope_key = hashlib.sha256(flt.scope().encode()).hexdigest()[:16]
     # The prior is in the key: a changed RATING_PRIOR_POINTS refits the history as it refits boards.

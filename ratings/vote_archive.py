@@ -80,6 +80,7 @@ class BoardVotes:
     """The votes of one board, in time order (created_at, then id), as arrays."""
 
     ids: np.ndarray
+    created: np.ndarray  # microseconds since 1970 (UTC), ascending
     model_a: np.ndarray  # LLM version ids
     model_b: np.ndarray
     outcome: np.ndarray  # codes into ratings.engine.data.OUTCOMES
@@ -94,6 +95,7 @@ class BoardVotes:
         """The votes where ``keep`` is true, in the same order."""
         return BoardVotes(
             ids=self.ids[keep],
+            created=self.created[keep],
             model_a=self.model_a[keep],
             model_b=self.model_b[keep],
             outcome=self.outcome[keep],
@@ -167,6 +169,7 @@ class VoteArchive:
             order = order[keep[order]]
             return BoardVotes(
                 ids=self.ids[order],
+                created=self.created[order],
                 model_a=self.model_a[order],
                 model_b=self.model_b[order],
                 outcome=self.outcome[order],

@@ -72,9 +72,8 @@ def battle_page(request):
 @never_cache
 def _battle_page(request, voter_progress: dict | None):
     category = _category_of(request)
-    voter_progress = voter_progress or _progress(request.user)
     if category and category not in serving.categories():
-        context = {**_battle_page_context(request, None, category, voter_progress=voter_progress)}
+        context = _battle_page_context(request, None, category, voter_progress=voter_progress)
         return render(request, "battles/battle.html", {**context, "unknown_category": category}, status=404)
     battle, new = serving.serve_battle(voter=request.user, category=category or None)
     if battle is not None and not new:

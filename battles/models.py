@@ -227,9 +227,7 @@ class Generation(models.Model):
             # Serving: one version's finished answers, by prompt (the prompts two versions share).
             models.Index(fields=["llm_version", "status", "prompt"], name="generation_version_answers"),
             # The answers still to render (battles.catalog.answer_html), found without reading the others.
-            models.Index(
-                fields=["id"], condition=models.Q(status="done", html_key=""), name="generation_without_html"
-            ),
+            models.Index(fields=["id"], condition=models.Q(status="done", html_key=""), name="generation_without_html"),
         ]
 
     def __str__(self):

@@ -107,7 +107,10 @@ def test_the_demo_history_is_thousands_of_votes_by_a_dozen_voters_over_weeks(cli
         assert client.get(url).status_code == 200
     client.force_login(demo)
     assert "ember-70b" in client.get("/me/").content.decode()
-    assert client.get("/").status_code == 302
+    new_battle = client.get("/")
+    assert new_battle.status_code == 200 and b'id="vote-form"' in new_battle.content
+    # Every answer's HTML was rendered at load (the worker's answers as stored, the history's by the task).
+    assert not Generation.objects.filter(status=Generation.Status.DONE, html_key="").exists()
     # The voter's battles are on the demo prompts, between LLMs whose answers were written for them.
     served = Battle.objects.select_related("prompt__pool", "version_a__llm", "version_b__llm").get(
         voter=demo, status=Battle.Status.OPEN

@@ -22,11 +22,18 @@ logger = logging.getLogger(__name__)
 BATCH = 200
 
 
-def render_answers(*, stale: bool = False, batch_size: int = BATCH) -> int:
+def without_html():
+    """Finished answers stored without their HTML (the partial index ``generation_without_html``)."""
+    return Generation.objects.filter(status=Generation.Status.DONE, html_key="")
+
+
+def render_answers(*, stale: bool = False, batch_size: int | None = None, seconds: float | None = None) -> int:
     """Render and store the HTML of finished answers that have none (``stale``: or whose key is not the
-    current one); returns how many were stored. Batches of ``batch_size``, by id, each one transaction."""
+    current one); returns how many were stored. Batches of ``batch_size``, by id, each one transaction;
+    with ``seconds``, no batch is started after that long (at least one is done)."""
+    batch_size = batch_size or BATCH
     started, rendered, after = time.perf_counter(), 0, 0
-    while True:
+    while seconds is None or after == 0 or time.perf_counter() - started < seconds:
         rows = Generation.objects.filter(status=Generation.Status.DONE, pk__gt=after)
         if not stale:
             rows = rows.filter(html_key="")
@@ -42,9 +49,19 @@ def render_answers(*, stale: bool = False, batch_size: int = BATCH) -> int:
     return rendered
 
 
+def _rendered(pk: int, text: str) -> tuple[str, str]:
+    """The answer's HTML and key; an answer the renderer fails on is stored with no HTML under its key, so
+    that it is not tried again and again, and pages render it themselves (and say so if they cannot)."""
+    try:
+        return stored_html(text)
+    except Exception:
+        logger.exception("answer %d could not be rendered; pages will render it themselves", pk)
+        return "", html_key(text)
+
+
 def _store(texts: dict[int, str]) -> int:
     """Store each answer's HTML, only while its text is still the one rendered."""
-    rendered = {pk: stored_html(text) for pk, text in texts.items()}  # before the transaction: it stays short
+    rendered = {pk: _rendered(pk, text) for pk, text in texts.items()}  # before the transaction: it stays short
     stored = 0
     with transaction.atomic():
         for pk, text in texts.items():

@@ -12,10 +12,18 @@ from battles.catalog import answer_html
 logger = logging.getLogger(__name__)
 
 
+# A run stops starting batches after this long and queues the next one: a large import is rendered by a
+# chain of short runs, so that beat's next run (every RENDER_ANSWERS_EVERY_SECONDS) does not find one
+# still going and render the same answers beside it.
+RUN_SECONDS = 60.0
+
+
 @shared_task(ignore_result=True)
 def render_answers_html():
     """The HTML of answers stored without it (imports, the demo's history), off the voters' requests."""
-    answer_html.render_answers()
+    answer_html.render_answers(seconds=RUN_SECONDS)
+    if answer_html.without_html().exists():
+        render_answers_html.delay()
 
 
 def render_answers_after_commit() -> None:

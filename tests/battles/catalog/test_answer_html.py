@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from battles.catalog.answer_html import render_answers
+from battles.catalog import answer_html, tasks
+from battles.catalog.answer_html import render_answers, without_html
 from battles.core import rendering
 from battles.models import Generation, Prompt
 from tests.battles.catalog.imports.helpers import jsonl, run, write
@@ -86,3 +87,32 @@ def test_a_key_depends_on_the_text_and_on_the_renderers_revision(monkeypatch):
     finally:
         monkeypatch.undo()
         rendering._renderer_identity.cache_clear()
+
+
+def test_a_run_with_a_time_limit_renders_a_batch_at_least_and_the_task_chains_runs_until_none_is_left(monkeypatch):
+    make_arena(llms=("alpha", "beta"), prompts=5)
+    assert render_answers(seconds=0, batch_size=3) == 3  # one batch, whatever the limit
+    assert without_html().count() == 7
+    runs = []
+    monkeypatch.setattr(answer_html, "BATCH", 2)
+    monkeypatch.setattr(tasks, "RUN_SECONDS", 0.0)
+    monkeypatch.setattr(answer_html, "render_answers", lambda **kw: runs.append(kw) or render_answers(**kw))
+    tasks.render_answers_html.delay()  # in-process here: each run queues the next while answers are left
+    assert not without_html().exists() and len(runs) == 4  # 7 answers, 2 a run
+
+
+def test_an_answer_the_renderer_fails_on_is_set_aside_and_the_others_are_rendered(monkeypatch):
+    make_arena(llms=("alpha", "beta"), prompts=2)
+    broken = Generation.objects.order_by("pk").first()
+    real = rendering.render_uncached
+
+    def failing_on_one(text):
+        if text == broken.text:
+            raise ValueError("a renderer bug")
+        return real(text)
+
+    monkeypatch.setattr(rendering, "render_uncached", failing_on_one)
+    assert render_answers() == 4
+    assert not without_html().exists()  # not tried again by every run
+    stored = Generation.objects.get(pk=broken.pk)
+    assert stored.html == "" and rendering.html_of(stored.text, stored.html, stored.html_key) == real(stored.text)

@@ -12,7 +12,8 @@ again each run. Loads ``--prompts`` pool prompts × ``--llms`` LLMs (answers sto
 
 * ``/healthz`` at 100 connections: the noise floor of this machine in this run (the named baseline);
 * voter cycles (vote POST + next battle) at 10 and 100 concurrent voters, POST p50/p99;
-* a battle page (reload of an open battle) at 100 connections: req/s and p99;
+* a battle page (reload of an open battle) at 100 connections, beside /healthz and again after the voter
+  phases: req/s, p99 and who held the CPU;
 * 100 voters again while three admins open cold filtered boards (a new date range every 2 s);
 * 10 voters while Redis is hung by SIGSTOP for 20 s;
 * the default board's recompute time (in this process, and each run of the worker's task);

@@ -7,7 +7,7 @@ Creates a scratch database ``arena_bench_scale`` next to the one DATABASE_URL na
 made again each run), migrates it, loads ``--llms`` LLMs with answers to ``--prompts`` pool prompts
 (bulk insert, then ANALYZE as autovacuum would), and times, for one voter:
 
-* ``start_battle`` — pairing policy, candidate versions, a prompt the voter has not seen;
+* ``serve_battle`` — pairing policy, candidate versions, a prompt the voter has not seen;
 * ``record_vote`` — the vote with its integrity checks (the recomputation it queues for a worker
   is not run: without a broker Celery would run it inside the request);
 * baseline: ``current_battle`` — the reload of an open battle, one indexed query.
@@ -103,20 +103,20 @@ def main(argv=None) -> int:
 
     voter = User.objects.create_user("bench-voter", password="unused")
     voter.groups.add(Group.objects.get_or_create(name="voter")[0])
-    serving.start_battle(voter=voter)  # warm-up: first queries, imports, caches
+    serving.serve_battle(voter=voter)  # warm-up: first queries, imports, caches
 
     def reload_open_battle():
         assert serving.current_battle(voter=voter) is not None
 
     def new_battle():
         serving.skip_battle(battle_code=serving.current_battle(voter=voter).code, voter=voter)
-        serving.start_battle(voter=voter)
+        serving.serve_battle(voter=voter)
 
     def vote():
-        battle = serving.current_battle(voter=voter) or serving.start_battle(voter=voter)
+        battle = serving.current_battle(voter=voter) or serving.serve_battle(voter=voter).battle
         Battle.objects.filter(pk=battle.pk).update(created_at=battle.created_at - time_offset)
         votes.record_vote(battle_code=battle.code, voter=voter, outcome="a")
-        serving.start_battle(voter=voter)
+        serving.serve_battle(voter=voter)
 
     import datetime
 
@@ -127,8 +127,8 @@ def main(argv=None) -> int:
     print(f"{'path':40} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} {'ratio to baseline':>18}")
     for name, (p50, p95, queries) in (
         ("current_battle (baseline: reload)", baseline),
-        ("skip + start_battle (new battle)", serve),
-        ("record_vote + start_battle", store),
+        ("skip + serve_battle (new battle)", serve),
+        ("record_vote + serve_battle", store),
     ):
         print(f"{name:40} {p50:>8.1f} {p95:>8.1f} {queries:>8.0f} {p50 / baseline[0]:>18.1f}")
     if args.votes:
@@ -138,7 +138,7 @@ def main(argv=None) -> int:
         print(f"\nafter {args.votes:,} more votes:")
         for name, (p50, p95, queries) in (
             ("current_battle (baseline: reload)", baseline),
-            ("skip + start_battle (new battle)", serve),
+            ("skip + serve_battle (new battle)", serve),
         ):
             print(f"{name:40} {p50:>8.1f} {p95:>8.1f} {queries:>8.0f} {p50 / baseline[0]:>18.1f}")
         _time_boards()

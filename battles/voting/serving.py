@@ -178,11 +178,6 @@ class Served(NamedTuple):
     new: bool
 
 
-def start_battle(*, voter, category: str | None = None) -> Battle | None:
-    """Serve the voter a battle: their open one, or a new one chosen by the pairing policy (``serve_battle``)."""
-    return serve_battle(voter=voter, category=category).battle
-
-
 def serve_battle(*, voter, category: str | None = None) -> Served:
     """Serve the voter a battle: their open one, or a new one chosen by the pairing policy.
 

@@ -131,7 +131,7 @@ def test_a_burst_of_votes_causes_one_recomputation_by_the_worker(celery_worker_p
     )
     voter = make_user("burst-voter")
     for _ in range(12):
-        battle = serving.start_battle(voter=voter)
+        battle = serving.serve_battle(voter=voter).battle
         votes.record_vote(battle_code=battle.code, voter=voter, outcome="a")
     assert Vote.objects.filter(flagged=False).count() == 12
     assert len(queued) == 1  # the burst queued one recomputation

@@ -221,7 +221,7 @@ def test_the_report_with_style_control_uses_the_style_controlled_snapshot(settin
     strength = {"alpha": 3, "beta": 2, "gamma": 1}
     for n in range(2):
         voter = make_user(f"v{n}")
-        while (battle := serving.start_battle(voter=voter)) is not None:
+        while (battle := serving.serve_battle(voter=voter).battle) is not None:
             a = battle.generation_a.llm_version.llm.name
             b = battle.generation_b.llm_version.llm.name
             votes.record_vote(battle_code=battle.code, voter=voter, outcome="a" if strength[a] > strength[b] else "b")

@@ -30,7 +30,7 @@ def _instant_votes(settings):
 
 
 def vote_once(voter, *, outcome="a", comment="", reasons_a=()):
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     votes.record_vote(battle_code=battle.code, voter=voter, outcome=outcome, comment=comment, reasons_a=list(reasons_a))
     return Battle.objects.get(pk=battle.pk)
 

@@ -24,7 +24,7 @@ def _vote_many(outcomes_by_winner, *, voters=4, prompts=12):
     strength = {"alpha": 3, "beta": 2, "gamma": 1}
     for n in range(voters):
         voter = make_user(f"v{n}")
-        while (battle := serving.start_battle(voter=voter)) is not None:
+        while (battle := serving.serve_battle(voter=voter).battle) is not None:
             a = battle.generation_a.llm_version.llm.name
             b = battle.generation_b.llm_version.llm.name
             outcome = "a" if strength[a] > strength[b] else "b"
@@ -54,7 +54,7 @@ def test_snapshot_ratings_are_centred_on_1000_with_intervals():
 def test_insider_votes_do_not_count_on_the_default_board():
     make_arena(llms=("alpha", "beta"), prompts=3)
     lead = make_user("lead", role="eval_lead")
-    battle = serving.start_battle(voter=lead)
+    battle = serving.serve_battle(voter=lead).battle
     votes.record_vote(battle_code=battle.code, voter=lead, outcome="a")
     assert OnlineRating.objects.count() == 0
     assert services.latest_snapshot().vote_count == 0

@@ -97,7 +97,7 @@ def test_a_vote_recorded_through_the_service_reaches_the_online_ratings_through_
     settings.ARENA_MIN_VOTE_CHARS_PER_SECOND = 1e12
     make_arena(llms=("alpha", "beta"), prompts=2)
     voter = make_user("v")
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     votes.record_vote(battle_code=battle.code, voter=voter, outcome="a")
     winner = battle.generation_a.llm_version.llm.name
     assert _elo()[winner] > 1000

@@ -23,7 +23,7 @@ def _instant_votes_are_not_too_fast(settings):
 
 def _vote(voter, n: int = 1) -> None:
     for _ in range(n):
-        battle = serving.start_battle(voter=voter)
+        battle = serving.serve_battle(voter=voter).battle
         assert battle is not None
         votes.record_vote(battle_code=battle.code, voter=voter, outcome="a")
 

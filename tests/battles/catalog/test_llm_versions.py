@@ -48,7 +48,7 @@ def test_retired_llms_are_not_served(voter):
     _, (alpha, beta, gamma), _ = make_arena(prompts=3)
     llms.retire_or_delete_llm(llm=gamma)
     for _ in range(3):
-        battle = serving.start_battle(voter=voter)
+        battle = serving.serve_battle(voter=voter).battle
         served = {battle.generation_a.llm_version.llm_id, battle.generation_b.llm_version.llm_id}
         assert gamma.pk not in served
         votes.record_vote(battle_code=battle.code, voter=voter, outcome="tie")

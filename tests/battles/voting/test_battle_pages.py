@@ -186,7 +186,7 @@ def test_post_on_the_battle_page_is_a_405_page(client, voter):
 def test_someone_elses_battle_page_is_not_found(client, voter):
     _two_category_arena()
     other = make_user("someone-else")
-    battle = serving.start_battle(voter=other)
+    battle = serving.serve_battle(voter=other).battle
     client.force_login(voter)
     assert client.get(f"/battle/{battle.code}/").status_code == 404
 

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 
 from battles.models import Battle, Vote
 from battles.voting import battle_reads, progress
-from battles.voting.serving import start_battle
+from battles.voting.serving import serve_battle
 from tests.factories import make_arena, make_user
 
 
@@ -29,7 +29,7 @@ def _same_fields(read: Model, expected: Model) -> None:
 
 def _open_battle(voter) -> Battle:
     make_arena(llms=("alpha", "beta", "gamma"), prompts=4)
-    battle = start_battle(voter=voter)
+    battle = serve_battle(voter=voter).battle
     assert battle is not None
     return battle
 

@@ -166,7 +166,7 @@ def test_empty_or_huge_live_prompt_is_refused_clearly(client, voter, live_llms, 
 def test_live_prompts_are_never_served_in_pool_battles(voter, live_llms):
     live.start_live_battle(voter=voter, text="Private question about my team.")
     other = make_user("other-voter")
-    assert serving.start_battle(voter=other) is None
+    assert serving.serve_battle(voter=other).battle is None
 
 
 def test_after_the_vote_the_socket_sends_the_reveal_with_names(client, voter, live_llms):

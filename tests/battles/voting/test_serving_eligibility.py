@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 def _serve_all(voter, category=None) -> list[Battle]:
     """Every battle the voter is served, voting on each, until nothing is left."""
     served = []
-    while (battle := serving.start_battle(voter=voter, category=category)) is not None:
+    while (battle := serving.serve_battle(voter=voter, category=category).battle) is not None:
         served.append(battle)
         votes.record_vote(battle_code=battle.code, voter=voter, outcome="tie")
         assert len(served) < 100, "the same battle served again and again"
@@ -51,7 +51,7 @@ def test_the_last_prompt_hidden_after_the_eligibility_was_kept_leaves_nothing(vo
     _, _, (prompt,) = make_arena(prompts=1)
     eligibility.current()
     Prompt.objects.filter(pk=prompt.pk).update(hidden=True)
-    assert serving.start_battle(voter=voter) is None
+    assert serving.serve_battle(voter=voter).battle is None
 
 
 def test_a_prompt_moved_to_another_category_after_the_eligibility_was_kept_is_not_served_in_the_old_one(voter):
@@ -76,7 +76,7 @@ def test_a_voter_is_never_served_a_prompt_they_battled_on_skipped_or_in_another_
         status=Battle.Status.VOTED,
     )
     served = []
-    while (battle := serving.start_battle(voter=voter)) is not None:
+    while (battle := serving.serve_battle(voter=voter).battle) is not None:
         served.append(battle.prompt_id)
         serving.skip_battle(battle_code=battle.code, voter=voter)
         assert len(served) < 100
@@ -96,22 +96,22 @@ def test_the_category_filter_serves_only_that_category_and_then_nothing():
     voter = make_user("categorical", role="voter")
     reasoning = _serve_all(voter, category="reasoning")
     assert sorted(b.prompt_id for b in reasoning) == sorted(by_category["reasoning"])
-    assert serving.start_battle(voter=voter, category="reasoning") is None
-    assert serving.start_battle(voter=voter, category="no-such-category") is None
+    assert serving.serve_battle(voter=voter, category="reasoning").battle is None
+    assert serving.serve_battle(voter=voter, category="no-such-category").battle is None
     writing = _serve_all(voter)
     assert sorted(b.prompt_id for b in writing) == sorted(by_category["writing"])
-    assert serving.start_battle(voter=voter) is None
+    assert serving.serve_battle(voter=voter).battle is None
 
 
 def test_nothing_left_when_no_two_llms_answered_a_prompt_the_voter_has_not_seen(voter):
-    assert serving.start_battle(voter=voter) is None
+    assert serving.serve_battle(voter=voter).battle is None
     pool = make_pool()
     alpha, beta = make_llm("alpha"), make_llm("beta")
     # Each LLM answered a different prompt: no prompt is shared.
     make_generation(make_prompt(pool, "Only alpha answered this."), alpha)
     make_generation(make_prompt(pool, "Only beta answered this."), beta)
     eligibility.current.clear()
-    assert serving.start_battle(voter=voter) is None
+    assert serving.serve_battle(voter=voter).battle is None
 
 
 def _battle(voter, prompt, first, second, **fields) -> Battle:

@@ -20,7 +20,7 @@ def _battle_with(voter, text_a: str, text_b: str) -> Battle:
     _, (alpha, beta), (prompt,) = make_arena(llms=("alpha", "beta"), prompts=1)
     prompt.generations.filter(llm_version__llm=alpha).update(text=text_a)
     prompt.generations.filter(llm_version__llm=beta).update(text=text_b)
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     assert battle is not None
     return battle
 
@@ -96,7 +96,7 @@ def test_a_live_battle_voted_at_once_after_long_last_answers_is_too_fast(voter):
 def test_the_reveal_of_a_too_fast_vote_asks_to_take_time_and_says_nothing_of_exclusion(client, voter):
     make_arena()
     client.force_login(voter)
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, headers={"X-Arena-Fragment": "1"})
     assert response.status_code == 200
     page = response.content.decode()
@@ -110,7 +110,7 @@ def test_the_reveal_of_a_too_fast_vote_asks_to_take_time_and_says_nothing_of_exc
 def test_the_reveal_of_a_careful_vote_has_no_such_message(client, voter):
     make_arena()
     client.force_login(voter)
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     _served_seconds_ago(battle, 60)
     response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, headers={"X-Arena-Fragment": "1"})
     assert response.status_code == 200 and "take-your-time" not in response.content.decode()

@@ -21,7 +21,7 @@ def test_battle_page_requires_login(client):
 
 def test_battle_uses_two_different_llms_on_the_same_prompt(voter):
     make_arena()
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     assert battle.generation_a.prompt_id == battle.generation_b.prompt_id == battle.prompt_id
     assert battle.generation_a.llm_version.llm_id != battle.generation_b.llm_version.llm_id
 
@@ -38,7 +38,7 @@ def test_both_positions_occur_for_the_same_pair(voter):
     _, (alpha, beta), _ = make_arena(llms=("alpha", "beta"), prompts=40)
     left_llms = set()
     for _ in range(40):
-        battle = serving.start_battle(voter=voter)
+        battle = serving.serve_battle(voter=voter).battle
         left_llms.add(battle.generation_a.llm_version.llm_id)
         serving.skip_battle(battle_code=battle.code, voter=voter)
     assert left_llms == {alpha.pk, beta.pk}
@@ -48,11 +48,11 @@ def test_voter_is_not_served_a_prompt_twice(voter):
     make_arena(prompts=3)
     seen = []
     for _ in range(3):
-        battle = serving.start_battle(voter=voter)
+        battle = serving.serve_battle(voter=voter).battle
         seen.append(battle.prompt_id)
         votes.record_vote(battle_code=battle.code, voter=voter, outcome="a")
     assert len(set(seen)) == 3
-    assert serving.start_battle(voter=voter) is None
+    assert serving.serve_battle(voter=voter).battle is None
 
 
 def test_page_says_so_when_nothing_is_left(client, voter):
@@ -107,7 +107,7 @@ def test_a_different_second_choice_is_refused_with_409(client, voter):
 def test_vote_on_someone_elses_battle_is_refused(client, voter):
     make_arena()
     other = make_user("someone-else")
-    battle = serving.start_battle(voter=other)
+    battle = serving.serve_battle(voter=other).battle
     client.force_login(voter)
     response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"}, HTTP_X_ARENA_FRAGMENT="1")
     assert response.status_code == 403
@@ -139,7 +139,7 @@ def test_vote_without_csrf_token_is_refused_with_a_friendly_page(voter):
     make_arena()
     csrf_client = Client(enforce_csrf_checks=True)
     csrf_client.force_login(voter)
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     response = csrf_client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"})
     assert response.status_code == 403
     assert b"Reload the page" in response.content
@@ -148,7 +148,7 @@ def test_vote_without_csrf_token_is_refused_with_a_friendly_page(voter):
 
 def test_skipped_battle_cannot_be_voted(voter):
     make_arena()
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     serving.skip_battle(battle_code=battle.code, voter=voter)
     with pytest.raises(votes.VoteConflict):
         votes.record_vote(battle_code=battle.code, voter=voter, outcome="a")
@@ -156,7 +156,7 @@ def test_skipped_battle_cannot_be_voted(voter):
 
 def test_insider_votes_are_flagged_as_insider(eval_lead):
     make_arena()
-    battle = serving.start_battle(voter=eval_lead)
+    battle = serving.serve_battle(voter=eval_lead).battle
     result = votes.record_vote(battle_code=battle.code, voter=eval_lead, outcome="a")
     assert result.vote.insider
 
@@ -167,7 +167,7 @@ def test_concurrent_double_submit_stores_exactly_one_vote():
         pytest.skip("concurrency needs a server database (SQLite serialises writers)")
     make_arena()
     voter = make_user("racer")
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     barrier = threading.Barrier(8)
     results, errors = [], []
 
@@ -194,14 +194,14 @@ def test_concurrent_double_submit_stores_exactly_one_vote():
 
 def test_a_vote_faster_than_anyone_can_read_is_stored_but_flagged(voter):
     make_arena()
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     vote = votes.record_vote(battle_code=battle.code, voter=voter, outcome="a").vote
     assert vote.flagged and vote.flags == ["too_fast"]
 
 
 def test_a_vote_after_reading_is_not_flagged(voter, settings):
     make_arena()
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     Battle.objects.filter(pk=battle.pk).update(created_at=battle.created_at - timedelta(seconds=60))
     vote = votes.record_vote(battle_code=battle.code, voter=voter, outcome="a").vote
     assert not vote.flagged and vote.time_to_vote_ms >= 60_000
@@ -210,7 +210,7 @@ def test_a_vote_after_reading_is_not_flagged(voter, settings):
 def test_an_answer_naming_a_model_flags_the_battle_and_its_vote(voter):
     pool, (alpha, beta), (prompt,) = make_arena(llms=("alpha-one", "beta-two"), prompts=1)
     alpha.current_version().generations.update(text="As Claude, I would say the answer is 4.")
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     assert battle.identity_leak and battle.leaked_terms == ["claude"]
     vote = votes.record_vote(battle_code=battle.code, voter=voter, outcome="a").vote
     assert "identity_leak" in vote.flags and vote.flagged
@@ -221,9 +221,9 @@ def test_daily_cap_refuses_further_votes_with_a_clear_message(client, voter, set
     make_arena(prompts=4)
     client.force_login(voter)
     for _ in range(2):
-        battle = serving.start_battle(voter=voter)
+        battle = serving.serve_battle(voter=voter).battle
         votes.record_vote(battle_code=battle.code, voter=voter, outcome="tie")
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     response = client.post(f"/battle/{battle.code}/vote/", {"outcome": "a"})
     assert response.status_code == 429
     assert b"limit" in response.content
@@ -271,7 +271,7 @@ def test_two_versions_of_one_llm_never_meet(voter):
     for prompt in prompts:
         make_generation(prompt, alpha, text="second version answer")
     for _ in range(6):
-        battle = serving.start_battle(voter=voter)
+        battle = serving.serve_battle(voter=voter).battle
         families = {battle.version_a.llm_id, battle.version_b.llm_id}
         assert families == {alpha.pk, beta.pk}
         serving.skip_battle(battle_code=battle.code, voter=voter)
@@ -283,7 +283,7 @@ def test_personal_leaderboard_opens_after_twenty_votes_and_ranks_the_voters_favo
     for n in range(21):
         if n == 19:
             assert b"opens after 20 votes" in client.get("/me/").content
-        battle = serving.start_battle(voter=voter)
+        battle = serving.serve_battle(voter=voter).battle
         a_name = battle.generation_a.llm_version.llm.name
         b_name = battle.generation_b.llm_version.llm.name
         outcome = "a" if a_name == "alpha" else "b" if b_name == "alpha" else "tie"
@@ -297,7 +297,7 @@ def test_personal_leaderboard_opens_after_twenty_votes_and_ranks_the_voters_favo
 
 def test_a_vote_whose_voter_is_not_confirmed_stores_nothing(voter):
     make_arena()
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     offered = []
 
     def refuse(user) -> bool:
@@ -319,9 +319,9 @@ def test_a_vote_whose_voter_is_not_confirmed_stores_nothing(voter):
 def test_the_closing_update_is_a_compare_and_set(voter):
     """The vote closes its battle with a prepared UPDATE (votes._close_voted): only an open battle, only once."""
     make_arena(prompts=2)
-    skipped = serving.start_battle(voter=voter)
+    skipped = serving.serve_battle(voter=voter).battle
     serving.skip_battle(battle_code=skipped.code, voter=voter)
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     now = timezone.now()
     assert not votes._close_voted(skipped.pk, now)
     assert votes._close_voted(battle.pk, now)
@@ -334,7 +334,7 @@ def test_the_closing_update_is_a_compare_and_set(voter):
 
 def test_a_vote_names_its_voter_one_way_or_the_other(voter):
     make_arena()
-    battle = serving.start_battle(voter=voter)
+    battle = serving.serve_battle(voter=voter).battle
     with pytest.raises(TypeError):
         votes.record_vote(battle_code=battle.code, outcome="a")
     with pytest.raises(TypeError):

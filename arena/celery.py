@@ -9,4 +9,4 @@ app = Celery("arena", task_cls="arena.embedded_tasks:EmbeddedAwareTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Task modules of the installed apps, and the generation pipeline's (a sub-package of battles).
 app.autodiscover_tasks()
-app.autodiscover_tasks(["battles.generation", "battles.catalog"])
+app.autodiscover_tasks(["battles.generation", "battles.catalog", "battles.voting"])

@@ -14,7 +14,7 @@ voter, many times a second. Built with the ORM, that read cost ~4 ms of Python t
 * it still goes through Django's cursor wrapper: logged, counted by the tests' query budgets,
   seen by ``connection.execute_wrapper`` and its errors translated.
 
-A hot write (``execute``: the vote's compare-and-set UPDATE) runs the same way.
+A hot write (``execute``: the vote's compare-and-set UPDATE; ``insert``: a new battle, a vote) runs the same way.
 """
 
 from __future__ import annotations
@@ -138,6 +138,51 @@ def execute(sql: str, params: Sequence[Any]) -> int:
     with _cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def insert(instance: Model, *, with_statement: str = "", with_params: Sequence[Any] = ()) -> None:
+    """Store a new ``instance`` as ``instance.save()`` would (its defaults, ``auto_now_add`` and the
+    database's form of each value, its primary key from the INSERT), as one prepared statement on Postgres.
+
+    ``with_statement``: a data-modifying statement run as part of the same one (a ``WITH`` on Postgres,
+    a statement of its own before the INSERT elsewhere), with ``with_params``. Saving through the
+    ORM compiled the INSERT every time (~0.2 ms of Python) and Postgres planned it every time.
+    No ``pre_save``/``post_save`` signal is sent: for models nothing listens to.
+    """
+    model = type(instance)
+    fields = _insertable_fields(model)
+    values = [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    if connection.vendor != "postgresql":
+        if with_statement:
+            execute(with_statement, with_params)
+        instance.save(force_insert=True)
+        return
+    insert_sql = _insert_sql(model)
+    if with_statement:
+        sql, params = f"WITH done AS ({with_statement}) {insert_sql}", [*with_params, *values]
+    else:
+        sql, params = insert_sql, values
+    instance.pk = fetch_rows(sql, params)[0][0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+
+
+def _insertable_fields(model: type[Model]) -> list:
+    return [f for f in model._meta.local_concrete_fields if not f.primary_key]
+
+
+_insert_sqls: dict[type[Model], str] = {}
+
+
+def _insert_sql(model: type[Model]) -> str:
+    if model not in _insert_sqls:
+        quote = connection.ops.quote_name
+        fields = _insertable_fields(model)
+        _insert_sqls[model] = (
+            f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)})"
+            f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {quote(str(model._meta.pk.column))}"
+        )
+    return _insert_sqls[model]
 
 
 def _cursor():

@@ -176,6 +176,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ratings.tasks.check_vote_counts",
         "schedule": env_float("COUNTS_CHECK_EVERY_SECONDS", 3600.0),
     },
+    "check-voter-tallies": {
+        "task": "battles.voting.tasks.check_voter_tallies",
+        "schedule": env_float("TALLIES_CHECK_EVERY_SECONDS", 3600.0),
+    },
     "render-answers-html": {
         "task": "battles.catalog.tasks.render_answers_html",
         "schedule": env_float("RENDER_ANSWERS_EVERY_SECONDS", 300.0),

@@ -129,4 +129,7 @@ def load_votes(n_llms: int, n_prompts: int, n_votes: int, *, mixed: bool = False
         """)
         # As autovacuum does after bulk inserts: statistics, and the visibility map index-only scans need.
         cursor.execute("VACUUM ANALYZE")
+    from battles.voting.tallies import recount
+
+    recount([user.pk for user in users])  # the voters' counts, as their votes would have kept them
     print(f"\nloaded {n_votes:,} voted battles in {time.perf_counter() - started:.0f} s")

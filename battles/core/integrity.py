@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 
 # Vendor and model-family names, with common aliases. Lower case.
 KNOWN_IDENTITY_TERMS = frozenset(
@@ -125,13 +126,13 @@ def identity_terms(names: Iterable[str], *, extra: Iterable[str] = ()) -> set[st
     return {t for t in terms if t not in GENERIC_PARTS and not _SIZE.match(t)}
 
 
-def _pattern(terms: set[str]) -> re.Pattern:
+def _pattern(terms: AbstractSet[str]) -> re.Pattern:
     alternatives = sorted((re.escape(t) for t in terms), key=len, reverse=True)
     # Word boundaries that treat "-" and "." inside names as part of the name.
     return re.compile(r"(?<![\w-])(" + "|".join(alternatives) + r")(?![\w-]|\.\w)", re.IGNORECASE)
 
 
-def find_identity_mentions(text: str, terms: set[str]) -> list[str]:
+def find_identity_mentions(text: str, terms: AbstractSet[str]) -> list[str]:
     """The distinct identity terms ``text`` contains, lower case, in order of appearance."""
     if not text or not terms:
         return []

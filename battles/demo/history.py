@@ -30,6 +30,7 @@ from battles.demo.fake_provider.answers import count_tokens, generate
 from battles.demo.history_prompts import history_prompts
 from battles.models import LLM, Battle, Generation, LLMVersion, Prompt, PromptPool, Vote
 from battles.signals import answers_stored, votes_imported
+from battles.voting import tallies
 
 SEED = 20251206
 WEEKS = 6
@@ -296,6 +297,7 @@ def load_history(*, llms: list[LLM], demo_login: User | None, live_pool: PromptP
         for battle, vote in zip(battles, votes):
             vote.battle = battle
         Vote.objects.bulk_create(votes, batch_size=500)
+        tallies.recount(sorted({vote.voter_id for vote in votes}))
         ids = [g.pk for g in generations]
         transaction.on_commit(lambda: answers_stored.send(sender=Generation, generation_ids=ids))
         render_answers_after_commit()  # the history's answers were stored without their HTML

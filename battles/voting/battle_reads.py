@@ -15,11 +15,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from arena.hot_reads import ModelColumns, datetime_param, fetch_rows, prep_value
+from arena.hot_reads import ModelColumns, fetch_rows, prep_value
 from arena.request_user import adopt_user, session_user_id
 from arena.roles import ALL_ROLES
 from battles.models import Battle, Generation, Prompt, Vote
-from battles.voting.progress import adopt_voter_state, start_of_today
+from battles.voting import tallies
+from battles.voting.progress import adopt_voter_state
 
 BATTLE = ModelColumns(Battle, "b")
 PROMPT = ModelColumns(Prompt, "p")
@@ -30,10 +31,10 @@ VOTER = ModelColumns(get_user_model(), "u")
 
 
 def _voter_state(voter: str) -> str:
-    """The voter's vote counts (in total, then since a time given as the first parameter) and roles, as
-    columns of a query that has the voter's id in the column ``voter``."""
+    """The voter's vote counts (in total, then today: ``tallies.today_param()`` is the first parameter)
+    and roles, as columns of a query that has the voter's id in the column ``voter``."""
     quote = connection.ops.quote_name
-    votes, groups = quote(Vote._meta.db_table), quote(Group._meta.db_table)
+    groups = quote(Group._meta.db_table)
     memberships = quote(get_user_model().groups.through._meta.db_table)
     # Role names are the code's constants, not input: written into the SQL as literals.
     roles = [
@@ -41,12 +42,8 @@ def _voter_state(voter: str) -> str:
         f" WHERE m.user_id = {voter} AND g.name = '{role}')"
         for role in ALL_ROLES
     ]
-    return (
-        # COUNT(*): the (voter) index alone answers it.
-        f"(SELECT COUNT(*) FROM {votes} c WHERE c.voter_id = {voter}),"
-        f" (SELECT COUNT(*) FROM {votes} c WHERE c.voter_id = {voter} AND c.created_at >= %s),"
-        f" {', '.join(roles)}"
-    )
+    # The counts from the voter's tally: one row, whatever their history.
+    return f"{tallies.state_columns(voter)}, {', '.join(roles)}"
 
 
 def _set_voter_state(target, row, start: int) -> None:
@@ -98,7 +95,7 @@ def _battle_from(row, *, with_voter: bool) -> Battle:
 
 def _read(code, voter_id: int | None, *, locked: bool) -> Battle | None:
     with_voter = voter_id is not None
-    params = [datetime_param(start_of_today()), prep_value(Battle, "code", code)]
+    params = [tallies.today_param(), prep_value(Battle, "code", code)]
     if with_voter:
         params.append(voter_id)
     rows = fetch_rows(_sql(connection.vendor, with_voter=with_voter, locked=locked), params)
@@ -138,7 +135,7 @@ def adopt_session_voter(request) -> dict | None:
         return None
     rows = fetch_rows(
         _voter_sql(connection.vendor),
-        [datetime_param(start_of_today()), prep_value(VOTER.model, VOTER.model._meta.pk.name, voter_id)],
+        [tallies.today_param(), prep_value(VOTER.model, VOTER.model._meta.pk.name, voter_id)],
     )
     if not rows:
         return None

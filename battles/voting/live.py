@@ -28,8 +28,9 @@ from battles.core.text import prompt_hash
 from battles.generation import tasks
 from battles.models import LLM, Battle, BattleTurn, Generation, LLMVersion, Prompt
 from battles.signals import live_battle_changed
-from battles.voting.progress import start_of_today, votes_today
+from battles.voting.progress import votes_today
 from battles.voting.serving import choose_versions, recent_battles, recent_pairs, secure_rng
+from battles.voting.tallies import start_of_today
 
 logger = logging.getLogger(__name__)
 

@@ -7,31 +7,20 @@ of the battle's own query they cost no round trip of their own.
 
 from __future__ import annotations
 
-import datetime
-
-from django.db.models import Count, Q
-from django.utils import timezone
-
 from arena.roles import ALL_ROLES, remember_roles
-from battles.models import Vote
+from battles.voting import tallies
 
 PERSONAL_BOARD_MIN_VOTES = 20
 
 
-def start_of_today():
-    """Midnight in the site's time zone: a range bound keeps the (voter, created_at) index usable."""
-    return timezone.make_aware(datetime.datetime.combine(timezone.localdate(), datetime.time.min))
-
-
 def votes_today(voter) -> int:
-    return Vote.objects.filter(voter=voter, created_at__gte=start_of_today()).count()
+    return tallies.counts(voter.pk)[1]
 
 
 def progress_of(voter) -> dict:
     """The progress strip's numbers, in one query (pages that load no battle)."""
-    today = Q(created_at__gte=start_of_today())
-    counts = Vote.objects.filter(voter=voter).aggregate(total=Count("pk"), today=Count("pk", filter=today))
-    return {"today": counts["today"], "total": counts["total"], "board_after": PERSONAL_BOARD_MIN_VOTES}
+    total, today = tallies.counts(voter.pk)
+    return {"today": today, "total": total, "board_after": PERSONAL_BOARD_MIN_VOTES}
 
 
 def adopt_voter_state(user, row, *, new_votes: int = 0) -> dict:

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from arena.hot_reads import ModelColumns, fetch_rows, literal
+from arena.hot_reads import ModelColumns, fetch_rows, insert, literal
 from arena.process_cache import cached_in_process
 from battles.catalog.llms import identity_terms
 from battles.core.exposure import WINDOW, choose_within_cap
@@ -38,7 +38,23 @@ from battles.voting.votes import all_versions
 secure_rng = secrets.SystemRandom()
 
 cached_estimates = cached_in_process(current_estimates)
-cached_identity_terms = cached_in_process(identity_terms)
+cached_identity_terms = cached_in_process(lambda: frozenset(identity_terms()))
+
+# The identity terms each answer mentions, by (answer id, hash of its text, terms): every new battle
+# checks both its answers (~0.2 ms each against ~50 terms), and an answer is served in many battles.
+_mentions_found: dict[tuple[int, int, frozenset[str]], list[str]] = {}
+MENTIONS_KEPT = 50_000
+
+
+def identity_mentions(answer: Generation, terms: frozenset[str]) -> list[str]:
+    """``find_identity_mentions`` of the answer's text, remembered in this process."""
+    key = (answer.pk, hash(answer.text), terms)
+    found = _mentions_found.get(key)
+    if found is None:
+        if len(_mentions_found) >= MENTIONS_KEPT:
+            _mentions_found.clear()
+        found = _mentions_found[key] = find_identity_mentions(answer.text, terms)
+    return list(found)
 
 
 @cached_in_process
@@ -280,8 +296,8 @@ def _create_battle(voter, left: Generation, right: Generation) -> Battle:
     secure_rng.shuffle(pair_of_answers)
     left, right = pair_of_answers
     terms = cached_identity_terms()
-    leaked = find_identity_mentions(left.text, terms) + find_identity_mentions(right.text, terms)
-    return Battle.objects.create(
+    leaked = identity_mentions(left, terms) + identity_mentions(right, terms)
+    battle = Battle(
         # The answers' prompt, read with them: the new battle's page shows it without a query.
         prompt=left.prompt,
         generation_a=left,
@@ -292,6 +308,8 @@ def _create_battle(voter, left: Generation, right: Generation) -> Battle:
         identity_leak=bool(leaked),
         leaked_terms=sorted(set(leaked)),
     )
+    insert(battle)
+    return battle
 
 
 def skip_battle(*, battle_code, voter) -> bool:

@@ -190,3 +190,41 @@ def test_a_prompt_hidden_or_an_llm_retired_a_moment_ago_is_not_read_by_the_prepa
         with connection.cursor() as cursor:
             cursor.execute("SELECT statement FROM pg_prepared_statements")
             assert any("battles_generation" in row[0] and "hidden" in row[0] for row in cursor.fetchall())
+
+
+def test_a_battle_and_a_vote_inserted_as_one_statement_are_the_rows_the_orm_saves(voter):
+    """``hot_reads.insert`` stores what ``Model.save()`` stores: defaults, ``auto_now_add``, JSON, the new key."""
+    from arena.hot_reads import insert
+    from battles.models import Vote
+
+    make_arena(llms=("alpha", "beta"), prompts=1)
+    first, second = Generation.objects.order_by("pk")[:2]
+    before = timezone.now()
+    battle = Battle(
+        prompt_id=first.prompt_id,
+        generation_a=first,
+        generation_b=second,
+        version_a_id=first.llm_version_id,
+        version_b_id=second.llm_version_id,
+        voter=voter,
+        identity_leak=True,
+        leaked_terms=["o'brien", "gpt-4o"],
+    )
+    insert(battle)
+    assert battle.pk is not None and not battle._state.adding and battle._state.db == "default"
+    assert before <= battle.created_at <= timezone.now() and battle.status == Battle.Status.OPEN
+    stored = Battle.objects.get(pk=battle.pk)
+    for field in Battle._meta.concrete_fields:
+        assert getattr(stored, field.attname) == getattr(battle, field.attname), field.name
+    vote = Vote(
+        battle=battle,
+        voter=voter,
+        outcome="tie",
+        version_a_id=battle.version_a_id,
+        version_b_id=battle.version_b_id,
+        flags=["too_fast"],
+    )
+    insert(vote)
+    stored_vote = Vote.objects.get(pk=vote.pk)
+    for field in Vote._meta.concrete_fields:
+        assert getattr(stored_vote, field.attname) == getattr(vote, field.attname), field.name

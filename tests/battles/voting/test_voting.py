@@ -216,6 +216,20 @@ def test_an_answer_naming_a_model_flags_the_battle_and_its_vote(voter):
     assert "identity_leak" in vote.flags and vote.flagged
 
 
+def test_an_answers_mentions_are_remembered_only_for_its_text_and_the_terms(voter):
+    """A new battle scans both answers (remembered per process): a changed text or new terms are scanned again."""
+    pool, (alpha, beta), (prompt,) = make_arena(llms=("alpha-one", "beta-two"), prompts=1)
+    alpha.current_version().generations.update(text="As Claude, I would say the answer is 4.")
+    assert serving.serve_battle(voter=voter).battle.leaked_terms == ["claude"]
+    alpha.current_version().generations.update(text="Zephyrine here: the answer is 4.")
+    assert serving.serve_battle(voter=make_user()).battle.leaked_terms == []
+    # The same text, once an LLM is called Zephyrine: a name it could give away.
+    beta.name = "zephyrine"
+    beta.save()
+    serving.cached_identity_terms.clear()
+    assert serving.serve_battle(voter=make_user()).battle.leaked_terms == ["zephyrine"]
+
+
 def test_daily_cap_refuses_further_votes_with_a_clear_message(client, voter, settings):
     settings.ARENA_DAILY_VOTE_CAP = 2
     make_arena(prompts=4)

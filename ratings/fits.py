@@ -58,7 +58,7 @@ from ratings.scopes import (
 )
 from ratings.snapshots import SnapshotPayload, style_payload
 from ratings.style_features import FEATURES
-from ratings.vote_archive import ARCHIVE, NO_ID, BoardVotes
+from ratings.vote_archive import ARCHIVE, NO_ID, BoardVotes, vote_cells
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def _board(
 
 def _archived_replay(mark: VoteMark, flt: BoardFilter) -> Replay:
     """The online ratings of the votes of ``flt`` that ``mark`` holds, replayed from the archive when asked."""
-    return lambda labels: services.CategoryReplays(*ARCHIVE.votes(mark, flt).columns()).of(None, labels)
+    return lambda labels: services.CategoryReplays(*ARCHIVE.votes(mark, flt).arrays()).of(None, labels)
 
 
 def _stamp(mark: VoteMark, flt: BoardFilter) -> dict:
@@ -184,7 +184,7 @@ def fit_decision(flt: BoardFilter) -> RatingSnapshot:
     def replays() -> services.CategoryReplays:
         # The boards that are not reusable replay their votes: all of them from one view of the archive.
         votes = ARCHIVE.votes(mark, base)
-        return services.CategoryReplays(*votes.columns(), categories=votes.category_names())
+        return services.CategoryReplays(*votes.arrays(), categories=votes.category_names())
 
     def replay_of(category: str | None) -> Replay:
         return lambda labels: replays().of(category, labels)
@@ -235,10 +235,10 @@ class StyleVotes:
     """What a style-controlled fit reads of its votes: the votes on a battle (the fit's input), how many
     have none, and the vote-set hash of them all."""
 
-    model_a: list[int] = field(default_factory=list)
-    model_b: list[int] = field(default_factory=list)
-    outcome: list[str] = field(default_factory=list)
-    battle_ids: list[int] = field(default_factory=list)
+    model_a: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    model_b: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    outcome: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))  # codes into OUTCOMES
+    battle_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     without_battle: int = 0
     digest: str = ""
 
@@ -247,22 +247,21 @@ def style_votes(votes: BoardVotes) -> StyleVotes:
     """What a style-controlled fit needs of ``votes``, and their vote-set hash."""
     # The style fit depends on which votes (not only on their counts): hash the count and the sum of the
     # vote ids per (a, b, outcome) cell. Answers never change once done, so this is enough.
-    keys = np.stack([votes.model_a, votes.model_b, votes.outcome.astype(np.int64)], axis=1)
     cells: list[list] = []
     if len(votes):
-        unique, inverse, n = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        unique, n, inverse = vote_cells(votes.model_a, votes.model_b, votes.outcome)
         id_sums = np.zeros(len(unique), dtype=np.int64)
-        np.add.at(id_sums, inverse.ravel(), votes.ids)  # exact, whatever the ids
+        np.add.at(id_sums, inverse, votes.ids)  # exact, whatever the ids
         cells = sorted(
             [int(a), int(b), OUTCOMES[o], int(k), int(total)] for (a, b, o), k, total in zip(unique, n, id_sums)
         )
     with_battle = votes.battle != NO_ID
-    model_a, model_b, outcome = votes.take(with_battle).columns()
+    model_a, model_b, outcome = votes.take(with_battle).arrays()
     return StyleVotes(
         model_a=model_a,
         model_b=model_b,
         outcome=outcome,
-        battle_ids=votes.battle[with_battle].tolist(),
+        battle_ids=votes.battle[with_battle],
         without_battle=int((~with_battle).sum()),
         digest=hashlib.sha256(json.dumps(cells, separators=(",", ":")).encode()).hexdigest(),
     )
@@ -300,17 +299,15 @@ def fit_style(flt: BoardFilter) -> RatingSnapshot:
 def _fit_style(read: StyleVotes) -> tuple[SnapshotPayload, int]:
     """The style-controlled board of the votes ``read`` holds and the number of votes it was fitted on."""
     model_a, model_b, outcome = read.model_a, read.model_b, read.outcome
-    features = FEATURES.lookup(np.array(read.battle_ids, dtype=np.int64))
+    features = FEATURES.lookup(np.asarray(read.battle_ids, dtype=np.int64))
     measured = ~np.isnan(features).any(axis=1)
     skipped = read.without_battle + int((~measured).sum())
     keep = np.flatnonzero(measured)
-    ids = set(model_a) | set(model_b)
+    ids = np.union1d(model_a, model_b).tolist()
     labels = {v.pk: v.label for v in LLMVersion.objects.filter(pk__in=ids).select_related("llm")}
     if not keep.size:
         return style_payload(None, version_ids={}, votes_without_answers=skipped), 0
-    log = VoteLog.from_votes(
-        [labels[model_a[i]] for i in keep], [labels[model_b[i]] for i in keep], [outcome[i] for i in keep]
-    )
+    log = VoteLog.from_ids(model_a[keep], model_b[keep], outcome[keep], labels)
     kept = features[keep]
     board = fit_style_controlled(log, kept[:, :4], kept[:, 4:], min_votes=settings.ARENA_MIN_VOTES)
     version_ids = {label: pk for pk, label in labels.items()}

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import numpy as np
 from django.conf import settings
 from django.db import connections
 from django.db.models import Count, QuerySet
@@ -25,6 +26,7 @@ from ratings.engine import (
     VoteTable,
     fit_bradley_terry,
     online_elo,
+    outcome_codes,
     trueskill_ratings,
 )
 from ratings.models import DecisionObjective, OnlineRating, RatingSnapshot
@@ -145,9 +147,18 @@ class CategoryReplays:
     """
 
     def __init__(
-        self, model_a: list[int], model_b: list[int], outcome: list[str], categories: list | None = None
+        self,
+        model_a: Sequence[int] | np.ndarray,
+        model_b: Sequence[int] | np.ndarray,
+        outcome: Sequence | np.ndarray,
+        categories: Sequence | np.ndarray | None = None,
     ) -> None:
-        self.model_a, self.model_b, self.outcome, self.categories = model_a, model_b, outcome, categories
+        """Version ids, outcomes (labels or codes) and categories (names; None for none) of the votes,
+        in time order. Held as arrays: a category's part and its log are taken without a Python step per vote."""
+        self.model_a = np.asarray(model_a, dtype=np.int64)
+        self.model_b = np.asarray(model_b, dtype=np.int64)
+        self.outcome = outcome_codes(outcome)
+        self.categories = None if categories is None else np.asarray(categories, dtype=object)
 
     @classmethod
     def read(cls, votes: QuerySet, *, by_category: bool = True) -> CategoryReplays:
@@ -181,11 +192,9 @@ class CategoryReplays:
         if category is not None:
             if self.categories is None:
                 raise ValueError("these replays were read without categories")
-            keep = [i for i, c in enumerate(self.categories) if c == category]
-            model_a = [model_a[i] for i in keep]
-            model_b = [model_b[i] for i in keep]
-            outcome = [outcome[i] for i in keep]
-        log = VoteLog.from_votes([labels[a] for a in model_a], [labels[b] for b in model_b], outcome)
+            keep = self.categories == category
+            model_a, model_b, outcome = model_a[keep], model_b[keep], outcome[keep]
+        log = VoteLog.from_ids(model_a, model_b, outcome, labels)
         elo = online_elo(log, k=settings.ARENA_ELO_K)
         skill = trueskill_ratings(log)
         return {

@@ -104,9 +104,13 @@ class BoardVotes:
             categories=self.categories,
         )
 
-    def category_names(self) -> list[str]:
-        """Each vote's category ("" for none)."""
-        return [self.categories[code] for code in self.category.tolist()]
+    def category_names(self) -> np.ndarray:
+        """Each vote's category ("" for none), as an array of names."""
+        return np.asarray(self.categories, dtype=object)[self.category]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(version a, version b, outcome code) of every vote, in time order."""
+        return self.model_a, self.model_b, self.outcome
 
     def counts(self) -> Counts:
         """(version a, version b, outcome, votes), ordered as ``ratings.services.aggregated_counts``."""
@@ -125,8 +129,7 @@ class BoardVotes:
     def _cells(self, keep: np.ndarray) -> dict[tuple[int, int, int], int]:
         if not keep.any():
             return {}
-        rows = np.stack([self.model_a[keep], self.model_b[keep], self.outcome[keep].astype(np.int64)], axis=1)
-        cells, n = np.unique(rows, axis=0, return_counts=True)
+        cells, n, _ = vote_cells(self.model_a[keep], self.model_b[keep], self.outcome[keep])
         return {(int(a), int(b), int(o)): int(k) for (a, b, o), k in zip(cells, n)}
 
     def columns(self) -> tuple[list[int], list[int], list[str]]:
@@ -282,6 +285,23 @@ class VoteArchive:
             members = get_user_model().objects.filter(groups__name=flt.group).values_list("pk", flat=True)
             keep &= np.isin(self.voter, np.fromiter(members, dtype=np.int64))
         return keep
+
+
+def vote_cells(model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray):
+    """The distinct (a, b, outcome) cells of the votes, sorted, with each one's votes and each vote's cell.
+
+    What ``np.unique(rows, axis=0, return_inverse=True, return_counts=True)`` gives for the rows (a, b,
+    outcome), from one integer key per vote: unique over rows sorts them as structured values, ~10 times slower.
+    """
+    versions, version_codes = np.unique(np.concatenate([model_a, model_b]), return_inverse=True)
+    size = len(versions)
+    code_a, code_b = version_codes[: len(model_a)], version_codes[len(model_a) :]
+    keys = (code_a.astype(np.int64) * size + code_b) * len(OUTCOMES) + outcome.astype(np.int64)
+    distinct, inverse, n = np.unique(keys, return_inverse=True, return_counts=True)
+    cell_a, rest = np.divmod(distinct, size * len(OUTCOMES))
+    cell_b, cell_outcome = np.divmod(rest, len(OUTCOMES))
+    cells = np.stack([versions[cell_a], versions[cell_b], cell_outcome], axis=1)
+    return cells, n, inverse.ravel()
 
 
 def _holds(mark: VoteMark, ids: np.ndarray) -> np.ndarray:

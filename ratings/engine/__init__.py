@@ -5,7 +5,7 @@ Public API used by the app and by ``python -m ratings``.
 
 from .bt import INITIAL_RATING, RATING_PER_LOGIT
 from .csvio import VotesFileError, read_votes_csv
-from .data import OUTCOMES, VoteLog, VoteTable
+from .data import OUTCOMES, VoteLog, VoteTable, outcome_codes
 from .elo import elo_update, online_elo
 from .leaderboard import Leaderboard, RatingRow, fit_bradley_terry
 from .ranks import interval_ranks, kendall_tau, plain_order
@@ -33,6 +33,7 @@ __all__ = [
     "OUTCOMES",
     "VoteTable",
     "VoteLog",
+    "outcome_codes",
     "fit_bradley_terry",
     "Leaderboard",
     "RatingRow",

@@ -35,14 +35,14 @@ class _OutcomeCodes(dict):
         raise ValueError(f"unknown outcome {key!r}; expected one of {', '.join(OUTCOMES)}")
 
 
-def _as_codes(values: Sequence, codes: dict, dtype=np.int32) -> np.ndarray:
+def _as_codes(values: Sequence | np.ndarray, codes: dict, dtype=np.int32) -> np.ndarray:
     """Map each value through ``codes`` (a C-speed loop via map) into an integer array."""
     if isinstance(values, np.ndarray) and values.dtype != object:
         values = values.tolist()
     return np.fromiter(map(codes.__getitem__, values), dtype=dtype, count=len(values))
 
 
-def _outcome_codes(outcomes: Sequence) -> np.ndarray:
+def outcome_codes(outcomes: Sequence | np.ndarray) -> np.ndarray:
     """Outcome labels (strings in OUTCOMES) or integer codes 0..3 to an int8 array."""
     if isinstance(outcomes, np.ndarray) and outcomes.dtype.kind in "iu":
         codes = outcomes.astype(np.int8, copy=False)
@@ -90,7 +90,7 @@ class VoteLog:
             raise ValueError("a, b and outcome must have the same length")
 
     @classmethod
-    def from_votes(cls, model_a: Sequence[str], model_b: Sequence[str], outcome: Sequence) -> VoteLog:
+    def from_votes(cls, model_a: Sequence[str], model_b: Sequence[str], outcome: Sequence | np.ndarray) -> VoteLog:
         """Build a log from three equally long columns of names and outcome labels."""
         n = len(model_a)
         if len(model_b) != n or len(outcome) != n:
@@ -98,11 +98,39 @@ class VoteLog:
         codes = _Codes()
         a = _as_codes(model_a, codes)
         b = _as_codes(model_b, codes)
-        o = _outcome_codes(outcome)
+        o = outcome_codes(outcome)
         models = _check_models(codes)
         if n and np.any(a == b):
             first = int(np.flatnonzero(a == b)[0])
             raise ValueError(f"vote {first}: a model cannot battle itself ({models[a[first]]!r})")
+        return cls(models, a, b, o)
+
+    @classmethod
+    def from_ids(cls, ids_a: np.ndarray, ids_b: np.ndarray, outcome: np.ndarray, names: dict[int, str]) -> VoteLog:
+        """The log ``from_votes`` builds from ``names[id]`` of each id, without a Python step per vote.
+
+        ``ids_a``/``ids_b``: integer model ids (LLM version ids), ``outcome``: codes into ``OUTCOMES``.
+        The models come in the order ``from_votes`` gives them (first seen in ``ids_a``, then in ``ids_b``).
+        """
+        ids_a, ids_b = np.asarray(ids_a, dtype=np.int64), np.asarray(ids_b, dtype=np.int64)
+        if len(ids_b) != len(ids_a) or len(outcome) != len(ids_a):
+            raise ValueError("model_a, model_b and outcome must have the same length")
+        both = np.concatenate([ids_a, ids_b])
+        distinct, first, codes = np.unique(both, return_index=True, return_inverse=True)
+        order = np.argsort(first, kind="stable")  # first appearance, a's column before b's
+        rank = np.empty(len(distinct), dtype=np.int32)
+        rank[order] = np.arange(len(distinct), dtype=np.int32)
+        coded = rank[codes.ravel()]
+        a, b = coded[: len(ids_a)], coded[len(ids_a) :]
+        ordered_names = [names[int(model_id)] for model_id in distinct[order]]
+        if len(set(ordered_names)) != len(ordered_names):
+            # Two ids of one name are one model, as from_votes makes them.
+            return cls.from_votes([names[i] for i in ids_a.tolist()], [names[i] for i in ids_b.tolist()], outcome)
+        models = _check_models(ordered_names)
+        o = outcome_codes(np.asarray(outcome))
+        if len(a) and np.any(a == b):
+            first_same = int(np.flatnonzero(a == b)[0])
+            raise ValueError(f"vote {first_same}: a model cannot battle itself ({models[a[first_same]]!r})")
         return cls(models, a, b, o)
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -236,3 +237,21 @@ def test_ids_far_apart_are_read_without_a_query_per_empty_window(arena, django_a
         votes = archive.votes(mark, BoardFilter(include_insider=True, include_flagged=True))
     assert votes.ids.tolist() == _in_time_order(mark, BoardFilter(include_insider=True, include_flagged=True))
     assert last.pk + 1000 * READ_WINDOW in votes.ids.tolist()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_vote_cells_are_what_unique_over_rows_gives(seed):
+    """The cells of the votes from one integer key each: those of ``np.unique(rows, axis=0)``, with counts and
+    each vote's cell (the style fits' vote-set hash sums ids per cell)."""
+    from ratings.vote_archive import vote_cells
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    a = rng.choice([3, 17, 2**40, 9], n)
+    b = rng.choice([5, 17, 2**33, 12], n)
+    outcome = rng.integers(0, 4, n).astype(np.int8)
+    rows = np.stack([a, b, outcome.astype(np.int64)], axis=1)
+    expected, expected_inverse, expected_n = np.unique(rows, axis=0, return_inverse=True, return_counts=True)
+    cells, counts, inverse = vote_cells(a, b, outcome)
+    assert cells.tolist() == expected.tolist() and counts.tolist() == expected_n.tolist()
+    assert inverse.tolist() == expected_inverse.ravel().tolist()

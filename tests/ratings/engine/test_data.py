@@ -99,3 +99,34 @@ def test_vote_order_does_not_change_the_table():
     perm = np.random.default_rng(0).permutation(len(log))
     shuffled = [[col[k] for k in perm] for col in columns]
     assert VoteTable.from_votes(*columns) == VoteTable.from_votes(*shuffled)
+
+
+def _log_fields(log: VoteLog) -> tuple:
+    return log.models, log.a.tolist(), log.b.tolist(), log.outcome.tolist()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_log_from_ids_is_the_log_from_their_names(seed):
+    """``from_ids`` (the refits' path: arrays, no Python step per vote) builds what ``from_votes`` builds
+    from each id's name: the same models in the same order, the same codes."""
+    rng = np.random.default_rng(seed)
+    ids = rng.choice([7, 31, 1002, 44, 5, 90_000], size=6, replace=False)
+    n = int(rng.integers(1, 400))
+    first = rng.integers(0, len(ids), n)
+    second = (first + rng.integers(1, len(ids), n)) % len(ids)
+    a, b = ids[first], ids[second]
+    outcome = rng.integers(0, 4, n).astype(np.int8)
+    names = {int(i): f"model-{i}" for i in ids}
+    labels = [OUTCOMES[o] for o in outcome.tolist()]
+    by_names = VoteLog.from_votes([names[i] for i in a.tolist()], [names[i] for i in b.tolist()], labels)
+    assert _log_fields(VoteLog.from_ids(a, b, outcome, names)) == _log_fields(by_names)
+
+
+def test_a_log_from_ids_takes_one_name_for_two_ids_as_from_votes_does_and_refuses_a_self_battle():
+    names = {1: "same", 2: "same", 3: "other"}
+    merged = VoteLog.from_ids(np.array([1, 3]), np.array([3, 2]), np.array([0, 1]), names)
+    assert merged.models == ("same", "other") and merged.a.tolist() == [0, 1] and merged.b.tolist() == [1, 0]
+    with pytest.raises(ValueError, match="cannot battle itself"):
+        VoteLog.from_ids(np.array([1, 3]), np.array([3, 3]), np.array([0, 0]), {1: "x", 3: "y"})
+    empty = VoteLog.from_ids(np.array([], dtype=np.int64), np.array([], dtype=np.int64), np.array([]), {})
+    assert len(empty) == 0 and empty.models == ()

@@ -12,13 +12,20 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from django.conf import settings
 
 T = TypeVar("T")
 
-caches: list[ProcessCached] = []
+
+class Clearable(Protocol):
+    def clear(self) -> None: ...
+
+
+C = TypeVar("C", bound=Clearable)
+
+caches: list[Clearable] = []
 
 
 class ProcessCached(Generic[T]):
@@ -50,6 +57,12 @@ def cached_in_process(load: Callable[[], T]) -> ProcessCached[T]:
     cached = ProcessCached(load)
     caches.append(cached)
     return cached
+
+
+def kept_in_process(cache: C) -> C:
+    """Register a store of this process's own (with a ``clear()``) with the others ``clear_all()`` forgets."""
+    caches.append(cache)
+    return cache
 
 
 def clear_all() -> None:

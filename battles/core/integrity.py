@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
@@ -126,10 +127,40 @@ def identity_terms(names: Iterable[str], *, extra: Iterable[str] = ()) -> set[st
     return {t for t in terms if t not in GENERIC_PARTS and not _SIZE.match(t)}
 
 
-def _pattern(terms: AbstractSet[str]) -> re.Pattern:
+# Word boundaries that treat "-" and "." inside names as part of the name.
+_BEFORE, _AFTER = r"(?<![\w-])", r"(?![\w-]|\.\w)"
+
+
+def alternation_pattern(terms: AbstractSet[str]) -> re.Pattern:
+    """The terms as a plain alternation, longest first: what ``mention_pattern`` must match (its tests)."""
     alternatives = sorted((re.escape(t) for t in terms), key=len, reverse=True)
-    # Word boundaries that treat "-" and "." inside names as part of the name.
-    return re.compile(r"(?<![\w-])(" + "|".join(alternatives) + r")(?![\w-]|\.\w)", re.IGNORECASE)
+    return re.compile(_BEFORE + "(" + "|".join(alternatives) + ")" + _AFTER, re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=8)
+def mention_pattern(terms: frozenset[str]) -> re.Pattern:
+    """The terms as a trie of alternatives (``(?:c(?:laude|hatgpt)|g(?:emini|pt-4o?))``), compiled once per set.
+
+    The same matches as ``alternation_pattern``: at each position the longest term whose end is a word's
+    end, since each branch tries its longer continuations first. A plain alternation of ~50 terms tried
+    every one at every position of an answer (~0.2 ms for 1.2 kB); the trie tries one branch.
+    """
+    return re.compile(_BEFORE + "(" + _trie(sorted(terms)) + ")" + _AFTER, re.IGNORECASE)
+
+
+def _trie(terms: list[str]) -> str:
+    """The regular expression of a sorted list of distinct terms, as a trie."""
+    ends_here = "" in terms
+    branches: dict[str, list[str]] = {}
+    for term in terms:
+        if term:
+            branches.setdefault(term[0], []).append(term[1:])
+    if not branches:
+        return ""
+    alternatives = [re.escape(head) + _trie(rests) for head, rests in branches.items()]
+    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+    # Greedy: the longer terms first, this one if none of them matches.
+    return f"(?:{body})?" if ends_here else body
 
 
 def find_identity_mentions(text: str, terms: AbstractSet[str]) -> list[str]:
@@ -137,7 +168,7 @@ def find_identity_mentions(text: str, terms: AbstractSet[str]) -> list[str]:
     if not text or not terms:
         return []
     found = []
-    for match in _pattern(terms).finditer(text):
+    for match in mention_pattern(frozenset(terms)).finditer(text):
         term = match.group(1).lower()
         if term not in found:
             found.append(term)

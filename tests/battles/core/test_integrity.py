@@ -41,3 +41,21 @@ def test_a_reader_at_40_characters_a_second_of_the_longer_answer_is_never_too_fa
 
 def test_a_vote_in_the_first_second_on_two_short_paragraphs_is_too_fast():
     assert minimum_vote_ms([250, 300]) > 1000
+
+
+def test_the_trie_of_terms_finds_what_the_plain_alternation_finds():
+    """The compiled trie (one branch tried per position) against the alternation of every term, longest first."""
+    import random
+
+    from battles.core.integrity import alternation_pattern, mention_pattern
+
+    terms = identity_terms(["gpt-4o", "gpt-4", "gpt-4o-mini", "command r", "command r plus", "01.ai", "mistral.ai"])
+    terms |= {"ab", "abc", "abcd", "a.b", "x-y"}
+    plain, trie = alternation_pattern(terms), mention_pattern(frozenset(terms))
+    rng = random.Random(7)
+    pieces = [*terms, *(t.upper() for t in terms), " ", "-", ".", "_", "x", "é", "4", "\n", "ſ"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(3000)]
+    texts += ["GPT-4o-mini and gpt-4 but not gpt-4ox", "command r plus, command r, command rx", "abcd abc ab a.b.c"]
+    for text in texts:
+        assert [m.group(1) for m in trie.finditer(text)] == [m.group(1) for m in plain.finditer(text)], text
+    assert "gpt-4o-mini" in find_identity_mentions("Made by GPT-4o-mini.", terms)

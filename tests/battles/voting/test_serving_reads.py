@@ -228,3 +228,38 @@ def test_a_battle_and_a_vote_inserted_as_one_statement_are_the_rows_the_orm_save
     stored_vote = Vote.objects.get(pk=vote.pk)
     for field in Vote._meta.concrete_fields:
         assert getattr(stored_vote, field.attname) == getattr(vote, field.attname), field.name
+
+
+def test_a_voters_seen_prompts_are_kept_and_brought_up_to_date_with_their_newest_battles(voter, monkeypatch):
+    """The first read is whole; later ones read the battles created since the last read, less the margin,
+    so a battle another process served (or one whose INSERT committed late) is seen, and no prompt twice."""
+    from django.db import connection as db
+
+    make_arena(llms=("alpha", "beta", "gamma"), prompts=8)
+    first = serving.serve_battle(voter=voter).battle
+    assert eligibility.seen_prompts(voter).tolist() == [first.prompt_id]
+    serving.skip_battle(battle_code=first.code, voter=voter)
+    second = serving.serve_battle(voter=voter).battle
+    late = serving.serve_battle(voter=make_user()).battle
+    # A battle stamped before the last read that committed only now, within the margin.
+    Battle.objects.filter(pk=late.pk).update(
+        voter=voter, created_at=timezone.now() - eligibility.SEEN_MARGIN + timedelta(seconds=5)
+    )
+    statements = []
+    with db.execute_wrapper(lambda execute, sql, *args: statements.append(sql) or execute(sql, *args)):
+        seen = eligibility.seen_prompts(voter)
+    assert seen.tolist() == sorted({first.prompt_id, second.prompt_id, late.prompt_id})
+    assert len(statements) == 1 and "created_at" in statements[0] and "DISTINCT" not in statements[0]
+    # A new process (or a voter it no longer keeps) reads them all again, to the same set.
+    eligibility.SEEN.clear()
+    assert eligibility.seen_prompts(voter).tolist() == seen.tolist()
+
+
+def test_only_the_last_voters_seen_prompts_are_kept(monkeypatch):
+    monkeypatch.setattr(eligibility, "SEEN_VOTERS_KEPT", 2)
+    make_arena(llms=("alpha", "beta"), prompts=3)
+    voters = [make_user() for _ in range(3)]
+    for person in voters:
+        serving.serve_battle(voter=person)
+        eligibility.seen_prompts(person)
+    assert list(eligibility.SEEN.kept) == [voters[1].pk, voters[2].pk]

@@ -132,10 +132,6 @@ class BoardVotes:
         cells, n, _ = vote_cells(self.model_a[keep], self.model_b[keep], self.outcome[keep])
         return {(int(a), int(b), int(o)): int(k) for (a, b, o), k in zip(cells, n)}
 
-    def columns(self) -> tuple[list[int], list[int], list[str]]:
-        """(version a, version b, outcome label) of every vote, in time order."""
-        return self.model_a.tolist(), self.model_b.tolist(), [OUTCOMES[o] for o in self.outcome.tolist()]
-
 
 class VoteArchive:
     """Every vote of a counts mark, in arrays ordered by id (see the module's docstring)."""

@@ -173,5 +173,5 @@ def test_category_replays_read_the_votes_once(arena, django_assert_num_queries):
     assert writing != coding
     # The same from a worker's archive of the votes (what the decision page's refit uses).
     votes = ARCHIVE.votes(counts.fold(), BoardFilter())
-    archived = services.CategoryReplays(*votes.columns(), categories=votes.category_names())
+    archived = services.CategoryReplays(*votes.arrays(), categories=votes.category_names())
     assert (archived.of(None, labels), archived.of("coding", labels)) == (every, coding)

@@ -69,7 +69,7 @@ def _assert_as_the_database_gives(archive: VoteArchive, mark: VoteMark, pool_cod
         votes = archive.votes(mark, flt)
         assert votes.ids.tolist() == _in_time_order(mark, flt), flt
         assert votes.counts() == services.aggregated_counts(mark.seen(flt.votes())), flt
-        replays = services.CategoryReplays(*votes.columns())
+        replays = services.CategoryReplays(*votes.arrays())
         labels = {pk: f"v{pk}" for pk in set(votes.model_a.tolist()) | set(votes.model_b.tolist())}
         assert replays.of(None, labels) == services.replayed_online_ratings(mark.seen(flt.votes()), labels), flt
 

@@ -40,6 +40,25 @@ class Figures:
     board_ms: list[float] = field(default_factory=list)
     boards_opened: list[tuple[str, float]] = field(default_factory=list)  # (address, time.time()) of each board
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # by program, during the phase
+    parts: list[Figures] = field(default_factory=list)  # the blocks ``merged`` made these figures of
+
+    @classmethod
+    def merged(cls, parts: list[Figures]) -> Figures:
+        """One phase measured in several blocks, as the sum of its blocks (which it keeps in ``parts``)."""
+        total = cls(parts=list(parts))
+        for part in parts:
+            total.seconds += part.seconds
+            total.cycles += part.cycles
+            total.acknowledged += part.acknowledged
+            total.post_ms += part.post_ms
+            total.get_ms += part.get_ms
+            total.board_ms += part.board_ms
+            total.boards_opened += part.boards_opened
+            for what, n in part.failures.items():
+                total.failures[what] = total.failures.get(what, 0) + n
+            for program, spent in part.cpu_seconds.items():
+                total.cpu_seconds[program] = total.cpu_seconds.get(program, 0.0) + spent
+        return total
 
     def fail(self, what: str) -> None:
         self.failures[what] = self.failures.get(what, 0) + 1

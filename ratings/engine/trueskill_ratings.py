@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable
 from statistics import NormalDist
 
+import numpy as np
 import trueskill
 
 from .data import A_WINS, B_WINS, OUTCOME_INDEX, OUTCOMES, VoteLog
@@ -118,11 +119,8 @@ class ClosedFormTrueSkill:
 
 def observed_draw_probability(outcomes: Iterable[int]) -> float:
     """Share of votes (outcome codes) that are a tie or both-bad."""
-    total = draws = 0
-    for o in outcomes:
-        total += 1
-        draws += o > B_WINS
-    return draws / total if total else 0.0
+    codes = np.asarray(outcomes if isinstance(outcomes, np.ndarray) else list(outcomes), dtype=np.int64)
+    return int(np.count_nonzero(codes > B_WINS)) / len(codes) if len(codes) else 0.0
 
 
 def _codes(votes) -> tuple[tuple[str, ...], list[int], list[int], list[int]]:
@@ -151,17 +149,60 @@ def trueskill_ratings(
     """
     models, a, b, o = _codes(votes)
     if draw_probability is None:
-        draw_probability = observed_draw_probability(o)
-    rater = ClosedFormTrueSkill(draw_probability)
-    mu = [rater.env.mu] * len(models)
-    var = [rater.env.sigma**2] * len(models)
-    seen = [False] * len(models)
+        draw_probability = observed_draw_probability(votes.outcome if isinstance(votes, VoteLog) else o)
+    mu, var = _replayed(ClosedFormTrueSkill(draw_probability), len(models), a, b, o)
+    seen = set(a).union(b)
+    return {name: (mu[k], math.sqrt(var[k])) for k, name in enumerate(models) if k in seen}
+
+
+def _replayed(
+    rater: ClosedFormTrueSkill, models: int, a: list[int], b: list[int], o: list[int]
+) -> tuple[list[float], list[float]]:
+    """(mu, variance) of each model after ``rater.update`` of every vote in order.
+
+    ``update`` written out once more inside the loop, expression for expression (the same floats, to the
+    last bit: a test compares them): a filtered board replays every vote of its filter in a worker, and
+    the call, its keyword and its returned tuple were a quarter of a replay's time (1.05 → 0.80 µs a vote
+    over 200k votes, measured without a profiler).
+    """
+    erfc, exp, sqrt = math.erfc, math.exp, math.sqrt
+    sqrt2, inv_sqrt_2pi = _SQRT2, _INV_SQRT_2PI
+    tau2, two_beta2, margin = rater.tau2, 2.0 * rater.beta2, rater.margin
+    mu = [rater.env.mu] * models
+    var = [rater.env.sigma**2] * models
     for x, y, outcome in zip(a, b, o):
         if outcome == B_WINS:
             x, y = y, x  # x is the winner (or model_a on a draw)
-        seen[x] = seen[y] = True
-        mu[x], var[x], mu[y], var[y] = rater.update(mu[x], var[x], mu[y], var[y], drawn=outcome > B_WINS)
-    return {name: (mu[k], math.sqrt(var[k])) for k, name in enumerate(models) if seen[k]}
+        vx = var[x] + tau2
+        vy = var[y] + tau2
+        c2 = two_beta2 + vx + vy
+        c = sqrt(c2)
+        t = (mu[x] - mu[y]) / c
+        eps = margin / c
+        if outcome > B_WINS:
+            distance = abs(t)
+            low, high = eps - distance, -eps - distance
+            denom = 0.5 * erfc(-low / sqrt2) - 0.5 * erfc(-high / sqrt2)
+            if not denom:
+                raise FloatingPointError("TrueSkill: a draw too unlikely to update on")
+            pdf_low = inv_sqrt_2pi * exp(-0.5 * low * low)
+            pdf_high = inv_sqrt_2pi * exp(-0.5 * high * high)
+            v = (pdf_high - pdf_low) / denom
+            w = v**2 + (low * pdf_low - high * pdf_high) / denom
+            if t < 0:
+                v = -v
+        else:
+            shifted = t - eps
+            denom = 0.5 * erfc(-shifted / sqrt2)
+            v = inv_sqrt_2pi * exp(-0.5 * shifted * shifted) / denom if denom else -shifted
+            w = v * (v + shifted)
+            if not 0 < w < 1:
+                raise FloatingPointError("TrueSkill: a win too unlikely to update on")
+        mu[x] += vx / c * v
+        var[x] = vx * (1.0 - vx / c2 * w)
+        mu[y] -= vy / c * v
+        var[y] = vy * (1.0 - vy / c2 * w)
+    return mu, var
 
 
 def trueskill_update(

@@ -146,3 +146,24 @@ def test_the_written_out_update_is_the_packages_v_and_w_to_the_last_bit():
                 continue
             expected = (mu_x + vx / c * v, vx * (1.0 - vx / c2 * w), mu_y - vy / c * v, vy * (1.0 - vy / c2 * w))
             assert rater.update(mu_x, var_x, mu_y, var_y, drawn=drawn) == expected
+
+
+def test_a_replay_applies_the_closed_form_update_vote_by_vote_to_the_last_bit():
+    """The replay writes the update out inside its loop: it must still give ``update``'s floats, vote after vote."""
+    from ratings.engine import ClosedFormTrueSkill
+    from ratings.engine.data import B_WINS
+
+    for seed, draw_probability in ((4, None), (5, 0.02), (6, 0.6)):
+        log = make_log(7, 5000, seed=seed)
+        codes = log.outcome.tolist()
+        share = draw_probability if draw_probability is not None else sum(o > B_WINS for o in codes) / len(codes)
+        rater = ClosedFormTrueSkill(share)
+        ratings = dict.fromkeys(log.models, (rater.env.mu, rater.env.sigma**2))
+        for x, y, outcome in zip(log.a.tolist(), log.b.tolist(), codes, strict=True):
+            if outcome == B_WINS:
+                x, y = y, x
+            (mu_x, var_x), (mu_y, var_y) = ratings[log.models[x]], ratings[log.models[y]]
+            mu_x, var_x, mu_y, var_y = rater.update(mu_x, var_x, mu_y, var_y, drawn=outcome > B_WINS)
+            ratings[log.models[x]], ratings[log.models[y]] = (mu_x, var_x), (mu_y, var_y)
+        replayed = trueskill_ratings(log, draw_probability=draw_probability)
+        assert replayed == {name: (mu, math.sqrt(var)) for name, (mu, var) in ratings.items()}

@@ -127,3 +127,27 @@ def test_the_style_vote_hash_is_each_cells_count_and_id_sum_as_postgres_adds_the
     Vote.objects.filter(outcome="tie").update(flagged=True)
     counts.reconcile(reason="exclusions")  # as the exclusions' signal has the worker do
     assert fits.style_votes(ARCHIVE.votes(counts.fold(), BoardFilter())).digest != expected
+
+
+def test_a_table_finds_the_same_rows_by_slot_and_by_search():
+    """Dense ids are found through a slot per id, sparse ones by a binary search: the same rows either way."""
+    from ratings import style_features
+
+    rng = np.random.default_rng(3)
+    dense_ids = rng.choice(5000, size=3000, replace=False) + 1
+    sparse_ids = dense_ids * (style_features.DENSE_FLOOR // 100)  # beyond the floor and 8 slots a row
+    asked = np.concatenate([rng.integers(-5, 5200, size=4000), [-1, 0, 10**12]])
+    answers = {}
+    for ids in (dense_ids, sparse_ids):
+        table = style_features._Table(2, np.int64)
+        rows = [[int(i), int(i) * 7] for i in ids]
+        table.add(ids[:1000].tolist(), rows[:1000])
+        table.add(ids[500:].tolist(), rows[500:])  # rows read twice are kept once
+        assert (table.slots is not None) == (ids is dense_ids)
+        scaled = asked if ids is dense_ids else np.where(asked > 0, asked * (style_features.DENSE_FLOOR // 100), asked)
+        found, positions = table.find(scaled)
+        assert found.tolist() == np.isin(scaled, ids).tolist()
+        assert (table.rows[positions[found], 0] == scaled[found]).all()
+        answers[ids is dense_ids] = (found, table.rows[positions[found], 1] // 7)
+    assert answers[True][0].tolist() == answers[False][0].tolist()
+    assert answers[True][1].tolist() == (answers[False][1] // (style_features.DENSE_FLOOR // 100)).tolist()

@@ -397,6 +397,13 @@ ARENA_API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 1000)
 ARENA_COUNTS_GAP_SECONDS = env_float("COUNTS_GAP_SECONDS", 300.0)
 # A board page queues one refit per board; another is not queued while this one is pending (seconds).
 ARENA_REFIT_PENDING_SECONDS = env_int("REFIT_PENDING_SECONDS", 300)
+# While the CPU is contended (ratings.refit_pacing: Linux's CPU pressure, the share of time some task waited
+# for a CPU, at least REFIT_PACE_CONTENTION), each boards-worker process waits after a refit until it has
+# used at most REFIT_CPU_SHARE_UNDER_LOAD of a core since the refit began (at most REFIT_PAUSE_MAX_SECONDS):
+# voters' requests first. A share of 0 (or 1 and more) turns it off.
+ARENA_REFIT_PACE_CONTENTION = env_probability("REFIT_PACE_CONTENTION", 0.2)
+ARENA_REFIT_CPU_SHARE_UNDER_LOAD = env_spread("REFIT_CPU_SHARE_UNDER_LOAD", 0.05)
+ARENA_REFIT_PAUSE_MAX_SECONDS = env_spread("REFIT_PAUSE_MAX_SECONDS", 10.0)
 # "Votes behind" is counted up to this many; beyond, a page says "more than".
 ARENA_LAG_COUNT_LIMIT = env_int("LAG_COUNT_LIMIT", 10_000)
 # Seconds between reloads of a board page that waits for its first fit.

@@ -204,28 +204,48 @@ async def _alone_and_browsed(voters: list[Voter], admins: list, seconds: int) ->
     alone: list[Figures] = []
     browsed: list[Figures] = []
     for _ in range(BROWSING_ROUNDS):
-        await _boards_worker_idle()
+        await _boards_fitted([board for figures in browsed for board in figures.boards_opened])
         alone.append(await _with_cpu(run_voters(voters, block)))
         browsed.append(await _with_cpu(run_voters(voters, block, admins=admins, board_pages=COLD_BOARDS)))
+    await _boards_fitted([board for figures in browsed for board in figures.boards_opened])
     return {"100 voters": Figures.merged(alone), "100 voters + 3 admins on cold boards": Figures.merged(browsed)}
 
 
-async def _boards_worker_idle(timeout: float = 120.0) -> None:
-    """Until the boards worker uses under 3% of a core over a second (its queue is empty), or ``timeout``."""
+async def _boards_fitted(opened: list[tuple[str, float]], timeout: float = 180.0) -> None:
+    """Until every board in ``opened`` is fitted and the boards worker is idle (under 3% of a core over a
+    second), or ``timeout``: what the admins left the worker is not measured as the voters' own."""
     give_up = time.monotonic() + timeout
     while time.monotonic() < give_up:
+        unfitted = await asyncio.to_thread(lambda: sum(_fitted_after(*board) is None for board in opened))
         before = cpu_seconds_by_process()
         await asyncio.sleep(1.0)
-        if cpu_seconds_between(before, cpu_seconds_by_process()).get("boards worker", 0.0) < 0.03:
+        if not unfitted and cpu_seconds_between(before, cpu_seconds_by_process()).get("boards worker", 0.0) < 0.03:
             return
-    print(f"the boards worker was still busy after {timeout:.0f} s; measuring anyway", flush=True)
+    print(f"the boards worker had not fitted every board after {timeout:.0f} s; measuring anyway", flush=True)
 
 
 async def _with_cpu(phase) -> Figures:
-    before = cpu_seconds_by_process()
+    before, waited_before = cpu_seconds_by_process(), _cpu_waited_microseconds()
     figures = await phase
     figures.cpu_seconds = cpu_seconds_between(before, cpu_seconds_by_process())
+    waited_after = _cpu_waited_microseconds()
+    if waited_before is not None and waited_after is not None:
+        # As cpu_seconds: summed over a merged phase's blocks, shown per second of the phase.
+        figures.cpu_seconds[CPU_PRESSURE] = (waited_after - waited_before) / 1e6
     return figures
+
+
+CPU_PRESSURE = "CPU pressure"  # seconds in which some runnable task waited for a CPU (Linux PSI)
+
+
+def _cpu_waited_microseconds() -> int | None:
+    """Linux's total of microseconds in which some runnable task waited for a CPU, where the kernel keeps it."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return None
+    found = re.search(r"total=(\d+)", some)
+    return int(found.group(1)) if found else None
 
 
 def _print_cpu(results: dict[str, Figures]) -> None:
@@ -234,9 +254,12 @@ def _print_cpu(results: dict[str, Figures]) -> None:
     for name, f in results.items():
         if not f.cpu_seconds:
             continue
-        busy = sorted(((s, p) for p, s in f.cpu_seconds.items() if s / f.seconds >= 0.01), reverse=True)
+        used = {p: s for p, s in f.cpu_seconds.items() if p != CPU_PRESSURE}
+        busy = sorted(((s, p) for p, s in used.items() if s / f.seconds >= 0.01), reverse=True)
         shares = ", ".join(f"{program} {seconds / f.seconds:.2f}" for seconds, program in busy)
-        print(f"CPU during {name} (cores of {cores}): {shares}")
+        pressure = f.cpu_seconds.get(CPU_PRESSURE)
+        waited = f"; some task waited for a CPU {pressure / f.seconds:.0%} of the time" if pressure is not None else ""
+        print(f"CPU during {name} (cores of {cores}): {shares}{waited}")
 
 
 def _print_voter_table(results: dict[str, Figures], health_rate: float) -> None:
@@ -378,7 +401,23 @@ def _run(args, stack: Stack, database_url: str, *, loaded: bool) -> int:
 
 def _cold_board_waits(opened: list[tuple[str, float]]) -> str:
     """How long after an admin opened a cold board its first snapshot was stored (refits run at the idle
-    CPU class: they wait for cores the voters leave idle)."""
+    CPU class and wait after each while the CPU is contended: ``ratings.refit_pacing``)."""
+    waits, never = [], 0
+    for address, opened_at in opened:
+        fitted = _fitted_after(address, opened_at)
+        if fitted is None:
+            never += 1
+        elif fitted >= 0:
+            waits.append(fitted)
+    return (
+        f"cold boards the admins opened: {len(waits) + never}; fitted by the end of the bench {len(waits)}"
+        f" (after a median {median(waits):.1f} s, at most {max(waits, default=0):.1f} s), not yet {never}"
+    )
+
+
+def _fitted_after(address: str, opened_at: float) -> float | None:
+    """Seconds from opening the board at ``address`` to its first snapshot; None: not fitted yet; -1: it had
+    a snapshot before (opened before in this run, not cold any more)."""
     import datetime as dt
     from urllib.parse import parse_qsl
 
@@ -387,29 +426,20 @@ def _cold_board_waits(opened: list[tuple[str, float]]) -> str:
     from ratings.scopes import BOARD, DECISION, STYLE
     from ratings.tasks import filter_of
 
-    waits, never = [], 0
-    for address, opened_at in opened:
-        path, _, query = address.partition("?")
-        params = dict(parse_qsl(query))
-        kind = DECISION if "decision" in path else STYLE if params.pop("style", "") else BOARD
-        scope = fits.scope_of(filter_of(params), kind)
-        since = dt.datetime.fromtimestamp(opened_at, tz=dt.UTC)
-        if RatingSnapshot.objects.filter(scope=scope, computed_at__lt=since).exists():
-            continue  # opened before in this run: not cold any more
-        first = (
-            RatingSnapshot.objects.filter(scope=scope, computed_at__gte=since)
-            .order_by("computed_at")
-            .values_list("computed_at", flat=True)
-            .first()
-        )
-        if first is None:
-            never += 1
-        else:
-            waits.append((first - since).total_seconds())
-    return (
-        f"cold boards the admins opened: {len(waits) + never}; fitted by the end of the bench {len(waits)}"
-        f" (after a median {median(waits):.1f} s, at most {max(waits, default=0):.1f} s), not yet {never}"
+    path, _, query = address.partition("?")
+    params = dict(parse_qsl(query))
+    kind = DECISION if "decision" in path else STYLE if params.pop("style", "") else BOARD
+    scope = fits.scope_of(filter_of(params), kind)
+    since = dt.datetime.fromtimestamp(opened_at, tz=dt.UTC)
+    if RatingSnapshot.objects.filter(scope=scope, computed_at__lt=since).exists():
+        return -1.0
+    first = (
+        RatingSnapshot.objects.filter(scope=scope, computed_at__gte=since)
+        .order_by("computed_at")
+        .values_list("computed_at", flat=True)
+        .first()
     )
+    return None if first is None else (first - since).total_seconds()
 
 
 def _battle_page_line(when: str, url: str, cookie: str, health: GetFigures, seconds: int) -> None:

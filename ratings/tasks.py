@@ -27,7 +27,7 @@ from django.db.models import Max
 from arena import metrics
 from arena.after_response import defer
 from arena.publishing import publish
-from ratings import boards, counts, fits, online, quality, services
+from ratings import boards, counts, fits, online, quality, refit_pacing, services
 from ratings.filter_params import page_filter
 from ratings.filters import BoardFilter
 from ratings.models import RatingSnapshot
@@ -118,14 +118,43 @@ def run_refit(kind: str, params: dict) -> RatingSnapshot | None:
 
 @shared_task(bind=True, ignore_result=True, acks_late=True)
 def refit_board(self, kind: str, params: dict):
-    """Refit one board (``ratings.fits.refit``); retried on database and connection errors."""
+    """Refit one board (``ratings.fits.refit``); retried on database and connection errors.
+
+    While the CPU is contended the worker then waits (``ratings.refit_pacing``), so that refits take at
+    most ``ARENA_REFIT_CPU_SHARE_UNDER_LOAD`` of a core per worker process from the voters' requests.
+    """
+    cpu_started, wall_started = time.thread_time(), time.perf_counter()
     try:
         snapshot = run_refit(kind, params)
     except TRANSIENT_ERRORS as exc:
         raise self.retry(
             exc=exc, countdown=retry_delay(self.request.retries), max_retries=settings.ARENA_RECOMPUTE_MAX_RETRIES
         ) from exc
+    pace_after_refit(time.thread_time() - cpu_started, time.perf_counter() - wall_started, kind)
     return snapshot.pk if snapshot is not None else None
+
+
+def pace_after_refit(cpu_seconds: float, wall_seconds: float, kind: str) -> float:
+    """Wait as ``ratings.refit_pacing`` says after a refit; the seconds waited."""
+    contention = refit_pacing.cpu_contention()
+    pause = refit_pacing.pause_after(
+        cpu_seconds,
+        wall_seconds,
+        contention=contention,
+        threshold=settings.ARENA_REFIT_PACE_CONTENTION,
+        share=settings.ARENA_REFIT_CPU_SHARE_UNDER_LOAD,
+        longest=settings.ARENA_REFIT_PAUSE_MAX_SECONDS,
+    )
+    if pause:
+        logger.info(
+            "%s refit took %.2f s of CPU with the CPU contended (%.0f%%): waiting %.1f s",
+            kind,
+            cpu_seconds,
+            contention * 100,
+            pause,
+        )
+        time.sleep(pause)
+    return pause
 
 
 @shared_task(bind=True, ignore_result=True, acks_late=True)

@@ -74,8 +74,8 @@ class _Table:
     """Rows of numbers by sorted unique integer id (a battle's two answers, an answer's features).
 
     Ids are a table's primary keys, dense in practice: while the largest is within ``DENSE_SLOTS`` times the
-    number of rows (and a floor), a slot per id up to it gives each row's position (a gather, ~10 times
-    quicker than a binary search over 500k ids for a refit's 350k); sparser ids fall back to the search.
+    number of rows (and a floor), a slot per id up to it gives each row's position (a gather: 6 ms against
+    24 ms for a binary search, 355k ids among 520k); sparser ids fall back to the search.
     """
 
     def __init__(self, width: int, dtype) -> None:
